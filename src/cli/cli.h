@@ -1,0 +1,39 @@
+// The command line: global options shared by every command, and one
+// registration function per command file (cli/config.cc, cli/image.cc, …).
+// A command's callback sets `Cli::action`; main() runs it after parsing so
+// that errors are printed once, in one place.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace berth::cli {
+
+struct GlobalOptions {
+    std::vector<std::string> files;         // -f/--file
+    std::string project_name;               // -p/--project-name
+    std::string project_directory;          // --project-directory
+    std::vector<std::string> env_files;     // --env-file
+    std::vector<std::string> profiles;      // --profile
+    std::string ansi = "auto";              // --ansi never|always|auto
+    bool verbose = false;                   // --verbose: debug logs on stderr
+};
+
+struct Cli {
+    CLI::App app{"berth: run Compose stacks from kernel primitives, no daemon", "berth"};
+    GlobalOptions global;
+    std::function<int()> action;  // set by the chosen command
+};
+
+// True when colored output should be written to `fd` under --ansi.
+bool use_color(const GlobalOptions& g, int fd);
+
+// One per command file.
+void add_version_command(Cli& cli);
+void add_config_command(Cli& cli);
+void add_image_commands(Cli& cli);
+
+}  // namespace berth::cli
