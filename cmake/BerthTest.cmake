@@ -14,3 +14,18 @@ function(berth_unit_test name)
     set_tests_properties(${name} PROPERTIES LABELS unit)
   endif()
 endfunction()
+
+# berth_module(NAME [LIBS ...] [TEST_LIBS ...] [TEST_LABELS ...]): a static library of every
+# *.cc in the current folder, and a doctest executable NAME_test of every *_test.cc in it.
+function(berth_module name)
+  cmake_parse_arguments(M "" "" "LIBS;TEST_LIBS;TEST_LABELS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  list(FILTER srcs EXCLUDE REGEX "(_test|_fuzz)\\.cc$")
+  add_library(berth_${name} STATIC ${srcs})
+  target_include_directories(berth_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+  target_link_libraries(berth_${name} PUBLIC ${M_LIBS})
+  if(tests)
+    berth_unit_test(${name}_test SOURCES ${tests} LIBS berth_${name} ${M_TEST_LIBS} LABELS ${M_TEST_LABELS})
+  endif()
+endfunction()
