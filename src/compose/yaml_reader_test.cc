@@ -1,0 +1,69 @@
+#include "compose/load_error.h"
+#include "compose/yaml_reader.h"
+
+#include <doctest/doctest.h>
+
+using namespace berth::compose;
+
+TEST_CASE("yaml reader keeps locations and scalar styles") {
+    Node root = parse_yaml("services:\n  web:\n    image: \"nginx\"\n    ports:\n      - 80\n", "c.yaml");
+    REQUIRE(root.is_map());
+    const Node* web = root.find("services")->find("web");
+    REQUIRE(web);
+    const MapEntry* img = web->find_entry("image");
+    REQUIRE(img);
+    CHECK(img->key_loc.line == 3);
+    CHECK(img->key_loc.column == 5);
+    CHECK(img->value.text == "nginx");
+    CHECK_FALSE(img->value.plain);
+    CHECK(img->value.scalar_type() == ScalarType::String);
+    const Node& port = web->find("ports")->items.at(0);
+    CHECK(port.scalar_type() == ScalarType::Int);
+    CHECK(port.loc.str() == "c.yaml:5:9");
+}
+
+TEST_CASE("yaml core schema types") {
+    Node r = parse_yaml("a: ~\nb: yes\nc: True\nd: 0x1F\ne: 1.5e3\nf: '1'\ng:\nh: .inf\n", "t");
+    CHECK(r.find("a")->scalar_type() == ScalarType::Null);
+    CHECK(r.find("b")->scalar_type() == ScalarType::String);  // YAML 1.2: yes is a string
+    CHECK(r.find("c")->scalar_type() == ScalarType::Bool);
+    CHECK(r.find("d")->scalar_type() == ScalarType::Int);
+    CHECK(r.find("e")->scalar_type() == ScalarType::Float);
+    CHECK(r.find("f")->scalar_type() == ScalarType::String);
+    CHECK(r.find("g")->is_null());
+    CHECK(r.find("h")->scalar_type() == ScalarType::Float);
+}
+
+TEST_CASE("anchors, aliases and merge keys") {
+    Node r = parse_yaml(
+        "x-base: &base\n  image: busybox\n  restart: always\n"
+        "services:\n  a:\n    <<: *base\n    restart: 'no'\n", "t");
+    const Node* a = r.find("services")->find("a");
+    CHECK(a->find("image")->text == "busybox");
+    CHECK(a->find("restart")->text == "no");
+    CHECK(a->entries.front().key == "restart");  // explicit keys first
+}
+
+TEST_CASE("syntax errors and duplicate keys point at the spot") {
+    try {
+        parse_yaml("services:\n  web:\n    image: a\n    image: b\n", "dup.yaml");
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(e.location().line == 4);
+        CHECK(std::string(e.what()).find("duplicate key \"image\"") != std::string::npos);
+    }
+    try {
+        parse_yaml("services:\n  web: [a, b\n", "bad.yaml");
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(std::string(e.what()).rfind("bad.yaml:", 0) == 0);
+        CHECK(std::string(e.what()).find("invalid YAML") != std::string::npos);
+    }
+    CHECK_THROWS_AS(parse_yaml("a: 1\n---\nb: 2\n", "t"), LoadError);
+    CHECK(parse_yaml("", "t").is_null());
+    CHECK(parse_yaml("# only a comment\n", "t").is_null());
+}
+
+TEST_CASE("a non-scalar key is refused") {
+    CHECK_THROWS_AS(parse_yaml("? [a, b]\n: 1\n", "t"), LoadError);
+}
