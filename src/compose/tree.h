@@ -36,6 +36,7 @@ struct Node {
     Kind kind = Kind::Null;
     std::string text;  // the scalar's text (Scalar only)
     bool plain = true; // unquoted scalar: type resolved by scalar_type()
+    std::string tag;   // a local tag such as "!reset" or "!override"; "" when none
     std::vector<MapEntry> entries;  // Map, in document order
     std::vector<Node> items;        // Seq
     Location loc;

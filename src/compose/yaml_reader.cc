@@ -25,6 +25,13 @@ struct Converter {
     const std::string& file;
 
     Node convert(const YAML::Node& y, int depth) {
+        Node n = convert_untagged(y, depth);
+        const std::string& tag = y.Tag();
+        if (tag == "!reset" || tag == "!override") n.tag = tag;
+        return n;
+    }
+
+    Node convert_untagged(const YAML::Node& y, int depth) {
         Location loc = loc_of(y, file);
         if (depth > kMaxDepth) throw LoadError(loc, "", "document nests too deeply");
         switch (y.Type()) {
@@ -36,9 +43,9 @@ struct Converter {
         }
         case YAML::NodeType::Scalar: {
             // yaml-cpp tags a plain scalar "?" and a quoted one "!".
-            bool plain = y.Tag() == "?";
-            std::string tag = y.Tag();
-            if (tag == "!!str" || tag == "tag:yaml.org,2002:str") plain = false;
+            // A plain scalar reads "?" (or a local tag such as !reset); a quoted one "!".
+            const std::string& tag = y.Tag();
+            bool plain = tag == "?" || tag == "!reset" || tag == "!override";
             return Node::scalar(y.Scalar(), plain, loc);
         }
         case YAML::NodeType::Sequence: {
@@ -101,7 +108,11 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
                      e.mark.is_null() ? 0 : e.mark.column + 1};
         throw LoadError(loc, "", "invalid YAML: " + e.msg);
     }
-    if (docs.empty()) return Node{Node::Kind::Null, {}, true, {}, {}, Location{filename, 1, 1}};
+    if (docs.empty()) {
+        Node empty;
+        empty.loc = Location{filename, 1, 1};
+        return empty;
+    }
     if (docs.size() > 1)
         throw LoadError(loc_of(docs[1], filename), "",
                         "a compose file holds one YAML document, found " +

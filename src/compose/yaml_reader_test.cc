@@ -67,3 +67,11 @@ TEST_CASE("syntax errors and duplicate keys point at the spot") {
 TEST_CASE("a non-scalar key is refused") {
     CHECK_THROWS_AS(parse_yaml("? [a, b]\n: 1\n", "t"), LoadError);
 }
+
+TEST_CASE("!reset and !override tags are kept") {
+    Node r = parse_yaml("ports: !reset []\nenv: !override\n  A: 1\nx: !reset null\n", "t");
+    CHECK(r.find("ports")->tag == "!reset");
+    CHECK(r.find("env")->tag == "!override");
+    CHECK(r.find("x")->tag == "!reset");
+    CHECK(r.find("x")->scalar_type() == ScalarType::Null);
+}

@@ -1,0 +1,188 @@
+#include "compose/units.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+namespace berth::compose {
+namespace {
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
+int64_t parse_duration(std::string_view text) {
+    std::string_view s = text;
+    if (s.empty()) throw std::invalid_argument("empty duration");
+    bool neg = false;
+    if (s[0] == '-' || s[0] == '+') {
+        neg = s[0] == '-';
+        s.remove_prefix(1);
+    }
+    if (s == "0") return 0;
+    if (s.empty()) throw std::invalid_argument("invalid duration " + quoted(text));
+    long double total = 0;
+    while (!s.empty()) {
+        size_t i = 0;
+        while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+        if (i == 0)
+            throw std::invalid_argument("invalid duration " + quoted(text) +
+                                        ": expected a number like 30s, 1m30s or 500ms");
+        std::string num(s.substr(0, i));
+        if (num == "." || std::count(num.begin(), num.end(), '.') > 1)
+            throw std::invalid_argument("invalid duration " + quoted(text));
+        s.remove_prefix(i);
+        size_t j = 0;
+        while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;
+        std::string_view unit = s.substr(0, j);
+        s.remove_prefix(j);
+        long double mult;
+        if (unit == "ns") mult = 1;
+        else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
+        else if (unit == "ms") mult = 1e6;
+        else if (unit == "s") mult = 1e9;
+        else if (unit == "m") mult = 60e9;
+        else if (unit == "h") mult = 3600e9;
+        else if (unit.empty())
+            throw std::invalid_argument("invalid duration " + quoted(text) +
+                                        ": missing unit (use ns, us, ms, s, m or h, as in 30s)");
+        else
+            throw std::invalid_argument("invalid duration " + quoted(text) + ": unknown unit " +
+                                        quoted(unit) + " (use ns, us, ms, s, m or h)");
+        total += std::stold(num) * mult;
+        if (total > 9.2e18L) throw std::invalid_argument("duration " + quoted(text) + " is too long");
+    }
+    auto ns = static_cast<int64_t>(std::llround(total));
+    return neg ? -ns : ns;
+}
+
+namespace {
+
+// Go's fmtFrac/fmtInt: prints v/10^prec with trailing zeros dropped.
+std::string frac(uint64_t v, int prec) {
+    std::string digits;
+    bool print = false;
+    for (int i = 0; i < prec; ++i) {
+        int d = static_cast<int>(v % 10);
+        print = print || d != 0;
+        if (print) digits.insert(digits.begin(), static_cast<char>('0' + d));
+        v /= 10;
+    }
+    std::string out = std::to_string(v);
+    if (print) out += "." + digits;
+    return out;
+}
+
+}  // namespace
+
+std::string format_duration(int64_t ns) {
+    if (ns == 0) return "0s";
+    bool neg = ns < 0;
+    uint64_t u = neg ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+    std::string out;
+    if (u < 1000000000ULL) {
+        if (u < 1000ULL) out = std::to_string(u) + "ns";
+        else if (u < 1000000ULL) out = frac(u, 3) + "\xC2\xB5s";
+        else out = frac(u, 6) + "ms";
+    } else {
+        uint64_t secs_ns = u % 60000000000ULL;
+        uint64_t mins = u / 60000000000ULL;
+        out = frac(secs_ns, 9) + "s";
+        if (mins > 0) {
+            uint64_t h = mins / 60;
+            out = std::to_string(mins % 60) + "m" + out;
+            if (h > 0) out = std::to_string(h) + "h" + out;
+        }
+    }
+    return neg ? "-" + out : out;
+}
+
+int64_t parse_bytes(std::string_view text) {
+    std::string s(text);
+    size_t i = 0;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (i == 0 || std::count(s.begin(), s.begin() + i, '.') > 1)
+        throw std::invalid_argument("invalid size " + quoted(text) +
+                                    ": expected a number with an optional unit, like 512m or 1g");
+    long double n = std::stold(s.substr(0, i));
+    std::string unit;
+    for (char c : s.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!unit.empty() && unit.back() == 'b' && unit.size() <= 3) unit.pop_back();
+    if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();  // "Ki", "Mi"… as Docker tolerates
+    long double mult;
+    if (unit.empty()) mult = 1;
+    else if (unit == "k") mult = 1024.0L;
+    else if (unit == "m") mult = 1024.0L * 1024;
+    else if (unit == "g") mult = 1024.0L * 1024 * 1024;
+    else if (unit == "t") mult = 1024.0L * 1024 * 1024 * 1024;
+    else if (unit == "p") mult = 1024.0L * 1024 * 1024 * 1024 * 1024;
+    else
+        throw std::invalid_argument("invalid size " + quoted(text) + ": unknown unit (use b, k, m, g, t or p)");
+    long double v = n * mult;
+    if (v > 9.2e18L) throw std::invalid_argument("size " + quoted(text) + " is too large");
+    return static_cast<int64_t>(v);
+}
+
+std::vector<std::string> shell_split(std::string_view text) {
+    std::vector<std::string> words;
+    std::string cur;
+    bool in_word = false;
+    size_t i = 0;
+    while (i < text.size()) {
+        char c = text[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (in_word) {
+                words.push_back(std::move(cur));
+                cur.clear();
+                in_word = false;
+            }
+            ++i;
+        } else if (c == '\\') {
+            in_word = true;
+            if (i + 1 < text.size()) {
+                if (text[i + 1] != '\n') cur += text[i + 1];  // backslash-newline joins lines
+                i += 2;
+            } else {
+                ++i;  // a trailing backslash is dropped
+            }
+        } else if (c == '\'') {
+            in_word = true;
+            size_t end = text.find('\'', i + 1);
+            if (end == std::string_view::npos)
+                throw std::invalid_argument("unterminated single quote in " + quoted(text));
+            cur.append(text.substr(i + 1, end - i - 1));
+            i = end + 1;
+        } else if (c == '"') {
+            in_word = true;
+            ++i;
+            bool closed = false;
+            while (i < text.size()) {
+                char d = text[i];
+                if (d == '"') {
+                    closed = true;
+                    ++i;
+                    break;
+                }
+                if (d == '\\' && i + 1 < text.size() &&
+                    (text[i + 1] == '"' || text[i + 1] == '\\' || text[i + 1] == '$' ||
+                     text[i + 1] == '`' || text[i + 1] == '\n')) {
+                    if (text[i + 1] != '\n') cur += text[i + 1];
+                    i += 2;
+                    continue;
+                }
+                cur += d;
+                ++i;
+            }
+            if (!closed) throw std::invalid_argument("unterminated double quote in " + quoted(text));
+        } else {
+            in_word = true;
+            cur += c;
+            ++i;
+        }
+    }
+    if (in_word) words.push_back(std::move(cur));
+    return words;
+}
+
+}  // namespace berth::compose
