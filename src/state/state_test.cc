@@ -1,0 +1,82 @@
+#include "state/state.h"
+
+#include "base/error.h"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace berth::state;
+
+namespace {
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/berth-state-XXXXXX";
+        path = ::mkdtemp(t);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("container records round-trip through disk") {
+    TempDir d;
+    ProjectState ps(d.path, "shop");
+    ContainerRecord r;
+    r.name = "shop-web-1";
+    r.project = "shop";
+    r.service = "web";
+    r.state = "running";
+    r.pid = 1234;
+    r.exit_code = 137;
+    r.exit_reason = "OOMKilled";
+    r.ports = {"0.0.0.0:8080->80/tcp"};
+    r.health_log.push_back({"a", "b", 1, "boom"});
+    ps.write(r);
+    auto back = ps.read("shop-web-1");
+    REQUIRE(back);
+    CHECK(back->pid == 1234);
+    CHECK(*back->exit_code == 137);
+    CHECK(back->exit_reason == "OOMKilled");
+    CHECK(back->ports == r.ports);
+    CHECK(back->health_log.at(0).output == "boom");
+    CHECK(ps.read_all().size() == 1);
+    ps.remove("shop-web-1");
+    CHECK(ps.read_all().empty());
+    CHECK_FALSE(ps.read("missing"));
+    CHECK(list_projects(d.path) == std::vector<std::string>{"shop"});
+}
+
+TEST_CASE("a torn record is skipped, not fatal") {
+    TempDir d;
+    ProjectState ps(d.path, "p");
+    fs::create_directories(ps.dir() + "/containers");
+    write_file_atomic(ps.dir() + "/containers/bad.json", "{not json");
+    CHECK(ps.read_all().empty());
+}
+
+TEST_CASE("process liveness guards against pid reuse") {
+    uint64_t me = process_start_time(::getpid());
+    CHECK(me > 0);
+    CHECK(process_alive(::getpid(), me));
+    CHECK_FALSE(process_alive(::getpid(), me + 1));
+    pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ::waitpid(child, nullptr, 0);
+    CHECK_FALSE(process_alive(child, 0));
+}
+
+TEST_CASE("one supervisor per project") {
+    TempDir d;
+    ProjectState ps(d.path, "p");
+    CHECK(ps.supervisor_pid() == 0);
+    int fd = ps.lock_as_supervisor();
+    // flock is per open file description: a second open in this process conflicts too.
+    CHECK(ps.supervisor_pid() == ::getpid());
+    CHECK_THROWS_AS(ps.lock_as_supervisor(), berth::Error);
+    ::close(fd);
+    CHECK(ps.supervisor_pid() == 0);
+}
