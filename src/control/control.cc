@@ -1,0 +1,226 @@
+#include "control/control.h"
+
+#include "base/error.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+namespace berth::control {
+
+namespace {
+
+struct Connection : Peer, std::enable_shared_from_this<Connection> {
+    uv_pipe_t pipe{};
+    std::string inbuf;
+    bool is_closed = false;
+    Handler* handler = nullptr;
+    std::set<std::shared_ptr<Connection>>* registry = nullptr;
+    std::shared_ptr<Connection> self;  // keeps this alive until uv_close's callback
+
+    void send(const Json& msg) override {
+        if (is_closed) return;
+        auto* req = new uv_write_t;
+        auto* data = new std::string(msg.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+        req->data = data;
+        uv_buf_t buf = uv_buf_init(data->data(), static_cast<unsigned>(data->size()));
+        int rc = uv_write(req, reinterpret_cast<uv_stream_t*>(&pipe), &buf, 1, [](uv_write_t* r, int) {
+            delete static_cast<std::string*>(r->data);
+            delete r;
+        });
+        if (rc != 0) {
+            delete data;
+            delete req;
+            close();
+        }
+    }
+
+    void close() override {
+        if (is_closed) return;
+        is_closed = true;
+        if (registry) registry->erase(shared_from_this());
+        uv_close(reinterpret_cast<uv_handle_t*>(&pipe), [](uv_handle_t* h) {
+            auto* c = static_cast<Connection*>(h->data);
+            c->self.reset();  // may delete c
+        });
+    }
+
+    bool closed() const override { return is_closed; }
+
+    void on_data(const char* data, size_t n) {
+        inbuf.append(data, n);
+        size_t nl;
+        while ((nl = inbuf.find('\n')) != std::string::npos && !is_closed) {
+            std::string line = inbuf.substr(0, nl);
+            inbuf.erase(0, nl + 1);
+            if (line.empty()) continue;
+            Json req = Json::parse(line, nullptr, false);
+            if (req.is_discarded() || !req.is_object()) {
+                send({{"ok", false}, {"error", "malformed request: expected one JSON object per line"}});
+                continue;
+            }
+            auto keep = shared_from_this();
+            try {
+                (*handler)(req, keep);
+            } catch (const std::exception& e) {
+                send({{"ok", false}, {"error", e.what()}});
+            }
+        }
+        if (inbuf.size() > (1 << 20)) {
+            send({{"ok", false}, {"error", "request line too long"}});
+            close();
+        }
+    }
+};
+
+}  // namespace
+
+struct Server::Impl {
+    uv_loop_t* loop;
+    std::string path;
+    Handler handler;
+    uv_pipe_t listener{};
+    bool listening = false;
+    std::set<std::shared_ptr<Connection>> peers;
+};
+
+Server::Server(uv_loop_t* loop, std::string path, Handler handler) : impl_(std::make_unique<Impl>()) {
+    impl_->loop = loop;
+    impl_->path = std::move(path);
+    impl_->handler = std::move(handler);
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    Impl* im = impl_.get();
+    ::unlink(im->path.c_str());  // a stale socket of a dead supervisor
+    uv_pipe_init(im->loop, &im->listener, 0);
+    im->listener.data = im;
+    int rc = uv_pipe_bind(&im->listener, im->path.c_str());
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&im->listener), 64, [](uv_stream_t* server, int status) {
+        if (status < 0) return;
+        auto* im = static_cast<Impl*>(server->data);
+        auto c = std::make_shared<Connection>();
+        uv_pipe_init(im->loop, &c->pipe, 0);
+        c->pipe.data = c.get();
+        c->self = c;
+        c->handler = &im->handler;
+        c->registry = &im->peers;
+        if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
+            c->close();
+            return;
+        }
+        im->peers.insert(c);
+        uv_read_start(
+            reinterpret_cast<uv_stream_t*>(&c->pipe),
+            [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+                buf->base = new char[suggested];
+                buf->len = suggested;
+            },
+            [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                auto* c = static_cast<Connection*>(s->data);
+                if (n > 0) c->on_data(buf->base, static_cast<size_t>(n));
+                else if (n < 0) c->close();
+                delete[] buf->base;
+            });
+    });
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&im->listener), nullptr);
+        throw Error("listen on " + im->path + ": " + uv_strerror(rc));
+    }
+    ::chmod(im->path.c_str(), 0600);
+    im->listening = true;
+}
+
+void Server::stop() {
+    Impl* im = impl_.get();
+    auto peers = im->peers;
+    for (auto& p : peers) p->close();
+    im->peers.clear();
+    if (im->listening) {
+        im->listening = false;
+        uv_close(reinterpret_cast<uv_handle_t*>(&im->listener), nullptr);
+        ::unlink(im->path.c_str());
+    }
+}
+
+std::optional<Client> Client::connect(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw Error::sys(errno, "socket");
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        ::close(fd);
+        throw Error("control socket path too long: " + path, "use a shorter BERTH_RUNTIME_DIR");
+    }
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    return Client(fd);
+}
+
+Client::Client(Client&& o) noexcept : fd_(o.fd_), buf_(std::move(o.buf_)) { o.fd_ = -1; }
+Client& Client::operator=(Client&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.fd_;
+        buf_ = std::move(o.buf_);
+        o.fd_ = -1;
+    }
+    return *this;
+}
+Client::~Client() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void Client::send(const Json& request) {
+    std::string line = request.dump() + "\n";
+    size_t off = 0;
+    while (off < line.size()) {
+        ssize_t n = ::send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error::sys(errno, "send to the supervisor");
+        }
+        off += static_cast<size_t>(n);
+    }
+}
+
+std::optional<Json> Client::read_line() {
+    for (;;) {
+        size_t nl = buf_.find('\n');
+        if (nl != std::string::npos) {
+            std::string line = buf_.substr(0, nl);
+            buf_.erase(0, nl + 1);
+            Json j = Json::parse(line, nullptr, false);
+            if (j.is_discarded()) throw Error("the supervisor sent a malformed reply");
+            return j;
+        }
+        char chunk[65536];
+        ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error::sys(errno, "read from the supervisor");
+        }
+        if (n == 0) return std::nullopt;
+        buf_.append(chunk, static_cast<size_t>(n));
+    }
+}
+
+Json Client::call(const Json& request) {
+    send(request);
+    auto reply = read_line();
+    if (!reply) throw Error("the supervisor closed the connection without answering");
+    if (!reply->value("ok", false)) throw Error(reply->value("error", std::string("the supervisor refused the request")));
+    return *reply;
+}
+
+}  // namespace berth::control

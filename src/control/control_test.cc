@@ -1,0 +1,56 @@
+#include "base/error.h"
+#include "control/control.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+using namespace berth::control;
+
+TEST_CASE("requests and streamed replies over the control socket") {
+    char t[] = "/tmp/berth-ctl-XXXXXX";
+    std::string dir = ::mkdtemp(t);
+    std::string path = dir + "/control.sock";
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_async_t quit;
+    uv_async_init(&loop, &quit, [](uv_async_t* a) { uv_close(reinterpret_cast<uv_handle_t*>(a), nullptr); });
+    Server* server_ptr = nullptr;
+    Server server(&loop, path, [&](const Json& req, const std::shared_ptr<Peer>& peer) {
+        std::string op = req.value("op", "");
+        if (op == "echo") peer->send({{"ok", true}, {"echo", req["value"]}});
+        else if (op == "stream") {
+            for (int i = 0; i < 3; ++i) peer->send({{"ok", true}, {"n", i}});
+            peer->close();
+        } else if (op == "stop") {
+            peer->send({{"ok", true}});
+            server_ptr->stop();
+            uv_async_send(&quit);
+        } else {
+            peer->send({{"ok", false}, {"error", "unknown op " + op}});
+        }
+    });
+    server_ptr = &server;
+    server.start();
+    std::thread loop_thread([&] { uv_run(&loop, UV_RUN_DEFAULT); });
+
+    auto c = Client::connect(path);
+    REQUIRE(c);
+    CHECK(c->call({{"op", "echo"}, {"value", "hi"}})["echo"] == "hi");
+    CHECK_THROWS_WITH_AS(c->call({{"op", "nope"}}), doctest::Contains("unknown op nope"), berth::Error);
+    auto s = Client::connect(path);
+    s->send({{"op", "stream"}});
+    int n = 0;
+    while (auto line = s->read_line()) CHECK((*line)["n"] == n++);
+    CHECK(n == 3);
+    auto bad = Client::connect(path);
+    bad->send({{"x", 1}});
+    auto stop = Client::connect(path);
+    stop->call({{"op", "stop"}});
+    loop_thread.join();
+    uv_loop_close(&loop);
+    CHECK_FALSE(Client::connect(path));
+    std::filesystem::remove_all(dir);
+}
