@@ -1,0 +1,161 @@
+#include "compose/load_error.h"
+#include "compose/loader.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace berth::compose;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/berth-loader-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    fs::path write(const std::string& rel, const std::string& text) const {
+        fs::path p = path / rel;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p) << text;
+        return p;
+    }
+};
+
+LoadOptions opts_in(const TempDir& d, std::map<std::string, std::string> env = {}) {
+    LoadOptions o;
+    o.working_dir = d.path.string();
+    o.environment = std::move(env);
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("discovery finds compose.yaml upward, with its override file") {
+    TempDir d;
+    d.write("compose.yaml", "services:\n  web: {image: a}\n");
+    d.write("compose.override.yaml", "services:\n  web: {image: b}\n");
+    fs::create_directories(d.path / "sub/deeper");
+    auto files = find_compose_files((d.path / "sub/deeper").string());
+    REQUIRE(files.size() == 2);
+    CHECK(files[0] == (d.path / "compose.yaml").string());
+    LoadOptions o = opts_in(d);
+    o.working_dir = (d.path / "sub/deeper").string();
+    Project p = load_project(o);
+    CHECK(p.services.at("web").image == "b");
+    CHECK(p.working_dir == d.path.string());
+    CHECK(p.name == normalize_project_name(d.path.filename().string()));
+}
+
+TEST_CASE("no compose file is a clear error") {
+    TempDir d;
+    fs::create_directories(d.path / "empty");
+    CHECK(find_compose_files((d.path / "empty").string()).empty() == find_compose_files("/").empty());
+    LoadOptions o = opts_in(d);
+    o.files = {"missing.yaml"};
+    CHECK_THROWS_WITH_AS(load_project(o), doctest::Contains("not found"), berth::Error);
+}
+
+TEST_CASE("-f files merge in order; the project name comes from -p, env, name:, directory") {
+    TempDir d;
+    d.write("base.yaml", "name: fromfile\nservices:\n  web:\n    image: a\n    ports: ['80:80']\n");
+    d.write("prod.yaml", "services:\n  web:\n    image: b\n    ports: ['443:443']\n");
+    LoadOptions o = opts_in(d);
+    o.files = {"base.yaml", "prod.yaml"};
+    Project p = load_project(o);
+    CHECK(p.name == "fromfile");
+    CHECK(p.services.at("web").image == "b");
+    CHECK(p.services.at("web").ports.size() == 2);
+    o.environment = std::map<std::string, std::string>{{"COMPOSE_PROJECT_NAME", "fromenv"}};
+    CHECK(load_project(o).name == "fromenv");
+    o.project_name = "fromflag";
+    CHECK(load_project(o).name == "fromflag");
+    o.project_name = "Bad Name";
+    CHECK_THROWS_WITH_AS(load_project(o), doctest::Contains("invalid project name"), berth::Error);
+    CHECK(normalize_project_name("My_App.v2") == "my_appv2");
+}
+
+TEST_CASE("COMPOSE_FILE and COMPOSE_PROFILES") {
+    TempDir d;
+    d.write("one.yaml", "services:\n  a: {image: x}\n");
+    d.write("two.yaml", "services:\n  b: {image: y, profiles: [extra]}\n");
+    Project p = load_project(opts_in(d, {{"COMPOSE_FILE", "one.yaml:two.yaml"}, {"COMPOSE_PROFILES", "extra"}}));
+    CHECK(p.services.count("a"));
+    CHECK(p.services.count("b"));
+}
+
+TEST_CASE(".env feeds interpolation; the process environment wins") {
+    TempDir d;
+    d.write(".env", "TAG=fromdotenv\nPORT=8080\n");
+    d.write("compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n    ports: ['${PORT}:80']\n");
+    Project p = load_project(opts_in(d));
+    CHECK(p.services.at("web").image == "nginx:fromdotenv");
+    CHECK(p.services.at("web").ports[0].published == "8080");
+    p = load_project(opts_in(d, {{"TAG", "fromenv"}}));
+    CHECK(p.services.at("web").image == "nginx:fromenv");
+    LoadOptions o = opts_in(d);
+    d.write("other.env", "TAG=other\n");
+    o.env_files = {"other.env"};
+    CHECK(load_project(o).services.at("web").image == "nginx:other");
+}
+
+TEST_CASE("extends in the same file and from another directory") {
+    TempDir d;
+    d.write("common/base.yaml",
+            "services:\n  base:\n    image: base\n    environment: {A: '1', B: '2'}\n    volumes: ['./conf:/conf']\n    env_file: base.env\n");
+    d.write("common/base.env", "FROM_BASE=1\n");
+    d.write("compose.yaml",
+            "services:\n"
+            "  tmpl:\n    image: tmpl\n    command: [sleep, '1']\n"
+            "  a:\n    extends: tmpl\n    environment: {X: y}\n"
+            "  b:\n    extends: {file: common/base.yaml, service: base}\n    environment: {B: '3'}\n");
+    Project p = load_project(opts_in(d));
+    CHECK(p.services.at("a").image == "tmpl");
+    CHECK(p.services.at("a").command->at(0) == "sleep");
+    const Service& b = p.services.at("b");
+    CHECK(b.image == "base");
+    CHECK(b.environment.at("A") == "1");
+    CHECK(b.environment.at("B") == "3");
+    CHECK(b.environment.at("FROM_BASE") == "1");
+    CHECK(b.volumes.at(0).source == (d.path / "common/conf").string());
+}
+
+TEST_CASE("extends errors") {
+    TempDir d;
+    d.write("compose.yaml", "services:\n  a:\n    extends: nope\n");
+    CHECK_THROWS_WITH_AS(load_project(opts_in(d)), doctest::Contains("undefined service \"nope\""), LoadError);
+    d.write("compose.yaml", "services:\n  a:\n    extends: {file: missing.yaml, service: x}\n");
+    CHECK_THROWS_WITH_AS(load_project(opts_in(d)), doctest::Contains("not found"), LoadError);
+}
+
+TEST_CASE("include brings another project's resources, with its own .env and paths") {
+    TempDir d;
+    d.write("db/compose.yaml", "services:\n  db:\n    image: postgres:${PGTAG}\n    volumes: ['./init:/init']\nvolumes:\n  dbdata:\n");
+    d.write("db/.env", "PGTAG=16\n");
+    d.write("compose.yaml", "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: x\n    depends_on: [db]\n");
+    Project p = load_project(opts_in(d));
+    CHECK(p.services.at("db").image == "postgres:16");
+    CHECK(p.services.at("db").volumes[0].source == (d.path / "db/init").string());
+    CHECK(p.volumes.count("dbdata"));
+    d.write("compose.yaml", "include:\n  - db/compose.yaml\nservices:\n  db:\n    image: clash\n");
+    CHECK_THROWS_WITH_AS(load_project(opts_in(d)), doctest::Contains("also defined by the included file"), LoadError);
+    d.write("loop.yaml", "include: [compose.yaml]\nservices: {}\n");
+    d.write("compose.yaml", "include: [loop.yaml]\nservices:\n  x: {image: x}\n");
+    CHECK_THROWS_WITH_AS(load_project(opts_in(d)), doctest::Contains("include cycle"), LoadError);
+}
+
+TEST_CASE("errors name the file, line and column") {
+    TempDir d;
+    d.write("compose.yaml", "services:\n  web:\n    image: x\n    ports:\n      - '80:99999'\n");
+    try {
+        load_project(opts_in(d));
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(std::string(e.what()).find("compose.yaml:5:9: services.web.ports[0]: ") != std::string::npos);
+    }
+}

@@ -1,0 +1,213 @@
+#include "compose/load_error.h"
+#include "compose/normalize.h"
+#include "compose/yaml_reader.h"
+
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+using namespace berth::compose;
+
+namespace {
+
+Project norm(const std::string& yaml, std::vector<std::string> profiles = {}) {
+    NormalizeContext ctx;
+    ctx.project_name = "proj";
+    ctx.project_dir = "/srv/proj";
+    ctx.home = "/home/me";
+    ctx.profiles = std::move(profiles);
+    ctx.env = {{"FROM_ENV", "yes-env"}};
+    return normalize(parse_yaml(yaml, "compose.yaml"), ctx);
+}
+
+std::string error_of(const std::string& yaml) {
+    try {
+        norm(yaml);
+    } catch (const LoadError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("short port syntax") {
+    auto p = parse_port_spec("8080:80");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].target == 80);
+    CHECK(p[0].published == "8080");
+    CHECK(p[0].protocol == "tcp");
+    p = parse_port_spec("80");
+    CHECK(p[0].published.empty());
+    p = parse_port_spec("127.0.0.1:5000-5001:6000-6001/udp");
+    REQUIRE(p.size() == 2);
+    CHECK(p[1].host_ip == "127.0.0.1");
+    CHECK(p[1].target == 6001);
+    CHECK(p[1].published == "5001");
+    CHECK(p[1].protocol == "udp");
+    p = parse_port_spec("3000-3002");
+    CHECK(p.size() == 3);
+    p = parse_port_spec("8000-8010:80");
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].published == "8000-8010");
+    p = parse_port_spec("127.0.0.1::5000");
+    CHECK(p[0].host_ip == "127.0.0.1");
+    CHECK(p[0].published.empty());
+    p = parse_port_spec("[::1]:6001:6001");
+    CHECK(p[0].host_ip == "::1");
+    CHECK(p[0].target == 6001);
+    p = parse_port_spec("::1:6001:6001");
+    CHECK(p[0].host_ip == "::1");
+    CHECK_THROWS_AS(parse_port_spec("99999:80"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("80:0"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("1-3:4-5"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("80/icmp"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("abc"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("10-5"), std::invalid_argument);
+}
+
+TEST_CASE("short volume syntax") {
+    Mount m = parse_volume_spec("./data:/data:ro");
+    CHECK(m.type == "bind");
+    CHECK(m.source == "./data");
+    CHECK(m.read_only);
+    m = parse_volume_spec("db:/var/lib/db");
+    CHECK(m.type == "volume");
+    CHECK(m.source == "db");
+    m = parse_volume_spec("/cache");
+    CHECK(m.type == "volume");
+    CHECK(m.source.empty());
+    m = parse_volume_spec("/host:/ctr:rw,rshared");
+    CHECK(m.bind_propagation == "rshared");
+    CHECK_FALSE(m.read_only);
+    m = parse_volume_spec("data:/d:nocopy");
+    CHECK(m.volume_nocopy);
+    m = parse_volume_spec("~/x:/x:z");
+    CHECK(m.type == "bind");
+    CHECK(m.bind_selinux == "z");
+    CHECK_THROWS_AS(parse_volume_spec("data:relative"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_volume_spec("a:/b:bogus"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_volume_spec("./x:/y:nocopy"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_volume_spec("a:b:c:d"), std::invalid_argument);
+}
+
+TEST_CASE("a service normalizes with compose's defaults") {
+    Project p = norm(R"(
+services:
+  web:
+    image: nginx
+    command: echo "hello world"
+    entrypoint: []
+    environment: [A=1, FROM_ENV, MISSING]
+    ports: ["8080:80", {target: 443, published: 8443}]
+    volumes: ["./site:/usr/share/nginx/html:ro", "cache:/cache", "~/conf:/conf"]
+    depends_on: [db]
+    healthcheck:
+      test: curl -f localhost
+      interval: 1m30s
+    mem_limit: 512m
+    cpus: "1.5"
+    restart: on-failure:3
+    stop_grace_period: 30s
+    ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 100}
+    extra_hosts: ["somehost:162.242.195.82", "v6=::1"]
+  db:
+    image: postgres
+    networks: [back]
+volumes:
+  cache:
+networks:
+  back:
+)");
+    const Service& w = p.services.at("web");
+    CHECK(*w.command == std::vector<std::string>{"echo", "hello world"});
+    CHECK(w.entrypoint->empty());
+    CHECK(w.environment.at("A") == "1");
+    CHECK(w.environment.at("FROM_ENV") == "yes-env");
+    CHECK_FALSE(w.environment.at("MISSING").has_value());
+    REQUIRE(w.ports.size() == 2);
+    CHECK(w.ports[1].published == "8443");
+    CHECK(w.volumes[0].source == "/srv/proj/site");
+    CHECK(w.volumes[0].read_only);
+    CHECK(w.volumes[2].source == "/home/me/conf");
+    CHECK(w.depends_on.at("db").condition == "service_started");
+    CHECK(w.depends_on.at("db").required);
+    CHECK(w.healthcheck->test == std::vector<std::string>{"CMD-SHELL", "curl -f localhost"});
+    CHECK(*w.healthcheck->interval == 90'000'000'000LL);
+    CHECK(*w.mem_limit == 536870912LL);
+    CHECK(*w.cpus == doctest::Approx(1.5));
+    CHECK(w.restart == "on-failure:3");
+    CHECK(w.ulimits.at("nofile").hard == 2048);
+    CHECK(w.ulimits.at("nproc").soft == 100);
+    CHECK(w.extra_hosts == std::vector<std::string>{"somehost=162.242.195.82", "v6=::1"});
+    CHECK(w.networks.count("default"));
+    CHECK(p.networks.at("default").name == "proj_default");
+    CHECK(p.networks.at("back").name == "proj_back");
+    CHECK(p.volumes.at("cache").name == "proj_cache");
+    CHECK(p.services.at("db").networks.count("back"));
+    CHECK_FALSE(p.services.at("db").networks.count("default"));
+}
+
+TEST_CASE("profiles enable services") {
+    std::string yaml = "services:\n  a: {image: x}\n  dbg: {image: x, profiles: [debug]}\n";
+    CHECK(norm(yaml).services.size() == 1);
+    CHECK(norm(yaml).disabled_services.count("dbg"));
+    CHECK(norm(yaml, {"debug"}).services.size() == 2);
+    CHECK(norm(yaml, {"*"}).services.size() == 2);
+    CHECK(error_of("services:\n  a: {image: x, depends_on: [dbg]}\n  dbg: {image: x, profiles: [debug]}\n")
+              .find("is disabled") != std::string::npos);
+}
+
+TEST_CASE("load-time checks") {
+    CHECK(error_of("services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [c]}\n  c: {image: x, depends_on: [a]}\n")
+              .find("dependency cycle: a -> b -> c -> a") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, depends_on: [a]}\n").find("depends on itself") != std::string::npos);
+    std::string e = error_of("services:\n  web: {image: x, depends_on: [dbb]}\n  db: {image: x}\n");
+    CHECK(e.find("compose.yaml:2:") == 0);
+    CHECK(e.find("undefined service \"dbb\"") != std::string::npos);
+    CHECK(error_of("services:\n  a: {command: x}\n").find("neither an image nor a build") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, ports: ['70000:80']}\n").find("out of range") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, ports: [{target: 0}]}\n").find("out of range") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, container_name: c}\n  b: {image: x, container_name: c}\n")
+              .find("already used by service \"a\"") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, container_name: c, scale: 2}\n").find("replicas") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, networks: [nope]}\n").find("undefined network \"nope\"") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, volumes: ['data:/d']}\n").find("undefined volume \"data\"") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, restart: sometimes}\n").find("invalid restart policy") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, stop_grace_period: 10}\n").find("missing unit") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, mem_limit: lots}\n").find("invalid size") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, command: 'echo \"x'}\n").find("unterminated") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, secrets: [s]}\n").find("undefined secret") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, ulimits: {nofile: {soft: 10, hard: 5}}}\n").find("above the hard") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, healthcheck: {test: [CURL, x]}}\n").find("CMD") != std::string::npos);
+}
+
+TEST_CASE("deploy, legacy limits and secrets") {
+    Project p = norm(R"(
+services:
+  a:
+    image: x
+    deploy:
+      replicas: 3
+      resources:
+        limits: {cpus: '0.25', memory: 1g, pids: 50}
+        reservations: {memory: 128m}
+    pids_limit: 10
+    cpu_shares: 512
+    secrets: [token, {source: cert, target: /etc/ssl/c.pem, mode: 0400}]
+secrets:
+  token: {file: ./token.txt}
+  cert: {environment: FROM_ENV}
+)");
+    const Service& a = p.services.at("a");
+    CHECK(*a.deploy->replicas == 3);
+    CHECK(*a.deploy->limits.cpus == doctest::Approx(0.25));
+    CHECK(*a.deploy->limits.memory == 1073741824LL);
+    CHECK(*a.deploy->limits.pids == 50);
+    CHECK(*a.deploy->reservations.memory == 134217728LL);
+    CHECK(*a.pids_limit == 10);
+    CHECK(*a.cpu_shares == 512);
+    CHECK(a.secrets[1].target == "/etc/ssl/c.pem");
+    CHECK(*a.secrets[1].mode == 0400);
+    CHECK(p.secrets.at("token").file == "/srv/proj/token.txt");
+}
