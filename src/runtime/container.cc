@@ -1,0 +1,455 @@
+#include "runtime/container.h"
+
+#include "base/error.h"
+#include "cgroups/cgroups.h"
+#include "runtime/child.h"
+#include "runtime/seccomp.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::runtime {
+
+// The container's cgroup, through the cgroups module.
+class CgroupHandle {
+public:
+    explicit CgroupHandle(std::unique_ptr<cgroups::Group> g) : group(std::move(g)) {}
+    std::unique_ptr<cgroups::Group> group;
+};
+
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+cgroups::Manager& cgroup_manager() {
+    static std::unique_ptr<cgroups::Manager> m = cgroups::detect();
+    return *m;
+}
+
+cgroups::Limits to_cgroup_limits(const ResourceLimits& r) {
+    cgroups::Limits l;
+    l.memory = r.memory;
+    l.memory_swap = r.memory_swap;
+    l.memory_reservation = r.memory_reservation;
+    l.cpus = r.cpus;
+    l.cpu_shares = r.cpu_shares;
+    l.cpuset_cpus = r.cpuset_cpus;
+    l.pids = r.pids;
+    return l;
+}
+
+void write_file(const std::string& path, const std::string& content) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error::sys(errno, "create " + path);
+    UniqueFd f(fd);
+    if (::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+        throw Error::sys(errno, "write " + path);
+}
+
+void make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) throw Error::sys(errno, "mkdir " + path);
+}
+
+// A detached copy of `path`'s mount tree, read-only if asked: the child
+// attaches it inside its own namespace with move_mount after pivot_root, so a
+// bind source is resolved on the host and its target inside the container.
+UniqueFd detached_tree(const std::string& path, bool recursive, bool read_only) {
+    int fd = ::open_tree(AT_FDCWD, path.c_str(),
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    if (fd < 0) throw Error::sys(errno, "bind source " + path);
+    UniqueFd tree(fd);
+    if (read_only) {
+        struct mount_attr attr {};
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (::mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+            throw Error::sys(errno, "make bind of " + path + " read-only");
+    }
+    return tree;
+}
+
+// Everything the child reads, owned here so its pointers stay valid.
+struct Prepared {
+    std::deque<std::string> strings;
+    std::vector<UniqueFd> child_fds;  // closed in the parent right after clone
+    ChildPlan plan;
+
+    const char* keep(std::string s) {
+        strings.push_back(std::move(s));
+        return strings.back().c_str();
+    }
+    int keep_fd(UniqueFd fd) {
+        child_fds.push_back(std::move(fd));
+        return child_fds.back().get();
+    }
+};
+
+unsigned long propagation_flag(const std::string& p) {
+    if (p.empty()) return 0;
+    if (p == "private") return MS_PRIVATE;
+    if (p == "rprivate") return MS_PRIVATE | MS_REC;
+    if (p == "shared") return MS_SHARED;
+    if (p == "rshared") return MS_SHARED | MS_REC;
+    if (p == "slave") return MS_SLAVE;
+    if (p == "rslave") return MS_SLAVE | MS_REC;
+    throw Error("unknown bind propagation \"" + p + "\"",
+                "use private, rprivate, shared, rshared, slave or rslave");
+}
+
+void prepare_mounts(const ContainerSpec& spec, Prepared& p) {
+    auto& m = p.plan.mounts;
+    const unsigned long nse = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    auto fs_mount = [&](const char* src, const char* target, const char* type, unsigned long flags,
+                        const char* data) {
+        ChildMount cm;
+        cm.source = src;
+        cm.target = target;
+        cm.fstype = type;
+        cm.flags = flags;
+        cm.data = data;
+        m.push_back(cm);
+    };
+    fs_mount("proc", "/proc", "proc", nse, nullptr);
+    fs_mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    fs_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    fs_mount("shm", "/dev/shm", "tmpfs", nse,
+             p.keep("mode=1777,size=" + std::to_string(spec.shm_size.value_or(64LL << 20))));
+    fs_mount("mqueue", "/dev/mqueue", "mqueue", nse, nullptr);
+    fs_mount("sysfs", "/sys", "sysfs", nse | (spec.privileged ? 0 : MS_RDONLY), nullptr);
+
+    auto bind = [&](const std::string& host, const std::string& target, bool is_file, bool ro,
+                    unsigned long propagation, bool recursive) {
+        ChildMount cm;
+        cm.source_fd = p.keep_fd(detached_tree(host, recursive, ro));
+        cm.target = p.keep(target);
+        cm.is_file = is_file;
+        cm.propagation = propagation;
+        m.push_back(cm);
+    };
+    bind(spec.state_dir + "/hostname", "/etc/hostname", true, false, 0, false);
+    bind(spec.state_dir + "/hosts", "/etc/hosts", true, false, 0, false);
+    if (!spec.etc_resolv_conf.empty())
+        bind(spec.state_dir + "/resolv.conf", "/etc/resolv.conf", true, false, 0, false);
+
+    for (const auto& ms : spec.mounts) {
+        if (ms.target.empty() || ms.target[0] != '/')
+            throw Error("mount target \"" + ms.target + "\" must be an absolute path");
+        if (ms.type == MountSpec::Type::Tmpfs) {
+            std::string data = "mode=" + [&] {
+                char buf[16];
+                snprintf(buf, sizeof buf, "%o", ms.mode.value_or(01777));
+                return std::string(buf);
+            }();
+            if (ms.size) data += ",size=" + std::to_string(*ms.size);
+            fs_mount("tmpfs", p.keep(ms.target), "tmpfs", MS_NOSUID | MS_NODEV | (ms.read_only ? MS_RDONLY : 0),
+                     p.keep(data));
+            continue;
+        }
+        struct stat st {};
+        if (::stat(ms.source.c_str(), &st) < 0)
+            throw Error::sys(errno, "bind source " + ms.source).wrap("mount " + ms.target);
+        bind(ms.source, ms.target, !S_ISDIR(st.st_mode), ms.read_only, propagation_flag(ms.propagation), true);
+    }
+}
+
+void prepare_security(const ContainerSpec& spec, Prepared& p) {
+    if (!spec.privileged) {
+        p.plan.masked_files = {"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                               "/proc/timer_stats", "/proc/sched_debug"};
+        p.plan.masked_dirs = {"/proc/asound", "/proc/acpi", "/proc/scsi", "/sys/firmware",
+                              "/sys/devices/virtual/powercap"};
+        p.plan.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+    }
+    p.plan.capabilities = spec.privileged ? all_capabilities() : spec.capabilities;
+    p.plan.no_new_privileges = spec.no_new_privileges;
+    p.plan.seccomp = (spec.seccomp && !spec.privileged) ? &default_seccomp_program() : nullptr;
+}
+
+void prepare_process(const ContainerSpec& spec, Prepared& p) {
+    if (spec.argv.empty())
+        throw Error("no command to run", "the image has no Entrypoint or Cmd: set `command:` for the service");
+    for (const auto& a : spec.argv) p.plan.argv.push_back(const_cast<char*>(p.keep(a)));
+    p.plan.argv.push_back(nullptr);
+    std::string path = kDefaultPath;
+    bool has_path = false;
+    for (const auto& e : spec.env) {
+        p.plan.envp.push_back(const_cast<char*>(p.keep(e)));
+        if (e.rfind("PATH=", 0) == 0) {
+            path = e.substr(5);
+            has_path = true;
+        }
+    }
+    if (!has_path) p.plan.envp.push_back(const_cast<char*>(p.keep(std::string("PATH=") + kDefaultPath)));
+    p.plan.envp.push_back(nullptr);
+    const std::string& prog = spec.argv[0];
+    if (prog.find('/') != std::string::npos) {
+        p.plan.exec_candidates.push_back(p.keep(prog));
+    } else {
+        size_t start = 0;
+        for (;;) {
+            size_t colon = path.find(':', start);
+            std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+            if (dir.empty()) dir = ".";
+            p.plan.exec_candidates.push_back(p.keep(dir + "/" + prog));
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+    }
+    p.plan.cwd = p.keep(spec.cwd.empty() ? "/" : spec.cwd);
+    p.plan.uid = spec.uid;
+    p.plan.gid = spec.gid;
+    p.plan.groups = spec.groups;
+    p.plan.init = spec.init;
+    p.plan.hostname = spec.hostname.empty() ? nullptr : p.keep(spec.hostname);
+    p.plan.domainname = spec.domainname.empty() ? nullptr : p.keep(spec.domainname);
+    for (const auto& r : spec.rlimits) {
+        p.plan.rlimit_resources.push_back(r.resource);
+        p.plan.rlimit_values.push_back({r.soft, r.hard});
+    }
+    bool own_net = !spec.host_network;
+    for (const auto& [name, value] : spec.sysctls) {
+        check_sysctl(name, own_net);
+        std::string file = "/proc/sys/" + name;
+        for (size_t i = 10; i < file.size(); ++i)
+            if (file[i] == '.') file[i] = '/';
+        const char* content = p.keep(value);
+        p.plan.sysctls.push_back({p.keep(file), content, value.size()});
+    }
+}
+
+UniqueFd open_pty(UniqueFd& slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) throw Error::sys(errno, "open a pseudo-terminal");
+    UniqueFd master(m);
+    char name[128];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0)
+        throw Error::sys(errno, "set up the pseudo-terminal");
+    int s = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) throw Error::sys(errno, std::string("open ") + name);
+    slave.reset(s);
+    return master;
+}
+
+std::string signal_name(int sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+std::string ExitStatus::reason() const {
+    if (oom_killed) return "OOMKilled";
+    if (signal) return "killed by " + signal_name(signal);
+    return "exited with code " + std::to_string(code);
+}
+
+Container::Container(Container&&) noexcept = default;
+Container& Container::operator=(Container&&) noexcept = default;
+
+Container::~Container() {
+    if (pid_ > 0 && !torn_down_) {
+        try {
+            teardown(true);
+        } catch (const std::exception& e) {
+            spdlog::warn("container {}: teardown: {}", id_, e.what());
+        }
+    }
+}
+
+Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks) {
+    if (spec.layers.empty()) throw Error("container " + spec.id + ": the image has no layers");
+    if (spec.state_dir.empty()) throw Error("container " + spec.id + ": no state directory");
+
+    // Files and directories of this container.
+    make_dir(spec.state_dir);
+    const std::string upper = spec.state_dir + "/upper", work = spec.state_dir + "/work",
+                      rootfs = spec.state_dir + "/rootfs";
+    make_dir(upper);
+    make_dir(work);
+    make_dir(rootfs);
+    write_file(spec.state_dir + "/hostname", spec.hostname + "\n");
+    write_file(spec.state_dir + "/hosts",
+               spec.etc_hosts.empty() ? "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                      : spec.etc_hosts);
+    if (!spec.etc_resolv_conf.empty()) write_file(spec.state_dir + "/resolv.conf", spec.etc_resolv_conf);
+
+    Prepared p;
+    std::string lower;
+    for (const auto& l : spec.layers) lower += (lower.empty() ? "" : ":") + l;
+    std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+    if (options.size() >= 4096)
+        throw Error("container " + spec.id + ": too many image layers for one overlay mount",
+                    "flatten the image or give its layers shorter paths (BERTH_ROOT)");
+    p.plan.rootfs = p.keep(rootfs);
+    p.plan.overlay_options = p.keep(options);
+    p.plan.read_only_root = spec.read_only;
+    prepare_mounts(spec, p);
+    prepare_security(spec, p);
+    prepare_process(spec, p);
+
+    Container c;
+    c.id_ = spec.id;
+    c.state_dir_ = spec.state_dir;
+
+    UniqueFd pty_slave;
+    if (spec.tty) {
+        c.pty_ = open_pty(pty_slave);
+        p.plan.stdin_fd = p.plan.stdout_fd = p.plan.stderr_fd = pty_slave.get();
+        p.plan.tty = true;
+    } else {
+        p.plan.stdin_fd = stdio.in;
+        p.plan.stdout_fd = stdio.out;
+        p.plan.stderr_fd = stdio.err;
+    }
+    if (!spec.net_ns_path.empty())
+        p.plan.net_ns_fd = p.keep_fd(UniqueFd(::open(spec.net_ns_path.c_str(), O_RDONLY | O_CLOEXEC)));
+    if (!spec.net_ns_path.empty() && p.plan.net_ns_fd < 0)
+        throw Error::sys(errno, "open network namespace " + spec.net_ns_path);
+
+    // The cgroup exists, with its limits, before the child does.
+    c.cgroup_ = std::make_unique<CgroupHandle>(
+        cgroup_manager().create(spec.cgroup_parent + "/" + spec.id, to_cgroup_limits(spec.limits)));
+
+    int sync[2], errp[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    UniqueFd sync_r(sync[0]), sync_w(sync[1]);
+    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    p.plan.sync_fd = sync_r.get();
+    p.plan.error_fd = err_w.get();
+    p.plan.parent_fds[0] = sync_w.get();
+    p.plan.parent_fds[1] = err_r.get();
+
+    clone_args args{};
+    int pidfd = -1;
+    args.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (spec.net_ns_path.empty() && !spec.host_network) args.flags |= CLONE_NEWNET;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    int cg_fd = c.cgroup_->group->dir_fd();
+    if (cg_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cg_fd);
+    }
+    long r = syscall(SYS_clone3, &args, sizeof args);
+    if (r == 0) child_main(p.plan);
+    if (r < 0) {
+        int e = errno;
+        c.cgroup_->group->destroy();
+        throw Error::sys(e, "clone3");
+    }
+    c.pid_ = static_cast<pid_t>(r);
+    c.pidfd_.reset(pidfd);
+    sync_r.reset();
+    err_w.reset();
+    pty_slave.reset();
+    p.child_fds.clear();
+
+    try {
+        if (cg_fd < 0) c.cgroup_->group->attach(c.pid_);
+        if (hooks.before_continue) hooks.before_continue(c.pid_);
+    } catch (...) {
+        sync_w.reset();  // the child sees EOF and exits quietly
+        c.wait();
+        c.teardown(true);
+        throw;
+    }
+    char go = 1;
+    if (::write(sync_w.get(), &go, 1) != 1) {
+        int e = errno;
+        c.wait();
+        c.teardown(true);
+        throw Error::sys(e, "container " + spec.id + ": release the child");
+    }
+    sync_w.reset();
+
+    ChildError ce{};
+    ssize_t n;
+    do n = ::read(err_r.get(), &ce, sizeof ce); while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof ce)) {
+        c.wait();
+        c.teardown(true);
+        ce.step[sizeof ce.step - 1] = '\0';
+        std::string msg = std::string(ce.step) + ": " + std::strerror(ce.err);
+        Error err(msg);
+        if (ce.err == ENOENT && std::strncmp(ce.step, "exec ", 5) == 0)
+            err.set_hint("check the command and the image's PATH");
+        throw err;
+    }
+    return c;
+}
+
+ExitStatus Container::finish(const siginfo_t& info) {
+    ExitStatus st;
+    if (info.si_code == CLD_EXITED) {
+        st.code = info.si_status;
+    } else {
+        st.signal = info.si_status;
+        st.code = 128 + info.si_status;
+    }
+    if (cgroup_ && cgroup_->group) {
+        try {
+            st.oom_killed = cgroup_->group->oom_killed();
+        } catch (const std::exception&) {
+        }
+    }
+    status_ = st;
+    return st;
+}
+
+ExitStatus Container::wait() {
+    if (status_) return *status_;
+    siginfo_t info{};
+    for (;;) {
+        if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) == 0) break;
+        if (errno != EINTR) throw Error::sys(errno, "wait for container " + id_);
+    }
+    return finish(info);
+}
+
+std::optional<ExitStatus> Container::try_wait() {
+    if (status_) return status_;
+    siginfo_t info{};
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) < 0)
+        throw Error::sys(errno, "wait for container " + id_);
+    if (info.si_pid == 0) return std::nullopt;
+    return finish(info);
+}
+
+void Container::kill(int sig) {
+    if (status_ || !pidfd_) return;
+    if (syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0) < 0 && errno != ESRCH)
+        throw Error::sys(errno, "signal container " + id_);
+}
+
+void Container::teardown(bool remove_files) {
+    if (torn_down_) return;
+    if (pid_ > 0 && !status_) {
+        kill(SIGKILL);
+        wait();
+    }
+    if (cgroup_ && cgroup_->group) cgroup_->group->destroy();
+    if (remove_files && !state_dir_.empty()) {
+        std::error_code ec;
+        fs::remove_all(state_dir_, ec);
+        if (ec) spdlog::warn("container {}: remove {}: {}", id_, state_dir_, ec.message());
+    }
+    torn_down_ = true;
+}
+
+}  // namespace berth::runtime

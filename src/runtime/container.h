@@ -1,0 +1,85 @@
+// runtime::Container — one running container made from a ContainerSpec.
+//
+// start() prepares everything that allocates (paths, argv, the seccomp
+// program, the cgroup) in the parent, then clone3()s a child into new pid,
+// mount, uts, ipc, net and cgroup namespaces. The child waits on a sync pipe
+// until the parent has attached it to its cgroup and run the caller's hook
+// (network setup), then sets itself up top to bottom (see child.cc) and
+// execs. Any failure in the child comes back over a CLOEXEC error pipe as
+// errno plus the step that failed, and start() throws it as berth::Error.
+#pragma once
+
+#include "base/fd.h"
+#include "runtime/spec.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <csignal>
+#include <sys/types.h>
+
+namespace berth::runtime {
+
+// The container's stdin/stdout/stderr; -1 means /dev/null. With spec.tty the
+// three are ignored and a pty is made: Container::pty_master() is its master.
+struct Stdio {
+    int in = -1, out = -1, err = -1;
+};
+
+struct ExitStatus {
+    int code = 0;        // exit code, or 128 + signal as a shell reports it
+    int signal = 0;      // the signal that ended it, 0 if it exited
+    bool oom_killed = false;
+    std::string reason() const;  // "exited with code 3", "killed by SIGKILL", "OOMKilled"
+};
+
+struct StartHooks {
+    // Runs in the parent once the child exists and is in its cgroup, before it
+    // may continue: e.g. network setup in the child's namespace (/proc/PID/ns/net).
+    std::function<void(pid_t)> before_continue;
+};
+
+class CgroupHandle;  // defined in container.cc over the cgroups module
+
+class Container {
+public:
+    static Container start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks = {});
+
+    Container(Container&&) noexcept;
+    Container& operator=(Container&&) noexcept;
+    ~Container();  // kills, reaps and tears down if still running
+
+    const std::string& id() const { return id_; }
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }     // readable when the container has exited
+    int pty_master() const { return pty_.get(); }  // -1 without tty
+    UniqueFd take_pty_master() { return std::move(pty_); }
+
+    // Blocks until the container's PID 1 ends and reaps it.
+    ExitStatus wait();
+    // Reaps it if it has ended; nullopt while it runs.
+    std::optional<ExitStatus> try_wait();
+    bool exited() const { return status_.has_value(); }
+    // Sends a signal to PID 1 (through the pidfd: never a recycled pid).
+    void kill(int sig);
+
+    // Removes the cgroup (killing any process left in it) and, when
+    // remove_files, the container's upper and work dirs. Idempotent.
+    void teardown(bool remove_files = true);
+
+private:
+    Container() = default;
+    ExitStatus finish(const siginfo_t& info);
+
+    std::string id_;
+    std::string state_dir_;
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    UniqueFd pty_;
+    std::unique_ptr<CgroupHandle> cgroup_;
+    std::optional<ExitStatus> status_;
+    bool torn_down_ = false;
+};
+
+}  // namespace berth::runtime

@@ -1,0 +1,90 @@
+// runtime::ContainerSpec — everything needed to make one container, in plain
+// values. The runtime never reads compose files or image configs: the caller
+// (the `run` command, the supervisor) resolves those into this spec.
+#pragma once
+
+#include "runtime/caps.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace berth::runtime {
+
+struct MountSpec {
+    enum class Type { Bind, Tmpfs };
+    Type type = Type::Bind;
+    std::string source;   // host path (bind)
+    std::string target;   // absolute path inside the container
+    bool read_only = false;
+    std::string propagation;      // bind: "", private, rprivate, shared, rshared, slave, rslave
+    std::optional<int64_t> size;  // tmpfs: bytes
+    std::optional<uint32_t> mode; // tmpfs: octal mode
+};
+
+struct Rlimit {
+    int resource = 0;  // RLIMIT_*
+    uint64_t soft = 0, hard = 0;
+};
+
+// cgroup limits; unset means "no limit".
+struct ResourceLimits {
+    std::optional<int64_t> memory;              // bytes
+    std::optional<int64_t> memory_swap;         // memory+swap bytes; -1 = unlimited
+    std::optional<int64_t> memory_reservation;  // bytes
+    std::optional<double> cpus;
+    std::optional<int64_t> cpu_shares;
+    std::string cpuset_cpus;
+    std::optional<int64_t> pids;
+};
+
+struct ContainerSpec {
+    std::string id;          // unique; names the state directory and the cgroup
+    std::string state_dir;   // per-container dir: upper/, work/, rootfs/, etc/ live here
+    std::vector<std::string> layers;  // image layer dirs, top-most first
+    bool read_only = false;
+
+    std::vector<std::string> argv;  // argv[0] is looked up in the container's PATH
+    std::vector<std::string> env;   // "K=V"
+    std::string cwd = "/";
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;      // supplementary groups
+    std::string hostname;
+    std::string domainname;
+
+    // Files written for this container and bind-mounted over /etc/… .
+    std::string etc_hosts;
+    std::string etc_resolv_conf;  // empty: keep the image's
+
+    std::vector<MountSpec> mounts;
+    std::optional<int64_t> shm_size;  // bytes; default 64 MiB
+    std::vector<Rlimit> rlimits;
+    std::map<std::string, std::string> sysctls;  // namespaced ones only
+
+    CapSet capabilities = default_capabilities();
+    bool privileged = false;        // every capability, no seccomp, /sys rw, nothing masked
+    bool no_new_privileges = false;
+    bool seccomp = true;            // Docker's default filter
+    bool init = false;              // berth's init as PID 1
+    bool tty = false;
+    bool stdin_open = false;
+
+    // Namespaces: a new network namespace unless net_ns_path names one to join
+    // (another container's /proc/PID/ns/net), or host_network is set.
+    bool host_network = false;
+    std::string net_ns_path;
+
+    ResourceLimits limits;
+    std::string cgroup_parent = "berth";  // the cgroup is <cgroup_parent>/<id>
+};
+
+// Throws berth::Error when a sysctl may not be set in a container: only
+// namespaced ones (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, and net.*
+// when the container has its own network namespace) are allowed.
+void check_sysctl(const std::string& name, bool own_network);
+
+}  // namespace berth::runtime
