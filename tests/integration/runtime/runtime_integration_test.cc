@@ -57,8 +57,11 @@ struct Fixture {
         chmod((layer + "/tmp").c_str(), 01777);
     }
     ~Fixture() {
-        for (const char* c : {"memory", "pids", "cpu,cpuacct", "cpuset", "freezer", "blkio", "devices"})
-            rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + cgroup_parent).c_str());
+        for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+            std::error_code ec;
+            fs::path dir = h.path() / cgroup_parent;
+            if (fs::exists(dir, ec)) rmdir(dir.c_str());
+        }
         fs::remove_all(root);
     }
 
@@ -85,8 +88,8 @@ Fixture& fixture() {
 void check_no_leftovers(const ContainerSpec& s) {
     std::string mounts = slurp("/proc/self/mountinfo");
     CHECK_MESSAGE(mounts.find(s.state_dir) == std::string::npos, "a mount of " << s.id << " remains");
-    for (const char* c : {"memory", "pids", "cpu,cpuacct", "cpuset"}) {
-        std::string dir = "/sys/fs/cgroup/" + std::string(c) + "/" + s.cgroup_parent + "/" + s.id;
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+        fs::path dir = h.path() / s.cgroup_parent / s.id;
         CHECK_MESSAGE(!fs::exists(dir), dir << " remains");
     }
     CHECK_MESSAGE(!fs::exists(s.state_dir), s.state_dir << " remains");
