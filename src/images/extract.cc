@@ -1,0 +1,195 @@
+#include "images/extract.h"
+
+#include "base/error.h"
+#include "base/fd.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::images {
+namespace {
+
+struct Sha256 {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+    Sha256() { EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr); }
+    void update(const void* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); }
+    std::string hex() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_DigestFinal_ex(ctx.get(), md, &len);
+        static const char* d = "0123456789abcdef";
+        std::string s = "sha256:";
+        for (unsigned i = 0; i < len; ++i) {
+            s += d[md[i] >> 4];
+            s += d[md[i] & 15];
+        }
+        return s;
+    }
+};
+
+using ReadArchive = std::unique_ptr<archive, decltype(&archive_read_free)>;
+using WriteArchive = std::unique_ptr<archive, decltype(&archive_write_free)>;
+
+ReadArchive open_read(const std::string& path, bool raw) {
+    ReadArchive a(archive_read_new(), archive_read_free);
+    archive_read_support_filter_all(a.get());
+    if (raw) archive_read_support_format_raw(a.get());
+    else archive_read_support_format_tar(a.get()), archive_read_support_format_gnutar(a.get());
+    if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+        throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+    return a;
+}
+
+// The entry's path made relative and checked: no absolute path, no "..".
+std::string safe_relative(const char* raw, const char* what) {
+    std::string p = raw ? raw : "";
+    if (p.empty()) throw Error(std::string(what) + " has an empty name");
+    if (p[0] == '/') throw Error(std::string(what) + " \"" + p + "\" is an absolute path");
+    std::string out;
+    for (const auto& part : fs::path(p)) {
+        std::string s = part.string();
+        if (s == "..") throw Error(std::string(what) + " \"" + p + "\" points outside the layer (\"..\")");
+        if (s == "." || s.empty()) continue;
+        out += (out.empty() ? "" : "/") + s;
+    }
+    return out;
+}
+
+// No component of dir/rel's parent may be a symlink (a whiteout must not follow one out).
+void check_no_symlink_parents(const std::string& dir, const std::string& rel) {
+    std::string cur = dir;
+    fs::path parent = fs::path(rel).parent_path();
+    for (const auto& part : parent) {
+        cur += "/" + part.string();
+        struct stat st {};
+        if (::lstat(cur.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+            throw Error("layer entry \"" + rel + "\" goes through the symlink " + cur.substr(dir.size() + 1));
+    }
+}
+
+std::string temp_sibling(const std::string& dest) {
+    std::random_device rd;
+    char buf[32];
+    snprintf(buf, sizeof buf, ".tmp-%08x", rd());
+    return (fs::path(dest).parent_path() / (fs::path(dest).filename().string() + buf)).string();
+}
+
+void extract_into(const std::string& path, const std::string& dir, bool whiteouts) {
+    ReadArchive in = open_read(path, false);
+    WriteArchive out(archive_write_disk_new(), archive_write_free);
+    archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_OWNER |
+                                                  ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                                                  ARCHIVE_EXTRACT_XATTR);
+    // libarchive writes relative to the working directory.
+    UniqueFd cwd(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (::chdir(dir.c_str()) < 0) throw Error::sys(errno, "chdir " + dir);
+    struct Back {
+        int fd;
+        ~Back() {
+            if (fd >= 0 && ::fchdir(fd) < 0) {
+            }
+        }
+    } back{cwd.get()};
+
+    archive_entry* e = nullptr;
+    for (;;) {
+        int r = archive_read_next_header(in.get(), &e);
+        if (r == ARCHIVE_EOF) break;
+        if (r < ARCHIVE_WARN) throw Error("cannot read " + path + ": " + archive_error_string(in.get()));
+        std::string rel = safe_relative(archive_entry_pathname(e), "layer entry");
+        if (rel.empty()) continue;  // "./"
+        if (const char* link = archive_entry_hardlink(e)) {
+            std::string target = safe_relative(link, "hard link target");
+            archive_entry_set_hardlink(e, target.c_str());
+        }
+        std::string base = fs::path(rel).filename().string();
+        if (whiteouts && base.rfind(".wh.", 0) == 0) {
+            check_no_symlink_parents(dir, rel);
+            std::string parent = fs::path(rel).parent_path().string();
+            std::string pdir = parent.empty() ? dir : dir + "/" + parent;
+            fs::create_directories(pdir);
+            if (base == ".wh..wh..opq") {
+                if (::setxattr(pdir.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+                    throw Error::sys(errno, "mark " + pdir + " opaque");
+            } else {
+                std::string victim = pdir + "/" + base.substr(4);
+                ::unlink(victim.c_str());
+                if (::mknod(victim.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0)
+                    throw Error::sys(errno, "whiteout " + victim);
+            }
+            continue;
+        }
+        archive_entry_set_pathname(e, rel.c_str());
+        r = archive_write_header(out.get(), e);
+        if (r < ARCHIVE_WARN)
+            throw Error("refusing layer entry \"" + rel + "\": " + archive_error_string(out.get()));
+        if (archive_entry_size(e) > 0) {
+            const void* buf;
+            size_t size;
+            la_int64_t offset;
+            while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK)
+                if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_OK)
+                    throw Error("write " + rel + ": " + archive_error_string(out.get()));
+            if (r != ARCHIVE_EOF) throw Error("read " + rel + ": " + archive_error_string(in.get()));
+        }
+        if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN)
+            throw Error("write " + rel + ": " + archive_error_string(out.get()));
+    }
+    if (archive_write_close(out.get()) < ARCHIVE_WARN) throw Error(std::string("finish: ") + archive_error_string(out.get()));
+}
+
+}  // namespace
+
+std::string file_digest(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error::sys(errno, "read " + path);
+    Sha256 h;
+    char buf[1 << 16];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) h.update(buf, static_cast<size_t>(in.gcount()));
+    return h.hex();
+}
+
+std::string uncompressed_digest(const std::string& path) {
+    ReadArchive a = open_read(path, true);
+    archive_entry* e = nullptr;
+    Sha256 h;
+    if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
+        throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+    char buf[1 << 16];
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
+    if (n < 0) throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+    return h.hex();
+}
+
+void extract_layer(const std::string& archive, const std::string& dest) {
+    std::string tmp = temp_sibling(dest);
+    fs::create_directories(tmp);
+    try {
+        extract_into(archive, tmp, true);
+        if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "rename layer into " + dest);
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+}
+
+void extract_plain(const std::string& archive, const std::string& dest) { extract_into(archive, dest, false); }
+
+}  // namespace berth::images

@@ -1,0 +1,24 @@
+// Layer extraction: one tar layer (any compression libarchive reads) into a
+// directory, refusing any entry that would write outside it, turning OCI
+// whiteouts into overlayfs ones, keeping owners, modes, xattrs, times, hard
+// links and device nodes.
+#pragma once
+
+#include <string>
+
+namespace berth::images {
+
+// "sha256:<hex>" of a file's bytes, and of its decompressed bytes.
+std::string file_digest(const std::string& path);
+std::string uncompressed_digest(const std::string& path);
+
+// Extracts `archive` into `dest`, which must not exist yet: everything goes to
+// a temporary sibling first, renamed into place on success and removed on
+// failure. Throws berth::Error naming the offending entry.
+void extract_layer(const std::string& archive, const std::string& dest);
+
+// Extracts a whole archive (an image archive, not a layer) into an existing
+// directory with the same protections, no whiteout handling.
+void extract_plain(const std::string& archive, const std::string& dest);
+
+}  // namespace berth::images

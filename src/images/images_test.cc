@@ -1,0 +1,226 @@
+#include "base/error.h"
+#include "images/extract.h"
+#include "images/reference.h"
+#include "images/store.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace berth::images;
+
+TEST_CASE("references normalize as Docker's") {
+    CHECK(normalize_name("busybox") == "docker.io/library/busybox:latest");
+    CHECK(normalize_name("busybox:1.36") == "docker.io/library/busybox:1.36");
+    CHECK(normalize_name("me/app") == "docker.io/me/app:latest");
+    CHECK(normalize_name("localhost:5000/x:1") == "localhost:5000/x:1");
+    CHECK(normalize_name("localhost/x") == "localhost/x:latest");
+    CHECK(normalize_name("registry.local/team/app") == "registry.local/team/app:latest");
+    CHECK(normalize_name("index.docker.io/library/nginx") == "docker.io/library/nginx:latest");
+    std::string d = "sha256:" + std::string(64, 'a');
+    CHECK(normalize_name("x@" + d) == "docker.io/library/x@" + d);
+    CHECK(parse_reference("busybox").familiar() == "busybox:latest");
+    CHECK(parse_reference("localhost:5000/x:1").familiar() == "localhost:5000/x:1");
+    CHECK_THROWS_AS(normalize_name(""), berth::Error);
+    CHECK_THROWS_AS(normalize_name("Upper/Case"), berth::Error);
+    CHECK_THROWS_AS(normalize_name("x:bad tag"), berth::Error);
+    CHECK_THROWS_AS(normalize_name("x@sha256:123"), berth::Error);
+    CHECK_THROWS_AS(normalize_name("a//b"), berth::Error);
+}
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/berth-img-XXXXXX";
+        path = mkdtemp(t);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+struct Entry {
+    std::string name;
+    mode_t type = AE_IFREG;
+    std::string data;
+    std::string link;  // symlink target
+    std::string hardlink;
+    unsigned rdev_major = 0, rdev_minor = 0;
+    int uid = 0;
+};
+
+void write_tar(const std::string& path, const std::vector<Entry>& entries, bool gzip = false) {
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    if (gzip) archive_write_add_filter_gzip(a);
+    REQUIRE(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK);
+    for (const auto& e : entries) {
+        archive_entry* en = archive_entry_new();
+        archive_entry_set_pathname(en, e.name.c_str());
+        archive_entry_set_filetype(en, e.type);
+        archive_entry_set_perm(en, e.type == AE_IFDIR ? 0755 : 0644);
+        archive_entry_set_uid(en, e.uid);
+        archive_entry_set_gid(en, e.uid);
+        if (!e.link.empty()) archive_entry_set_symlink(en, e.link.c_str());
+        if (!e.hardlink.empty()) archive_entry_set_hardlink(en, e.hardlink.c_str());
+        if (e.type == AE_IFCHR) archive_entry_set_rdev(en, makedev(e.rdev_major, e.rdev_minor));
+        archive_entry_set_size(en, e.type == AE_IFREG && e.hardlink.empty() ? static_cast<la_int64_t>(e.data.size()) : 0);
+        archive_write_header(a, en);
+        if (e.type == AE_IFREG && !e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
+        archive_entry_free(en);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+std::string slurp(const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("import: one layer, resolved with its files; list, inspect, rm") {
+    TempDir t;
+    write_tar(t.path + "/rootfs.tar.gz",
+              {{"bin", AE_IFDIR}, {"bin/hello", AE_IFREG, "hi\n"}, {"bin/link", AE_IFLNK, "", "hello"},
+               {"bin/hard", AE_IFREG, "", "", "bin/hello"}, {"etc", AE_IFDIR}, {"etc/owned", AE_IFREG, "x", "", "", 0, 0, 1234},
+               {"dev", AE_IFDIR}, {"dev/null", AE_IFCHR, "", "", "", 1, 3}},
+              true);
+    Store store(t.path + "/root");
+    ImageRecord r = store.import_rootfs(t.path + "/rootfs.tar.gz", "test/img:1");
+    CHECK(r.name == "docker.io/test/img:1");
+    CHECK(r.id.rfind("sha256:", 0) == 0);
+    ResolvedImage img = store.resolve("test/img:1");
+    REQUIRE(img.layer_dirs.size() == 1);
+    const std::string& l = img.layer_dirs[0];
+    CHECK(slurp(l + "/bin/hello") == "hi\n");
+    CHECK(fs::read_symlink(l + "/bin/link") == "hello");
+    struct stat a {}, b {};
+    REQUIRE(stat((l + "/bin/hello").c_str(), &a) == 0);
+    REQUIRE(stat((l + "/bin/hard").c_str(), &b) == 0);
+    CHECK(a.st_ino == b.st_ino);
+    REQUIRE(stat((l + "/etc/owned").c_str(), &a) == 0);
+    CHECK(a.st_uid == 1234);
+    REQUIRE(stat((l + "/dev/null").c_str(), &a) == 0);
+    CHECK(S_ISCHR(a.st_mode));
+    CHECK(store.list().size() == 1);
+    CHECK(store.inspect("test/img:1")["RepoTags"][0] == "test/img:1");
+    // Importing the same tarball again shares the layer.
+    store.import_rootfs(t.path + "/rootfs.tar.gz", "other");
+    CHECK(store.resolve("other").layer_dirs == img.layer_dirs);
+    store.remove("test/img:1");
+    CHECK(fs::exists(l));  // still used by "other"
+    store.remove("other");
+    CHECK_FALSE(fs::exists(l));
+    CHECK_THROWS_WITH_AS(store.resolve("other"), "image other not found", berth::Error);
+}
+
+TEST_CASE("whiteouts become overlayfs whiteouts and opaque dirs") {
+    TempDir t;
+    write_tar(t.path + "/l.tar", {{"gone", AE_IFREG}, {"dir", AE_IFDIR}, {"dir/.wh.old", AE_IFREG},
+                                  {"opq", AE_IFDIR}, {"opq/.wh..wh..opq", AE_IFREG}, {".wh.top", AE_IFREG}});
+    extract_layer(t.path + "/l.tar", t.path + "/out");
+    struct stat st {};
+    REQUIRE(lstat((t.path + "/out/dir/old").c_str(), &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    CHECK(st.st_rdev == makedev(0, 0));
+    REQUIRE(lstat((t.path + "/out/top").c_str(), &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    char v[4] = {};
+    CHECK(getxattr((t.path + "/out/opq").c_str(), "trusted.overlay.opaque", v, sizeof v) == 1);
+    CHECK(v[0] == 'y');
+    CHECK_FALSE(fs::exists(t.path + "/out/dir/.wh.old"));
+}
+
+TEST_CASE("malicious layers are refused and leave nothing") {
+    TempDir t;
+    fs::create_directories(t.path + "/victim");
+    auto refused = [&](const std::vector<Entry>& entries, const std::string& why) {
+        write_tar(t.path + "/bad.tar", entries);
+        CHECK_THROWS_AS(extract_layer(t.path + "/bad.tar", t.path + "/victim/layer"), berth::Error);
+        CHECK_MESSAGE(!fs::exists(t.path + "/victim/layer"), why);
+        size_t left = 0;
+        for (auto& e : fs::directory_iterator(t.path + "/victim")) (void)e, ++left;
+        CHECK_MESSAGE(left == 0, why << ": a temporary directory remains");
+        CHECK_MESSAGE(!fs::exists(t.path + "/victim/x"), why << ": wrote outside");
+        CHECK_MESSAGE(!fs::exists(t.path + "/x"), why << ": wrote outside");
+    };
+    refused({{"../x", AE_IFREG, "evil"}}, "dot-dot entry");
+    refused({{"a/../../x", AE_IFREG, "evil"}}, "nested dot-dot");
+    refused({{t.path + "/x", AE_IFREG, "evil"}}, "absolute entry");
+    refused({{"evil", AE_IFLNK, "", t.path + "/victim"}, {"evil/x", AE_IFREG, "evil"}}, "symlink escape");
+    refused({{"evil", AE_IFLNK, "", ".."}, {"evil/.wh.x", AE_IFREG}}, "whiteout through a symlink");
+    refused({{"h", AE_IFREG, "", "", "/etc/passwd"}}, "hard link outside");
+    refused({{"h", AE_IFREG, "", "", "../../etc/passwd"}}, "hard link with dot-dot");
+}
+
+TEST_CASE("load: docker save and OCI layout archives; digests are checked") {
+    TempDir t;
+    Store store(t.path + "/root");
+    // docker save
+    std::string d = t.path + "/save";
+    fs::create_directories(d + "/abc");
+    write_tar(d + "/abc/layer.tar", {{"hello.txt", AE_IFREG, "from docker\n"}});
+    std::ofstream(d + "/cfg.json") << R"({"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["A=1"],"WorkingDir":"/w","User":"app","ExposedPorts":{"80/tcp":{}},"StopSignal":"SIGQUIT","Healthcheck":{"Test":["CMD","true"],"Interval":5000000000,"Retries":3}},"rootfs":{"type":"layers","diff_ids":[]}})";
+    std::ofstream(d + "/manifest.json") << R"([{"Config":"cfg.json","RepoTags":["saved:1"],"Layers":["abc/layer.tar"]}])";
+    REQUIRE(system(("tar -C " + d + " -cf " + t.path + "/save.tar .").c_str()) == 0);
+    auto names = store.load_archive(t.path + "/save.tar");
+    CHECK(names == std::vector<std::string>{"docker.io/library/saved:1"});
+    ResolvedImage img = store.resolve("saved:1");
+    CHECK(slurp(img.layer_dirs[0] + "/hello.txt") == "from docker\n");
+    CHECK(img.config.cmd == std::vector<std::string>{"/bin/sh"});
+    CHECK_FALSE(img.config.entrypoint);
+    CHECK(img.config.env == std::vector<std::string>{"A=1"});
+    CHECK(img.config.working_dir == "/w");
+    CHECK(img.config.user == "app");
+    CHECK(img.config.stop_signal == "SIGQUIT");
+    CHECK(img.config.exposed_ports == std::vector<std::string>{"80/tcp"});
+    REQUIRE(img.config.healthcheck);
+    CHECK(img.config.healthcheck->interval == 5000000000);
+    CHECK(img.config.healthcheck->retries == 3);
+
+    // OCI layout, two layers: the upper one deletes a file of the lower one.
+    std::string o = t.path + "/oci";
+    fs::create_directories(o + "/blobs/sha256");
+    auto add_blob = [&](const std::string& file) {
+        std::string dg = file_digest(file);
+        fs::rename(file, o + "/blobs/sha256/" + dg.substr(7));
+        return dg;
+    };
+    write_tar(t.path + "/l1.tar", {{"a", AE_IFREG, "1"}, {"b", AE_IFREG, "2"}});
+    write_tar(t.path + "/l2.tar.gz", {{".wh.a", AE_IFREG}, {"c", AE_IFREG, "3"}}, true);
+    std::string l1 = add_blob(t.path + "/l1.tar"), l2 = add_blob(t.path + "/l2.tar.gz");
+    std::ofstream(t.path + "/config") << R"({"config":{"Entrypoint":["/c"]},"rootfs":{"type":"layers","diff_ids":[]}})";
+    std::string cfg = add_blob(t.path + "/config");
+    std::ofstream(t.path + "/manifest") << R"({"schemaVersion":2,"config":{"digest":")" << cfg
+                                        << R"("},"layers":[{"digest":")" << l1 << R"("},{"digest":")" << l2 << R"("}]})";
+    std::string man = add_blob(t.path + "/manifest");
+    std::ofstream(o + "/index.json") << R"({"schemaVersion":2,"manifests":[{"digest":")" << man
+                                     << R"(","annotations":{"org.opencontainers.image.ref.name":"localhost:5000/oci:2"}}]})";
+    std::ofstream(o + "/oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
+    REQUIRE(system(("tar -C " + o + " -czf " + t.path + "/oci.tar.gz .").c_str()) == 0);
+    names = store.load_archive(t.path + "/oci.tar.gz");
+    CHECK(names == std::vector<std::string>{"localhost:5000/oci:2"});
+    img = store.resolve("localhost:5000/oci:2");
+    REQUIRE(img.layer_dirs.size() == 2);
+    CHECK(fs::exists(img.layer_dirs[0] + "/c"));  // top-most first
+    CHECK(fs::exists(img.layer_dirs[1] + "/b"));
+    CHECK(img.config.entrypoint == std::vector<std::string>{"/c"});
+
+    // A blob altered after the manifest was written is refused.
+    std::ofstream(o + "/blobs/sha256/" + l1.substr(7), std::ios::app) << "tampered";
+    REQUIRE(system(("tar -C " + o + " -cf " + t.path + "/bad.tar .").c_str()) == 0);
+    CHECK_THROWS_AS(store.load_archive(t.path + "/bad.tar"), berth::Error);
+    CHECK(store.list().size() == 2);
+}

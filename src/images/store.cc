@@ -1,0 +1,360 @@
+#include "images/store.h"
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "images/extract.h"
+#include "images/reference.h"
+
+#include <cerrno>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace berth::images {
+namespace {
+
+constexpr const char* kRefName = "org.opencontainers.image.ref.name";
+constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
+constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error::sys(errno, "read " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+json read_json(const std::string& path, const std::string& what) {
+    try {
+        return json::parse(read_all(path));
+    } catch (const json::exception& e) {
+        throw Error(what + " " + path + " is not valid JSON: " + e.what());
+    }
+}
+
+void write_atomic(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp" + std::to_string(getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << data;
+        if (!out) throw Error::sys(errno, "write " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) < 0) throw Error::sys(errno, "rename " + tmp);
+}
+
+std::string hex_of(const std::string& digest) {
+    if (digest.rfind("sha256:", 0) != 0 || digest.size() != 71 ||
+        digest.find_first_not_of("0123456789abcdef", 7) != std::string::npos)
+        throw Error("unsupported or malformed digest \"" + digest + "\"");
+    return digest.substr(7);
+}
+
+int64_t parse_ns(const json& j, const char* key) {
+    return j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0;
+}
+
+std::optional<std::vector<std::string>> string_list(const json& j, const char* key) {
+    if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+    return j[key].get<std::vector<std::string>>();
+}
+
+class IndexLock {
+public:
+    explicit IndexLock(const std::string& dir) {
+        fd_.reset(::open((dir + "/index.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd_) throw Error::sys(errno, "open " + dir + "/index.lock");
+        while (::flock(fd_.get(), LOCK_EX) < 0)
+            if (errno != EINTR) throw Error::sys(errno, "lock the image index");
+    }
+
+private:
+    UniqueFd fd_;
+};
+
+Error not_found(const std::string& name) {
+    return Error("image " + name + " not found",
+                 "make it with `berth image import ROOTFS.tar " + name + "` or `berth image load -i ARCHIVE`");
+}
+
+}  // namespace
+
+ImageConfig parse_image_config(const json& blob) {
+    ImageConfig c;
+    if (!blob.is_object() || !blob.contains("config") || !blob["config"].is_object()) return c;
+    const json& j = blob["config"];
+    try {
+        c.entrypoint = string_list(j, "Entrypoint");
+        c.cmd = string_list(j, "Cmd");
+        if (auto env = string_list(j, "Env")) c.env = *env;
+        if (j.contains("WorkingDir") && j["WorkingDir"].is_string()) c.working_dir = j["WorkingDir"];
+        if (j.contains("User") && j["User"].is_string()) c.user = j["User"];
+        if (j.contains("StopSignal") && j["StopSignal"].is_string()) c.stop_signal = j["StopSignal"];
+        if (j.contains("ExposedPorts") && j["ExposedPorts"].is_object())
+            for (const auto& [k, _] : j["ExposedPorts"].items()) c.exposed_ports.push_back(k);
+        if (j.contains("Labels") && j["Labels"].is_object())
+            for (const auto& [k, v] : j["Labels"].items())
+                if (v.is_string()) c.labels[k] = v;
+        if (j.contains("Healthcheck") && j["Healthcheck"].is_object()) {
+            const json& h = j["Healthcheck"];
+            ImageConfig::Healthcheck hc;
+            if (auto t = string_list(h, "Test")) hc.test = *t;
+            hc.interval = parse_ns(h, "Interval");
+            hc.timeout = parse_ns(h, "Timeout");
+            hc.start_period = parse_ns(h, "StartPeriod");
+            hc.start_interval = parse_ns(h, "StartInterval");
+            hc.retries = h.contains("Retries") && h["Retries"].is_number() ? h["Retries"].get<int>() : 0;
+            c.healthcheck = hc;
+        }
+    } catch (const json::exception& e) {
+        throw Error(std::string("the image config is malformed: ") + e.what());
+    }
+    return c;
+}
+
+Store::Store(std::string root)
+    : root_(std::move(root)), images_(root_ + "/images"), layers_(root_ + "/layers") {
+    fs::create_directories(images_ + "/blobs/sha256");
+    fs::create_directories(layers_);
+    if (!fs::exists(images_ + "/oci-layout")) write_atomic(images_ + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    if (!fs::exists(images_ + "/index.json"))
+        write_atomic(images_ + "/index.json", json{{"schemaVersion", 2}, {"manifests", json::array()}}.dump());
+}
+
+std::string Store::blob_path(const std::string& digest) const { return images_ + "/blobs/sha256/" + hex_of(digest); }
+
+std::string Store::put_blob_file(const std::string& path, const std::string& expect) {
+    std::string d = file_digest(path);
+    if (!expect.empty() && d != expect)
+        throw Error("blob " + path + " has digest " + d + " but the image says " + expect,
+                    "the archive is corrupt or was altered; fetch it again");
+    std::string dest = blob_path(d);
+    if (!fs::exists(dest)) {
+        std::string tmp = dest + ".tmp" + std::to_string(getpid());
+        fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+        if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "store blob " + d);
+    }
+    return d;
+}
+
+std::string Store::put_blob_json(const json& j) {
+    std::string text = j.dump();
+    std::string tmp = images_ + "/blobs/json.tmp" + std::to_string(getpid());
+    write_atomic(tmp, text);
+    std::string d = put_blob_file(tmp);
+    fs::remove(tmp);
+    return d;
+}
+
+std::string Store::ensure_layer(const std::string& blob_digest) {
+    std::string blob = blob_path(blob_digest);
+    std::string diff_id = uncompressed_digest(blob);
+    std::string dir = layers_ + "/" + hex_of(diff_id);
+    if (!fs::exists(dir)) extract_layer(blob, dir);
+    return diff_id;
+}
+
+ImageRecord Store::add_image(const std::string& name, const json& config_in, const std::vector<std::string>& layer_blobs) {
+    json config = config_in;
+    json diff_ids = json::array();
+    json layers = json::array();
+    int64_t size = 0;
+    for (const auto& b : layer_blobs) {
+        diff_ids.push_back(ensure_layer(b));
+        int64_t s = static_cast<int64_t>(fs::file_size(blob_path(b)));
+        size += s;
+        layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", b}, {"size", s}});
+    }
+    config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
+    if (!config.contains("architecture")) config["architecture"] = "amd64";
+    if (!config.contains("os")) config["os"] = "linux";
+    std::string config_digest = put_blob_json(config);
+    json manifest = {{"schemaVersion", 2},
+                     {"mediaType", kManifestType},
+                     {"config", {{"mediaType", kConfigType}, {"digest", config_digest},
+                                 {"size", fs::file_size(blob_path(config_digest))}}},
+                     {"layers", layers}};
+    std::string manifest_digest = put_blob_json(manifest);
+    ImageRecord rec{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr))};
+
+    IndexLock lock(images_);
+    json index = read_index();
+    json& ms = index["manifests"];
+    for (auto it = ms.begin(); it != ms.end();)
+        if ((*it)["annotations"].value(kRefName, "") == rec.name) it = ms.erase(it);
+        else ++it;
+    ms.push_back({{"mediaType", kManifestType},
+                  {"digest", manifest_digest},
+                  {"size", fs::file_size(blob_path(manifest_digest))},
+                  {"annotations", {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}}}});
+    write_index(index);
+    return rec;
+}
+
+json Store::read_index() const { return read_json(images_ + "/index.json", "the image index"); }
+void Store::write_index(const json& index) const { write_atomic(images_ + "/index.json", index.dump(2)); }
+
+ImageRecord Store::import_rootfs(const std::string& tarball, const std::string& name) {
+    normalize_name(name);  // refuse a bad name before any work
+    if (!fs::exists(tarball)) throw Error("cannot import " + tarball + ": no such file");
+    std::string blob = put_blob_file(tarball);
+    json config = {{"created", ""}, {"config", json::object()}};
+    config.erase("created");
+    return add_image(name, config, {blob});
+}
+
+std::vector<std::string> Store::load_archive(const std::string& archive) {
+    if (!fs::exists(archive)) throw Error("cannot load " + archive + ": no such file");
+    std::string tmp = images_ + "/load.tmp" + std::to_string(getpid());
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        }
+    } cleanup{tmp};
+    extract_plain(archive, tmp);
+    std::vector<std::string> loaded;
+    if (fs::exists(tmp + "/manifest.json")) {
+        // docker save: [{"Config": "<id>.json", "RepoTags": [...], "Layers": ["<dir>/layer.tar", …]}]
+        json m = read_json(tmp + "/manifest.json", "docker manifest");
+        if (!m.is_array()) throw Error(archive + ": manifest.json is not a list");
+        for (const auto& img : m) {
+            std::string cfg = img.value("Config", "");
+            if (cfg.empty() || cfg.find("..") != std::string::npos) throw Error(archive + ": bad Config entry in manifest.json");
+            json config = read_json(tmp + "/" + cfg, "image config");
+            std::vector<std::string> blobs;
+            for (const auto& l : img.value("Layers", json::array())) {
+                std::string lp = l.get<std::string>();
+                if (lp.find("..") != std::string::npos) throw Error(archive + ": bad layer path " + lp);
+                blobs.push_back(put_blob_file(tmp + "/" + lp));
+            }
+            auto tags = img.value("RepoTags", json::array());
+            if (tags.is_null() || tags.empty())
+                throw Error(archive + ": an image has no RepoTags", "tag it before `docker save`, or use `berth image import`");
+            for (const auto& t : tags) loaded.push_back(add_image(t.get<std::string>(), config, blobs).name);
+        }
+    } else if (fs::exists(tmp + "/index.json")) {
+        json index = read_json(tmp + "/index.json", "OCI index");
+        auto blob = [&](const std::string& digest) { return tmp + "/blobs/sha256/" + hex_of(digest); };
+        for (const auto& desc : index.value("manifests", json::array())) {
+            std::string name = desc.value("annotations", json::object()).value(kRefName, "");
+            if (name.empty()) throw Error(archive + ": a manifest has no " + std::string(kRefName) + " annotation");
+            if (name.find('/') == std::string::npos && name.find(':') == std::string::npos && name.size() < 20) {
+                // Some tools store only the tag; docker uses the full name.
+            }
+            std::string md = desc.value("digest", "");
+            if (file_digest(blob(md)) != md) throw Error(archive + ": manifest " + md + " does not match its digest");
+            json manifest = read_json(blob(md), "manifest");
+            std::string cd = manifest["config"].value("digest", "");
+            if (file_digest(blob(cd)) != cd) throw Error(archive + ": config " + cd + " does not match its digest");
+            json config = read_json(blob(cd), "image config");
+            std::vector<std::string> blobs;
+            for (const auto& l : manifest.value("layers", json::array()))
+                blobs.push_back(put_blob_file(blob(l.value("digest", "")), l.value("digest", "")));
+            loaded.push_back(add_image(name, config, blobs).name);
+        }
+    } else {
+        throw Error(archive + " is neither an OCI image layout nor a `docker save` archive",
+                    "for a root filesystem tarball use `berth image import`");
+    }
+    return loaded;
+}
+
+std::vector<ImageRecord> Store::list() const {
+    std::vector<ImageRecord> out;
+    for (const auto& d : read_index().value("manifests", json::array())) {
+        ImageRecord r;
+        r.name = d["annotations"].value(kRefName, "");
+        r.manifest = d.value("digest", "");
+        try {
+            json m = read_json(blob_path(r.manifest), "manifest");
+            r.id = m["config"].value("digest", "");
+            for (const auto& l : m["layers"]) r.size += l.value("size", int64_t{0});
+        } catch (const Error&) {
+            continue;
+        }
+        r.created = std::stoll(d["annotations"].value("berth.created", "0"));
+        out.push_back(r);
+    }
+    return out;
+}
+
+bool Store::has(const std::string& name) const {
+    std::string n = normalize_name(name);
+    for (const auto& r : list())
+        if (r.name == n) return true;
+    return false;
+}
+
+ResolvedImage Store::resolve(const std::string& name) const {
+    std::string n = normalize_name(name);
+    for (const auto& r : list()) {
+        if (r.name != n) continue;
+        ResolvedImage img;
+        img.record = r;
+        json config = read_json(blob_path(r.id), "image config");
+        img.config = parse_image_config(config);
+        auto diff_ids = config["rootfs"].value("diff_ids", json::array());
+        for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+            std::string dir = layers_ + "/" + hex_of(it->get<std::string>());
+            if (!fs::exists(dir)) throw Error("image " + name + ": layer " + dir + " is missing", "load the image again");
+            img.layer_dirs.push_back(dir);
+        }
+        return img;
+    }
+    throw not_found(name);
+}
+
+json Store::inspect(const std::string& name) const {
+    ResolvedImage img = resolve(name);
+    json config = read_json(blob_path(img.record.id), "image config");
+    return {{"Id", img.record.id},
+            {"RepoTags", {parse_reference(img.record.name).familiar()}},
+            {"Name", img.record.name},
+            {"Manifest", img.record.manifest},
+            {"Size", img.record.size},
+            {"Created", img.record.created},
+            {"Config", config.value("config", json::object())},
+            {"RootFS", config.value("rootfs", json::object())},
+            {"LayerDirs", img.layer_dirs}};
+}
+
+void Store::remove(const std::string& name) {
+    std::string n = normalize_name(name);
+    IndexLock lock(images_);
+    json index = read_index();
+    json& ms = index["manifests"];
+    bool found = false;
+    for (auto it = ms.begin(); it != ms.end();)
+        if ((*it)["annotations"].value(kRefName, "") == n) it = ms.erase(it), found = true;
+        else ++it;
+    if (!found) throw not_found(name);
+    write_index(index);
+    // Layers no remaining image uses go too.
+    std::set<std::string> keep;
+    for (const auto& d : ms) {
+        try {
+            json m = read_json(blob_path(d.value("digest", "")), "manifest");
+            json c = read_json(blob_path(m["config"].value("digest", "")), "image config");
+            for (const auto& id : c["rootfs"].value("diff_ids", json::array())) keep.insert(hex_of(id));
+        } catch (const Error&) {
+        }
+    }
+    for (const auto& e : fs::directory_iterator(layers_)) {
+        std::string h = e.path().filename().string();
+        if (h.size() == 64 && !keep.count(h)) fs::remove_all(e.path());
+    }
+}
+
+}  // namespace berth::images

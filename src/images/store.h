@@ -1,0 +1,75 @@
+// The image store under $BERTH_ROOT: an OCI image layout in images/
+// (oci-layout, index.json naming each image by its normalized reference,
+// blobs/sha256/…) and every layer extracted once into layers/<diff_id hex>/,
+// shared by all containers as overlay lower dirs. Index updates take an
+// exclusive flock on images/index.lock and are written atomically.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::images {
+
+struct ImageConfig {
+    std::optional<std::vector<std::string>> entrypoint, cmd;  // unset differs from empty
+    std::vector<std::string> env;                             // "K=V"
+    std::string working_dir, user, stop_signal;
+    std::vector<std::string> exposed_ports;                   // "80/tcp"
+    std::map<std::string, std::string> labels;
+    struct Healthcheck {
+        std::vector<std::string> test;
+        int64_t interval = 0, timeout = 0, start_period = 0, start_interval = 0;  // ns
+        int retries = 0;
+    };
+    std::optional<Healthcheck> healthcheck;
+};
+
+ImageConfig parse_image_config(const nlohmann::json& config_blob);
+
+struct ImageRecord {
+    std::string name;       // normalized reference
+    std::string id;         // sha256:… of the config blob
+    std::string manifest;   // sha256:… of the manifest blob
+    int64_t size = 0;       // bytes of layer blobs
+    int64_t created = 0;    // unix seconds it was stored
+};
+
+struct ResolvedImage {
+    ImageRecord record;
+    ImageConfig config;
+    std::vector<std::string> layer_dirs;  // top-most first, for overlay's lowerdir
+};
+
+class Store {
+public:
+    explicit Store(std::string root);  // the state root ($BERTH_ROOT)
+
+    // `docker import`: one layer from a root filesystem tarball.
+    ImageRecord import_rootfs(const std::string& tarball, const std::string& name);
+    // `docker load`: an OCI image layout or `docker save` archive; returns the names loaded.
+    std::vector<std::string> load_archive(const std::string& archive);
+    std::vector<ImageRecord> list() const;
+    void remove(const std::string& name);  // also removes layers no other image uses
+    ResolvedImage resolve(const std::string& name) const;
+    nlohmann::json inspect(const std::string& name) const;
+    bool has(const std::string& name) const;
+
+private:
+    std::string blob_path(const std::string& digest) const;
+    std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
+    std::string put_blob_json(const nlohmann::json& j);
+    std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id
+    ImageRecord add_image(const std::string& name, const nlohmann::json& config,
+                          const std::vector<std::string>& layer_blobs);
+    nlohmann::json read_index() const;
+    void write_index(const nlohmann::json& index) const;
+
+    std::string root_, images_, layers_;
+};
+
+}  // namespace berth::images
