@@ -35,5 +35,6 @@ bool use_color(const GlobalOptions& g, int fd);
 void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
 void add_image_commands(Cli& cli);
+void add_run_command(Cli& cli);
 
 }  // namespace berth::cli

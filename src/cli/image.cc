@@ -1,9 +1,120 @@
+// berth image import|load|ls|rm|inspect
+#include "base/error.h"
 #include "cli/cli.h"
+#include "images/reference.h"
+#include "images/store.h"
+#include "state/state.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
 
 namespace berth::cli {
+namespace {
+
+std::string human_size(int64_t b) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = static_cast<double>(b);
+    int u = 0;
+    while (v >= 1000 && u < 4) v /= 1000, ++u;
+    char buf[32];
+    snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
+    return buf;
+}
+
+}  // namespace
 
 void add_image_commands(Cli& cli) {
-    cli.app.add_subcommand("image", "Manage images")->require_subcommand(1);
+    auto* image = cli.app.add_subcommand("image", "Manage images")->require_subcommand(1);
+
+    auto* imp = image->add_subcommand("import", "Make an image from a root filesystem tarball (.tar, .tar.gz, …)");
+    auto tarball = std::make_shared<std::string>();
+    auto name = std::make_shared<std::string>();
+    imp->add_option("TARBALL", *tarball, "Root filesystem archive")->required();
+    imp->add_option("NAME", *name, "Image name, e.g. myapp:1")->required();
+    imp->callback([&cli, tarball, name] {
+        cli.action = [tarball, name] {
+            images::Store store(state::state_root());
+            auto r = store.import_rootfs(*tarball, *name);
+            std::printf("%s\n", r.id.c_str());
+            return 0;
+        };
+    });
+
+    auto* load = image->add_subcommand("load", "Load images from a `docker save` or OCI layout archive");
+    auto input = std::make_shared<std::string>();
+    load->add_option("-i,--input", *input, "Archive to read")->required();
+    load->callback([&cli, input] {
+        cli.action = [input] {
+            images::Store store(state::state_root());
+            for (const auto& n : store.load_archive(*input))
+                std::printf("Loaded image: %s\n", images::parse_reference(n).familiar().c_str());
+            return 0;
+        };
+    });
+
+    auto* ls = image->add_subcommand("ls", "List images");
+    ls->alias("list");
+    auto format = std::make_shared<std::string>("table");
+    auto quiet = std::make_shared<bool>(false);
+    ls->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+    ls->add_flag("-q,--quiet", *quiet, "Only image IDs");
+    ls->callback([&cli, format, quiet] {
+        cli.action = [format, quiet] {
+            images::Store store(state::state_root());
+            auto list = store.list();
+            if (*format == "json") {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& r : list) {
+                    auto ref = images::parse_reference(r.name);
+                    out.push_back({{"Repository", ref.familiar().substr(0, ref.familiar().rfind(':'))},
+                                   {"Tag", ref.tag}, {"ID", r.id}, {"Name", r.name}, {"Size", r.size},
+                                   {"Created", r.created}});
+                }
+                std::printf("%s\n", out.dump().c_str());
+                return 0;
+            }
+            if (!*quiet) std::printf("%-40s %-12s %-14s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "SIZE");
+            for (const auto& r : list) {
+                auto ref = images::parse_reference(r.name);
+                std::string fam = ref.familiar();
+                std::string repo = ref.tag.empty() ? fam : fam.substr(0, fam.size() - ref.tag.size() - 1);
+                std::string id = r.id.substr(7, 12);
+                if (*quiet) std::printf("%s\n", id.c_str());
+                else std::printf("%-40s %-12s %-14s %s\n", repo.c_str(), ref.tag.c_str(), id.c_str(), human_size(r.size).c_str());
+            }
+            return 0;
+        };
+    });
+
+    auto* rm = image->add_subcommand("rm", "Remove images");
+    auto names = std::make_shared<std::vector<std::string>>();
+    rm->add_option("NAME", *names, "Images to remove")->required();
+    rm->callback([&cli, names] {
+        cli.action = [names] {
+            images::Store store(state::state_root());
+            for (const auto& n : *names) {
+                store.remove(n);
+                std::printf("Untagged: %s\n", images::parse_reference(n).familiar().c_str());
+            }
+            return 0;
+        };
+    });
+
+    auto* inspect = image->add_subcommand("inspect", "Show an image's details as JSON");
+    auto inames = std::make_shared<std::vector<std::string>>();
+    inspect->add_option("NAME", *inames, "Images")->required();
+    inspect->callback([&cli, inames] {
+        cli.action = [inames] {
+            images::Store store(state::state_root());
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& n : *inames) out.push_back(store.inspect(n));
+            std::printf("%s\n", out.dump(4).c_str());
+            return 0;
+        };
+    });
 }
 
 }  // namespace berth::cli

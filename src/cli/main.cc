@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     add_version_command(cli);
     add_config_command(cli);
     add_image_commands(cli);
+    add_run_command(cli);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,190 @@
+#include "cli/container_spec.h"
+
+#include "base/error.h"
+#include "compose/units.h"
+#include "runtime/user.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sys/resource.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::cli {
+namespace {
+
+int rlimit_resource(const std::string& name) {
+    static const std::map<std::string, int> names = {
+        {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
+        {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
+        {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},
+        {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},         {"rtprio", RLIMIT_RTPRIO},
+        {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
+        {"as", RLIMIT_AS}};
+    auto it = names.find(name);
+    if (it == names.end()) throw Error("ulimits: unknown limit \"" + name + "\"", "see `man setrlimit` for the names (nofile, nproc, core, …)");
+    return it->second;
+}
+
+void set_env(std::vector<std::string>& env, const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('='));
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+            e = kv;
+            return;
+        }
+    env.push_back(kv);
+}
+
+}  // namespace
+
+runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
+                                           const images::ResolvedImage& image, const std::string& name,
+                                           const std::string& state_root, const RunOverrides& o) {
+    runtime::ContainerSpec spec;
+    spec.id = name;
+    spec.state_dir = state_root + "/containers/" + name;
+    spec.layers = image.layer_dirs;
+    const auto& ic = image.config;
+
+    // Entrypoint and command, as compose merges them with the image.
+    std::vector<std::string> entrypoint, cmd;
+    bool entry_overridden = false;
+    if (o.entrypoint) {
+        entrypoint = compose::shell_split(*o.entrypoint);
+        entry_overridden = true;
+    } else if (s.entrypoint) {
+        entrypoint = *s.entrypoint;
+        entry_overridden = true;
+    } else if (ic.entrypoint) {
+        entrypoint = *ic.entrypoint;
+    }
+    if (o.command) cmd = *o.command;
+    else if (s.command) cmd = *s.command;
+    else if (!entry_overridden && ic.cmd) cmd = *ic.cmd;
+    spec.argv = entrypoint;
+    spec.argv.insert(spec.argv.end(), cmd.begin(), cmd.end());
+    if (spec.argv.empty())
+        throw Error("service \"" + s.name + "\": nothing to run",
+                    "the image " + image.record.name + " has no Entrypoint or Cmd: set `command:` for the service");
+
+    spec.env = ic.env;
+    for (const auto& [k, v] : s.environment)
+        if (v) set_env(spec.env, k + "=" + *v);
+    for (const auto& kv : o.env) {
+        if (kv.find('=') != std::string::npos) set_env(spec.env, kv);
+        else if (const char* v = std::getenv(kv.c_str())) set_env(spec.env, kv + "=" + v);
+    }
+
+    std::string user = o.user ? *o.user : !s.user.empty() ? s.user : ic.user;
+    auto who = runtime::resolve_user_in_layers(user, s.group_add, spec.layers);
+    spec.uid = who.uid;
+    spec.gid = who.gid;
+    spec.groups = who.groups;
+    bool has_home = false;
+    for (const auto& e : spec.env) has_home |= e.rfind("HOME=", 0) == 0;
+    if (!has_home) spec.env.push_back("HOME=" + who.home);
+    spec.cwd = o.workdir ? *o.workdir : !s.working_dir.empty() ? s.working_dir : !ic.working_dir.empty() ? ic.working_dir : "/";
+
+    spec.hostname = !s.hostname.empty() ? s.hostname : name.substr(0, 63);
+    bool has_hostname = false;
+    for (const auto& e : spec.env) has_hostname |= e.rfind("HOSTNAME=", 0) == 0;
+    if (!has_hostname) spec.env.insert(spec.env.begin(), "HOSTNAME=" + spec.hostname);
+    spec.domainname = s.domainname;
+    std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    for (const auto& h : s.extra_hosts) {
+        auto eq = h.find('=');
+        hosts += h.substr(eq + 1) + "\t" + h.substr(0, eq) + "\n";
+    }
+    spec.etc_hosts = hosts;
+    if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty()) {
+        std::string r;
+        for (const auto& d : s.dns) r += "nameserver " + d + "\n";
+        if (!s.dns_search.empty()) {
+            r += "search";
+            for (const auto& d : s.dns_search) r += " " + d;
+            r += "\n";
+        }
+        if (!s.dns_opt.empty()) {
+            r += "options";
+            for (const auto& d : s.dns_opt) r += " " + d;
+            r += "\n";
+        }
+        spec.etc_resolv_conf = r;
+    }
+
+    // Mounts: binds, tmpfs, and named volumes as directories of the state root.
+    for (const auto& m : s.volumes) {
+        runtime::MountSpec ms;
+        ms.target = m.target;
+        ms.read_only = m.read_only;
+        if (m.type == "bind") {
+            ms.source = m.source;
+            ms.propagation = m.bind_propagation;
+            if (!fs::exists(ms.source)) {
+                if (m.bind_create_host_path.value_or(true)) fs::create_directories(ms.source);
+                else throw Error("service \"" + s.name + "\": bind source " + ms.source + " does not exist");
+            }
+        } else if (m.type == "volume") {
+            std::string vname = m.source;
+            if (vname.empty()) vname = name + "-anon-" + std::to_string(std::hash<std::string>{}(m.target) % 100000);
+            auto it = project.volumes.find(m.source);
+            std::string real = it != project.volumes.end() ? it->second.name : vname;
+            ms.source = state_root + "/volumes/" + real + "/_data";
+            fs::create_directories(ms.source);
+        } else if (m.type == "tmpfs") {
+            ms.type = runtime::MountSpec::Type::Tmpfs;
+            ms.size = m.tmpfs_size;
+            ms.mode = m.tmpfs_mode;
+        } else {
+            throw Error("service \"" + s.name + "\": volume type \"" + m.type + "\" is not supported on one node");
+        }
+        spec.mounts.push_back(ms);
+    }
+    for (const auto& t : s.tmpfs) {
+        runtime::MountSpec ms;
+        ms.type = runtime::MountSpec::Type::Tmpfs;
+        ms.target = t.substr(0, t.find(':'));
+        spec.mounts.push_back(ms);
+    }
+    spec.shm_size = s.shm_size;
+    for (const auto& [k, u] : s.ulimits)
+        spec.rlimits.push_back({rlimit_resource(k), static_cast<uint64_t>(u.soft), static_cast<uint64_t>(u.hard)});
+    for (const auto& [k, v] : s.sysctls) spec.sysctls[k] = v;
+
+    spec.capabilities = runtime::apply_cap_changes(runtime::default_capabilities(), s.cap_add, s.cap_drop);
+    spec.privileged = s.privileged;
+    spec.read_only = s.read_only;
+    spec.init = s.init.value_or(false);
+    spec.tty = s.tty;
+    spec.stdin_open = s.stdin_open;
+    for (const auto& opt : s.security_opt) {
+        if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true")
+            spec.no_new_privileges = true;
+        else if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined")
+            spec.seccomp = false;
+        else if (opt.rfind("label", 0) == 0 || opt.rfind("apparmor", 0) == 0)
+            ;  // no LSM on this runtime: accepted and ignored, as Docker does without one
+        else
+            throw Error("service \"" + s.name + "\": security_opt \"" + opt + "\" is not supported",
+                        "berth supports no-new-privileges and seccomp=unconfined");
+    }
+    if (s.network_mode == "host") spec.host_network = true;
+
+    auto& l = spec.limits;
+    const compose::ResourceSpec* lim = s.deploy && s.deploy->has_resources ? &s.deploy->limits : nullptr;
+    l.memory = s.mem_limit ? s.mem_limit : lim ? lim->memory : std::nullopt;
+    l.memory_swap = s.memswap_limit;
+    l.memory_reservation = s.mem_reservation;
+    if (!l.memory_reservation && s.deploy && s.deploy->has_resources) l.memory_reservation = s.deploy->reservations.memory;
+    l.cpus = s.cpus ? s.cpus : lim ? lim->cpus : std::nullopt;
+    l.cpu_shares = s.cpu_shares;
+    l.cpuset_cpus = s.cpuset;
+    l.pids = s.pids_limit ? s.pids_limit : lim ? lim->pids : std::nullopt;
+    spec.cgroup_parent = s.cgroup_parent.empty() ? "berth" : s.cgroup_parent;
+    (void)project;
+    return spec;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,28 @@
+// From a compose service and its image to a runtime::ContainerSpec: the one
+// place where compose's rules for merging a service with its image live
+// (entrypoint/command, environment, user, working_dir, limits, mounts).
+#pragma once
+
+#include "compose/model.h"
+#include "images/store.h"
+#include "runtime/spec.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::cli {
+
+struct RunOverrides {  // `berth run` flags
+    std::optional<std::vector<std::string>> command;
+    std::optional<std::string> entrypoint;
+    std::vector<std::string> env;  // K=V or K (taken from berth's environment)
+    std::optional<std::string> user;
+    std::optional<std::string> workdir;
+};
+
+runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& service,
+                                           const images::ResolvedImage& image, const std::string& container_name,
+                                           const std::string& state_root, const RunOverrides& o = {});
+
+}  // namespace berth::cli
