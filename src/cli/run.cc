@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -177,6 +178,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     runtime::ContainerSpec spec = make_container_spec(project, svc, image, name, root, ov);
     spec.tty = !o.no_tty && !o.detach && isatty(0);
     spec.stdin_open = o.interactive;
+    if (spec.tty && std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
+        spec.env.push_back("TERM=xterm");
 
     // Signals are read from a signalfd: block them before the child exists
     // (it resets its own mask).
