@@ -7,6 +7,7 @@
 #include <cctype>
 #include <fstream>
 #include <linux/capability.h>
+#include <sys/prctl.h>
 
 namespace berth::runtime {
 namespace {
@@ -49,6 +50,13 @@ int last_capability() {
 CapSet all_capabilities() {
     int last = last_capability();
     return last >= 63 ? ~CapSet{0} : ((CapSet{1} << (last + 1)) - 1);
+}
+
+CapSet bounding_capabilities() {
+    CapSet s = 0;
+    for (int c = 0; c <= last_capability(); ++c)
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) s |= CapSet{1} << c;
+    return s;
 }
 
 CapSet default_capabilities() {

@@ -17,6 +17,8 @@ std::string capability_name(int cap);  // "CAP_CHOWN"
 // The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
 int last_capability();
 CapSet all_capabilities();
+// What this process may still hand out: its own bounding set (privileged gets this).
+CapSet bounding_capabilities();
 
 // Docker's default: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID
 // SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE.

@@ -10,6 +10,8 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -97,6 +99,16 @@ void reset_signals() {
 
 void join_namespaces(const ChildPlan& p) {
     if (p.net_ns_fd >= 0 && setns(p.net_ns_fd, CLONE_NEWNET) < 0) fail("join network namespace");
+    if (p.loopback_up) {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0) fail("socket for loopback");
+        struct ifreq ifr {};
+        memcpy(ifr.ifr_name, "lo", 3);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail("read loopback flags");
+        ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail("bring loopback up");
+        close(s);
+    }
     // Now that the parent has put us in our cgroup, that cgroup becomes our root.
     if (unshare(CLONE_NEWCGROUP) < 0) fail("unshare cgroup namespace");
 }

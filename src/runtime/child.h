@@ -37,6 +37,7 @@ struct ChildPlan {
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: /dev/null
     bool tty = false;   // stdio is a pty slave: make it the controlling terminal
     int net_ns_fd = -1; // join this network namespace (-1: keep the one from clone)
+    bool loopback_up = false;  // a fresh network namespace: bring `lo` up
 
     const char* rootfs = nullptr;          // host path the overlay is mounted on
     const char* overlay_options = nullptr;

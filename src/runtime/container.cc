@@ -175,7 +175,7 @@ void prepare_security(const ContainerSpec& spec, Prepared& p) {
                               "/sys/devices/virtual/powercap"};
         p.plan.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
     }
-    p.plan.capabilities = spec.privileged ? all_capabilities() : spec.capabilities;
+    p.plan.capabilities = spec.privileged ? bounding_capabilities() : (spec.capabilities & bounding_capabilities());
     p.plan.no_new_privileges = spec.no_new_privileges;
     p.plan.seccomp = (spec.seccomp && !spec.privileged) ? &default_seccomp_program() : nullptr;
 }
@@ -338,7 +338,10 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     clone_args args{};
     int pidfd = -1;
     args.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-    if (spec.net_ns_path.empty() && !spec.host_network) args.flags |= CLONE_NEWNET;
+    if (spec.net_ns_path.empty() && !spec.host_network) {
+        args.flags |= CLONE_NEWNET;
+        p.plan.loopback_up = true;
+    }
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     int cg_fd = c.cgroup_->group->dir_fd();

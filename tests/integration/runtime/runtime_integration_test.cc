@@ -130,9 +130,9 @@ TEST_CASE("a container runs its command as PID 1 and returns its exit code") {
 
 TEST_CASE("it sees only its own processes, its hostname and its image's files") {
     auto r = run(fixture().spec("iso1", {"sh", "-c", "ls /proc > /tmp/l; grep -c '^[0-9]' /tmp/l; hostname; cat /etc/marker; "
-                                                      "cat /etc/hostname; ip -o link | wc -l"}));
+                                                      "cat /etc/hostname; ip -o link | wc -l; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-up"}));
     CHECK(r.status.code == 0);
-    CHECK(r.out == "2\niso1\nfrom-the-image\niso1\n1\n");  // sh + ls; loopback only
+    CHECK(r.out == "2\niso1\nfrom-the-image\niso1\n1\nlo-up\n");  // sh + ls; loopback only, and up
 }
 
 TEST_CASE("it cannot mount, load modules or see masked /proc files") {
@@ -142,6 +142,23 @@ TEST_CASE("it cannot mount, load modules or see masked /proc files") {
                                          "wc -c < /proc/timer_list; wc -c < /proc/keys; "
                                          "touch /sys/x 2>/dev/null && echo sys-writable; echo done"}));
     CHECK(r.out == "0\n0\ndone\n");
+}
+
+TEST_CASE("seccomp refuses module loading and new user namespaces; unconfined and privileged allow more") {
+    auto s = fixture().spec("sec", {"sh", "-c",
+                                    "insmod /bin/busybox 2>&1 | grep -o 'Operation not permitted'; "
+                                    "unshare -U true 2>/dev/null && echo userns-allowed; echo end"});
+    auto r = run(s);
+    CHECK(r.out == "Operation not permitted\nend\n");
+    s = fixture().spec("unconf", {"sh", "-c", "unshare -U true && echo userns-allowed"});
+    s.seccomp = false;
+    CHECK(run(s).out == "userns-allowed\n");
+    s = fixture().spec("priv", {"sh", "-c", "grep CapEff /proc/self/status; touch /sys/kernel/x 2>&1 | grep -c Read-only"});
+    s.privileged = true;
+    r = run(s);
+    char want[40];
+    snprintf(want, sizeof want, "CapEff:\t%016llx\n0\n", static_cast<unsigned long long>(bounding_capabilities()));
+    CHECK(r.out == want);
 }
 
 TEST_CASE("it has exactly Docker's default capabilities, and none as another user") {
