@@ -296,6 +296,33 @@ void forward(int sig) {
 
 }  // namespace
 
+[[noreturn]] void exec_child_main(const ChildPlan& plan, int container_pidfd) {
+    g_plan = &plan;
+    reset_signals();
+    wait_for_parent(plan);
+    if (setns(container_pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
+                                   CLONE_NEWCGROUP) < 0)
+        fail("enter the container's namespaces");
+    pid_t child = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    if (child < 0) fail("fork into the container");
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (chdir(plan.cwd) < 0) fail("chdir", plan.cwd);
+        connect_stdio(plan);
+        drop_privileges(plan);
+        exec_program(plan);
+    }
+    close(plan.error_fd);
+    for (;;) {
+        int st = 0;
+        if (waitpid(child, &st, 0) < 0) {
+            if (errno == EINTR) continue;
+            _exit(127);
+        }
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+}
+
 [[noreturn]] void child_main(const ChildPlan& plan) {
     g_plan = &plan;
     reset_signals();

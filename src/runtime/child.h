@@ -74,4 +74,9 @@ struct ChildError {
 // The child's whole life: never returns.
 [[noreturn]] void child_main(const ChildPlan& plan);
 
+// A process joining a running container (exec, health checks): waits for the
+// parent, enters the container's namespaces through its pidfd, then forks the
+// program (a new pid namespace applies to children only) and exits with its status.
+[[noreturn]] void exec_child_main(const ChildPlan& plan, int container_pidfd);
+
 }  // namespace berth::runtime

@@ -180,36 +180,12 @@ void prepare_security(const ContainerSpec& spec, Prepared& p) {
     p.plan.seccomp = (spec.seccomp && !spec.privileged) ? &default_seccomp_program() : nullptr;
 }
 
+void prepare_exec(const std::vector<std::string>& argv, const std::vector<std::string>& env, Prepared& p);
+
 void prepare_process(const ContainerSpec& spec, Prepared& p) {
     if (spec.argv.empty())
         throw Error("no command to run", "the image has no Entrypoint or Cmd: set `command:` for the service");
-    for (const auto& a : spec.argv) p.plan.argv.push_back(const_cast<char*>(p.keep(a)));
-    p.plan.argv.push_back(nullptr);
-    std::string path = kDefaultPath;
-    bool has_path = false;
-    for (const auto& e : spec.env) {
-        p.plan.envp.push_back(const_cast<char*>(p.keep(e)));
-        if (e.rfind("PATH=", 0) == 0) {
-            path = e.substr(5);
-            has_path = true;
-        }
-    }
-    if (!has_path) p.plan.envp.push_back(const_cast<char*>(p.keep(std::string("PATH=") + kDefaultPath)));
-    p.plan.envp.push_back(nullptr);
-    const std::string& prog = spec.argv[0];
-    if (prog.find('/') != std::string::npos) {
-        p.plan.exec_candidates.push_back(p.keep(prog));
-    } else {
-        size_t start = 0;
-        for (;;) {
-            size_t colon = path.find(':', start);
-            std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-            if (dir.empty()) dir = ".";
-            p.plan.exec_candidates.push_back(p.keep(dir + "/" + prog));
-            if (colon == std::string::npos) break;
-            start = colon + 1;
-        }
-    }
+    prepare_exec(spec.argv, spec.env, p);
     p.plan.cwd = p.keep(spec.cwd.empty() ? "/" : spec.cwd);
     p.plan.uid = spec.uid;
     p.plan.gid = spec.gid;
@@ -229,6 +205,37 @@ void prepare_process(const ContainerSpec& spec, Prepared& p) {
             if (file[i] == '.') file[i] = '/';
         const char* content = p.keep(value);
         p.plan.sysctls.push_back({p.keep(file), content, value.size()});
+    }
+}
+
+void prepare_exec(const std::vector<std::string>& argv, const std::vector<std::string>& env, Prepared& p) {
+    if (argv.empty()) throw Error("no command to run");
+    for (const auto& a : argv) p.plan.argv.push_back(const_cast<char*>(p.keep(a)));
+    p.plan.argv.push_back(nullptr);
+    std::string path = kDefaultPath;
+    bool has_path = false;
+    for (const auto& e : env) {
+        p.plan.envp.push_back(const_cast<char*>(p.keep(e)));
+        if (e.rfind("PATH=", 0) == 0) {
+            path = e.substr(5);
+            has_path = true;
+        }
+    }
+    if (!has_path) p.plan.envp.push_back(const_cast<char*>(p.keep(std::string("PATH=") + kDefaultPath)));
+    p.plan.envp.push_back(nullptr);
+    const std::string& prog = argv[0];
+    if (prog.find('/') != std::string::npos) {
+        p.plan.exec_candidates.push_back(p.keep(prog));
+    } else {
+        size_t start = 0;
+        for (;;) {
+            size_t colon = path.find(':', start);
+            std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+            if (dir.empty()) dir = ".";
+            p.plan.exec_candidates.push_back(p.keep(dir + "/" + prog));
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
     }
 }
 
@@ -305,6 +312,9 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     Container c;
     c.id_ = spec.id;
     c.state_dir_ = spec.state_dir;
+    c.capabilities_ = p.plan.capabilities;
+    c.seccomp_ = p.plan.seccomp != nullptr;
+    c.no_new_privileges_ = spec.no_new_privileges;
 
     UniqueFd pty_slave;
     if (spec.tty) {
@@ -438,6 +448,109 @@ void Container::kill(int sig) {
     if (status_ || !pidfd_) return;
     if (syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0) < 0 && errno != ESRCH)
         throw Error::sys(errno, "signal container " + id_);
+}
+
+bool Container::oom_killed() const {
+    return cgroup_ && cgroup_->group && cgroup_->group->oom_killed();
+}
+
+namespace {
+ExitStatus status_of(const siginfo_t& info) {
+    ExitStatus st;
+    if (info.si_code == CLD_EXITED) {
+        st.code = info.si_status;
+    } else {
+        st.signal = info.si_status;
+        st.code = 128 + info.si_status;
+    }
+    return st;
+}
+}  // namespace
+
+ExitStatus ExecProcess::wait() {
+    if (status_) return *status_;
+    siginfo_t info{};
+    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0)
+        if (errno != EINTR) throw Error::sys(errno, "wait for exec");
+    status_ = status_of(info);
+    return *status_;
+}
+
+std::optional<ExitStatus> ExecProcess::try_wait() {
+    if (status_) return status_;
+    siginfo_t info{};
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) < 0)
+        throw Error::sys(errno, "wait for exec");
+    if (info.si_pid == 0) return std::nullopt;
+    status_ = status_of(info);
+    return status_;
+}
+
+void ExecProcess::kill(int sig) {
+    if (!status_ && pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+}
+
+ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
+    if (status_ || !pidfd_) throw Error("container " + id_ + " is not running");
+    Prepared p;
+    prepare_exec(es.argv, es.env, p);
+    p.plan.cwd = p.keep(es.cwd.empty() ? "/" : es.cwd);
+    p.plan.uid = es.uid;
+    p.plan.gid = es.gid;
+    p.plan.groups = es.groups;
+    p.plan.capabilities = capabilities_;
+    p.plan.no_new_privileges = no_new_privileges_;
+    p.plan.seccomp = seccomp_ ? &default_seccomp_program() : nullptr;
+    p.plan.stdin_fd = stdio.in;
+    p.plan.stdout_fd = stdio.out;
+    p.plan.stderr_fd = stdio.err;
+
+    int sync[2], errp[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    UniqueFd sync_r(sync[0]), sync_w(sync[1]);
+    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    p.plan.sync_fd = sync_r.get();
+    p.plan.error_fd = err_w.get();
+    p.plan.parent_fds[0] = sync_w.get();
+    p.plan.parent_fds[1] = err_r.get();
+
+    clone_args args{};
+    int pidfd = -1;
+    args.flags = CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long r = syscall(SYS_clone3, &args, sizeof args);
+    if (r == 0) exec_child_main(p.plan, pidfd_.get());
+    if (r < 0) throw Error::sys(errno, "clone3");
+    ExecProcess proc;
+    proc.pid_ = static_cast<pid_t>(r);
+    proc.pidfd_.reset(pidfd);
+    sync_r.reset();
+    err_w.reset();
+    try {
+        if (cgroup_ && cgroup_->group) cgroup_->group->attach(proc.pid_);
+    } catch (...) {
+        sync_w.reset();
+        proc.wait();
+        throw;
+    }
+    char go = 1;
+    if (::write(sync_w.get(), &go, 1) != 1) {
+        proc.kill(SIGKILL);
+        proc.wait();
+        throw Error::sys(errno, "exec in " + id_);
+    }
+    sync_w.reset();
+    ChildError ce{};
+    ssize_t n;
+    do n = ::read(err_r.get(), &ce, sizeof ce); while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof ce)) {
+        proc.wait();
+        ce.step[sizeof ce.step - 1] = '\0';
+        throw Error(std::string(ce.step) + ": " + std::strerror(ce.err));
+    }
+    return proc;
 }
 
 void Container::teardown(bool remove_files) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <csignal>
 #include <sys/types.h>
 
@@ -42,6 +43,31 @@ struct StartHooks {
 
 class CgroupHandle;  // defined in container.cc over the cgroups module
 
+// A process run inside a running container (exec, health checks).
+struct ExecSpec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "K=V"; PATH decides where argv[0] is looked up
+    std::string cwd = "/";
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+class ExecProcess {
+public:
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+    ExitStatus wait();                      // blocks
+    std::optional<ExitStatus> try_wait();   // nullopt while it runs
+    void kill(int sig);                     // its program dies with it
+
+private:
+    friend class Container;
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    std::optional<ExitStatus> status_;
+};
+
 class Container {
 public:
     static Container start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks = {});
@@ -64,6 +90,14 @@ public:
     // Sends a signal to PID 1 (through the pidfd: never a recycled pid).
     void kill(int sig);
 
+    // Starts a process in the container's namespaces and cgroup, with the
+    // container's capabilities and seccomp filter. Errors of the exec itself
+    // (no such program) are thrown, as for start().
+    ExecProcess exec(const ExecSpec& spec, const Stdio& stdio);
+
+    // The cgroup's view, for stats and `pause`.
+    bool oom_killed() const;
+
     // Removes the cgroup (killing any process left in it) and, when
     // remove_files, the container's upper and work dirs. Idempotent.
     void teardown(bool remove_files = true);
@@ -80,6 +114,9 @@ private:
     std::unique_ptr<CgroupHandle> cgroup_;
     std::optional<ExitStatus> status_;
     bool torn_down_ = false;
+    CapSet capabilities_ = 0;
+    bool seccomp_ = true;
+    bool no_new_privileges_ = false;
 };
 
 }  // namespace berth::runtime

@@ -249,3 +249,34 @@ TEST_CASE("a hook runs before the child continues, and a failing hook leaves not
     CHECK_THROWS_WITH_AS(Container::start(s2, Stdio{}, hooks), "network setup failed", berth::Error);
     check_no_leftovers(s2);
 }
+
+TEST_CASE("exec runs a process inside a running container") {
+    auto s = fixture().spec("execd", {"sleep", "30"});
+    {
+        Container c = Container::start(s, Stdio{});
+        int p[2];
+        REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+        ExecSpec es;
+        es.argv = {"sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; "
+                               "ls /proc | grep -c '^[0-9]'; exit 6"};
+        es.env = {"PATH=/bin"};
+        ExecProcess e = c.exec(es, Stdio{-1, p[1], p[1]});
+        close(p[1]);
+        std::string out;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+        close(p[0]);
+        CHECK(e.wait().code == 6);
+        char caps[32];
+        snprintf(caps, sizeof caps, "%016llx", static_cast<unsigned long long>(default_capabilities()));
+        // sleep (PID 1), the joining process, sh, ls: the container's own pid namespace.
+        CHECK(out == "execd\nsleep 30 \nCapEff:\t" + std::string(caps) + "\n4\n");
+        es.argv = {"/missing"};
+        CHECK_THROWS_WITH_AS(c.exec(es, Stdio{}), "exec /missing: No such file or directory", berth::Error);
+        c.kill(SIGKILL);
+        CHECK(c.wait().signal == SIGKILL);
+        c.teardown(true);
+    }
+    check_no_leftovers(s);
+}
