@@ -36,5 +36,6 @@ void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
 void add_image_commands(Cli& cli);
 void add_run_command(Cli& cli);
+void add_up_commands(Cli& cli);
 
 }  // namespace berth::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     add_config_command(cli);
     add_image_commands(cli);
     add_run_command(cli);
+    add_up_commands(cli);
 
     try {
         app.parse(argc, argv);

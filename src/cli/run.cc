@@ -5,7 +5,7 @@
 // container's exit code becomes berth's.
 #include "base/error.h"
 #include "cli/cli.h"
-#include "cli/container_spec.h"
+#include "supervisor/container_spec.h"
 #include "cli/project.h"
 #include "images/store.h"
 #include "runtime/container.h"
@@ -167,7 +167,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     images::Store store(root);
     images::ResolvedImage image = store.resolve(svc.image);
 
-    RunOverrides ov;
+    supervisor::RunOverrides ov;
     if (!o.command.empty()) ov.command = o.command;
     if (!o.entrypoint.empty()) ov.entrypoint = o.entrypoint;
     ov.env = o.env;
@@ -175,7 +175,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     if (!o.workdir.empty()) ov.workdir = o.workdir;
     std::string name = !o.name.empty() ? o.name : project.name + "-" + o.service + "-run-" + random_hex(12);
     fs::create_directories(root + "/containers");
-    runtime::ContainerSpec spec = make_container_spec(project, svc, image, name, root, ov);
+    runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov);
     spec.tty = !o.no_tty && !o.detach && isatty(0);
     spec.stdin_open = o.interactive;
     if (spec.tty && std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))

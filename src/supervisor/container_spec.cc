@@ -1,4 +1,4 @@
-#include "cli/container_spec.h"
+#include "supervisor/container_spec.h"
 
 #include "base/error.h"
 #include "compose/units.h"
@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace berth::cli {
+namespace berth::supervisor {
 namespace {
 
 int rlimit_resource(const std::string& name) {
@@ -187,4 +187,4 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
     return spec;
 }
 
-}  // namespace berth::cli
+}  // namespace berth::supervisor

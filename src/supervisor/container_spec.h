@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace berth::cli {
+namespace berth::supervisor {
 
 struct RunOverrides {  // `berth run` flags
     std::optional<std::vector<std::string>> command;
@@ -25,4 +25,4 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
                                            const images::ResolvedImage& image, const std::string& container_name,
                                            const std::string& state_root, const RunOverrides& o = {});
 
-}  // namespace berth::cli
+}  // namespace berth::supervisor

@@ -1,0 +1,223 @@
+// berth up [-d] [--abort-on-container-exit] [--exit-code-from S] [--no-deps]
+//          [--force-recreate] [--scale S=N] [-t N] [SERVICE…]
+// berth down [-v] [-t N]
+// berth ps [-a] [-q] [--services] [--format table|json]
+#include "base/error.h"
+#include "cli/cli.h"
+#include "cli/project.h"
+#include "control/control.h"
+#include "state/state.h"
+#include "supervisor/supervisor.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fcntl.h>
+#include <memory>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+namespace berth::cli {
+namespace {
+
+struct UpFlags {
+    bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false;
+    std::string exit_code_from;
+    std::vector<std::string> scale;
+    int timeout = -1;
+    std::vector<std::string> services;
+};
+
+supervisor::UpOptions to_options(const UpFlags& f) {
+    supervisor::UpOptions o;
+    o.services = f.services;
+    o.attach = !f.detach;
+    o.abort_on_container_exit = f.abort_on_exit || !f.exit_code_from.empty();
+    if (!f.exit_code_from.empty()) o.exit_code_from = f.exit_code_from;
+    if (f.timeout >= 0) o.stop_timeout = f.timeout;
+    o.no_deps = f.no_deps;
+    o.force_recreate = f.force_recreate;
+    for (const auto& s : f.scale) {
+        auto eq = s.find('=');
+        if (eq == std::string::npos) throw Error("--scale " + s + ": expected SERVICE=NUMBER");
+        try {
+            o.scale[s.substr(0, eq)] = std::stoi(s.substr(eq + 1));
+        } catch (const std::exception&) {
+            throw Error("--scale " + s + ": expected SERVICE=NUMBER");
+        }
+    }
+    return o;
+}
+
+int up(const GlobalOptions& g, const UpFlags& f) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    if (int pid = ps.supervisor_pid(); pid > 0)
+        throw Error("project " + project.name + " is already up (supervisor pid " + std::to_string(pid) + ")",
+                    "run `berth down` first, or `berth ps` to see it");
+    supervisor::UpOptions o = to_options(f);
+    if (!f.detach) {
+        bool failed = false;
+        o.on_ready = [&](bool ok, const std::string& err) {
+            if (!ok && err != "every container exited") {
+                std::fprintf(stderr, "error: %s\n", err.c_str());
+                failed = true;
+            }
+        };
+        supervisor::Supervisor sup(std::move(project), o);
+        int code = sup.run();
+        return failed && code == 0 ? 1 : code;
+    }
+    // Detached: a supervisor process of its own; we return once it reports.
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) throw Error::sys(errno, "fork");
+    if (pid == 0) {
+        ::close(p[0]);
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        dup2(null, 0);
+        dup2(null, 1);
+        std::string logpath = state::runtime_dir() + "/" + project.name + ".supervisor.log";
+        int logfd = open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        dup2(logfd >= 0 ? logfd : null, 2);
+        int wfd = p[1];
+        o.on_ready = [wfd](bool ok, const std::string& err) {
+            std::string msg = ok ? "ok" : err;
+            ssize_t w = ::write(wfd, msg.data(), msg.size());
+            (void)w;
+            ::close(wfd);
+        };
+        int code = 1;
+        try {
+            supervisor::Supervisor sup(std::move(project), o);
+            code = sup.run();
+        } catch (const std::exception& e) {
+            std::string msg = e.what();
+            ssize_t w = ::write(wfd, msg.data(), msg.size());
+            (void)w;
+        }
+        std::fflush(stderr);
+        _exit(code);
+    }
+    ::close(p[1]);
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(p[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    ::close(p[0]);
+    if (msg != "ok") throw Error(msg.empty() ? "the supervisor ended before the stack was up" : msg);
+    state::ProjectState st(state::runtime_dir(), project.name);
+    for (const auto& r : st.read_all()) std::printf("Container %s  Started\n", r.name.c_str());
+    return 0;
+}
+
+int down(const GlobalOptions& g, bool volumes, int timeout) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::vector<std::string> names;
+    for (const auto& r : ps.read_all()) names.push_back(r.name);
+    if (int pid = ps.supervisor_pid(); pid > 0) {
+        if (auto c = control::Client::connect(ps.control_socket())) {
+            nlohmann::json req = {{"op", "down"}};
+            if (timeout >= 0) req["timeout"] = timeout;
+            try {
+                c->call(req);
+            } catch (const Error& e) {
+                std::fprintf(stderr, "warning: the supervisor did not answer (%s); cleaning up\n", e.what());
+            }
+        }
+        // The supervisor's project lock goes with its process (a zombie holds no files).
+        for (int i = 0; i < 1000 && ps.supervisor_pid() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (ps.supervisor_pid() > 0) ::kill(pid, SIGKILL);
+    }
+    supervisor::cleanup_project(project.name, volumes, &project);
+    for (const auto& name : names) std::printf("Container %s  Removed\n", name.c_str());
+    return 0;
+}
+
+int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, const std::string& format) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto records = ps.read_all();
+    bool sup_alive = ps.supervisor_pid() > 0;
+    nlohmann::json out = nlohmann::json::array();
+    std::set<std::string> seen;
+    if (format == "table" && !quiet && !services)
+        std::printf("%-32s %-14s %-28s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS");
+    for (auto& r : records) {
+        // A record claiming to run whose process is gone died with its supervisor.
+        if ((r.state == "running" || r.state == "starting") && !state::process_alive(r.pid, r.pid_start_time))
+            r.state = "dead";
+        if (!sup_alive && r.state == "restarting") r.state = "exited";
+        bool live = r.state == "running" || r.state == "starting" || r.state == "restarting" || r.state == "stopping";
+        if (!all && !live) continue;
+        if (services) {
+            if (seen.insert(r.service).second) std::printf("%s\n", r.service.c_str());
+            continue;
+        }
+        if (quiet) {
+            std::printf("%s\n", r.name.c_str());
+            continue;
+        }
+        std::string status = r.state;
+        if (r.state == "exited" && r.exit_code) status += " (" + std::to_string(*r.exit_code) + ")";
+        if (!r.health.empty()) status += " (" + r.health + ")";
+        if (format == "json") {
+            nlohmann::json j = state::to_json(r);
+            j["Status"] = status;
+            out.push_back(j);
+        } else {
+            std::printf("%-32s %-14s %-28s %d\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts);
+        }
+    }
+    if (format == "json" && !quiet && !services) std::printf("%s\n", out.dump().c_str());
+    return 0;
+}
+
+}  // namespace
+
+void add_up_commands(Cli& cli) {
+    auto* up_cmd = cli.app.add_subcommand("up", "Create and start the project's containers");
+    auto f = std::make_shared<UpFlags>();
+    up_cmd->add_flag("-d,--detach", f->detach, "Run in the background");
+    up_cmd->add_flag("--abort-on-container-exit", f->abort_on_exit, "Stop everything if any container stops");
+    up_cmd->add_option("--exit-code-from", f->exit_code_from, "Return this service's exit code (implies --abort-on-container-exit)");
+    up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
+    up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
+    up_cmd->add_option("--scale", f->scale, "SERVICE=NUM: number of containers of a service");
+    up_cmd->add_option("-t,--timeout", f->timeout, "Seconds to wait for a container to stop");
+    up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
+    up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up(cli.global, *f); }; });
+
+    auto* down_cmd = cli.app.add_subcommand("down", "Stop and remove the project's containers");
+    auto volumes = std::make_shared<bool>(false);
+    auto timeout = std::make_shared<int>(-1);
+    down_cmd->add_flag("-v,--volumes", *volumes, "Also remove the project's named volumes");
+    down_cmd->add_option("-t,--timeout", *timeout, "Seconds to wait for a container to stop");
+    down_cmd->callback([&cli, volumes, timeout] {
+        cli.action = [&cli, volumes, timeout] { return down(cli.global, *volumes, *timeout); };
+    });
+
+    auto* ps_cmd = cli.app.add_subcommand("ps", "List the project's containers");
+    auto all = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),
+         services = std::make_shared<bool>(false);
+    auto format = std::make_shared<std::string>("table");
+    ps_cmd->add_flag("-a,--all", *all, "Show stopped containers too");
+    ps_cmd->add_flag("-q,--quiet", *quiet, "Only names");
+    ps_cmd->add_flag("--services", *services, "Only service names");
+    ps_cmd->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+    ps_cmd->callback([&cli, all, quiet, services, format] {
+        cli.action = [&cli, all, quiet, services, format] {
+            return ps_command(cli.global, *all, *quiet, *services, *format);
+        };
+    });
+}
+
+}  // namespace berth::cli

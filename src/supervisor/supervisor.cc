@@ -1,0 +1,721 @@
+#include "supervisor/supervisor.h"
+
+#include "base/error.h"
+#include "cgroups/cgroups.h"
+#include "compose/units.h"
+#include "control/control.h"
+#include "images/store.h"
+#include "logs/log_file.h"
+#include "plan/plan.h"
+#include "runtime/container.h"
+#include "state/state.h"
+#include "supervisor/container_spec.h"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <set>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::supervisor {
+namespace {
+
+constexpr int64_t kSecond = 1000000000;
+
+template <class H>
+H* new_handle() {
+    return new H{};
+}
+template <class H>
+void close_handle(H*& h) {
+    if (!h) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<H*>(x); });
+    h = nullptr;
+}
+
+int signal_number(const std::string& name, int fallback) {
+    if (name.empty()) return fallback;
+    std::string n = name;
+    if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+    for (int s = 1; s < NSIG; ++s)
+        if (const char* a = sigabbrev_np(s); a && n == a) return s;
+    try {
+        return std::stoi(name);
+    } catch (...) {
+        return fallback;
+    }
+}
+
+}  // namespace
+
+struct Unit;
+
+struct Supervisor::Impl {
+    compose::Project project;
+    UpOptions opts;
+    uv_loop_t loop{};
+    std::string root = state::state_root();
+    state::ProjectState pstate{state::runtime_dir(), project.name};
+    images::Store store{root};
+    std::vector<std::unique_ptr<Unit>> units;
+    std::unique_ptr<control::Server> server;
+    uv_signal_t* sigint = nullptr;
+    uv_signal_t* sigterm = nullptr;
+    int lock_fd = -1;
+    bool stopping_all = false;
+    bool remove_on_exit = false;
+    bool ready_sent = false;
+    int interrupts = 0;
+    int exit_code = 0;
+    std::vector<std::shared_ptr<control::Peer>> waiting_peers;
+
+    Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
+
+    void ready(bool ok, const std::string& err) {
+        if (ready_sent) return;
+        ready_sent = true;
+        if (opts.on_ready) opts.on_ready(ok, err);
+    }
+    void fail_up(const std::string& err);
+    void schedule();
+    void stop_all(bool kill_now);
+    void check_done();
+    Unit* unit_of(const std::string& service);
+    bool condition_met(const std::string& service, const std::string& condition, std::string& failure);
+};
+
+struct Unit {
+    Supervisor::Impl* sup;
+    plan::ContainerPlan cp;
+    const compose::Service* svc;
+    images::ResolvedImage image;
+    state::ContainerRecord rec;
+    std::optional<runtime::Container> c;
+    std::unique_ptr<logs::LogWriter> log;
+    std::string partial[2];
+    std::deque<std::string> tail;  // last lines, for error messages
+    uv_poll_t* exit_poll = nullptr;
+    uv_pipe_t* pipes[2] = {nullptr, nullptr};
+    uv_timer_t* timer = nullptr;         // restart backoff or stop grace
+    uv_timer_t* health_timer = nullptr;
+    uv_poll_t* health_poll = nullptr;
+    std::optional<runtime::ExecProcess> health_proc;
+    int health_out = -1;
+    int health_failures = 0;
+    int64_t started_ns = 0;
+    bool started_once = false;
+    bool pending = true;      // waiting for dependencies
+    bool done = false;        // exited for good (no restart coming)
+    int64_t backoff_ms = 100;
+
+    const std::string& name() const { return cp.name; }
+    bool running() const { return c && !c->exited(); }
+
+    void save() {
+        try {
+            sup->pstate.write(rec);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}: cannot write state: {}", name(), e.what());
+        }
+    }
+    void set_state(const std::string& s) {
+        rec.state = s;
+        save();
+    }
+
+    // ---- output ----
+    void on_output(int stream, const char* data, size_t n) {
+        int64_t t = logs::now_ns();
+        if (log) {
+            log->write(stream ? logs::Stream::Stderr : logs::Stream::Stdout, std::string_view(data, n), t);
+            log->flush();  // one write per chunk read: `logs` sees it at once
+        }
+        std::string& buf = partial[stream];
+        buf.append(data, n);
+        size_t nl;
+        while ((nl = buf.find('\n')) != std::string::npos) {
+            std::string line = buf.substr(0, nl);
+            buf.erase(0, nl + 1);
+            emit(line);
+        }
+        if (buf.size() > 16384) {
+            emit(buf);
+            buf.clear();
+        }
+    }
+    void emit(const std::string& line) {
+        tail.push_back(line);
+        if (tail.size() > 10) tail.pop_front();
+        if (sup->opts.attach) std::fprintf(stdout, "%s  | %s\n", name().c_str(), line.c_str()), std::fflush(stdout);
+    }
+    void open_pipe(int stream, int fd) {
+        auto* p = new_handle<uv_pipe_t>();
+        uv_pipe_init(&sup->loop, p, 0);
+        uv_pipe_open(p, fd);
+        p->data = this;
+        pipes[stream] = p;
+        uv_read_start(
+            reinterpret_cast<uv_stream_t*>(p),
+            [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
+                b->base = new char[suggested];
+                b->len = suggested;
+            },
+            stream == 0 ? on_read<0> : on_read<1>);
+    }
+    template <int S>
+    static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+        auto* u = static_cast<Unit*>(s->data);
+        if (n > 0) u->on_output(S, b->base, static_cast<size_t>(n));
+        delete[] b->base;
+        if (n < 0) {
+            if (!u->partial[S].empty()) {
+                u->emit(u->partial[S]);
+                u->partial[S].clear();
+            }
+            close_handle(u->pipes[S]);
+        }
+    }
+
+    // ---- start / exit ----
+    void start() {
+        pending = false;
+        std::string hash = plan::config_hash(sup->project, cp.service);
+        runtime::ContainerSpec spec;
+        try {
+            spec = make_container_spec(sup->project, *svc, image, name(), sup->root);
+            if (fs::exists(spec.state_dir) && (rec.config_hash != hash || sup->opts.force_recreate) && !started_once)
+                fs::remove_all(spec.state_dir);  // configuration changed: a new container
+            rec.config_hash = hash;
+            rec.bundle_dir = spec.state_dir;
+            rec.cgroup = spec.cgroup_parent + "/" + name();
+            int out[2], err[2];
+            if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+            fs::create_directories(spec.state_dir);
+            if (!svc->logging || svc->logging->driver.empty() || svc->logging->driver == "json-file" ||
+                svc->logging->driver == "local") {
+                logs::LogOptions lo;
+                if (svc->logging) {
+                    auto& o = svc->logging->options;
+                    if (auto it = o.find("max-size"); it != o.end()) lo.max_size = compose::parse_bytes(it->second);
+                    if (auto it = o.find("max-file"); it != o.end()) lo.max_file = std::max(1, std::stoi(it->second));
+                }
+                if (!log) log = std::make_unique<logs::LogWriter>(spec.state_dir + "/" + name() + "-json.log", lo);
+            }
+            rec.state = "starting";
+            save();
+            try {
+                c.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out[1], err[1]}));
+            } catch (...) {
+                ::close(out[0]), ::close(out[1]), ::close(err[0]), ::close(err[1]);
+                throw;
+            }
+            ::close(out[1]);
+            ::close(err[1]);
+            open_pipe(0, out[0]);
+            open_pipe(1, err[0]);
+        } catch (const std::exception& e) {
+            rec.state = "exited";
+            rec.exit_code = 127;
+            rec.exit_reason = e.what();
+            done = true;
+            save();
+            sup->fail_up("service \"" + cp.service + "\" failed to start: " + e.what());
+            return;
+        }
+        started_once = true;
+        started_ns = logs::now_ns();
+        rec.pid = c->pid();
+        rec.pid_start_time = state::process_start_time(c->pid());
+        rec.started_at = logs::format_time(started_ns);
+        rec.exit_code.reset();
+        rec.exit_reason.clear();
+        rec.state = "running";
+        rec.health = has_healthcheck() ? "starting" : "";
+        save();
+        exit_poll = new_handle<uv_poll_t>();
+        uv_poll_init(&sup->loop, exit_poll, c->pidfd());
+        exit_poll->data = this;
+        uv_poll_start(exit_poll, UV_READABLE, [](uv_poll_t* p, int, int) { static_cast<Unit*>(p->data)->on_exit(); });
+        if (has_healthcheck()) schedule_health(first_health_delay());
+        if (sup->opts.attach) std::fprintf(stderr, "Container %s  Started\n", name().c_str());
+    }
+
+    void on_exit() {
+        uv_poll_stop(exit_poll);
+        close_handle(exit_poll);
+        cancel_health();
+        runtime::ExitStatus st = c->wait();
+        try {
+            c->teardown(false);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}: teardown: {}", name(), e.what());
+        }
+        if (log) log->flush_partial(logs::now_ns());
+        rec.exit_code = st.code;
+        rec.exit_reason = st.oom_killed ? "OOMKilled" : st.signal ? st.reason() : "";
+        rec.finished_at = logs::format_time(logs::now_ns());
+        rec.pid = 0;
+        rec.health = "";
+        if (timer) {
+            uv_timer_stop(timer);
+            close_handle(timer);
+        }
+        if (sup->opts.attach)
+            std::fprintf(stderr, "%s exited with code %d%s\n", name().c_str(), st.code,
+                         st.oom_killed ? " (OOMKilled)" : "");
+        bool ran_long = logs::now_ns() - started_ns > 10 * kSecond;
+        if (ran_long) backoff_ms = 100;
+        if (!sup->stopping_all && !rec.stopped_by_user && should_restart(st.code)) {
+            rec.state = "restarting";
+            rec.restarts++;
+            save();
+            timer = new_handle<uv_timer_t>();
+            uv_timer_init(&sup->loop, timer);
+            timer->data = this;
+            uv_timer_start(timer, [](uv_timer_t* t) {
+                auto* u = static_cast<Unit*>(t->data);
+                close_handle(u->timer);
+                if (!u->sup->stopping_all) u->start();
+            }, static_cast<uint64_t>(backoff_ms), 0);
+            backoff_ms = std::min<int64_t>(backoff_ms * 2, 60000);
+        } else {
+            rec.state = "exited";
+            done = true;
+            save();
+        }
+        if (sup->opts.abort_on_container_exit && !sup->stopping_all) {
+            sup->exit_code = st.code;
+            sup->stop_all(false);
+        }
+        if (sup->opts.exit_code_from && *sup->opts.exit_code_from == cp.service) sup->exit_code = st.code;
+        sup->schedule();
+        sup->check_done();
+    }
+
+    bool should_restart(int code) const {
+        std::string r = svc->restart;
+        if (svc->deploy && !svc->deploy->restart_condition.empty()) {
+            const std::string& c = svc->deploy->restart_condition;
+            if (c == "none") return false;
+            if (c == "any") return true;
+            if (c == "on-failure") return code != 0 && (!svc->deploy->restart_max_attempts ||
+                                                        rec.restarts < static_cast<int>(*svc->deploy->restart_max_attempts));
+        }
+        if (r == "always" || r == "unless-stopped") return true;
+        if (r.rfind("on-failure", 0) == 0) {
+            if (code == 0) return false;
+            auto colon = r.find(':');
+            if (colon == std::string::npos) return true;
+            return rec.restarts < std::stoi(r.substr(colon + 1));
+        }
+        return false;
+    }
+
+    void stop(int grace_s, bool by_user) {
+        rec.stopped_by_user = by_user || rec.stopped_by_user;
+        if (timer && rec.state == "restarting") {  // a restart was due: cancel it
+            uv_timer_stop(timer);
+            close_handle(timer);
+            rec.state = "exited";
+            done = true;
+            save();
+            return;
+        }
+        pending = false;
+        if (!running()) return;
+        rec.state = "stopping";
+        save();
+        int sig = signal_number(svc->stop_signal.empty() ? image.config.stop_signal : svc->stop_signal, SIGTERM);
+        c->kill(sig);
+        if (grace_s <= 0) {
+            c->kill(SIGKILL);
+            return;
+        }
+        timer = new_handle<uv_timer_t>();
+        uv_timer_init(&sup->loop, timer);
+        timer->data = this;
+        uv_timer_start(timer, [](uv_timer_t* t) {
+            auto* u = static_cast<Unit*>(t->data);
+            close_handle(u->timer);
+            if (u->running()) u->c->kill(SIGKILL);
+        }, static_cast<uint64_t>(grace_s) * 1000, 0);
+    }
+
+    int grace() const {
+        if (sup->opts.stop_timeout) return *sup->opts.stop_timeout;
+        if (svc->stop_grace_period) return static_cast<int>((*svc->stop_grace_period + kSecond - 1) / kSecond);
+        return 10;
+    }
+
+    // ---- health ----
+    bool has_healthcheck() const {
+        if (svc->healthcheck) return !svc->healthcheck->disable && !svc->healthcheck->test.empty();
+        return image.config.healthcheck && !image.config.healthcheck->test.empty() &&
+               image.config.healthcheck->test[0] != "NONE";
+    }
+    int64_t interval() const {
+        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
+        return (h && h->interval) ? *h->interval : image.config.healthcheck && image.config.healthcheck->interval ? image.config.healthcheck->interval : 30 * kSecond;
+    }
+    int64_t timeout() const {
+        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
+        return (h && h->timeout) ? *h->timeout : image.config.healthcheck && image.config.healthcheck->timeout ? image.config.healthcheck->timeout : 30 * kSecond;
+    }
+    int64_t start_period() const {
+        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
+        return (h && h->start_period) ? *h->start_period : image.config.healthcheck ? image.config.healthcheck->start_period : 0;
+    }
+    int64_t start_interval() const {
+        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
+        return (h && h->start_interval) ? *h->start_interval : image.config.healthcheck && image.config.healthcheck->start_interval ? image.config.healthcheck->start_interval : 5 * kSecond;
+    }
+    int retries() const {
+        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
+        if (h && h->retries) return static_cast<int>(*h->retries);
+        if (image.config.healthcheck && image.config.healthcheck->retries) return image.config.healthcheck->retries;
+        return 3;
+    }
+    std::vector<std::string> test() const {
+        std::vector<std::string> t = svc->healthcheck && !svc->healthcheck->test.empty() ? svc->healthcheck->test
+                                                                                          : image.config.healthcheck->test;
+        if (t.empty()) return t;
+        if (t[0] == "CMD") return {t.begin() + 1, t.end()};
+        if (t[0] == "CMD-SHELL") return {"/bin/sh", "-c", t.size() > 1 ? t[1] : ""};
+        return t;
+    }
+    bool in_start_period() const { return logs::now_ns() - started_ns < start_period(); }
+    int64_t first_health_delay() const { return start_period() > 0 ? std::min(start_interval(), interval()) : interval(); }
+
+    void schedule_health(int64_t delay_ns) {
+        if (!health_timer) {
+            health_timer = new_handle<uv_timer_t>();
+            uv_timer_init(&sup->loop, health_timer);
+            health_timer->data = this;
+        }
+        uv_timer_start(health_timer, [](uv_timer_t* t) { static_cast<Unit*>(t->data)->run_health(); },
+                       static_cast<uint64_t>(std::max<int64_t>(delay_ns / 1000000, 1)), 0);
+    }
+    void cancel_health() {
+        if (health_timer) uv_timer_stop(health_timer), close_handle(health_timer);
+        if (health_poll) uv_poll_stop(health_poll), close_handle(health_poll);
+        if (health_proc) {
+            health_proc->kill(SIGKILL);
+            health_proc->wait();
+            health_proc.reset();
+        }
+        if (health_out >= 0) ::close(health_out), health_out = -1;
+    }
+    void run_health() {
+        if (!running()) return;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return schedule_health(interval());
+        runtime::ExecSpec es;
+        es.argv = test();
+        es.env = image.config.env;
+        for (const auto& [k, v] : svc->environment)
+            if (v) es.env.push_back(k + "=" + *v);
+        health_check_started = logs::now_ns();
+        try {
+            health_proc.emplace(c->exec(es, runtime::Stdio{-1, p[1], p[1]}));
+        } catch (const std::exception& e) {
+            ::close(p[0]), ::close(p[1]);
+            record_health(1, e.what());
+            return;
+        }
+        ::close(p[1]);
+        health_out = p[0];
+        health_poll = new_handle<uv_poll_t>();
+        uv_poll_init(&sup->loop, health_poll, health_proc->pidfd());
+        health_poll->data = this;
+        uv_poll_start(health_poll, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Unit*>(h->data)->health_done(false); });
+        uv_timer_start(health_timer, [](uv_timer_t* t) { static_cast<Unit*>(t->data)->health_done(true); },
+                       static_cast<uint64_t>(std::max<int64_t>(timeout() / 1000000, 1)), 0);
+    }
+    int64_t health_check_started = 0;
+    void health_done(bool timed_out) {
+        uv_timer_stop(health_timer);
+        uv_poll_stop(health_poll);
+        close_handle(health_poll);
+        if (timed_out) health_proc->kill(SIGKILL);
+        runtime::ExitStatus st = health_proc->wait();
+        health_proc.reset();
+        std::string output;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(health_out, buf, sizeof buf)) > 0 && output.size() < 4096) output.append(buf, static_cast<size_t>(n));
+        ::close(health_out);
+        health_out = -1;
+        if (timed_out) output = "Health check exceeded timeout (" + compose::format_duration(timeout()) + ")";
+        record_health(timed_out ? -1 : st.code, output);
+    }
+    void record_health(int code, const std::string& output) {
+        state::HealthResult r;
+        r.start = logs::format_time(health_check_started);
+        r.end = logs::format_time(logs::now_ns());
+        r.exit_code = code;
+        r.output = output;
+        rec.health_log.push_back(r);
+        if (rec.health_log.size() > 5) rec.health_log.erase(rec.health_log.begin());
+        if (code == 0) {
+            health_failures = 0;
+            rec.health = "healthy";
+        } else if (!in_start_period()) {
+            if (++health_failures >= retries()) rec.health = "unhealthy";
+        }
+        save();
+        if (running()) schedule_health(rec.health == "starting" && in_start_period() ? start_interval() : interval());
+        sup->schedule();
+    }
+
+    void close_all() {
+        cancel_health();
+        if (timer) uv_timer_stop(timer), close_handle(timer);
+        if (exit_poll) uv_poll_stop(exit_poll), close_handle(exit_poll);
+        for (auto*& p : pipes) close_handle(p);
+    }
+};
+
+Unit* Supervisor::Impl::unit_of(const std::string& service) {
+    for (auto& u : units)
+        if (u->cp.service == service) return u.get();
+    return nullptr;
+}
+
+bool Supervisor::Impl::condition_met(const std::string& service, const std::string& cond, std::string& failure) {
+    bool any = false;
+    for (auto& u : units) {
+        if (u->cp.service != service) continue;
+        any = true;
+        if (cond == "service_completed_successfully") {
+            if (u->done && u->rec.exit_code && *u->rec.exit_code != 0) {
+                failure = "service \"" + service + "\" didn't complete successfully: exit " + std::to_string(*u->rec.exit_code);
+                return false;
+            }
+            if (!(u->done && u->rec.exit_code == 0)) return false;
+        } else if (cond == "service_healthy") {
+            if (u->rec.health == "unhealthy" || (u->done && u->started_once)) {
+                failure = "dependency service \"" + service + "\" is " +
+                          (u->rec.health == "unhealthy" ? "unhealthy" : "not running (exited)");
+                return false;
+            }
+            if (!u->has_healthcheck()) {
+                failure = "dependency service \"" + service + "\" has no healthcheck, so it can never be service_healthy";
+                return false;
+            }
+            if (u->rec.health != "healthy") return false;
+        } else {
+            if (!u->started_once) return false;
+        }
+    }
+    return any;
+}
+
+void Supervisor::Impl::schedule() {
+    if (stopping_all) return;
+    for (auto& u : units) {
+        if (!u->pending) continue;
+        bool go = true;
+        for (const auto& [dep, d] : u->svc->depends_on) {
+            if (!unit_of(dep)) {
+                if (d.required && !opts.no_deps && project.services.count(dep)) go = false;
+                continue;
+            }
+            std::string failure;
+            if (!condition_met(dep, d.condition, failure)) {
+                go = false;
+                if (!failure.empty()) {
+                    Unit* du = unit_of(dep);
+                    std::string logs;
+                    for (const auto& l : du->tail) logs += "\n  " + du->name() + "  | " + l;
+                    fail_up(failure + (logs.empty() ? "" : "; its last output:" + logs));
+                    return;
+                }
+            }
+        }
+        if (go) u->start();
+        if (stopping_all) return;
+    }
+    bool all_started = std::all_of(units.begin(), units.end(), [](auto& u) { return u->started_once; });
+    if (all_started) ready(true, "");
+}
+
+void Supervisor::Impl::fail_up(const std::string& err) {
+    if (!ready_sent) ready(false, err);
+    else std::fprintf(stderr, "berth: %s\n", err.c_str());
+    exit_code = 1;
+    stop_all(false);
+}
+
+void Supervisor::Impl::stop_all(bool kill_now) {
+    stopping_all = true;
+    // Reverse dependency order: a service stops once nothing running depends on it.
+    std::vector<std::string> order = plan::start_order(project);
+    std::reverse(order.begin(), order.end());
+    for (const auto& s : order)
+        for (auto& u : units)
+            if (u->cp.service == s) u->stop(kill_now ? 0 : u->grace(), false);
+    for (auto& u : units) u->pending = false;
+    check_done();
+}
+
+void Supervisor::Impl::check_done() {
+    bool any_live = std::any_of(units.begin(), units.end(), [](auto& u) {
+        return u->running() || u->timer != nullptr || u->pending;
+    });
+    if (any_live) return;
+    if (!stopping_all && !opts.attach) return;  // detached: stays up for control commands
+    for (auto& u : units) {
+        u->close_all();
+        if (remove_on_exit) {
+            if (u->c) u->c->teardown(true);
+            std::error_code ec;
+            fs::remove_all(u->rec.bundle_dir, ec);
+        }
+    }
+    if (remove_on_exit) {
+        for (auto& u : units) pstate.remove(u->name());
+    }
+    for (auto& p : waiting_peers) p->send({{"ok", true}});
+    waiting_peers.clear();
+    if (server) server->stop();
+    close_handle(sigint);
+    close_handle(sigterm);
+    ready(exit_code == 0, "every container exited");
+}
+
+Supervisor::Supervisor(compose::Project project, UpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(project), std::move(options))) {}
+
+Supervisor::~Supervisor() {
+    if (impl_->lock_fd >= 0) ::close(impl_->lock_fd);
+}
+
+int Supervisor::run() {
+    Impl& s = *impl_;
+    uv_loop_init(&s.loop);
+    plan::start_order(s.project);  // a cycle fails here, before anything starts
+    std::set<std::string> wanted;
+    if (s.opts.services.empty()) {
+        for (auto& [n, _] : s.project.services) wanted.insert(n);
+    } else {
+        for (const auto& n : s.opts.services)
+            if (!s.project.services.count(n)) throw Error("no such service: " + n);
+        wanted = s.opts.no_deps ? std::set<std::string>(s.opts.services.begin(), s.opts.services.end())
+                                : plan::with_dependencies(s.project, s.opts.services);
+    }
+    // Images resolve before anything starts: a missing one is a clear error now.
+    std::map<std::string, images::ResolvedImage> imgs;
+    for (const auto& n : wanted) {
+        const auto& svc = s.project.services.at(n);
+        if (svc.image.empty())
+            throw Error("service \"" + n + "\" has no image", "berth does not build images: set `image:` and import it");
+        imgs[n] = s.store.resolve(svc.image);
+    }
+    s.lock_fd = s.pstate.lock_as_supervisor();
+    s.pstate.write_project(nlohmann::json{{"name", s.project.name},
+                                          {"working_dir", s.project.working_dir},
+                                          {"files", s.project.compose_files},
+                                          {"supervisor", ::getpid()}});
+    fs::create_directories(s.root + "/containers");
+    for (const auto& cp : plan::containers(s.project, s.opts.scale)) {
+        if (!wanted.count(cp.service)) continue;
+        auto u = std::make_unique<Unit>();
+        u->sup = &s;
+        u->cp = cp;
+        u->svc = &s.project.services.at(cp.service);
+        u->image = imgs.at(cp.service);
+        if (auto old = s.pstate.read(cp.name)) u->rec = *old;
+        u->rec.name = cp.name;
+        u->rec.project = s.project.name;
+        u->rec.service = cp.service;
+        u->rec.index = cp.index;
+        u->rec.image = u->svc->image;
+        u->rec.state = "created";
+        u->rec.stopped_by_user = false;
+        u->rec.created_at = logs::format_time(logs::now_ns());
+        u->save();
+        s.units.push_back(std::move(u));
+    }
+    s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
+        [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+            std::string op = req.value("op", "");
+            if (op == "down" || op == "stop") {
+                if (req.contains("timeout") && req["timeout"].is_number()) s.opts.stop_timeout = req["timeout"].get<int>();
+                s.remove_on_exit = s.remove_on_exit || op == "down";
+                s.waiting_peers.push_back(peer);
+                s.stop_all(false);
+            } else if (op == "ping") {
+                peer->send({{"ok", true}, {"pid", ::getpid()}});
+            } else {
+                peer->send({{"ok", false}, {"error", "unknown op \"" + op + "\""}});
+            }
+        });
+    s.server->start();
+    auto on_signal = [](uv_signal_t* h, int) {
+        auto* impl = static_cast<Impl*>(h->data);
+        if (++impl->interrupts == 1) {
+            if (impl->opts.attach) std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+            impl->stop_all(false);
+        } else {
+            impl->stop_all(true);
+        }
+    };
+    s.sigint = new_handle<uv_signal_t>();
+    uv_signal_init(&s.loop, s.sigint);
+    s.sigint->data = &s;
+    uv_signal_start(s.sigint, on_signal, SIGINT);
+    s.sigterm = new_handle<uv_signal_t>();
+    uv_signal_init(&s.loop, s.sigterm);
+    s.sigterm->data = &s;
+    uv_signal_start(s.sigterm, on_signal, SIGTERM);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    s.schedule();
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    s.units.clear();
+    uv_loop_close(&s.loop);
+    return s.exit_code;
+}
+
+std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model) {
+    state::ProjectState ps(state::runtime_dir(), project);
+    std::vector<std::string> removed;
+    std::unique_ptr<cgroups::Manager> cg;
+    for (const auto& r : ps.read_all()) {
+        if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)) ::kill(r.pid, SIGKILL);
+        if (!r.cgroup.empty()) {
+            try {
+                if (!cg) cg = cgroups::detect();
+                cg->create(r.cgroup, {})->destroy();  // kills anything left, then removes
+            } catch (const std::exception& e) {
+                spdlog::warn("{}: cgroup {}: {}", r.name, r.cgroup, e.what());
+            }
+        }
+        if (!r.bundle_dir.empty()) {
+            std::error_code ec;
+            fs::remove_all(r.bundle_dir, ec);
+        }
+        removed.push_back(r.name);
+    }
+    if (remove_volumes && model)
+        for (const auto& [_, v] : model->volumes)
+            if (!v.external) {
+                std::error_code ec;
+                fs::remove_all(state::state_root() + "/volumes/" + v.name, ec);
+            }
+    ps.remove_all();
+    std::error_code ec;
+    fs::remove(state::runtime_dir() + "/" + project + ".supervisor.log", ec);
+    return removed;
+}
+
+}  // namespace berth::supervisor

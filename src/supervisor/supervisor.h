@@ -1,0 +1,58 @@
+// supervisor: one libuv loop that runs a project's containers.
+//
+// Every container is a Unit with a small state machine
+// (created → starting → running [→ healthy/unhealthy] → stopping → exited,
+// and restarting between runs). Everything is event-driven: a container's
+// exit arrives as its pidfd turning readable, its output through pipes,
+// signals through uv_signal; timers exist only for what is scheduled
+// (health checks, restart backoff, stop grace periods). Each change is written
+// to the project's state files, so `ps` and `down` work without this process.
+#pragma once
+
+#include "compose/model.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::supervisor {
+
+struct UpOptions {
+    std::vector<std::string> services;    // empty: all active services
+    std::map<std::string, int> scale;     // --scale web=3
+    bool attach = true;                   // print containers' output with a name prefix
+    bool abort_on_container_exit = false;
+    std::optional<std::string> exit_code_from;
+    std::optional<int> stop_timeout;      // -t, seconds
+    bool no_deps = false;
+    bool force_recreate = false;
+    // Called once: everything requested is started (ok) or `up` failed (error text).
+    std::function<void(bool ok, const std::string& error)> on_ready;
+};
+
+class Supervisor {
+public:
+    Supervisor(compose::Project project, UpOptions options);
+    ~Supervisor();
+
+    // Runs until the stack is stopped (signal, `down`/`stop` over the control
+    // socket, --abort-on-container-exit, or every container done for good).
+    // Returns the exit code `up` should end with.
+    int run();
+
+    struct Impl;  // supervisor.cc
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// `down` without (or after) a supervisor: kills what the state files say still
+// runs, removes cgroups, container dirs and the project's state; with
+// remove_volumes also the project's named volumes. Returns the names removed.
+std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes,
+                                         const compose::Project* model);
+
+}  // namespace berth::supervisor
