@@ -1,19 +1,20 @@
 #!/bin/sh
-# Sets up a fresh Debian 12 machine (as root), builds berth, and runs the main
-# example stack (examples/hello). Until `berth up` lands, it shows the resolved
-# project and runs one container of each service with `berth run`.
+# Sets up a fresh Debian 12 machine (as root), builds berth, and brings the
+# main example stack (examples/hello) up: a web server that waits for a
+# healthy store on a named volume. Stop it with: ./build/berth -f examples/hello/compose.yaml down
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
-echo "== berth config (examples/hello)"
-./build/berth -f examples/hello/compose.yaml config
-echo "== the example image, from Debian's busybox-static"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-./tests/integration/lib/make-busybox-rootfs.sh "$tmp/busybox.tar.gz"
-./build/berth image import "$tmp/busybox.tar.gz" berth-example/busybox
-./build/berth image ls
-echo "== berth run store (its own namespaces, cgroup limits, overlay root)"
-./build/berth -f examples/hello/compose.yaml run --rm -T store \
-    sh -c 'echo "hostname: $(hostname)"; echo "processes: $(ls /proc | grep -c "^[0-9]")"; grep CapEff /proc/self/status; cat /sys/fs/cgroup/memory.max 2>/dev/null || true; echo ready > /data/state; cat /data/state'
+berth=./build/berth
+stack="-f examples/hello/compose.yaml"
+./examples/hello/make-image.sh "$berth"
+$berth $stack down >/dev/null 2>&1 || true   # a stack left from an earlier run
+echo "== berth up -d"
+$berth $stack up -d
+echo "== berth ps"
+$berth $stack ps
+echo "== the store's volume and the web server's log"
+$berth $stack run --rm -T store cat /data/state
+tail -n 3 "${BERTH_ROOT:-/var/lib/berth}/containers/hello-web-1/hello-web-1-json.log"
+echo "== stop it with: $berth $stack down"

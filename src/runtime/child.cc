@@ -282,7 +282,8 @@ void forward(int sig) {
         exec_program(p);
     }
     g_main_child = child;
-    close(p.error_fd);
+    // The init never execs: it must not keep the supervisor's files (locks, pipes, sockets) open.
+    syscall(SYS_close_range, 3U, ~0U, 0U);
     for (;;) {
         int st = 0;
         pid_t r = waitpid(-1, &st, 0);
@@ -312,7 +313,7 @@ void forward(int sig) {
         drop_privileges(plan);
         exec_program(plan);
     }
-    close(plan.error_fd);
+    syscall(SYS_close_range, 3U, ~0U, 0U);  // nothing of the supervisor's stays open here
     for (;;) {
         int st = 0;
         if (waitpid(child, &st, 0) < 0) {

@@ -1,0 +1,87 @@
+#!/bin/sh
+# `berth up`/`ps`/`down` end to end: dependency conditions, health checks,
+# restart policies, stop grace periods, cleanup after a killed supervisor.
+. "$(dirname "$0")/lib/common.sh"
+
+"$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
+"$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
+mkdir -p "$work/stack" && cd "$work/stack"
+cat > compose.yaml <<'YAML'
+name: itup
+services:
+  db:
+    image: it/busybox
+    command: sh -c 'sleep 0.3; touch /tmp/ready; trap "exit 0" TERM; while true; do sleep 0.05; done'
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 100ms
+      start_period: 5s
+      start_interval: 50ms
+  migrate:
+    image: it/busybox
+    command: sh -c 'echo migrated > /dev/null; exit 0'
+    depends_on: [db]
+  web:
+    image: it/busybox
+    command: sh -c 'trap "exit 0" TERM; while true; do sleep 0.05; done'
+    init: true
+    depends_on:
+      db: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+  flaky:
+    image: it/busybox
+    command: sh -c 'exit 3'
+    restart: on-failure:3
+  stubborn:
+    image: it/busybox
+    command: sh -c 'trap "" TERM; while true; do sleep 0.05; done'
+    stop_grace_period: 1s
+YAML
+
+"$BERTH" up -d >/dev/null 2>&1
+check "up -d succeeds" 0 $?
+json=$("$BERTH" ps -a --format json)
+started() { echo "$json" | python3 -c "import json,sys; print([c['started_at'] for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
+field() { echo "$json" | python3 -c "import json,sys; print([c.get('$2') for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
+db=$(started db); mig=$(started migrate); web=$(started web)
+check "migrate starts after db" 1 "$([ "$mig" \> "$db" ] && echo 1)"
+check "web starts after migrate completed" 1 "$([ "$web" \> "$mig" ] && echo 1)"
+check "db is healthy" healthy "$(field db health)"
+check "migrate completed" 0 "$(field migrate exit_code)"
+
+# on-failure:3 gives up after three restarts (backoff 100, 200, 400 ms).
+sleep 1.5
+json=$("$BERTH" ps -a --format json)
+check "on-failure:3 restarts three times" 3 "$(field flaky restarts)"
+check "then stays exited" exited "$(field flaky state)"
+check "ps lists the running ones" "db stubborn web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
+
+s=$(date +%s%N)
+"$BERTH" down >/dev/null
+e=$(date +%s%N)
+ms=$(( (e - s) / 1000000 ))
+check "down waits the grace period for a process ignoring SIGTERM" 1 "$([ $ms -ge 1000 ] && [ $ms -lt 4000 ] && echo 1)"
+check "down leaves no state" "" "$("$BERTH" ps -a -q)"
+check_no_leaks itup-
+
+# A killed supervisor: down still removes everything.
+"$BERTH" up -d web >/dev/null 2>&1
+sup=$(python3 -c "import json; print(json.load(open('$BERTH_RUNTIME_DIR/itup/project.json'))['supervisor'])" 2>/dev/null)
+if [ -n "$sup" ]; then kill -9 "$sup"; ok "supervisor killed"; else fail "no supervisor pid recorded"; fi
+sleep 0.2
+contains "ps shows the orphans" "web" "$("$BERTH" ps -a)"
+"$BERTH" down >/dev/null
+check_no_leaks itup-
+
+# A dependency cycle fails before anything starts.
+cat > compose.yaml <<'YAML'
+name: itcycle
+services:
+  a: {image: it/busybox, command: "true", depends_on: [b]}
+  b: {image: it/busybox, command: "true", depends_on: [a]}
+YAML
+out=$("$BERTH" up -d 2>&1)
+check "cycle exits 1" 1 $?
+contains "cycle is named" "dependency cycle" "$out"
+check "nothing started" "" "$("$BERTH" ps -a -q)"
+finish
