@@ -1,0 +1,56 @@
+#!/bin/sh
+# stack_bench.sh BERTH: `up -d` to all-running and `down` for 1, 10 and 50
+# services (each exits on SIGTERM), the supervisor's RSS with 10 services and its
+# context switches while idle (wake-ups).
+# Run as root; it makes its own private mount and network namespace, state
+# root and busybox image.
+set -eu
+if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
+    exec unshare --mount --net --propagation private env BERTH_BENCH_INNER=1 sh "$0" "$@"
+fi
+berth=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/berth-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/run"
+"$here/../tests/integration/lib/make-busybox-rootfs.sh" "$work/bb.tar"
+"$berth" image import "$work/bb.tar" bench/busybox >/dev/null
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+stack() {  # stack N: a compose file with N services that exit on SIGTERM
+    mkdir -p "$work/s$1"
+    {
+        echo "name: bench$1"
+        echo "services:"
+        i=1
+        while [ "$i" -le "$1" ]; do
+            echo "  svc$i:"
+            echo "    image: bench/busybox"
+            echo "    command: [\"sleep\", \"1000\"]"
+            echo "    init: true"
+            i=$((i + 1))
+        done
+    } > "$work/s$1/compose.yaml"
+}
+
+echo "services  up -d (ms)  down (ms)"
+for n in 1 10 50; do
+    stack "$n"
+    cd "$work/s$n"
+    t0=$(now_ms); "$berth" up -d >/dev/null; t1=$(now_ms)
+    running=$("$berth" ps -q | wc -l)
+    [ "$running" -eq "$n" ] || { echo "only $running of $n running" >&2; exit 1; }
+    if [ "$n" -eq 10 ]; then
+        sup=$(python3 -c "import json; print(json.load(open('$BERTH_RUNTIME_DIR/bench10/project.json'))['supervisor'])")
+        rss=$(awk '/VmRSS/ {print $2}' /proc/"$sup"/status)
+        c0=$(awk '/voluntary_ctxt_switches/ {s+=$2} END {print s}' /proc/"$sup"/status)
+        sleep 5
+        c1=$(awk '/voluntary_ctxt_switches/ {s+=$2} END {print s}' /proc/"$sup"/status)
+        idle="supervisor RSS with 10 services: $((rss / 1024)) MB ($rss kB); wake-ups while idle: $(( (c1 - c0) )) in 5 s"
+    fi
+    t2=$(now_ms); "$berth" down >/dev/null; t3=$(now_ms)
+    printf "%8d  %10d  %9d\n" "$n" $((t1 - t0)) $((t3 - t2))
+done
+echo "$idle"
+
+podman-compose version >/dev/null 2>&1 && echo "podman-compose is installed: compare by hand" || echo "podman-compose: not installed, no comparison"
