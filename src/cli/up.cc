@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <memory>
 #include <set>
@@ -156,7 +157,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         if ((r.state == "running" || r.state == "starting") && !state::process_alive(r.pid, r.pid_start_time))
             r.state = "dead";
         if (!sup_alive && r.state == "restarting") r.state = "exited";
-        bool live = r.state == "running" || r.state == "starting" || r.state == "restarting" || r.state == "stopping";
+        bool live = r.state == "running" || r.state == "starting" || r.state == "restarting" || r.state == "stopping" || r.state == "paused";
         if (!all && !live) continue;
         if (services) {
             if (seen.insert(r.service).second) std::printf("%s\n", r.service.c_str());
@@ -178,6 +179,52 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         }
     }
     if (format == "json" && !quiet && !services) std::printf("%s\n", out.dump().c_str());
+    return 0;
+}
+
+// stop/start/restart/kill/pause/unpause go to the project's running supervisor.
+int project_op(const GlobalOptions& g, const std::string& op, const std::vector<std::string>& services,
+               nlohmann::json extra, const char* verb) {
+    compose::Project project = load_project(g);
+    for (const auto& s : services)
+        if (!project.services.count(s)) throw Error("no such service: " + s);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client)
+        throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
+    extra["op"] = op;
+    extra["services"] = services;
+    nlohmann::json reply = client->call(extra);
+    if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused " + op));
+    for (const auto& n : reply.value("containers", nlohmann::json::array()))
+        std::printf("Container %s  %s\n", n.get<std::string>().c_str(), verb);
+    return 0;
+}
+
+int ls_command(const std::string& format) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& name : state::list_projects(state::runtime_dir())) {
+        state::ProjectState ps(state::runtime_dir(), name);
+        int running = 0, total = 0;
+        for (const auto& r : ps.read_all()) {
+            ++total;
+            if (r.state == "running" && state::process_alive(r.pid, r.pid_start_time)) ++running;
+        }
+        std::string files;
+        if (auto p = ps.read_project(); p && p->contains("files"))
+            for (const auto& f : (*p)["files"]) files += (files.empty() ? "" : ",") + f.get<std::string>();
+        std::string status = (ps.supervisor_pid() > 0 ? "running(" : "exited(") + std::to_string(running) + "/" +
+                             std::to_string(total) + ")";
+        out.push_back({{"Name", name}, {"Status", status}, {"ConfigFiles", files}});
+    }
+    if (format == "json") {
+        std::printf("%s\n", out.dump().c_str());
+        return 0;
+    }
+    std::printf("%-20s %-16s %s\n", "NAME", "STATUS", "CONFIG FILES");
+    for (const auto& p : out)
+        std::printf("%-20s %-16s %s\n", p["Name"].get<std::string>().c_str(), p["Status"].get<std::string>().c_str(),
+                    p["ConfigFiles"].get<std::string>().c_str());
     return 0;
 }
 
@@ -204,6 +251,58 @@ void add_up_commands(Cli& cli) {
     down_cmd->callback([&cli, volumes, timeout] {
         cli.action = [&cli, volumes, timeout] { return down(cli.global, *volumes, *timeout); };
     });
+
+    struct OpSpec {
+        const char* name;
+        const char* help;
+        const char* verb;
+        bool timeout;
+    };
+    for (const OpSpec& spec : {OpSpec{"stop", "Stop services (they stay stopped: no restart policy applies)", "Stopped", true},
+                               OpSpec{"start", "Start stopped services", "Started", false},
+                               OpSpec{"restart", "Restart services", "Restarted", true},
+                               OpSpec{"pause", "Pause services (cgroup freezer)", "Paused", false},
+                               OpSpec{"unpause", "Unpause services", "Unpaused", false}}) {
+        auto* cmd = cli.app.add_subcommand(spec.name, spec.help);
+        auto svcs = std::make_shared<std::vector<std::string>>();
+        auto t = std::make_shared<int>(-1);
+        cmd->add_option("SERVICE", *svcs, "Services (default: all)");
+        if (spec.timeout) cmd->add_option("-t,--timeout", *t, "Seconds to wait before SIGKILL");
+        std::string op = spec.name, verb = spec.verb;
+        cmd->callback([&cli, svcs, t, op, verb] {
+            cli.action = [&cli, svcs, t, op, verb] {
+                nlohmann::json extra = nlohmann::json::object();
+                if (*t >= 0) extra["timeout"] = *t;
+                return project_op(cli.global, op, *svcs, extra, verb.c_str());
+            };
+        });
+    }
+    auto* kill_cmd = cli.app.add_subcommand("kill", "Send a signal to services' containers");
+    auto ksvcs = std::make_shared<std::vector<std::string>>();
+    auto ksig = std::make_shared<std::string>("SIGKILL");
+    kill_cmd->add_option("SERVICE", *ksvcs, "Services (default: all)");
+    kill_cmd->add_option("-s,--signal", *ksig, "Signal to send (name or number)");
+    kill_cmd->callback([&cli, ksvcs, ksig] {
+        cli.action = [&cli, ksvcs, ksig] {
+            std::string n = *ksig;
+            if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+            int sig = 0;
+            for (int s = 1; s < NSIG; ++s)
+                if (const char* a = sigabbrev_np(s); a && n == a) sig = s;
+            if (!sig) {
+                try {
+                    sig = std::stoi(n);
+                } catch (const std::exception&) {
+                    throw Error("unknown signal \"" + *ksig + "\"", "use a name such as SIGTERM, SIGHUP, or a number");
+                }
+            }
+            return project_op(cli.global, "kill", *ksvcs, {{"signal", sig}}, "Killed");
+        };
+    });
+    auto* ls_cmd = cli.app.add_subcommand("ls", "List projects");
+    auto lsformat = std::make_shared<std::string>("table");
+    ls_cmd->add_option("--format", *lsformat, "table or json")->check(CLI::IsMember({"table", "json"}));
+    ls_cmd->callback([&cli, lsformat] { cli.action = [lsformat] { return ls_command(*lsformat); }; });
 
     auto* ps_cmd = cli.app.add_subcommand("ps", "List the project's containers");
     auto all = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),

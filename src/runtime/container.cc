@@ -450,6 +450,16 @@ void Container::kill(int sig) {
         throw Error::sys(errno, "signal container " + id_);
 }
 
+void Container::freeze() {
+    if (!cgroup_ || !cgroup_->group) throw Error("container " + id_ + " has no cgroup");
+    cgroup_->group->freeze();
+}
+
+void Container::thaw() {
+    if (!cgroup_ || !cgroup_->group) throw Error("container " + id_ + " has no cgroup");
+    cgroup_->group->thaw();
+}
+
 bool Container::oom_killed() const {
     return cgroup_ && cgroup_->group && cgroup_->group->oom_killed();
 }

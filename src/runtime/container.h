@@ -97,6 +97,8 @@ public:
 
     // The cgroup's view, for stats and `pause`.
     bool oom_killed() const;
+    void freeze();  // every process of the container stops (cgroup freezer)
+    void thaw();
 
     // Removes the cgroup (killing any process left in it) and, when
     // remove_files, the container's upper and work dirs. Idempotent.

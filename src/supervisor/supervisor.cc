@@ -77,6 +77,14 @@ struct Supervisor::Impl {
     int interrupts = 0;
     int exit_code = 0;
     std::vector<std::shared_ptr<control::Peer>> waiting_peers;
+    struct Waiter {
+        std::shared_ptr<control::Peer> peer;
+        std::vector<std::string> names;  // answered once none of these runs or restarts
+        bool until_running = false;      // restart: answered once all run again
+    };
+    std::vector<Waiter> waiters;
+    void answer_waiters();
+    void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
 
     Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
 
@@ -116,6 +124,7 @@ struct Unit {
     bool pending = true;      // waiting for dependencies
     bool done = false;        // exited for good (no restart coming)
     int64_t backoff_ms = 100;
+    bool restart_after_stop = false;
 
     const std::string& name() const { return cp.name; }
     bool running() const { return c && !c->exited(); }
@@ -272,6 +281,15 @@ struct Unit {
         if (sup->opts.attach)
             std::fprintf(stderr, "%s exited with code %d%s\n", name().c_str(), st.code,
                          st.oom_killed ? " (OOMKilled)" : "");
+        if (restart_after_stop && !sup->stopping_all) {
+            restart_after_stop = false;
+            rec.stopped_by_user = false;
+            rec.state = "exited";
+            save();
+            start();
+            sup->answer_waiters();
+            return;
+        }
         bool ran_long = logs::now_ns() - started_ns > 10 * kSecond;
         if (ran_long) backoff_ms = 100;
         if (!sup->stopping_all && !rec.stopped_by_user && should_restart(st.code)) {
@@ -297,6 +315,7 @@ struct Unit {
             sup->stop_all(false);
         }
         if (sup->opts.exit_code_from && *sup->opts.exit_code_from == cp.service) sup->exit_code = st.code;
+        sup->answer_waiters();
         sup->schedule();
         sup->check_done();
     }
@@ -332,6 +351,12 @@ struct Unit {
         }
         pending = false;
         if (!running()) return;
+        if (rec.state == "paused") {
+            try {
+                c->thaw();  // a frozen process cannot take its stop signal
+            } catch (const std::exception&) {
+            }
+        }
         rec.state = "stopping";
         save();
         int sig = signal_number(svc->stop_signal.empty() ? image.config.stop_signal : svc->stop_signal, SIGTERM);
@@ -592,6 +617,102 @@ void Supervisor::Impl::check_done() {
     ready(exit_code == 0, "every container exited");
 }
 
+void Supervisor::Impl::answer_waiters() {
+    for (auto it = waiters.begin(); it != waiters.end();) {
+        bool settled = true;
+        for (const auto& n : it->names)
+            for (auto& u : units)
+                if (u->name() == n) {
+                    bool busy = it->until_running ? !u->running() || u->restart_after_stop
+                                                  : u->running() || u->timer != nullptr;
+                    if (busy) settled = false;
+                }
+        if (settled) {
+            it->peer->send({{"ok", true}, {"containers", it->names}});
+            it = waiters.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+    std::string op = req.value("op", "");
+    if (op == "down") {
+        if (req.contains("timeout") && req["timeout"].is_number()) opts.stop_timeout = req["timeout"].get<int>();
+        remove_on_exit = true;
+        waiting_peers.push_back(peer);
+        stop_all(false);
+        return;
+    }
+    if (op == "ping") {
+        peer->send({{"ok", true}, {"pid", ::getpid()}});
+        return;
+    }
+    std::set<std::string> wanted;
+    for (const auto& s : req.value("services", nlohmann::json::array())) wanted.insert(s.get<std::string>());
+    for (const auto& s : wanted)
+        if (!unit_of(s)) {
+            peer->send({{"ok", false}, {"error", "no such service in the running project: " + s}});
+            return;
+        }
+    std::vector<Unit*> targets;
+    for (auto& u : units)
+        if (wanted.empty() || wanted.count(u->cp.service)) targets.push_back(u.get());
+    std::vector<std::string> names;
+    for (auto* u : targets) names.push_back(u->name());
+    int timeout = req.contains("timeout") && req["timeout"].is_number() ? req["timeout"].get<int>() : -1;
+    try {
+        if (op == "stop") {
+            for (auto* u : targets) u->stop(timeout >= 0 ? timeout : u->grace(), true);
+            waiters.push_back({peer, names, false});
+        } else if (op == "start") {
+            for (auto* u : targets)
+                if (!u->running() && !u->timer) {
+                    u->rec.stopped_by_user = false;
+                    u->done = false;
+                    u->backoff_ms = 100;
+                    u->start();
+                }
+            peer->send({{"ok", true}, {"containers", names}});
+            return;
+        } else if (op == "restart") {
+            for (auto* u : targets) {
+                if (u->running()) {
+                    u->restart_after_stop = true;
+                    u->stop(timeout >= 0 ? timeout : u->grace(), true);
+                } else if (!u->timer) {
+                    u->rec.stopped_by_user = false;
+                    u->done = false;
+                    u->start();
+                }
+            }
+            waiters.push_back({peer, names, true});
+        } else if (op == "kill") {
+            int sig = req.value("signal", SIGKILL);
+            for (auto* u : targets)
+                if (u->running()) u->c->kill(sig);
+            peer->send({{"ok", true}, {"containers", names}});
+            return;
+        } else if (op == "pause" || op == "unpause") {
+            for (auto* u : targets)
+                if (u->running()) {
+                    if (op == "pause") u->c->freeze(), u->set_state("paused");
+                    else u->c->thaw(), u->set_state("running");
+                }
+            peer->send({{"ok", true}, {"containers", names}});
+            return;
+        } else {
+            peer->send({{"ok", false}, {"error", "unknown op \"" + op + "\""}});
+            return;
+        }
+    } catch (const std::exception& e) {
+        peer->send({{"ok", false}, {"error", e.what()}});
+        return;
+    }
+    answer_waiters();
+}
+
 Supervisor::Supervisor(compose::Project project, UpOptions options)
     : impl_(std::make_unique<Impl>(std::move(project), std::move(options))) {}
 
@@ -646,19 +767,7 @@ int Supervisor::run() {
         s.units.push_back(std::move(u));
     }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
-        [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
-            std::string op = req.value("op", "");
-            if (op == "down" || op == "stop") {
-                if (req.contains("timeout") && req["timeout"].is_number()) s.opts.stop_timeout = req["timeout"].get<int>();
-                s.remove_on_exit = s.remove_on_exit || op == "down";
-                s.waiting_peers.push_back(peer);
-                s.stop_all(false);
-            } else if (op == "ping") {
-                peer->send({{"ok", true}, {"pid", ::getpid()}});
-            } else {
-                peer->send({{"ok", false}, {"error", "unknown op \"" + op + "\""}});
-            }
-        });
+        [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });
     s.server->start();
     auto on_signal = [](uv_signal_t* h, int) {
         auto* impl = static_cast<Impl*>(h->data);

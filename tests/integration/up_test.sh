@@ -56,6 +56,25 @@ check "on-failure:3 restarts three times" 3 "$(field flaky restarts)"
 check "then stays exited" exited "$(field flaky state)"
 check "ps lists the running ones" "db stubborn web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
 
+# Operator commands reach the running supervisor.
+"$BERTH" pause web >/dev/null
+contains "pause freezes the container" "paused" "$("$BERTH" ps)"
+check "through the freezer cgroup (v1 here)" FROZEN "$(cat /sys/fs/cgroup/freezer/berth/itup-web-1/freezer.state)"
+"$BERTH" unpause web >/dev/null
+"$BERTH" stop web >/dev/null
+json=$("$BERTH" ps -a --format json)
+check "stop: exited and not restarted" exited "$(field web state)"
+"$BERTH" start web >/dev/null
+json=$("$BERTH" ps -a --format json)
+check "start: running again" running "$(field web state)"
+"$BERTH" kill -s TERM web >/dev/null
+sleep 0.3
+json=$("$BERTH" ps -a --format json)
+check "kill -s TERM: the trap exits 0" 0 "$(field web exit_code)"
+contains "ls lists the project" "itup" "$("$BERTH" ls)"
+out=$("$BERTH" stop nosuch 2>&1)
+check "stop of an unknown service exits 1" 1 $?
+
 s=$(date +%s%N)
 "$BERTH" down >/dev/null
 e=$(date +%s%N)
@@ -83,5 +102,5 @@ YAML
 out=$("$BERTH" up -d 2>&1)
 check "cycle exits 1" 1 $?
 contains "cycle is named" "dependency cycle" "$out"
-check "nothing started" "" "$("$BERTH" ps -a -q)"
+check "nothing started" "" "$(ls "$BERTH_RUNTIME_DIR" 2>/dev/null | grep itcycle)"
 finish
