@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <new>
+#include <utility>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -265,8 +267,19 @@ std::string ExitStatus::reason() const {
     return "exited with code " + std::to_string(code);
 }
 
-Container::Container(Container&&) noexcept = default;
-Container& Container::operator=(Container&&) noexcept = default;
+Container::Container(Container&& o) noexcept
+    : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), pid_(std::exchange(o.pid_, -1)),
+      pidfd_(std::move(o.pidfd_)), pty_(std::move(o.pty_)), cgroup_(std::move(o.cgroup_)),
+      status_(std::move(o.status_)), torn_down_(std::exchange(o.torn_down_, true)),
+      capabilities_(o.capabilities_), seccomp_(o.seccomp_), no_new_privileges_(o.no_new_privileges_) {}
+
+Container& Container::operator=(Container&& o) noexcept {
+    if (this != &o) {
+        this->~Container();
+        new (this) Container(std::move(o));
+    }
+    return *this;
+}
 
 Container::~Container() {
     if (pid_ > 0 && !torn_down_) {

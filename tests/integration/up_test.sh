@@ -92,6 +92,19 @@ contains "ps shows the orphans" "web" "$("$BERTH" ps -a)"
 "$BERTH" down >/dev/null
 check_no_leaks itup-
 
+# Attached: output with name prefixes, Ctrl-C stops the stack gracefully.
+"$BERTH" up web > "$work/attached.out" 2>&1 &
+up_pid=$!
+for i in $(seq 50); do grep -q "itup-web-1  Started" "$work/attached.out" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$up_pid"
+wait "$up_pid"
+check "attached up exits 0 after Ctrl-C" 0 $?
+contains "attached up prints container output" "Gracefully stopping" "$(cat "$work/attached.out")"
+contains "containers exit on the stop" "itup-web-1 exited with code 0" "$(cat "$work/attached.out")"
+if grep -q warning "$work/attached.out"; then fail "attached up printed a warning"; else ok "no warnings"; fi
+"$BERTH" down >/dev/null
+check_no_leaks itup-
+
 # A dependency cycle fails before anything starts.
 cat > compose.yaml <<'YAML'
 name: itcycle
