@@ -22,6 +22,8 @@
 #include <thread>
 #include <unistd.h>
 
+extern char** environ;
+
 namespace berth::cli {
 namespace {
 
@@ -57,9 +59,34 @@ supervisor::UpOptions to_options(const UpFlags& f) {
 int up(const GlobalOptions& g, const UpFlags& f) {
     compose::Project project = load_project(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
-    if (int pid = ps.supervisor_pid(); pid > 0)
-        throw Error("project " + project.name + " is already up (supervisor pid " + std::to_string(pid) + ")",
-                    "run `berth down` first, or `berth ps` to see it");
+    if (ps.supervisor_pid() > 0) {
+        // Already up: the supervisor recreates what changed and starts what is new.
+        auto client = control::Client::connect(ps.control_socket());
+        if (!client) throw Error("project " + project.name + " is up but its supervisor does not answer",
+                                 "run `berth down` and `berth up` again");
+        std::map<std::string, std::string> env;
+        for (char** e = environ; e && *e; ++e) {
+            std::string kv(*e);
+            if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        char cwd[4096];
+        nlohmann::json req = {{"op", "up"},
+                              {"files", project.compose_files},
+                              {"project_directory", project.working_dir},
+                              {"env_files", g.env_files},
+                              {"profiles", g.profiles},
+                              {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
+                              {"environment", env},
+                              {"services", f.services},
+                              {"force_recreate", f.force_recreate}};
+        nlohmann::json reply = client->call(req);
+        if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused `up`"));
+        for (const char* k : {"running", "recreated", "started"})
+            for (const auto& n : reply.value(k, nlohmann::json::array()))
+                std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
+                            std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
+        return 0;
+    }
     supervisor::UpOptions o = to_options(f);
     if (!f.detach) {
         bool failed = false;

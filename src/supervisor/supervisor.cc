@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "cgroups/cgroups.h"
+#include "compose/loader.h"
 #include "compose/units.h"
 #include "control/control.h"
 #include "images/store.h"
@@ -83,7 +84,13 @@ struct Supervisor::Impl {
         bool until_running = false;      // restart: answered once all run again
     };
     std::vector<Waiter> waiters;
+    std::map<const control::Peer*, nlohmann::json> peer_notes;  // extra fields for a waiter's reply
+    std::deque<compose::Project> retired;  // earlier models: units may still point into them
+    std::map<std::string, images::ResolvedImage> images_by_service;
     void answer_waiters();
+    Unit* add_unit(const plan::ContainerPlan& cp);
+    void apply(compose::Project next, const std::vector<std::string>& services, bool force,
+               const std::shared_ptr<control::Peer>& peer);
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
 
     Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
@@ -125,6 +132,7 @@ struct Unit {
     bool done = false;        // exited for good (no restart coming)
     int64_t backoff_ms = 100;
     bool restart_after_stop = false;
+    bool recreate = false;  // start from a fresh container filesystem
 
     const std::string& name() const { return cp.name; }
     bool running() const { return c && !c->exited(); }
@@ -201,8 +209,11 @@ struct Unit {
         runtime::ContainerSpec spec;
         try {
             spec = make_container_spec(sup->project, *svc, image, name(), sup->root);
-            if (fs::exists(spec.state_dir) && (rec.config_hash != hash || sup->opts.force_recreate) && !started_once)
+            if (fs::exists(spec.state_dir) && (rec.config_hash != hash || recreate)) {
                 fs::remove_all(spec.state_dir);  // configuration changed: a new container
+                log.reset();
+            }
+            recreate = false;
             rec.config_hash = hash;
             rec.bundle_dir = spec.state_dir;
             rec.cgroup = spec.cgroup_parent + "/" + name();
@@ -617,18 +628,109 @@ void Supervisor::Impl::check_done() {
     ready(exit_code == 0, "every container exited");
 }
 
+Unit* Supervisor::Impl::add_unit(const plan::ContainerPlan& cp) {
+    auto u = std::make_unique<Unit>();
+    u->sup = this;
+    u->cp = cp;
+    u->svc = &project.services.at(cp.service);
+    u->image = images_by_service.at(cp.service);
+    if (auto old = pstate.read(cp.name)) u->rec = *old;
+    u->rec.name = cp.name;
+    u->rec.project = project.name;
+    u->rec.service = cp.service;
+    u->rec.index = cp.index;
+    u->rec.image = u->svc->image;
+    u->rec.state = "created";
+    u->rec.stopped_by_user = false;
+    u->rec.created_at = logs::format_time(logs::now_ns());
+    u->recreate = opts.force_recreate;
+    u->save();
+    units.push_back(std::move(u));
+    return units.back().get();
+}
+
+// `up` while up: services whose configuration changed are recreated, new ones
+// started, the rest keep running untouched.
+void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force,
+                             const std::shared_ptr<control::Peer>& peer) {
+    plan::start_order(next);
+    std::set<std::string> wanted;
+    if (services.empty()) {
+        for (auto& [n, _] : next.services) wanted.insert(n);
+    } else {
+        wanted = plan::with_dependencies(next, services);
+    }
+    std::map<std::string, images::ResolvedImage> imgs;
+    for (const auto& n : wanted) {
+        const auto& svc = next.services.at(n);
+        if (svc.image.empty()) throw Error("service \"" + n + "\" has no image");
+        imgs[n] = store.resolve(svc.image);
+    }
+    retired.push_back(std::move(project));
+    project = std::move(next);
+    for (auto& [n, img] : imgs) images_by_service[n] = img;
+    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(),
+                   kept = nlohmann::json::array();
+    std::vector<std::string> waiting;
+    for (auto& u : units) {
+        auto it = project.services.find(u->cp.service);
+        if (it == project.services.end()) continue;  // an orphan: left as it is
+        u->svc = &it->second;
+        if (!wanted.count(u->cp.service)) continue;
+        std::string hash = plan::config_hash(project, u->cp.service);
+        bool differs = hash != u->rec.config_hash || force;
+        if (!differs && (u->running() || u->timer)) {
+            kept.push_back(u->name());
+            continue;
+        }
+        u->image = imgs.at(u->cp.service);
+        u->recreate = differs;
+        waiting.push_back(u->name());
+        (differs ? changed : started).push_back(u->name());
+        if (u->running()) {
+            u->restart_after_stop = true;
+            u->stop(u->grace(), true);
+        } else {
+            u->rec.stopped_by_user = false;
+            u->done = false;
+            u->pending = true;
+        }
+    }
+    for (const auto& cp : plan::containers(project, opts.scale)) {
+        if (!wanted.count(cp.service)) continue;
+        bool exists = std::any_of(units.begin(), units.end(), [&](auto& u) { return u->name() == cp.name; });
+        if (exists) continue;
+        add_unit(cp);
+        started.push_back(cp.name);
+        waiting.push_back(cp.name);
+    }
+    pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
+                                        {"files", project.compose_files}, {"supervisor", ::getpid()}});
+    (void)peer;
+    schedule();
+    waiters.push_back({peer, waiting, true});
+    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}};
+    answer_waiters();
+}
+
 void Supervisor::Impl::answer_waiters() {
     for (auto it = waiters.begin(); it != waiters.end();) {
         bool settled = true;
         for (const auto& n : it->names)
             for (auto& u : units)
                 if (u->name() == n) {
-                    bool busy = it->until_running ? !u->running() || u->restart_after_stop
+                    // until_running: settled once started again (or already done, like a one-shot job).
+                    bool busy = it->until_running ? u->pending || u->restart_after_stop || (!u->running() && !u->done)
                                                   : u->running() || u->timer != nullptr;
                     if (busy) settled = false;
                 }
         if (settled) {
-            it->peer->send({{"ok", true}, {"containers", it->names}});
+            nlohmann::json reply = {{"ok", true}, {"containers", it->names}};
+            if (auto n = peer_notes.find(it->peer.get()); n != peer_notes.end()) {
+                reply.update(n->second);
+                peer_notes.erase(n);
+            }
+            it->peer->send(reply);
             it = waiters.erase(it);
         } else {
             ++it;
@@ -647,6 +749,23 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
     }
     if (op == "ping") {
         peer->send({{"ok", true}, {"pid", ::getpid()}});
+        return;
+    }
+    if (op == "up") {
+        try {
+            compose::LoadOptions lo;
+            lo.files = req.value("files", std::vector<std::string>{});
+            lo.project_name = project.name;
+            lo.project_directory = req.value("project_directory", std::string());
+            lo.env_files = req.value("env_files", std::vector<std::string>{});
+            lo.profiles = req.value("profiles", std::vector<std::string>{});
+            lo.working_dir = req.value("working_dir", std::string());
+            lo.environment = req.value("environment", std::map<std::string, std::string>{});
+            apply(compose::load_project(lo), req.value("services", std::vector<std::string>{}),
+                  req.value("force_recreate", false), peer);
+        } catch (const std::exception& e) {
+            peer->send({{"ok", false}, {"error", e.what()}});
+        }
         return;
     }
     std::set<std::string> wanted;
@@ -747,25 +866,9 @@ int Supervisor::run() {
                                           {"files", s.project.compose_files},
                                           {"supervisor", ::getpid()}});
     fs::create_directories(s.root + "/containers");
-    for (const auto& cp : plan::containers(s.project, s.opts.scale)) {
-        if (!wanted.count(cp.service)) continue;
-        auto u = std::make_unique<Unit>();
-        u->sup = &s;
-        u->cp = cp;
-        u->svc = &s.project.services.at(cp.service);
-        u->image = imgs.at(cp.service);
-        if (auto old = s.pstate.read(cp.name)) u->rec = *old;
-        u->rec.name = cp.name;
-        u->rec.project = s.project.name;
-        u->rec.service = cp.service;
-        u->rec.index = cp.index;
-        u->rec.image = u->svc->image;
-        u->rec.state = "created";
-        u->rec.stopped_by_user = false;
-        u->rec.created_at = logs::format_time(logs::now_ns());
-        u->save();
-        s.units.push_back(std::move(u));
-    }
+    s.images_by_service = imgs;
+    for (const auto& cp : plan::containers(s.project, s.opts.scale))
+        if (wanted.count(cp.service)) s.add_unit(cp);
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });
     s.server->start();

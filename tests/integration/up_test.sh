@@ -56,6 +56,17 @@ check "on-failure:3 restarts three times" 3 "$(field flaky restarts)"
 check "then stays exited" exited "$(field flaky state)"
 check "ps lists the running ones" "db stubborn web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
 
+# `up` again: only the service whose configuration changed is recreated.
+json=$("$BERTH" ps -a --format json)
+db_before=$(started db); web_before=$(started web)
+sed -i '/^    command: sh -c .trap "exit 0" TERM/s/sleep 0.05/sleep 0.06/' compose.yaml
+out=$("$BERTH" up -d web 2>&1)
+contains "up again reports the recreated service" "itup-web-1  Recreated" "$out"
+contains "and the unchanged one as running" "itup-db-1  Running" "$out"
+json=$("$BERTH" ps -a --format json)
+check "the unchanged db kept running" "$db_before" "$(started db)"
+check "web was recreated" 1 "$([ "$(started web)" \> "$web_before" ] && echo 1)"
+
 # Operator commands reach the running supervisor.
 "$BERTH" pause web >/dev/null
 contains "pause freezes the container" "paused" "$("$BERTH" ps)"
