@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <memory>
 #include <set>
 #include <thread>
@@ -28,7 +29,9 @@ namespace berth::cli {
 namespace {
 
 struct UpFlags {
-    bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false;
+    bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false, no_recreate = false;
+    bool wait = false;
+    int wait_timeout = 0;
     std::string exit_code_from;
     std::vector<std::string> scale;
     int timeout = -1;
@@ -44,6 +47,9 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     if (f.timeout >= 0) o.stop_timeout = f.timeout;
     o.no_deps = f.no_deps;
     o.force_recreate = f.force_recreate;
+    o.no_recreate = f.no_recreate;
+    o.wait_healthy = f.wait;
+    if (f.force_recreate && f.no_recreate) throw Error("--force-recreate and --no-recreate cannot be used together");
     for (const auto& s : f.scale) {
         auto eq = s.find('=');
         if (eq == std::string::npos) throw Error("--scale " + s + ": expected SERVICE=NUMBER");
@@ -56,7 +62,9 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     return o;
 }
 
-int up(const GlobalOptions& g, const UpFlags& f) {
+int up(const GlobalOptions& g, const UpFlags& flags) {
+    UpFlags f = flags;
+    if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
     if (ps.supervisor_pid() > 0) {
@@ -138,7 +146,29 @@ int up(const GlobalOptions& g, const UpFlags& f) {
     std::string msg;
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(p[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.wait_timeout);
+    for (;;) {
+        if (f.wait_timeout > 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd pfd{p[0], POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+                ::close(p[0]);
+                std::string waiting;
+                for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
+                    if (r.state != "running" || (!r.health.empty() && r.health != "healthy"))
+                        if (!(r.state == "exited" && r.exit_code == 0))
+                            waiting += (waiting.empty() ? "" : ", ") + r.name + " (" + r.state +
+                                       (r.health.empty() ? "" : ", " + r.health) + ")";
+                throw Error("--wait-timeout: after " + std::to_string(f.wait_timeout) + " s still waiting for " +
+                                (waiting.empty() ? std::string("the supervisor") : waiting),
+                            "the stack keeps starting in the background; `berth ps` shows it, `berth down` stops it");
+            }
+        }
+        n = ::read(p[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        msg.append(buf, static_cast<size_t>(n));
+    }
     ::close(p[0]);
     if (msg != "ok") throw Error(msg.empty() ? "the supervisor ended before the stack was up" : msg);
     state::ProjectState st(state::runtime_dir(), project.name);
@@ -265,6 +295,9 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_option("--exit-code-from", f->exit_code_from, "Return this service's exit code (implies --abort-on-container-exit)");
     up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
+    up_cmd->add_flag("--no-recreate", f->no_recreate, "Keep existing containers even if their configuration changed");
+    up_cmd->add_flag("--wait", f->wait, "Return once services are running and healthy (implies -d)");
+    up_cmd->add_option("--wait-timeout", f->wait_timeout, "Seconds to wait with --wait");
     up_cmd->add_option("--scale", f->scale, "SERVICE=NUM: number of containers of a service");
     up_cmd->add_option("-t,--timeout", f->timeout, "Seconds to wait for a container to stop");
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");

@@ -88,6 +88,7 @@ struct Supervisor::Impl {
     std::deque<compose::Project> retired;  // earlier models: units may still point into them
     std::map<std::string, images::ResolvedImage> images_by_service;
     void answer_waiters();
+    void restart_dependents(const std::string& service);
     Unit* add_unit(const plan::ContainerPlan& cp);
     void apply(compose::Project next, const std::vector<std::string>& services, bool force,
                const std::shared_ptr<control::Peer>& peer);
@@ -209,7 +210,8 @@ struct Unit {
         runtime::ContainerSpec spec;
         try {
             spec = make_container_spec(sup->project, *svc, image, name(), sup->root);
-            if (fs::exists(spec.state_dir) && (rec.config_hash != hash || recreate)) {
+            bool changed = rec.config_hash != hash && !sup->opts.no_recreate;
+            if (fs::exists(spec.state_dir) && (changed || recreate)) {
                 fs::remove_all(spec.state_dir);  // configuration changed: a new container
                 log.reset();
             }
@@ -307,6 +309,7 @@ struct Unit {
             rec.state = "restarting";
             rec.restarts++;
             save();
+            sup->restart_dependents(cp.service);
             timer = new_handle<uv_timer_t>();
             uv_timer_init(&sup->loop, timer);
             timer->data = this;
@@ -580,8 +583,20 @@ void Supervisor::Impl::schedule() {
         if (go) u->start();
         if (stopping_all) return;
     }
-    bool all_started = std::all_of(units.begin(), units.end(), [](auto& u) { return u->started_once; });
+    bool all_started = std::all_of(units.begin(), units.end(), [&](auto& u) {
+        if (!u->started_once) return false;
+        if (!opts.wait_healthy) return true;
+        if (u->done) return u->rec.exit_code == 0;  // a one-shot job that completed
+        return u->running() && (!u->has_healthcheck() || u->rec.health == "healthy");
+    });
     if (all_started) ready(true, "");
+    if (opts.wait_healthy && !ready_sent)
+        for (auto& u : units)
+            if (u->rec.health == "unhealthy" || (u->done && u->rec.exit_code != 0)) {
+                fail_up("container " + u->name() + " is " +
+                        (u->rec.health == "unhealthy" ? "unhealthy" : "exited with code " + std::to_string(u->rec.exit_code.value_or(-1))));
+                return;
+            }
 }
 
 void Supervisor::Impl::fail_up(const std::string& err) {
@@ -713,6 +728,16 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     answer_waiters();
 }
 
+// depends_on with `restart: true`: dependents restart when their dependency does.
+void Supervisor::Impl::restart_dependents(const std::string& service) {
+    for (auto& u : units) {
+        auto it = u->svc->depends_on.find(service);
+        if (it == u->svc->depends_on.end() || !it->second.restart || !u->running()) continue;
+        u->restart_after_stop = true;
+        u->stop(u->grace(), true);
+    }
+}
+
 void Supervisor::Impl::answer_waiters() {
     for (auto it = waiters.begin(); it != waiters.end();) {
         bool settled = true;
@@ -800,6 +825,7 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
                 if (u->running()) {
                     u->restart_after_stop = true;
                     u->stop(timeout >= 0 ? timeout : u->grace(), true);
+                    restart_dependents(u->cp.service);
                 } else if (!u->timer) {
                     u->rec.stopped_by_user = false;
                     u->done = false;

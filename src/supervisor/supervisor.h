@@ -29,6 +29,8 @@ struct UpOptions {
     std::optional<int> stop_timeout;      // -t, seconds
     bool no_deps = false;
     bool force_recreate = false;
+    bool no_recreate = false;             // keep existing containers even if their configuration changed
+    bool wait_healthy = false;            // --wait: ready means running and, with a healthcheck, healthy
     // Called once: everything requested is started (ok) or `up` failed (error text).
     std::function<void(bool ok, const std::string& error)> on_ready;
 };

@@ -116,6 +116,35 @@ if grep -q warning "$work/attached.out"; then fail "attached up printed a warnin
 "$BERTH" down >/dev/null
 check_no_leaks itup-
 
+# --wait returns once healthy; --wait-timeout names what is not.
+mkdir -p "$work/wait" && cd "$work/wait"
+cat > compose.yaml <<'YAML'
+name: itwait
+services:
+  ok:
+    image: it/busybox
+    command: sh -c 'sleep 0.2; touch /tmp/ok; exec sleep 1000'
+    init: true
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 100ms}
+  never:
+    image: it/busybox
+    command: ["sleep", "1000"]
+    init: true
+    profiles: [slow]
+    healthcheck: {test: ["CMD", "false"], interval: 5s}
+YAML
+"$BERTH" up --wait >/dev/null 2>&1
+check "up --wait succeeds" 0 $?
+json=$("$BERTH" ps -a --format json)
+check "and returns only once healthy" healthy "$(field ok health)"
+"$BERTH" down >/dev/null
+out=$("$BERTH" --profile slow up --wait --wait-timeout 1 2>&1)
+check "up --wait-timeout exits 1" 1 $?
+contains "naming the container not ready" "itwait-never-1 (running, starting)" "$out"
+"$BERTH" --profile slow down >/dev/null
+check_no_leaks itwait-
+cd "$work/stack"
+
 # A dependency cycle fails before anything starts.
 cat > compose.yaml <<'YAML'
 name: itcycle
