@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <memory>
+#include <algorithm>
+#include <filesystem>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -258,6 +260,69 @@ int project_op(const GlobalOptions& g, const std::string& op, const std::vector<
     return 0;
 }
 
+int wait_command(const GlobalOptions& g, const std::vector<std::string>& services) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
+    nlohmann::json reply = client->call({{"op", "wait"}, {"services", services}});
+    if (!reply.value("ok", false)) throw Error(reply.value("error", "wait failed"));
+    int first = 0;
+    bool have = false;
+    for (const auto& n : reply.value("containers", nlohmann::json::array())) {
+        auto codes = reply.value("exit_codes", nlohmann::json::object());
+        int code = codes.value(n.get<std::string>(), 0);
+        std::printf("%d\n", code);
+        if (!have) first = code, have = true;
+    }
+    return first;
+}
+
+int rm_command(const GlobalOptions& g, const std::vector<std::string>& services, bool stop_first) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (client) {
+        if (stop_first) {
+            auto r = client->call({{"op", "stop"}, {"services", services}});
+            if (!r.value("ok", false)) throw Error(r.value("error", "stop failed"));
+        }
+        auto r = client->call({{"op", "rm"}, {"services", services}});
+        if (!r.value("ok", false)) throw Error(r.value("error", "rm failed"));
+        for (const auto& n : r.value("containers", nlohmann::json::array()))
+            std::printf("Container %s  Removed\n", n.get<std::string>().c_str());
+        return 0;
+    }
+    // No supervisor: remove stopped containers from the state on disk.
+    for (const auto& r : ps.read_all()) {
+        if (!services.empty() && std::find(services.begin(), services.end(), r.service) == services.end()) continue;
+        if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)) continue;
+        std::error_code ec;
+        std::filesystem::remove_all(r.bundle_dir, ec);
+        ps.remove(r.name);
+        std::printf("Container %s  Removed\n", r.name.c_str());
+    }
+    return 0;
+}
+
+int events_command(const GlobalOptions& g, bool json) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
+    client->send({{"op", "events"}});
+    while (auto ev = client->read_line()) {
+        if (json) {
+            std::printf("%s\n", ev->dump().c_str());
+        } else {
+            std::printf("%s container %s %s (service=%s)\n", ev->value("time", "").c_str(), ev->value("action", "").c_str(),
+                        ev->value("id", "").c_str(), ev->value("service", "").c_str());
+        }
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 int ls_command(const std::string& format) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& name : state::list_projects(state::runtime_dir())) {
@@ -359,6 +424,25 @@ void add_up_commands(Cli& cli) {
             return project_op(cli.global, "kill", *ksvcs, {{"signal", sig}}, "Killed");
         };
     });
+    auto* wait_cmd = cli.app.add_subcommand("wait", "Block until services' containers stop; print their exit codes");
+    auto wsvcs = std::make_shared<std::vector<std::string>>();
+    wait_cmd->add_option("SERVICE", *wsvcs, "Services (default: all)");
+    wait_cmd->callback([&cli, wsvcs] { cli.action = [&cli, wsvcs] { return wait_command(cli.global, *wsvcs); }; });
+
+    auto* rm_cmd = cli.app.add_subcommand("rm", "Remove stopped containers");
+    auto rsvcs = std::make_shared<std::vector<std::string>>();
+    auto rstop = std::make_shared<bool>(false);
+    auto rforce = std::make_shared<bool>(false);
+    rm_cmd->add_option("SERVICE", *rsvcs, "Services (default: all)");
+    rm_cmd->add_flag("-s,--stop", *rstop, "Stop the containers first");
+    rm_cmd->add_flag("-f,--force", *rforce, "Don't ask (berth never asks)");
+    rm_cmd->callback([&cli, rsvcs, rstop] { cli.action = [&cli, rsvcs, rstop] { return rm_command(cli.global, *rsvcs, *rstop); }; });
+
+    auto* ev_cmd = cli.app.add_subcommand("events", "Stream container events of the project");
+    auto evjson = std::make_shared<bool>(false);
+    ev_cmd->add_flag("--json", *evjson, "One JSON object per line");
+    ev_cmd->callback([&cli, evjson] { cli.action = [&cli, evjson] { return events_command(cli.global, *evjson); }; });
+
     auto* ls_cmd = cli.app.add_subcommand("ls", "List projects");
     auto lsformat = std::make_shared<std::string>("table");
     ls_cmd->add_option("--format", *lsformat, "table or json")->check(CLI::IsMember({"table", "json"}));

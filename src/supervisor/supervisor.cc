@@ -87,6 +87,28 @@ struct Supervisor::Impl {
     std::map<const control::Peer*, nlohmann::json> peer_notes;  // extra fields for a waiter's reply
     std::deque<compose::Project> retired;  // earlier models: units may still point into them
     std::map<std::string, images::ResolvedImage> images_by_service;
+    std::vector<std::shared_ptr<control::Peer>> subscribers;  // `events`
+    std::vector<std::unique_ptr<Unit>> retired_units;          // removed by `rm`, freed with the loop
+
+    std::map<std::string, std::string> last_event;           // name → state+health last sent
+    void emit_event(const state::ContainerRecord& r) {
+        std::string key = r.state + "/" + r.health;
+        if (last_event[r.name] == key) return;
+        last_event[r.name] = key;
+        if (subscribers.empty()) return;
+        nlohmann::json ev = {{"time", logs::format_time(logs::now_ns())}, {"type", "container"},
+                             {"action", r.health.empty() || r.state != "running" ? r.state : "health_status: " + r.health},
+                             {"id", r.name}, {"service", r.service}, {"project", r.project}};
+        if (r.exit_code && r.state == "exited") ev["exit_code"] = *r.exit_code;
+        for (auto it = subscribers.begin(); it != subscribers.end();) {
+            if ((*it)->closed()) {
+                it = subscribers.erase(it);
+                continue;
+            }
+            (*it)->send(ev);
+            ++it;
+        }
+    }
     void answer_waiters();
     void restart_dependents(const std::string& service);
     Unit* add_unit(const plan::ContainerPlan& cp);
@@ -139,6 +161,7 @@ struct Unit {
     bool running() const { return c && !c->exited(); }
 
     void save() {
+        sup->emit_event(rec);
         try {
             sup->pstate.write(rec);
         } catch (const std::exception& e) {
@@ -751,6 +774,11 @@ void Supervisor::Impl::answer_waiters() {
                 }
         if (settled) {
             nlohmann::json reply = {{"ok", true}, {"containers", it->names}};
+            nlohmann::json codes = nlohmann::json::object();
+            for (const auto& n : it->names)
+                for (auto& u : units)
+                    if (u->name() == n && u->rec.exit_code) codes[n] = *u->rec.exit_code;
+            reply["exit_codes"] = codes;
             if (auto n = peer_notes.find(it->peer.get()); n != peer_notes.end()) {
                 reply.update(n->second);
                 peer_notes.erase(n);
@@ -774,6 +802,10 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
     }
     if (op == "ping") {
         peer->send({{"ok", true}, {"pid", ::getpid()}});
+        return;
+    }
+    if (op == "events") {
+        subscribers.push_back(peer);
         return;
     }
     if (op == "up") {
@@ -833,6 +865,29 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
                 }
             }
             waiters.push_back({peer, names, true});
+        } else if (op == "wait") {
+            waiters.push_back({peer, names, false});
+            peer_notes[peer.get()] = nlohmann::json::object();
+        } else if (op == "rm") {
+            nlohmann::json removed = nlohmann::json::array();
+            for (auto it = units.begin(); it != units.end();) {
+                Unit* u = it->get();
+                bool target = std::find(targets.begin(), targets.end(), u) != targets.end();
+                if (!target || u->running() || u->timer) {
+                    ++it;
+                    continue;
+                }
+                u->close_all();
+                if (u->c) u->c->teardown(true);
+                std::error_code ec;
+                fs::remove_all(u->rec.bundle_dir, ec);
+                pstate.remove(u->name());
+                removed.push_back(u->name());
+                retired_units.push_back(std::move(*it));  // handles close asynchronously
+                it = units.erase(it);
+            }
+            peer->send({{"ok", true}, {"containers", removed}});
+            return;
         } else if (op == "kill") {
             int sig = req.value("signal", SIGKILL);
             for (auto* u : targets)

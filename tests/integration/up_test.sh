@@ -83,6 +83,18 @@ sleep 0.3
 json=$("$BERTH" ps -a --format json)
 check "kill -s TERM: the trap exits 0" 0 "$(field web exit_code)"
 contains "ls lists the project" "itup" "$("$BERTH" ls)"
+"$BERTH" events --json > "$work/events.out" 2>&1 &
+ev_pid=$!
+sleep 0.2
+"$BERTH" restart web >/dev/null
+sleep 0.3
+kill "$ev_pid" 2>/dev/null; wait "$ev_pid" 2>/dev/null
+contains "events streams state changes" '"action":"starting","id":"itup-web-1"' "$(cat "$work/events.out")"
+contains "events sees it running again" '"action":"running","id":"itup-web-1"' "$(cat "$work/events.out")"
+"$BERTH" kill -s TERM web >/dev/null
+check "wait prints the exit code" 0 "$("$BERTH" wait web)"
+"$BERTH" rm web >/dev/null
+check "rm removes the stopped container" "" "$("$BERTH" ps -a -q | grep itup-web)"
 out=$("$BERTH" stop nosuch 2>&1)
 check "stop of an unknown service exits 1" 1 $?
 
