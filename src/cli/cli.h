@@ -37,5 +37,7 @@ void add_config_command(Cli& cli);
 void add_image_commands(Cli& cli);
 void add_run_command(Cli& cli);
 void add_up_commands(Cli& cli);
+void add_logs_command(Cli& cli);
+void add_exec_command(Cli& cli);
 
 }  // namespace berth::cli

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     add_image_commands(cli);
     add_run_command(cli);
     add_up_commands(cli);
+    add_logs_command(cli);
+    add_exec_command(cli);
 
     try {
         app.parse(argc, argv);

@@ -4,6 +4,7 @@
 // stdio attached (a pty when stdin is a terminal), signals forwarded, the
 // container's exit code becomes berth's.
 #include "base/error.h"
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "supervisor/container_spec.h"
 #include "cli/project.h"
@@ -49,6 +50,8 @@ std::string random_hex(int n) {
     return s;
 }
 
+}  // namespace
+
 // The terminal in raw mode for the life of a tty session.
 class RawTerminal {
 public:
@@ -69,33 +72,37 @@ private:
     bool active_ = false;
 };
 
+namespace {
+
 void copy_size(int from, int to) {
     winsize ws{};
     if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
 }
 
-// Waits for the container, forwarding signals and (with a pty) the terminal.
-runtime::ExitStatus supervise(runtime::Container& c, bool tty) {
+}  // namespace
+
+// Waits for a process (its pidfd), forwarding signals and (with a pty master) the terminal.
+runtime::ExitStatus attach_until_exit(int pidfd, int master, const std::function<void(int)>& kill,
+                                      const std::function<runtime::ExitStatus()>& wait) {
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     UniqueFd sig(sfd);
     std::unique_ptr<RawTerminal> raw;
-    int master = c.pty_master();
-    if (tty && master >= 0) {
+    if (master >= 0) {
         if (isatty(0)) {
             raw = std::make_unique<RawTerminal>(0);
             copy_size(0, master);
         }
     }
-    bool stdin_open = tty && master >= 0;
+    bool stdin_open = master >= 0;
     bool master_open = master >= 0;
     char buf[1 << 16];
     for (;;) {
         pollfd fds[4];
         int n = 0;
-        fds[n++] = {c.pidfd(), POLLIN, 0};
+        fds[n++] = {pidfd, POLLIN, 0};
         fds[n++] = {sig.get(), POLLIN, 0};
         int master_at = -1, stdin_at = -1;
         if (master_open) master_at = n, fds[n++] = {master, POLLIN, 0};
@@ -110,7 +117,7 @@ runtime::ExitStatus supervise(runtime::Container& c, bool tty) {
                 if (si.ssi_signo == SIGWINCH) {
                     if (master >= 0) copy_size(0, master);
                 } else {
-                    c.kill(static_cast<int>(si.ssi_signo));
+                    kill(static_cast<int>(si.ssi_signo));
                 }
             }
         }
@@ -135,7 +142,7 @@ runtime::ExitStatus supervise(runtime::Container& c, bool tty) {
                 stdin_open = false;
             }
         }
-        if ((fds[0].revents & POLLIN) && !master_open) return c.wait();
+        if ((fds[0].revents & POLLIN) && !master_open) return wait();
         if ((fds[0].revents & POLLIN) && master_open) {
             // Drain what the pty still holds, then finish.
             for (;;) {
@@ -146,10 +153,12 @@ runtime::ExitStatus supervise(runtime::Container& c, bool tty) {
                 ssize_t w = write(1, buf, static_cast<size_t>(r));
                 (void)w;
             }
-            return c.wait();
+            return wait();
         }
     }
 }
+
+namespace {
 
 int run_service(const GlobalOptions& g, const RunOptions& o) {
     compose::Project project = load_project(g);
@@ -228,7 +237,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     }
 
     runtime::Container c = runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2});
-    runtime::ExitStatus st = supervise(c, spec.tty);
+    runtime::ExitStatus st = attach_until_exit(c.pidfd(), spec.tty ? c.pty_master() : -1,
+                                               [&c](int sig) { c.kill(sig); }, [&c] { return c.wait(); });
     c.teardown(o.rm);
     if (!o.rm) {
         // Without --rm the container's files stay, as a stopped container's do.

@@ -513,20 +513,34 @@ void ExecProcess::kill(int sig) {
     if (!status_ && pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
 }
 
-ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
-    if (status_ || !pidfd_) throw Error("container " + id_ + " is not running");
+ExecProcess ExecProcess::adopt(pid_t pid, UniqueFd pidfd) {
+    ExecProcess p;
+    p.pid_ = pid;
+    p.pidfd_ = std::move(pidfd);
+    return p;
+}
+
+namespace {
+
+ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, bool seccomp, bool nnp,
+                      const ExecSpec& es, const Stdio& stdio, const std::string& what, int pty_slave) {
     Prepared p;
     prepare_exec(es.argv, es.env, p);
     p.plan.cwd = p.keep(es.cwd.empty() ? "/" : es.cwd);
     p.plan.uid = es.uid;
     p.plan.gid = es.gid;
     p.plan.groups = es.groups;
-    p.plan.capabilities = capabilities_;
-    p.plan.no_new_privileges = no_new_privileges_;
-    p.plan.seccomp = seccomp_ ? &default_seccomp_program() : nullptr;
-    p.plan.stdin_fd = stdio.in;
-    p.plan.stdout_fd = stdio.out;
-    p.plan.stderr_fd = stdio.err;
+    p.plan.capabilities = caps & bounding_capabilities();
+    p.plan.no_new_privileges = nnp;
+    p.plan.seccomp = seccomp ? &default_seccomp_program() : nullptr;
+    if (pty_slave >= 0) {
+        p.plan.stdin_fd = p.plan.stdout_fd = p.plan.stderr_fd = pty_slave;
+        p.plan.tty = true;
+    } else {
+        p.plan.stdin_fd = stdio.in;
+        p.plan.stdout_fd = stdio.out;
+        p.plan.stderr_fd = stdio.err;
+    }
 
     int sync[2], errp[2];
     if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
@@ -544,15 +558,13 @@ ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     long r = syscall(SYS_clone3, &args, sizeof args);
-    if (r == 0) exec_child_main(p.plan, pidfd_.get());
+    if (r == 0) exec_child_main(p.plan, container_pidfd);
     if (r < 0) throw Error::sys(errno, "clone3");
-    ExecProcess proc;
-    proc.pid_ = static_cast<pid_t>(r);
-    proc.pidfd_.reset(pidfd);
+    ExecProcess proc = ExecProcess::adopt(static_cast<pid_t>(r), UniqueFd(pidfd));
     sync_r.reset();
     err_w.reset();
     try {
-        if (cgroup_ && cgroup_->group) cgroup_->group->attach(proc.pid_);
+        if (group) group->attach(proc.pid());
     } catch (...) {
         sync_w.reset();
         proc.wait();
@@ -562,7 +574,7 @@ ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
     if (::write(sync_w.get(), &go, 1) != 1) {
         proc.kill(SIGKILL);
         proc.wait();
-        throw Error::sys(errno, "exec in " + id_);
+        throw Error::sys(errno, "exec in " + what);
     }
     sync_w.reset();
     ChildError ce{};
@@ -574,6 +586,24 @@ ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
         throw Error(std::string(ce.step) + ": " + std::strerror(ce.err));
     }
     return proc;
+}
+
+}  // namespace
+
+ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
+    if (status_ || !pidfd_) throw Error("container " + id_ + " is not running");
+    return exec_with(pidfd_.get(), cgroup_ ? cgroup_->group.get() : nullptr, capabilities_, seccomp_,
+                     no_new_privileges_, es, stdio, id_, -1);
+}
+
+ExecProcess exec_in(pid_t pid, const std::string& cgroup, CapSet caps, bool seccomp, bool nnp, const ExecSpec& es,
+                    const Stdio& stdio, int pty_slave) {
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) throw Error::sys(errno, "the container's process " + std::to_string(pid));
+    UniqueFd pidfd(fd);
+    std::unique_ptr<cgroups::Group> group;
+    if (!cgroup.empty()) group = cgroup_manager().create(cgroup, {});  // exists: joins it, changes nothing
+    return exec_with(pidfd.get(), group.get(), caps, seccomp, nnp, es, stdio, cgroup, pty_slave);
 }
 
 void Container::teardown(bool remove_files) {

@@ -60,13 +60,19 @@ public:
     ExitStatus wait();                      // blocks
     std::optional<ExitStatus> try_wait();   // nullopt while it runs
     void kill(int sig);                     // its program dies with it
+    static ExecProcess adopt(pid_t pid, UniqueFd pidfd);
 
 private:
-    friend class Container;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     std::optional<ExitStatus> status_;
 };
+
+// Joins a container this process did not start (`berth exec` from the CLI):
+// its PID 1 `pid`, its cgroup (relative path, e.g. "berth/web-1") and the
+// capability set and seccomp mode it runs with.
+ExecProcess exec_in(pid_t pid, const std::string& cgroup, CapSet capabilities, bool seccomp,
+                    bool no_new_privileges, const ExecSpec& spec, const Stdio& stdio, int pty_slave = -1);
 
 class Container {
 public:

@@ -11,7 +11,7 @@ name: itup
 services:
   db:
     image: it/busybox
-    command: sh -c 'sleep 0.3; touch /tmp/ready; trap "exit 0" TERM; while true; do sleep 0.05; done'
+    command: sh -c 'sleep 0.3; touch /tmp/ready; echo db ready; trap "exit 0" TERM; while true; do sleep 0.05; done'
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
       interval: 100ms
@@ -30,7 +30,7 @@ services:
       migrate: {condition: service_completed_successfully}
   flaky:
     image: it/busybox
-    command: sh -c 'exit 3'
+    command: sh -c 'echo flaky run; exit 3'
     restart: on-failure:3
   stubborn:
     image: it/busybox
@@ -55,6 +55,19 @@ json=$("$BERTH" ps -a --format json)
 check "on-failure:3 restarts three times" 3 "$(field flaky restarts)"
 check "then stays exited" exited "$(field flaky state)"
 check "ps lists the running ones" "db stubborn web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# exec joins a running container; logs reads what it printed.
+out=$("$BERTH" exec -T db sh -c 'hostname; test -f /tmp/ready && echo ready; exit 5')
+check "exec's exit code" 5 $?
+check "exec runs inside the container" "itup-db-1
+ready" "$out"
+check "exec pipes stdin" "piped" "$(echo piped | "$BERTH" exec -T db cat)"
+out=$("$BERTH" exec -T db /nope 2>&1)
+contains "exec of a missing program" "exec /nope: No such file or directory" "$out"
+"$BERTH" exec -T db sh -c 'echo from-exec' >/dev/null
+check "logs: the main process' output only" "itup-db-1  | db ready" "$("$BERTH" logs db)"
+check "logs --tail 1 of a restarted service" "itup-flaky-1  | flaky run" "$("$BERTH" logs --tail 1 flaky)"
+check "logs keeps every run" 4 "$("$BERTH" logs flaky | grep -c 'flaky run')"
 
 # `up` again: only the service whose configuration changed is recreated.
 json=$("$BERTH" ps -a --format json)

@@ -1,0 +1,129 @@
+// berth exec [-d] [-e K=V] [-u USER] [-w DIR] [-T] [--index N] [--privileged] SERVICE COMMAND…
+// Runs a command in a running container of a service, in its namespaces and
+// cgroup, with its capabilities and seccomp filter.
+#include "base/error.h"
+#include "cli/attach.h"
+#include "cli/cli.h"
+#include "cli/project.h"
+#include "images/store.h"
+#include "runtime/container.h"
+#include "runtime/user.h"
+#include "state/state.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <memory>
+#include <unistd.h>
+
+namespace berth::cli {
+namespace {
+
+struct ExecOptions {
+    std::string service, user, workdir;
+    std::vector<std::string> env, command;
+    bool detach = false, no_tty = false, privileged = false;
+    int index = 1;
+};
+
+void set_env(std::vector<std::string>& env, const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('='));
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+            e = kv;
+            return;
+        }
+    env.push_back(kv);
+}
+
+int exec_command(const GlobalOptions& g, const ExecOptions& o) {
+    if (o.command.empty()) throw Error("exec: no command given", "berth exec SERVICE COMMAND [ARGS…]");
+    compose::Project project = load_project(g);
+    auto it = project.services.find(o.service);
+    if (it == project.services.end()) throw Error("no such service: " + o.service);
+    const compose::Service& svc = it->second;
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::optional<state::ContainerRecord> rec;
+    for (const auto& r : ps.read_all())
+        if (r.service == o.service && r.index == o.index) rec = r;
+    if (!rec || rec->pid <= 0 || !state::process_alive(rec->pid, rec->pid_start_time))
+        throw Error("service \"" + o.service + "\" is not running", "start it with `berth up -d " + o.service + "`");
+
+    images::Store store(state::state_root());
+    images::ResolvedImage image = store.resolve(svc.image);
+    runtime::ExecSpec es;
+    es.argv = o.command;
+    es.env = image.config.env;
+    for (const auto& [k, v] : svc.environment)
+        if (v) set_env(es.env, k + "=" + *v);
+    for (const auto& kv : o.env) {
+        if (kv.find('=') != std::string::npos) set_env(es.env, kv);
+        else if (const char* v = std::getenv(kv.c_str())) set_env(es.env, kv + "=" + v);
+    }
+    std::string user = !o.user.empty() ? o.user : !svc.user.empty() ? svc.user : image.config.user;
+    auto who = runtime::resolve_user_in_layers(user, svc.group_add, image.layer_dirs);
+    es.uid = who.uid;
+    es.gid = who.gid;
+    es.groups = who.groups;
+    es.cwd = !o.workdir.empty() ? o.workdir : !svc.working_dir.empty() ? svc.working_dir
+                                            : !image.config.working_dir.empty() ? image.config.working_dir : "/";
+    runtime::CapSet caps = (svc.privileged || o.privileged)
+                               ? runtime::bounding_capabilities()
+                               : runtime::apply_cap_changes(runtime::default_capabilities(), svc.cap_add, svc.cap_drop);
+    bool seccomp = !(svc.privileged || o.privileged);
+    bool nnp = false;
+    for (const auto& opt : svc.security_opt) {
+        if (opt.rfind("seccomp", 0) == 0 && opt.find("unconfined") != std::string::npos) seccomp = false;
+        if (opt.rfind("no-new-privileges", 0) == 0 && opt.find("false") == std::string::npos) nnp = true;
+    }
+    bool tty = !o.no_tty && !o.detach && isatty(0);
+    if (tty) set_env(es.env, "TERM=xterm");
+
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+
+    UniqueFd master, slave;
+    if (tty) {
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        char name[128];
+        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0)
+            throw Error::sys(errno, "open a pseudo-terminal");
+        master.reset(m);
+        slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    }
+    int null = o.detach ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+    runtime::Stdio stdio = o.detach ? runtime::Stdio{null, null, null} : runtime::Stdio{0, 1, 2};
+    runtime::ExecProcess p = runtime::exec_in(rec->pid, rec->cgroup, caps, seccomp, nnp, es, stdio, slave.get());
+    slave.reset();
+    if (o.detach) return 0;
+    runtime::ExitStatus st = attach_until_exit(p.pidfd(), master.get(), [&p](int sig) { p.kill(sig); },
+                                               [&p] { return p.wait(); });
+    return st.code;
+}
+
+}  // namespace
+
+void add_exec_command(Cli& cli) {
+    auto* cmd = cli.app.add_subcommand("exec", "Run a command in a running container of a service");
+    auto o = std::make_shared<ExecOptions>();
+    cmd->add_option("SERVICE", o->service, "The service")->required();
+    cmd->add_flag("-d,--detach", o->detach, "Run in the background");
+    cmd->add_option("-e,--env", o->env, "Set an environment variable (K=V, or K to pass berth's own)");
+    cmd->add_option("-u,--user", o->user, "Run as this user");
+    cmd->add_option("-w,--workdir", o->workdir, "Working directory");
+    cmd->add_option("--index", o->index, "Which replica (from 1)");
+    cmd->add_flag("-T,--no-TTY", o->no_tty, "Do not allocate a pseudo-terminal");
+    cmd->add_flag("--privileged", o->privileged, "Every capability, no seccomp");
+    cmd->prefix_command(true);
+    cmd->allow_extras(true);
+    cmd->fallthrough(false);
+    cmd->callback([&cli, o, cmd] {
+        o->command = cmd->remaining();
+        cli.action = [&cli, o] { return exec_command(cli.global, *o); };
+    });
+}
+
+}  // namespace berth::cli
