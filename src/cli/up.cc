@@ -4,6 +4,7 @@
 // berth ps [-a] [-q] [--services] [--format table|json]
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/project.h"
 #include "control/control.h"
 #include "state/state.h"
@@ -126,8 +127,13 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         int logfd = open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         dup2(logfd >= 0 ? logfd : null, 2);
         int wfd = p[1];
+        o.on_progress = [wfd](const std::string& name, const std::string& action) {
+            std::string line = "P\t" + name + "\t" + action + "\n";
+            ssize_t w = ::write(wfd, line.data(), line.size());
+            (void)w;
+        };
         o.on_ready = [wfd](bool ok, const std::string& err) {
-            std::string msg = ok ? "ok" : err;
+            std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
             ssize_t w = ::write(wfd, msg.data(), msg.size());
             (void)w;
             ::close(wfd);
@@ -137,7 +143,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
             supervisor::Supervisor sup(std::move(project), o);
             code = sup.run();
         } catch (const std::exception& e) {
-            std::string msg = e.what();
+            std::string msg = std::string("ERR\t") + e.what();
             ssize_t w = ::write(wfd, msg.data(), msg.size());
             (void)w;
         }
@@ -145,6 +151,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         _exit(code);
     }
     ::close(p[1]);
+    Progress progress(isatty(1), use_color(g, 1));
     std::string msg;
     char buf[4096];
     ssize_t n;
@@ -170,11 +177,17 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         msg.append(buf, static_cast<size_t>(n));
+        size_t nl;
+        while (msg.rfind("P\t", 0) == 0 && (nl = msg.find('\n')) != std::string::npos) {
+            std::string line = msg.substr(2, nl - 2);
+            msg.erase(0, nl + 1);
+            auto tab = line.find('\t');
+            if (tab != std::string::npos) progress.update(line.substr(0, tab), line.substr(tab + 1));
+        }
     }
     ::close(p[0]);
-    if (msg != "ok") throw Error(msg.empty() ? "the supervisor ended before the stack was up" : msg);
-    state::ProjectState st(state::runtime_dir(), project.name);
-    for (const auto& r : st.read_all()) std::printf("Container %s  Started\n", r.name.c_str());
+    if (msg != "OK\n")
+        throw Error(msg.rfind("ERR\t", 0) == 0 ? msg.substr(4) : "the supervisor ended before the stack was up");
     return 0;
 }
 
@@ -183,12 +196,20 @@ int down(const GlobalOptions& g, bool volumes, int timeout) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> names;
     for (const auto& r : ps.read_all()) names.push_back(r.name);
+    Progress progress(isatty(1), use_color(g, 1));
     if (int pid = ps.supervisor_pid(); pid > 0) {
+        auto events = control::Client::connect(ps.control_socket());
+        if (events) events->send({{"op", "events"}});
         if (auto c = control::Client::connect(ps.control_socket())) {
             nlohmann::json req = {{"op", "down"}};
             if (timeout >= 0) req["timeout"] = timeout;
             try {
-                c->call(req);
+                c->send(req);
+                // Progress until the supervisor closes the event stream at its end.
+                while (events)
+                    if (auto ev = events->read_line()) progress.update(ev->value("id", ""), ev->value("action", ""));
+                    else break;
+                c->read_line();
             } catch (const Error& e) {
                 std::fprintf(stderr, "warning: the supervisor did not answer (%s); cleaning up\n", e.what());
             }
@@ -198,7 +219,7 @@ int down(const GlobalOptions& g, bool volumes, int timeout) {
         if (ps.supervisor_pid() > 0) ::kill(pid, SIGKILL);
     }
     supervisor::cleanup_project(project.name, volumes, &project);
-    for (const auto& name : names) std::printf("Container %s  Removed\n", name.c_str());
+    for (const auto& name : names) progress.update(name, "removed");
     return 0;
 }
 

@@ -95,9 +95,11 @@ struct Supervisor::Impl {
         std::string key = r.state + "/" + r.health;
         if (last_event[r.name] == key) return;
         last_event[r.name] = key;
+        std::string action = r.health.empty() || r.state != "running" ? r.state : "health_status: " + r.health;
+        if (opts.on_progress && !ready_sent) opts.on_progress(r.name, action);
         if (subscribers.empty()) return;
         nlohmann::json ev = {{"time", logs::format_time(logs::now_ns())}, {"type", "container"},
-                             {"action", r.health.empty() || r.state != "running" ? r.state : "health_status: " + r.health},
+                             {"action", action},
                              {"id", r.name}, {"service", r.service}, {"project", r.project}};
         if (r.exit_code && r.state == "exited") ev["exit_code"] = *r.exit_code;
         for (auto it = subscribers.begin(); it != subscribers.end();) {

@@ -31,6 +31,8 @@ struct UpOptions {
     bool force_recreate = false;
     bool no_recreate = false;             // keep existing containers even if their configuration changed
     bool wait_healthy = false;            // --wait: ready means running and, with a healthcheck, healthy
+    // Called on each container state change ("running", "health_status: healthy", …).
+    std::function<void(const std::string& name, const std::string& action)> on_progress;
     // Called once: everything requested is started (ok) or `up` failed (error text).
     std::function<void(bool ok, const std::string& error)> on_ready;
 };
