@@ -33,7 +33,7 @@ namespace {
 
 struct UpFlags {
     bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false, no_recreate = false;
-    bool wait = false;
+    bool wait = false, remove_orphans = false;
     int wait_timeout = 0;
     std::string exit_code_from;
     std::vector<std::string> scale;
@@ -52,6 +52,7 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     o.force_recreate = f.force_recreate;
     o.no_recreate = f.no_recreate;
     o.wait_healthy = f.wait;
+    o.remove_orphans = f.remove_orphans;
     if (f.force_recreate && f.no_recreate) throw Error("--force-recreate and --no-recreate cannot be used together");
     for (const auto& s : f.scale) {
         auto eq = s.find('=');
@@ -191,12 +192,33 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     return 0;
 }
 
-int down(const GlobalOptions& g, bool volumes, int timeout) {
+int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans) {
     compose::Project project = load_project(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> names;
     for (const auto& r : ps.read_all()) names.push_back(r.name);
     Progress progress(isatty(1), use_color(g, 1));
+    std::vector<std::string> orphan_names = remove_orphans ? std::vector<std::string>{} : supervisor::orphans(project);
+    if (int pid = ps.supervisor_pid(); pid > 0 && !orphan_names.empty()) {
+        // Orphans stay up under their supervisor: stop and remove only this file's services.
+        if (auto c = control::Client::connect(ps.control_socket())) {
+            std::vector<std::string> services;
+            for (const auto& r : ps.read_all())
+                if (project.services.count(r.service) || project.disabled_services.count(r.service))
+                    if (std::find(services.begin(), services.end(), r.service) == services.end()) services.push_back(r.service);
+            nlohmann::json stop = {{"op", "stop"}, {"services", services}};
+            if (timeout >= 0) stop["timeout"] = timeout;
+            if (!services.empty()) {
+                c->call(stop);
+                auto reply = c->call({{"op", "rm"}, {"services", services}});
+                for (const auto& n : reply.value("containers", nlohmann::json::array()))
+                    progress.update(n.get<std::string>(), "removed");
+            }
+        }
+        for (const auto& n : orphan_names)
+            std::fprintf(stderr, "warning: orphan container %s kept; `berth down --remove-orphans` removes it\n", n.c_str());
+        return 0;
+    }
     if (int pid = ps.supervisor_pid(); pid > 0) {
         auto events = control::Client::connect(ps.control_socket());
         if (events) events->send({{"op", "events"}});
@@ -218,8 +240,12 @@ int down(const GlobalOptions& g, bool volumes, int timeout) {
         for (int i = 0; i < 1000 && ps.supervisor_pid() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
         if (ps.supervisor_pid() > 0) ::kill(pid, SIGKILL);
     }
-    supervisor::cleanup_project(project.name, volumes, &project);
-    for (const auto& name : names) progress.update(name, "removed");
+    supervisor::cleanup_project(project.name, volumes, &project, remove_orphans);
+    std::vector<std::string> kept = remove_orphans ? std::vector<std::string>{} : supervisor::orphans(project);
+    for (const auto& name : names)
+        if (std::find(kept.begin(), kept.end(), name) == kept.end()) progress.update(name, "removed");
+    for (const auto& n : kept)
+        std::fprintf(stderr, "warning: orphan container %s kept; `berth down --remove-orphans` removes it\n", n.c_str());
     return 0;
 }
 
@@ -382,6 +408,7 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
     up_cmd->add_flag("--no-recreate", f->no_recreate, "Keep existing containers even if their configuration changed");
+    up_cmd->add_flag("--remove-orphans", f->remove_orphans, "Remove containers of services no longer in the compose file");
     up_cmd->add_flag("--wait", f->wait, "Return once services are running and healthy (implies -d)");
     up_cmd->add_option("--wait-timeout", f->wait_timeout, "Seconds to wait with --wait");
     up_cmd->add_option("--scale", f->scale, "SERVICE=NUM: number of containers of a service");
@@ -392,10 +419,12 @@ void add_up_commands(Cli& cli) {
     auto* down_cmd = cli.app.add_subcommand("down", "Stop and remove the project's containers");
     auto volumes = std::make_shared<bool>(false);
     auto timeout = std::make_shared<int>(-1);
+    auto down_orphans = std::make_shared<bool>(false);
+    down_cmd->add_flag("--remove-orphans", *down_orphans, "Also remove containers of services no longer in the compose file");
     down_cmd->add_flag("-v,--volumes", *volumes, "Also remove the project's named volumes");
     down_cmd->add_option("-t,--timeout", *timeout, "Seconds to wait for a container to stop");
-    down_cmd->callback([&cli, volumes, timeout] {
-        cli.action = [&cli, volumes, timeout] { return down(cli.global, *volumes, *timeout); };
+    down_cmd->callback([&cli, volumes, timeout, down_orphans] {
+        cli.action = [&cli, volumes, timeout, down_orphans] { return down(cli.global, *volumes, *timeout, *down_orphans); };
     });
 
     struct OpSpec {

@@ -944,6 +944,16 @@ int Supervisor::run() {
         imgs[n] = s.store.resolve(svc.image);
     }
     s.lock_fd = s.pstate.lock_as_supervisor();
+    if (auto orph = orphans(s.project); !orph.empty()) {
+        if (s.opts.remove_orphans) {
+            cleanup_project(s.project.name, false, &s.project, true);
+        } else {
+            std::string names;
+            for (const auto& n : orph) names += (names.empty() ? "" : ", ") + n;
+            std::fprintf(stderr, "warning: found orphan containers (%s) for this project; if you removed or renamed "
+                                 "their service, run this command with --remove-orphans to clean them up\n", names.c_str());
+        }
+    }
     s.pstate.write_project(nlohmann::json{{"name", s.project.name},
                                           {"working_dir", s.project.working_dir},
                                           {"files", s.project.compose_files},
@@ -981,11 +991,25 @@ int Supervisor::run() {
     return s.exit_code;
 }
 
-std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model) {
+std::vector<std::string> orphans(const compose::Project& model) {
+    std::vector<std::string> out;
+    for (const auto& r : state::ProjectState(state::runtime_dir(), model.name).read_all())
+        if (!model.services.count(r.service) && !model.disabled_services.count(r.service)) out.push_back(r.name);
+    return out;
+}
+
+std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model,
+                                         bool remove_orphans) {
     state::ProjectState ps(state::runtime_dir(), project);
     std::vector<std::string> removed;
     std::unique_ptr<cgroups::Manager> cg;
+    bool kept = false;
     for (const auto& r : ps.read_all()) {
+        bool orphan = model && !model->services.count(r.service) && !model->disabled_services.count(r.service);
+        if (orphan && !remove_orphans) {
+            kept = true;
+            continue;
+        }
         if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)) ::kill(r.pid, SIGKILL);
         if (!r.cgroup.empty()) {
             try {
@@ -999,6 +1023,7 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
             std::error_code ec;
             fs::remove_all(r.bundle_dir, ec);
         }
+        ps.remove(r.name);
         removed.push_back(r.name);
     }
     if (remove_volumes && model)
@@ -1007,9 +1032,11 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
                 std::error_code ec;
                 fs::remove_all(state::state_root() + "/volumes/" + v.name, ec);
             }
-    ps.remove_all();
-    std::error_code ec;
-    fs::remove(state::runtime_dir() + "/" + project + ".supervisor.log", ec);
+    if (!kept) {
+        ps.remove_all();
+        std::error_code ec;
+        fs::remove(state::runtime_dir() + "/" + project + ".supervisor.log", ec);
+    }
     return removed;
 }
 

@@ -31,6 +31,7 @@ struct UpOptions {
     bool force_recreate = false;
     bool no_recreate = false;             // keep existing containers even if their configuration changed
     bool wait_healthy = false;            // --wait: ready means running and, with a healthcheck, healthy
+    bool remove_orphans = false;
     // Called on each container state change ("running", "health_status: healthy", …).
     std::function<void(const std::string& name, const std::string& action)> on_progress;
     // Called once: everything requested is started (ok) or `up` failed (error text).
@@ -56,7 +57,12 @@ private:
 // `down` without (or after) a supervisor: kills what the state files say still
 // runs, removes cgroups, container dirs and the project's state; with
 // remove_volumes also the project's named volumes. Returns the names removed.
+// Orphans (containers of services no longer in `model`) are kept unless
+// remove_orphans; with no model every container goes.
 std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes,
-                                         const compose::Project* model);
+                                         const compose::Project* model, bool remove_orphans = true);
+
+// Names of the project's containers (from its state) whose service `model` no longer has.
+std::vector<std::string> orphans(const compose::Project& model);
 
 }  // namespace berth::supervisor

@@ -119,6 +119,24 @@ check "down waits the grace period for a process ignoring SIGTERM" 1 "$([ $ms -g
 check "down leaves no state" "" "$("$BERTH" ps -a -q)"
 check_no_leaks itup-
 
+# Orphans: a service removed from the file is kept by `down` unless --remove-orphans.
+"$BERTH" up -d web >/dev/null 2>&1
+cp compose.yaml compose.full.yaml
+python3 - <<'PY'
+import re
+text = open("compose.yaml").read()
+text = re.sub(r"\n  stubborn:\n(    .*\n)+", "\n", text)
+open("compose.yaml", "w").write(text)
+PY
+"$BERTH" -f compose.full.yaml -p itup up -d stubborn >/dev/null 2>&1
+out=$("$BERTH" down 2>&1)
+contains "down warns about the orphan" "orphan container itup-stubborn-1 kept" "$out"
+check "the orphan is still listed" "itup-stubborn-1" "$("$BERTH" -f compose.full.yaml -p itup ps -a -q)"
+"$BERTH" down --remove-orphans >/dev/null 2>&1
+check "down --remove-orphans removes it" "" "$("$BERTH" -f compose.full.yaml -p itup ps -a -q)"
+mv compose.full.yaml compose.yaml
+check_no_leaks itup-
+
 # A killed supervisor: down still removes everything.
 "$BERTH" up -d web >/dev/null 2>&1
 sup=$(python3 -c "import json; print(json.load(open('$BERTH_RUNTIME_DIR/itup/project.json'))['supervisor'])" 2>/dev/null)
