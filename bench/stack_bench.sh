@@ -53,4 +53,45 @@ for n in 1 10 50; do
 done
 echo "$idle"
 
+# Restart latency after a crash: from the container's exit to its replacement
+# running, as the supervisor's events report it (the first backoff is 100 ms).
+mkdir -p "$work/r" && cd "$work/r"
+cat > compose.yaml <<'YAML'
+name: benchr
+services:
+  anchor:
+    image: bench/busybox
+    command: ["sleep", "1000"]
+    init: true
+  crash:
+    image: bench/busybox
+    command: ["sh", "-c", "sleep 0.3; exit 1"]
+    restart: always
+YAML
+"$berth" up -d anchor >/dev/null
+"$berth" events --json > "$work/events" &
+ev=$!
+sleep 0.2
+"$berth" up -d crash >/dev/null
+sleep 2.5
+kill "$ev" 2>/dev/null || true
+python3 - "$work/events" <<'PY'
+import json, sys, datetime
+def t(s):
+    base, frac = s.rstrip("Z").split(".")
+    return datetime.datetime.fromisoformat(base).replace(tzinfo=datetime.timezone.utc).timestamp() + float("0." + frac)
+last_exit, gaps = None, []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("service") != "crash": continue
+    if e["action"] == "restarting": last_exit = t(e["time"])
+    elif e["action"] == "running" and last_exit is not None:
+        gaps.append((t(e["time"]) - last_exit) * 1000); last_exit = None
+if gaps:
+    print("restart after a crash: " + ", ".join("%.1f" % g for g in gaps) + " ms (backoff 100, 200, 400… ms included)")
+else:
+    print("restart after a crash: no restart seen")
+PY
+"$berth" down >/dev/null
+
 podman-compose version >/dev/null 2>&1 && echo "podman-compose is installed: compare by hand" || echo "podman-compose: not installed, no comparison"
