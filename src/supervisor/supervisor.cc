@@ -112,6 +112,7 @@ struct Supervisor::Impl {
         }
     }
     void answer_waiters();
+    void advance_stop();
     void restart_dependents(const std::string& service);
     Unit* add_unit(const plan::ContainerPlan& cp);
     void apply(compose::Project next, const std::vector<std::string>& services, bool force,
@@ -355,6 +356,7 @@ struct Unit {
         }
         if (sup->opts.exit_code_from && *sup->opts.exit_code_from == cp.service) sup->exit_code = st.code;
         sup->answer_waiters();
+        sup->advance_stop();
         sup->schedule();
         sup->check_done();
     }
@@ -633,14 +635,29 @@ void Supervisor::Impl::fail_up(const std::string& err) {
 
 void Supervisor::Impl::stop_all(bool kill_now) {
     stopping_all = true;
-    // Reverse dependency order: a service stops once nothing running depends on it.
-    std::vector<std::string> order = plan::start_order(project);
-    std::reverse(order.begin(), order.end());
-    for (const auto& s : order)
-        for (auto& u : units)
-            if (u->cp.service == s) u->stop(kill_now ? 0 : u->grace(), false);
     for (auto& u : units) u->pending = false;
+    if (kill_now) {
+        for (auto& u : units) u->stop(0, false);
+    } else {
+        advance_stop();
+    }
     check_done();
+}
+
+// Reverse dependency order: a service is asked to stop once no container of a
+// service that depends on it still runs.
+void Supervisor::Impl::advance_stop() {
+    if (!stopping_all) return;
+    for (auto& u : units) {
+        if (!u->running() || u->rec.state == "stopping") {
+            if (u->timer && u->rec.state == "restarting") u->stop(0, false);  // cancel a pending restart
+            continue;
+        }
+        bool dependents_running = false;
+        for (auto& other : units)
+            if (other->running() && other->svc->depends_on.count(u->cp.service)) dependents_running = true;
+        if (!dependents_running) u->stop(u->grace(), false);
+    }
 }
 
 void Supervisor::Impl::check_done() {

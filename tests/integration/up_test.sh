@@ -32,6 +32,16 @@ services:
     image: it/busybox
     command: sh -c 'echo flaky run; exit 3'
     restart: on-failure:3
+  always:
+    image: it/busybox
+    command: ["sleep", "1000"]
+    init: true
+    restart: always
+  unless:
+    image: it/busybox
+    command: ["sleep", "1000"]
+    init: true
+    restart: unless-stopped
   stubborn:
     image: it/busybox
     command: sh -c 'trap "" TERM; while true; do sleep 0.05; done'
@@ -54,7 +64,7 @@ sleep 1.5
 json=$("$BERTH" ps -a --format json)
 check "on-failure:3 restarts three times" 3 "$(field flaky restarts)"
 check "then stays exited" exited "$(field flaky state)"
-check "ps lists the running ones" "db stubborn web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
+check "ps lists the running ones" "always db stubborn unless web" "$("$BERTH" ps --services | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # exec joins a running container; logs reads what it printed.
 out=$("$BERTH" exec -T db sh -c 'hostname; test -f /tmp/ready && echo ready; exit 5')
@@ -111,12 +121,23 @@ check "rm removes the stopped container" "" "$("$BERTH" ps -a -q | grep itup-web
 out=$("$BERTH" stop nosuch 2>&1)
 check "stop of an unknown service exits 1" 1 $?
 
+# A user stop is final for both always and unless-stopped.
+"$BERTH" stop always unless >/dev/null
+sleep 0.5
+json=$("$BERTH" ps -a --format json)
+check "always stays stopped after a user stop" exited "$(field always state)"
+check "unless-stopped stays stopped after a user stop" exited "$(field unless state)"
+
+"$BERTH" up -d web >/dev/null 2>&1
 s=$(date +%s%N)
-"$BERTH" down >/dev/null
+"$BERTH" down >"$work/down.out"
 e=$(date +%s%N)
 ms=$(( (e - s) / 1000000 ))
 check "down waits the grace period for a process ignoring SIGTERM" 1 "$([ $ms -ge 1000 ] && [ $ms -lt 4000 ] && echo 1)"
 check "down leaves no state" "" "$("$BERTH" ps -a -q)"
+web_exit=$(grep -n "itup-web-1  Exited" "$work/down.out" | cut -d: -f1)
+db_stop=$(grep -n "itup-db-1  Stopping" "$work/down.out" | cut -d: -f1)
+check "down stops web (a dependent) before db" 1 "$([ -n "$web_exit" ] && [ -n "$db_stop" ] && [ "$web_exit" -lt "$db_stop" ] && echo 1)"
 check_no_leaks itup-
 
 # Orphans: a service removed from the file is kept by `down` unless --remove-orphans.
