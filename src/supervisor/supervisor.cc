@@ -610,6 +610,7 @@ void Supervisor::Impl::schedule() {
         if (go) u->start();
         if (stopping_all) return;
     }
+    answer_waiters();  // a start above may settle a waiting `up`/`restart`
     bool all_started = std::all_of(units.begin(), units.end(), [&](auto& u) {
         if (!u->started_once) return false;
         if (!opts.wait_healthy) return true;
