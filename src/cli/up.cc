@@ -100,6 +100,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         return 0;
     }
     supervisor::UpOptions o = to_options(f);
+    o.color = use_color(g, 1);
     if (!f.detach) {
         bool failed = false;
         o.on_ready = [&](bool ok, const std::string& err) {

@@ -199,7 +199,15 @@ struct Unit {
     void emit(const std::string& line) {
         tail.push_back(line);
         if (tail.size() > 10) tail.pop_front();
-        if (sup->opts.attach) std::fprintf(stdout, "%s  | %s\n", name().c_str(), line.c_str()), std::fflush(stdout);
+        if (!sup->opts.attach) return;
+        if (sup->opts.color) {
+            static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};
+            int c = palette[std::hash<std::string>{}(cp.service) % 10];
+            std::fprintf(stdout, "\x1b[%dm%s  |\x1b[0m %s\n", c, name().c_str(), line.c_str());
+        } else {
+            std::fprintf(stdout, "%s  | %s\n", name().c_str(), line.c_str());
+        }
+        std::fflush(stdout);
     }
     void open_pipe(int stream, int fd) {
         auto* p = new_handle<uv_pipe_t>();

@@ -24,6 +24,7 @@ struct UpOptions {
     std::vector<std::string> services;    // empty: all active services
     std::map<std::string, int> scale;     // --scale web=3
     bool attach = true;                   // print containers' output with a name prefix
+    bool color = false;                   // … colored per service (a terminal, --ansi)
     bool abort_on_container_exit = false;
     std::optional<std::string> exit_code_from;
     std::optional<int> stop_timeout;      // -t, seconds
