@@ -39,5 +39,6 @@ void add_run_command(Cli& cli);
 void add_up_commands(Cli& cli);
 void add_logs_command(Cli& cli);
 void add_exec_command(Cli& cli);
+void add_inspect_commands(Cli& cli);
 
 }  // namespace berth::cli

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     add_up_commands(cli);
     add_logs_command(cli);
     add_exec_command(cli);
+    add_inspect_commands(cli);
 
     try {
         app.parse(argc, argv);
