@@ -40,5 +40,6 @@ void add_up_commands(Cli& cli);
 void add_logs_command(Cli& cli);
 void add_exec_command(Cli& cli);
 void add_inspect_commands(Cli& cli);
+void add_completion_command(Cli& cli);
 
 }  // namespace berth::cli
