@@ -84,6 +84,18 @@ void append_json_string(std::string& out, std::string_view s) {
     out += '"';
     size_t i = 0;
     while (i < s.size()) {
+        // Plain printable ASCII, the common case, is copied in runs.
+        size_t run = i;
+        while (run < s.size()) {
+            unsigned char r = static_cast<unsigned char>(s[run]);
+            if (r < 0x20 || r >= 0x7f || r == '"' || r == '\\') break;
+            ++run;
+        }
+        if (run > i) {
+            out.append(s.data() + i, run - i);
+            i = run;
+            continue;
+        }
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c < 0x80) {
             switch (c) {
@@ -191,7 +203,11 @@ void LogWriter::append_entry(Stream s, std::string_view text, int64_t time_ns, b
     buf_ += "{\"log\":";
     append_json_string(buf_, text);
     buf_ += s == Stream::Stdout ? ",\"stream\":\"stdout\",\"time\":\"" : ",\"stream\":\"stderr\",\"time\":\"";
-    buf_ += format_time(time_ns);
+    if (time_ns != cached_time_) {  // every line of one read shares its time
+        cached_time_ = time_ns;
+        cached_time_text_ = format_time(time_ns);
+    }
+    buf_ += cached_time_text_;
     buf_ += partial ? "\",\"partial\":true}\n" : "\"}\n";
     int64_t added = static_cast<int64_t>(buf_.size() - before);
     if (opts_.max_size > 0 && size_ + static_cast<int64_t>(before) + added > opts_.max_size && size_ + static_cast<int64_t>(before) > 0) {

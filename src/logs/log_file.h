@@ -57,6 +57,8 @@ private:
     LogOptions opts_;
     int fd_ = -1;
     int64_t size_ = 0;
+    int64_t cached_time_ = -1;
+    std::string cached_time_text_;
     std::string buf_;
     std::string pending_[2];
 };

@@ -183,31 +183,38 @@ struct Unit {
             log->write(stream ? logs::Stream::Stderr : logs::Stream::Stdout, std::string_view(data, n), t);
             log->flush();  // one write per chunk read: `logs` sees it at once
         }
+        // Whole lines go to the terminal (attached) and the tail kept for error messages.
         std::string& buf = partial[stream];
-        buf.append(data, n);
-        size_t nl;
-        while ((nl = buf.find('\n')) != std::string::npos) {
-            std::string line = buf.substr(0, nl);
-            buf.erase(0, nl + 1);
-            emit(line);
+        std::string_view chunk(data, n);
+        size_t start = 0, nl;
+        while ((nl = chunk.find('\n', start)) != std::string_view::npos) {
+            if (buf.empty()) {
+                emit(chunk.substr(start, nl - start));
+            } else {
+                buf.append(chunk.substr(start, nl - start));
+                emit(buf);
+                buf.clear();
+            }
+            start = nl + 1;
         }
+        buf.append(chunk.substr(start));
         if (buf.size() > 16384) {
             emit(buf);
             buf.clear();
         }
+        if (sup->opts.attach) std::fflush(stdout);
     }
-    void emit(const std::string& line) {
-        tail.push_back(line);
-        if (tail.size() > 10) tail.pop_front();
+    void emit(std::string_view line) {
+        if (tail.size() >= 10) tail.pop_front();
+        tail.emplace_back(line);
         if (!sup->opts.attach) return;
         if (sup->opts.color) {
             static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};
             int c = palette[std::hash<std::string>{}(cp.service) % 10];
-            std::fprintf(stdout, "\x1b[%dm%s  |\x1b[0m %s\n", c, name().c_str(), line.c_str());
+            std::fprintf(stdout, "\x1b[%dm%s  |\x1b[0m %.*s\n", c, name().c_str(), static_cast<int>(line.size()), line.data());
         } else {
-            std::fprintf(stdout, "%s  | %s\n", name().c_str(), line.c_str());
+            std::fprintf(stdout, "%s  | %.*s\n", name().c_str(), static_cast<int>(line.size()), line.data());
         }
-        std::fflush(stdout);
     }
     void open_pipe(int stream, int fd) {
         auto* p = new_handle<uv_pipe_t>();
@@ -217,9 +224,10 @@ struct Unit {
         pipes[stream] = p;
         uv_read_start(
             reinterpret_cast<uv_stream_t*>(p),
-            [](uv_handle_t*, size_t suggested, uv_buf_t* b) {
-                b->base = new char[suggested];
-                b->len = suggested;
+            [](uv_handle_t*, size_t, uv_buf_t* b) {
+                constexpr size_t kRead = 256 * 1024;  // a large read drains a busy pipe in few calls
+                b->base = new char[kRead];
+                b->len = kRead;
             },
             stream == 0 ? on_read<0> : on_read<1>);
     }
@@ -232,6 +240,7 @@ struct Unit {
             if (!u->partial[S].empty()) {
                 u->emit(u->partial[S]);
                 u->partial[S].clear();
+                if (u->sup->opts.attach) std::fflush(stdout);
             }
             close_handle(u->pipes[S]);
         }
@@ -255,6 +264,9 @@ struct Unit {
             rec.cgroup = spec.cgroup_parent + "/" + name();
             int out[2], err[2];
             if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+            // Bigger pipes: fewer wake-ups when a container writes a lot (best effort).
+            fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+            fcntl(err[0], F_SETPIPE_SZ, 1 << 18);
             fs::create_directories(spec.state_dir);
             if (!svc->logging || svc->logging->driver.empty() || svc->logging->driver == "json-file" ||
                 svc->logging->driver == "local") {
