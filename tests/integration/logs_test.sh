@@ -1,0 +1,65 @@
+#!/bin/sh
+# logs, stats, top, inspect, completion end to end: complete, time-ordered
+# logs of two chatty services, rotation, no line lost under a burst.
+. "$(dirname "$0")/lib/common.sh"
+
+"$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
+"$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
+mkdir -p "$work/p" && cd "$work/p"
+cat > compose.yaml <<'YAML'
+name: itlogs
+services:
+  a:
+    image: it/busybox
+    init: true
+    mem_limit: 48m
+    command: ["sh", "-c", "i=0; while [ $$i -lt 200 ]; do echo a-$$i; i=$$((i+1)); done; exec sleep 1000"]
+  b:
+    image: it/busybox
+    init: true
+    command: ["sh", "-c", "i=0; while [ $$i -lt 200 ]; do echo b-$$i >&2; i=$$((i+1)); done; exec sleep 1000"]
+  rotating:
+    image: it/busybox
+    command: ["sh", "-c", "yes 0123456789012345678901234567890123456789 | head -n 20000"]
+    logging:
+      driver: json-file
+      options: {max-size: 100k, max-file: "3"}
+  burst:
+    image: it/busybox
+    command: ["sh", "-c", "yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -n 1000000"]
+YAML
+"$BERTH" up -d >/dev/null 2>&1
+check "up -d" 0 $?
+"$BERTH" wait rotating burst >/dev/null
+sleep 0.2
+
+out=$("$BERTH" logs --no-log-prefix a b)
+check "logs of two services are complete" 400 "$(echo "$out" | grep -c '^[ab]-[0-9]*$')"
+check "each in its own order" "$(seq 0 199 | sed 's/^/a-/')" "$(echo "$out" | grep '^a-')"
+check "logs -t timestamps are in time order" 1 "$("$BERTH" logs -t --no-log-prefix a b | awk '{print $1}' | sort -c && echo 1)"
+check "--tail 2" "itlogs-a-1  | a-198
+itlogs-a-1  | a-199" "$("$BERTH" logs --tail 2 a)"
+check "--since in the future shows nothing" "" "$("$BERTH" logs --since 2200-01-01T00:00:00Z a)"
+check "--until 1h ago shows nothing" "" "$("$BERTH" logs --until 1h a)"
+
+dir="$BERTH_ROOT/containers/itlogs-rotating-1"
+files=$(ls "$dir" | grep -c 'json.log')
+check "rotation keeps max-file files" 3 "$files"
+big=$(find "$dir" -name '*json.log*' -size +100k | wc -l)
+check "each under max-size" 0 "$big"
+
+check "a burst of 1000000 lines loses none" 1000000 "$("$BERTH" logs --no-log-prefix burst | wc -l)"
+
+json=$("$BERTH" stats --no-stream --format json a)
+check "stats shows the memory limit" 50331648 "$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["MemLimit"])')"
+contains "top lists the container's processes" "sleep 1000" "$("$BERTH" top a)"
+contains "inspect has the config" '"mem_limit": 50331648' "$("$BERTH" inspect a)"
+contains "inspect has the state" '"state": "running"' "$("$BERTH" inspect a)"
+"$BERTH" completion bash > "$work/c.sh"
+bash -n "$work/c.sh"
+check "the bash completion script parses" 0 $?
+contains "and completes commands" "logs" "$(bash -c ". '$work/c.sh'; COMP_WORDS=(berth lo); COMP_CWORD=1; _berth; echo \${COMPREPLY[*]}")"
+
+"$BERTH" down >/dev/null
+check_no_leaks itlogs-
+finish
