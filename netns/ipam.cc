@@ -1,0 +1,123 @@
+#include "netns/ipam.h"
+
+#include "base/error.h"
+
+#include <arpa/inet.h>
+
+namespace berth::netns {
+
+uint32_t parse_ipv4(const std::string& text) {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+        throw Error("invalid IPv4 address \"" + text + "\"", "write it as four numbers, e.g. 172.20.0.5");
+    return ntohl(a.s_addr);
+}
+
+std::string format_ipv4(uint32_t ip) {
+    in_addr a{htonl(ip)};
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a, buf, sizeof buf);
+    return buf;
+}
+
+Subnet Subnet::parse(const std::string& cidr) {
+    auto slash = cidr.find('/');
+    if (slash == std::string::npos)
+        throw Error("invalid subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. 172.20.0.0/16");
+    Subnet s;
+    uint32_t ip = parse_ipv4(cidr.substr(0, slash));
+    try {
+        size_t used = 0;
+        s.prefix = std::stoi(cidr.substr(slash + 1), &used);
+        if (used != cidr.size() - slash - 1) throw std::invalid_argument("junk");
+    } catch (const std::exception&) {
+        throw Error("invalid subnet \"" + cidr + "\": bad prefix length");
+    }
+    if (s.prefix < 0 || s.prefix > 32) throw Error("invalid subnet \"" + cidr + "\": prefix length must be 0 to 32");
+    s.network = ip & s.mask();
+    if (s.network != ip)
+        throw Error("invalid subnet \"" + cidr + "\": host bits are set",
+                    "did you mean " + format_ipv4(s.network) + "/" + std::to_string(s.prefix) + "?");
+    return s;
+}
+
+std::string Subnet::str() const { return format_ipv4(network) + "/" + std::to_string(prefix); }
+
+std::vector<PoolRange> default_pool() {
+    std::vector<PoolRange> pool;
+    for (int b = 17; b <= 31; ++b) pool.push_back({Subnet{(172u << 24) | (static_cast<uint32_t>(b) << 16), 16}, 16});
+    pool.push_back({Subnet{(192u << 24) | (168u << 16), 16}, 20});
+    return pool;
+}
+
+std::optional<Subnet> pick_subnet(const std::vector<PoolRange>& pool, const std::vector<Subnet>& taken) {
+    for (const auto& r : pool) {
+        uint64_t step = uint64_t{1} << (32 - r.size);
+        for (uint64_t n = r.range.network; n + step - 1 <= r.range.broadcast(); n += step) {
+            Subnet cand{static_cast<uint32_t>(n), r.size};
+            bool clash = false;
+            for (const auto& t : taken) clash = clash || cand.overlaps(t);
+            if (!clash) return cand;
+        }
+    }
+    return std::nullopt;
+}
+
+Allocator::Allocator(Subnet subnet, std::optional<uint32_t> gateway, std::optional<Subnet> range)
+    : subnet_(subnet), range_(range.value_or(subnet)), gateway_(gateway.value_or(subnet.network + 1)) {
+    if (subnet.prefix > 30) throw Error("subnet " + subnet.str() + " is too small for containers", "use a /30 or larger");
+    if (!subnet_.contains(gateway_) || gateway_ == subnet_.network || gateway_ == subnet_.broadcast())
+        throw Error("gateway " + format_ipv4(gateway_) + " is not a host address of " + subnet_.str());
+    if (!subnet_.contains(range_.network) || !subnet_.contains(range_.broadcast()))
+        throw Error("ip_range " + range_.str() + " is not inside the subnet " + subnet_.str());
+}
+
+std::optional<uint32_t> Allocator::address_of(const std::string& name) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return std::nullopt;
+    return it->second;
+}
+
+uint32_t Allocator::assign(const std::string& name, std::optional<uint32_t> requested) {
+    auto owner = [&](uint32_t ip) -> const std::string* {
+        for (const auto& [n, a] : by_name_)
+            if (a == ip) return &n;
+        return nullptr;
+    };
+    if (requested) {
+        uint32_t ip = *requested;
+        if (!subnet_.contains(ip) || ip == subnet_.network || ip == subnet_.broadcast() || ip == gateway_)
+            throw Error("address " + format_ipv4(ip) + " for " + name + " is not a free host address of " + subnet_.str());
+        if (const std::string* o = owner(ip); o && *o != name)
+            throw Error("address " + format_ipv4(ip) + " for " + name + " is already used by " + *o);
+        by_name_[name] = ip;
+        return ip;
+    }
+    if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
+    for (uint64_t ip = range_.network; ip <= range_.broadcast(); ++ip) {
+        auto a = static_cast<uint32_t>(ip);
+        if (a == subnet_.network || a == subnet_.broadcast() || a == gateway_ || owner(a)) continue;
+        by_name_[name] = a;
+        return a;
+    }
+    throw Error("network " + subnet_.str() + " has no free address left for " + name,
+                "give the network a larger subnet (ipam.config.subnet)");
+}
+
+void Allocator::release(const std::string& name) { by_name_.erase(name); }
+
+nlohmann::json Allocator::to_json() const {
+    nlohmann::json addrs = nlohmann::json::object();
+    for (const auto& [n, a] : by_name_) addrs[n] = format_ipv4(a);
+    return {{"subnet", subnet_.str()}, {"range", range_.str()}, {"gateway", format_ipv4(gateway_)}, {"addresses", addrs}};
+}
+
+Allocator Allocator::from_json(const nlohmann::json& j) {
+    Allocator a(Subnet::parse(j.at("subnet").get<std::string>()), parse_ipv4(j.at("gateway").get<std::string>()),
+                Subnet::parse(j.value("range", j.at("subnet").get<std::string>())));
+    const nlohmann::json addrs = j.value("addresses", nlohmann::json::object());
+    for (const auto& [n, ip] : addrs.items()) a.by_name_[n] = parse_ipv4(ip.get<std::string>());
+    return a;
+}
+
+}  // namespace berth::netns
