@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "compose/units.h"
+#include "netns/files.h"
 #include "runtime/user.h"
 
 #include <cstdlib>
@@ -92,27 +93,8 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
     for (const auto& e : spec.env) has_hostname |= e.rfind("HOSTNAME=", 0) == 0;
     if (!has_hostname) spec.env.insert(spec.env.begin(), "HOSTNAME=" + spec.hostname);
     spec.domainname = s.domainname;
-    std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    for (const auto& h : s.extra_hosts) {
-        auto eq = h.find('=');
-        hosts += h.substr(eq + 1) + "\t" + h.substr(0, eq) + "\n";
-    }
-    spec.etc_hosts = hosts;
-    if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_opt.empty()) {
-        std::string r;
-        for (const auto& d : s.dns) r += "nameserver " + d + "\n";
-        if (!s.dns_search.empty()) {
-            r += "search";
-            for (const auto& d : s.dns_search) r += " " + d;
-            r += "\n";
-        }
-        if (!s.dns_opt.empty()) {
-            r += "options";
-            for (const auto& d : s.dns_opt) r += " " + d;
-            r += "\n";
-        }
-        spec.etc_resolv_conf = r;
-    }
+    spec.etc_hosts = netns::hosts_file({}, s.extra_hosts);
+    spec.etc_resolv_conf = netns::resolv_conf(s.dns, s.dns_search, s.dns_opt);
 
     // Mounts: binds, tmpfs, and named volumes as directories of the state root.
     for (const auto& m : s.volumes) {
