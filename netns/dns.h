@@ -1,0 +1,64 @@
+// The embedded DNS server: answers containers' questions about each other's
+// names, and forwards the rest to the host's resolvers.
+//
+// Each served container gets a UDP and a TCP socket bound to 127.0.0.11:53
+// inside its own network namespace (sockets stay in the namespace they were
+// made in), all driven by the supervisor's libuv loop. So the server always
+// knows which container asks, and answers with the names of the networks that
+// container is on; its /etc/resolv.conf says `nameserver 127.0.0.11`.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::netns {
+
+inline constexpr const char* kDnsAddress = "127.0.0.11";
+
+// ---- the wire format (pure; unit-tested) ----
+struct DnsQuery {
+    uint16_t id = 0;
+    std::string name;  // lower case, no trailing dot
+    uint16_t qtype = 0, qclass = 0;
+    size_t question_end = 0;  // offset just past the first question
+};
+// nullopt for anything that is not a well-formed standard query with one question.
+std::optional<DnsQuery> parse_dns_query(const uint8_t* msg, size_t len);
+// The response to `query` (its header and first question copied): A records
+// for `ips` when the question asks for A (or ANY), else none; rcode 0 or 3 (NXDOMAIN), 2 (SERVFAIL).
+std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vector<uint32_t>& ips, int rcode,
+                         uint32_t ttl = 600);
+
+// The resolvers of a resolv.conf text (loopback ones included: the server runs on the host).
+std::vector<std::string> nameservers_of(const std::string& resolv_conf);
+
+class DnsServer {
+public:
+    // Returns the addresses of `name` as `asker` sees them; nullopt when the
+    // name is not one of berth's (then the question is forwarded).
+    using Lookup = std::function<std::optional<std::vector<uint32_t>>(const std::string& asker, const std::string& name)>;
+
+    DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream);
+    ~DnsServer();
+    DnsServer(const DnsServer&) = delete;
+    DnsServer& operator=(const DnsServer&) = delete;
+
+    // Starts answering inside the network namespace `netns_fd` for `asker`.
+    // `upstream` (the service's `dns:`) replaces the host's resolvers when not empty.
+    void serve(const std::string& asker, int netns_fd, const std::vector<std::string>& upstream = {});
+    void stop(const std::string& asker);
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::netns

@@ -1,0 +1,60 @@
+// Links, addresses and routes over rtnetlink (libnl-route-3): berth never runs `ip`.
+//
+// A Netlink object owns one NETLINK_ROUTE socket. A socket belongs to the
+// network namespace it was created in, so Netlink(netns_fd) briefly enters the
+// container's namespace on this thread, opens the socket and comes back: every
+// later call on it acts inside the container.
+#pragma once
+
+#include "netns/ipam.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct nl_sock;
+
+namespace berth::netns {
+
+struct LinkStats {
+    uint64_t rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0;
+};
+
+class Netlink {
+public:
+    Netlink();                       // in this thread's network namespace
+    explicit Netlink(int netns_fd);  // in the namespace `netns_fd` refers to
+    ~Netlink();
+    Netlink(const Netlink&) = delete;
+    Netlink& operator=(const Netlink&) = delete;
+
+    bool link_exists(const std::string& name);
+    int ifindex(const std::string& name);  // throws when there is no such link
+    // A bridge; returns false (and changes nothing) when a link of that name exists.
+    bool create_bridge(const std::string& name, int mtu);
+    // Removes a link; a missing one is not an error.
+    void delete_link(const std::string& name);
+    void set_up(const std::string& name, bool up = true);
+    void set_mtu(const std::string& name, int mtu);
+    // Adds ip/prefix to the link; an address already there is not an error.
+    void add_address(const std::string& name, uint32_t ip, int prefix);
+    // A veth pair: `host_name` here, enslaved to `master` and up; its peer
+    // created directly inside the namespace `peer_netns_fd` as `peer_name`.
+    void create_veth(const std::string& host_name, const std::string& master, int mtu, const std::string& peer_name,
+                     int peer_netns_fd);
+    void add_default_route(const std::string& dev, uint32_t gateway);
+    // IPv4 destinations of the main routing table (default route excluded).
+    std::vector<Subnet> routed_subnets();
+    // Names of the links whose name starts with `prefix`.
+    std::vector<std::string> links_with_prefix(const std::string& prefix);
+    LinkStats stats(const std::string& name);
+
+private:
+    void connect();
+    nl_sock* sk_ = nullptr;
+};
+
+// Opens /proc/PID/ns/net (O_CLOEXEC); throws berth::Error.
+int open_netns(int pid);
+
+}  // namespace berth::netns

@@ -1,0 +1,290 @@
+#include "netns/network.h"
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "netns/firewall.h"
+#include "netns/link.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace berth::netns {
+namespace {
+
+uint64_t fnv1a(const std::string& s) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+std::string hex(uint64_t v, int digits) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return std::string(buf + 16 - digits);
+}
+
+class FileLock {
+public:
+    explicit FileLock(const std::string& path) {
+        fs::create_directories(fs::path(path).parent_path());
+        fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd_) throw Error::sys(errno, "open " + path);
+        while (flock(fd_.get(), LOCK_EX) < 0)
+            if (errno != EINTR) throw Error::sys(errno, "lock " + path);
+    }
+
+private:
+    UniqueFd fd_;
+};
+
+void write_atomic(const std::string& path, const std::string& text) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << text;
+        f.flush();
+        if (!f) throw Error("cannot write " + tmp);
+    }
+    fs::rename(tmp, path);
+}
+
+nlohmann::json cfg_json(const NetworkConfig& c) {
+    nlohmann::json j = {{"name", c.name}, {"bridge", c.bridge}, {"external", c.external},
+                        {"internal", c.internal}, {"mtu", c.mtu}};
+    if (c.subnet) j["subnet"] = c.subnet->str();
+    if (c.gateway) j["gateway"] = format_ipv4(*c.gateway);
+    if (c.ip_range) j["ip_range"] = c.ip_range->str();
+    return j;
+}
+
+NetworkConfig cfg_from_json(const nlohmann::json& j) {
+    NetworkConfig c;
+    c.name = j.at("name");
+    c.bridge = j.value("bridge", "");
+    c.external = j.value("external", false);
+    c.internal = j.value("internal", false);
+    c.mtu = j.value("mtu", 0);
+    if (j.contains("subnet")) c.subnet = Subnet::parse(j["subnet"]);
+    if (j.contains("gateway")) c.gateway = parse_ipv4(j["gateway"]);
+    if (j.contains("ip_range")) c.ip_range = Subnet::parse(j["ip_range"]);
+    return c;
+}
+
+}  // namespace
+
+std::string bridge_name(const std::string& network) { return kBridgePrefix + hex(fnv1a(network), 9); }
+
+std::string veth_name(const std::string& container, const std::string& network) {
+    return "veth" + hex(fnv1a(container + "\n" + network), 11);
+}
+
+Networks::Networks(std::string state_file, std::string lock_file)
+    : state_file_(std::move(state_file)), lock_file_(std::move(lock_file)) {
+    std::ifstream f(state_file_);
+    if (!f) return;
+    try {
+        auto j = nlohmann::json::parse(f);
+        for (const auto& [name, n] : j.at("networks").items()) {
+            Net net{cfg_from_json(n.at("config")), n.at("bridge"), n.value("created", false),
+                    Allocator::from_json(n.at("addresses"))};
+            nets_.emplace(name, std::move(net));
+        }
+    } catch (const std::exception& e) {
+        spdlog::warn("{}: unreadable network state, starting afresh: {}", state_file_, e.what());
+        nets_.clear();
+    }
+}
+
+const Networks::Net& Networks::get(const std::string& network) const {
+    auto it = nets_.find(network);
+    if (it == nets_.end()) throw Error("network " + network + " is not set up");
+    return it->second;
+}
+const Subnet& Networks::subnet(const std::string& n) const { return get(n).alloc.subnet(); }
+uint32_t Networks::gateway(const std::string& n) const { return get(n).alloc.gateway(); }
+const std::string& Networks::bridge(const std::string& n) const { return get(n).bridge; }
+bool Networks::internal(const std::string& n) const { return get(n).cfg.internal; }
+
+std::vector<std::string> Networks::names() const {
+    std::vector<std::string> out;
+    for (const auto& [n, _] : nets_) out.push_back(n);
+    return out;
+}
+
+void Networks::ensure(const NetworkConfig& cfg) {
+    FileLock lock(lock_file_);
+    Netlink nl;
+    std::string br = cfg.bridge.empty() ? bridge_name(cfg.name) : cfg.bridge;
+    if (br.size() > 15) throw Error("network " + cfg.name + ": bridge name \"" + br + "\" is longer than 15 characters");
+    auto old = nets_.find(cfg.name);
+    if (old != nets_.end() && old->second.bridge != br) nets_.erase(old);  // renamed: start afresh
+    bool exists = nl.link_exists(br);
+
+    if (cfg.external) {
+        if (!exists)
+            throw Error("network " + cfg.name + " is external but bridge " + br + " does not exist",
+                        "create it first, or remove `external: true`");
+        // Adopt the bridge's own subnet when the file does not give one.
+        Subnet sub;
+        if (cfg.subnet) {
+            sub = *cfg.subnet;
+        } else {
+            throw Error("network " + cfg.name + ": an external bridge needs its subnet in `ipam.config`",
+                        "add ipam: {config: [{subnet: ...}]} to the network");
+        }
+        if (!nets_.count(cfg.name))
+            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, cfg.gateway, cfg.ip_range)});
+        save();
+        return;
+    }
+
+    auto it = nets_.find(cfg.name);
+    bool same_config = it != nets_.end() && it->second.cfg.subnet == cfg.subnet &&
+                       it->second.cfg.gateway == cfg.gateway && it->second.cfg.ip_range == cfg.ip_range;
+    if (it == nets_.end() || !same_config) {
+        Subnet sub;
+        auto routed = nl.routed_subnets();
+        if (exists) {
+            // A bridge left by an earlier run: keep it only if it still fits.
+            nl.delete_link(br);
+            exists = false;
+            routed = nl.routed_subnets();
+        }
+        if (cfg.subnet) {
+            sub = *cfg.subnet;
+            for (const auto& r : routed)
+                if (r.overlaps(sub))
+                    throw Error("network " + cfg.name + ": subnet " + sub.str() + " overlaps " + r.str() +
+                                    ", which this host already routes",
+                                "choose another `ipam.config.subnet`, or leave it out to let berth pick one");
+        } else {
+            std::vector<Subnet> taken = routed;
+            for (const auto& [n, net] : nets_)
+                if (n != cfg.name) taken.push_back(net.alloc.subnet());
+            auto picked = pick_subnet(default_pool(), taken);
+            if (!picked)
+                throw Error("network " + cfg.name + ": no free subnet left in the address pool",
+                            "remove unused networks, or set `ipam.config.subnet`");
+            sub = *picked;
+        }
+        if (cfg.gateway && !sub.contains(*cfg.gateway))
+            throw Error("network " + cfg.name + ": gateway " + format_ipv4(*cfg.gateway) + " is outside " + sub.str());
+        if (cfg.ip_range && !sub.contains(cfg.ip_range->network))
+            throw Error("network " + cfg.name + ": ip_range " + cfg.ip_range->str() + " is outside " + sub.str());
+        nets_.erase(cfg.name);
+        it = nets_.emplace(cfg.name, Net{cfg, br, true, Allocator(sub, cfg.gateway, cfg.ip_range)}).first;
+    }
+    Net& net = it->second;
+    net.cfg = cfg;
+    net.created = true;
+    save();  // before the kernel objects: a crash from here on still cleans them up
+    if (!exists) nl.create_bridge(br, cfg.mtu);
+    else if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
+    nl.add_address(br, net.alloc.gateway(), net.alloc.subnet().prefix);
+    nl.set_up(br);
+
+    std::string why;
+    if (!nft_available(&why)) {
+        static bool warned = false;
+        if (!warned)
+            spdlog::warn("nftables is not usable ({}): networks are neither isolated from each other nor NATed outward",
+                         why.substr(0, why.find('\n')));
+        warned = true;
+    } else {
+        nft_apply(ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal}));
+    }
+    if (!cfg.internal && !ip_forward()) {
+        // Outbound access needs forwarding. Remember that berth switched it
+        // on, so that the last berth network to go switches it off again.
+        set_ip_forward(true);
+        write_atomic(lock_file_ + ".forward", "berth enabled net.ipv4.ip_forward\n");
+    }
+}
+
+uint32_t Networks::assign(const std::string& network, const std::string& container, std::optional<uint32_t> requested) {
+    auto it = nets_.find(network);
+    if (it == nets_.end()) throw Error("network " + network + " is not set up");
+    uint32_t ip = it->second.alloc.assign(container, requested);
+    save();
+    return ip;
+}
+
+void Networks::release(const std::string& container) {
+    for (auto& [_, n] : nets_) n.alloc.release(container);
+    save();
+}
+
+void Networks::attach(const std::string& container, int netns_fd, const std::vector<Attachment>& atts) {
+    Netlink host;
+    Netlink inside(netns_fd);
+    for (const auto& a : atts) {
+        const Net& net = get(a.network);
+        std::string veth = veth_name(container, a.network);
+        try {
+            host.create_veth(veth, net.bridge, net.cfg.mtu, a.ifname, netns_fd);
+        } catch (const Error&) {
+            // The previous run's namespace may still be on its way out with the old pair: remove and retry.
+            if (!host.link_exists(veth)) throw;
+            host.delete_link(veth);
+            host.create_veth(veth, net.bridge, net.cfg.mtu, a.ifname, netns_fd);
+        }
+        inside.add_address(a.ifname, a.address, net.alloc.subnet().prefix);
+        inside.set_up(a.ifname);
+        if (a.default_route && !net.cfg.internal) inside.add_default_route(a.ifname, net.alloc.gateway());
+    }
+}
+
+void Networks::save() const {
+    nlohmann::json j;
+    j["networks"] = nlohmann::json::object();
+    for (const auto& [name, n] : nets_)
+        j["networks"][name] = {{"config", cfg_json(n.cfg)}, {"bridge", n.bridge}, {"created", n.created},
+                               {"addresses", n.alloc.to_json()}};
+    write_atomic(state_file_, j.dump(2) + "\n");
+}
+
+void Networks::remove_all() {
+    FileLock lock(lock_file_);
+    Netlink nl;
+    bool nft = nft_available();
+    for (const auto& [name, n] : nets_) {
+        if (!n.created) continue;
+        try {
+            if (nft) nft_delete_table(table_name(n.bridge));
+            nl.delete_link(n.bridge);
+        } catch (const std::exception& e) {
+            spdlog::warn("network {}: {}", name, e.what());
+        }
+    }
+    nets_.clear();
+    std::error_code ec;
+    fs::remove(state_file_, ec);
+    if (fs::exists(lock_file_ + ".forward") && nl.links_with_prefix(kBridgePrefix).empty()) {
+        try {
+            set_ip_forward(false);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}", e.what());
+        }
+        fs::remove(lock_file_ + ".forward", ec);
+    }
+}
+
+void remove_networks(const std::string& state_file) {
+    if (!fs::exists(state_file)) return;
+    Networks(state_file, fs::path(state_file).parent_path().parent_path() / "networks.lock").remove_all();
+}
+
+}  // namespace berth::netns

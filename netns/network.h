@@ -1,0 +1,84 @@
+// A project's networks: the bridge, its address and firewall table, and the
+// addresses handed to containers, kept in one JSON state file so that they
+// survive a restart of the supervisor and can be torn down without it.
+#pragma once
+
+#include "netns/ipam.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::netns {
+
+struct NetworkConfig {
+    std::string name;    // the real network name, e.g. myapp_default
+    std::string bridge;  // empty: bridge_name(name)
+    bool external = false;  // an existing bridge: used, never created nor removed
+    bool internal = false;
+    int mtu = 0;            // 0: the kernel's default
+    std::optional<Subnet> subnet;
+    std::optional<uint32_t> gateway;
+    std::optional<Subnet> ip_range;
+};
+
+// "berth-" and 9 hex digits of a hash of the name: fits IFNAMSIZ, stable, collision-free in practice.
+std::string bridge_name(const std::string& network);
+// The host end of a container's veth on a network (15 characters).
+std::string veth_name(const std::string& container, const std::string& network);
+
+struct Attachment {
+    std::string network;
+    std::string ifname;     // inside the container: eth0, eth1, …
+    uint32_t address = 0;
+    bool default_route = false;
+};
+
+class Networks {
+public:
+    // state_file: the project's networks.json; lock_file: serializes subnet
+    // choice between projects on this host.
+    Networks(std::string state_file, std::string lock_file);
+
+    // Creates the bridge (or adopts the one left by an earlier run), gives it
+    // the gateway address, brings it up and installs its firewall table.
+    void ensure(const NetworkConfig& cfg);
+    bool has(const std::string& network) const { return nets_.count(network) > 0; }
+    const Subnet& subnet(const std::string& network) const;
+    uint32_t gateway(const std::string& network) const;
+    const std::string& bridge(const std::string& network) const;
+    bool internal(const std::string& network) const;
+
+    // The container's stable address on the network (requested: a static ipv4_address).
+    uint32_t assign(const std::string& network, const std::string& container,
+                    std::optional<uint32_t> requested = std::nullopt);
+    void release(const std::string& container);
+
+    // Plugs a started container (its network namespace `netns_fd`) into its
+    // networks: a veth per network, created inside the namespace, addressed,
+    // up, and a default route through the first attachment marked so.
+    void attach(const std::string& container, int netns_fd, const std::vector<Attachment>& atts);
+
+    // Removes every bridge and table this project made, and the state file.
+    void remove_all();
+    void save() const;
+
+    std::vector<std::string> names() const;
+
+private:
+    struct Net {
+        NetworkConfig cfg;
+        std::string bridge;
+        bool created = false;  // made by berth (removed by remove_all)
+        Allocator alloc;
+    };
+    std::string state_file_, lock_file_;
+    std::map<std::string, Net> nets_;
+    const Net& get(const std::string& network) const;
+};
+
+// Removes a network state file's bridges and tables (for `down` without a supervisor).
+void remove_networks(const std::string& state_file);
+
+}  // namespace berth::netns

@@ -1,0 +1,165 @@
+#include "netns/firewall.h"
+#include "netns/link.h"
+#include "netns/network.h"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+using namespace berth::netns;
+namespace fs = std::filesystem;
+
+TEST_CASE("bridge and veth names fit the kernel's 15 characters and differ") {
+    CHECK(bridge_name("myapp_default").size() <= 15);
+    CHECK(bridge_name("myapp_default").rfind("berth-", 0) == 0);
+    CHECK(bridge_name("myapp_default") != bridge_name("otherapp_default"));
+    CHECK(bridge_name("a") == bridge_name("a"));
+    CHECK(veth_name("myapp-web-1", "myapp_default").size() == 15);
+    CHECK(veth_name("myapp-web-1", "myapp_default") != veth_name("myapp-web-2", "myapp_default"));
+    CHECK(veth_name("myapp-web-1", "myapp_default") != veth_name("myapp-web-1", "myapp_back"));
+}
+
+TEST_CASE("firewall ruleset: isolation, internal and masquerade") {
+    CHECK(table_name("berth-0123abcde") == "berth_0123abcde");
+    CHECK(table_name("my.br-0") == "berth_my_br_0");
+    auto open = ruleset({"berth-aaa", Subnet::parse("172.20.0.0/16"), false, true});
+    CHECK(open.find("add table ip berth_aaa\ndelete table ip berth_aaa\n") == 0);
+    CHECK(open.find("iifname \"berth-aaa\" oifname != \"berth-aaa\" oifname \"berth-*\" drop") != std::string::npos);
+    CHECK(open.find("oifname \"berth-aaa\" iifname != \"berth-aaa\" iifname \"berth-*\" drop") != std::string::npos);
+    CHECK(open.find("ip saddr 172.20.0.0/16 oifname != \"berth-aaa\" masquerade") != std::string::npos);
+    auto internal = ruleset({"berth-bbb", Subnet::parse("172.21.0.0/16"), true, true});
+    CHECK(internal.find("masquerade") == std::string::npos);
+    CHECK(internal.find("iifname \"berth-bbb\" oifname != \"berth-bbb\" drop") != std::string::npos);
+}
+
+namespace {
+
+// A child process in a network namespace of its own, waiting for a byte on `go`.
+struct NsChild {
+    pid_t pid = -1;
+    int go = -1;
+    NsChild(uint32_t target, uint16_t port) {
+        int ready[2], gop[2];
+        REQUIRE(pipe(ready) == 0);
+        REQUIRE(pipe(gop) == 0);
+        pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (unshare(CLONE_NEWNET) < 0) _exit(2);
+            char c = 1;
+            if (write(ready[1], &c, 1) != 1) _exit(2);
+            if (read(gop[0], &c, 1) != 1) _exit(3);
+            int s = socket(AF_INET, SOCK_DGRAM, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(port);
+            a.sin_addr.s_addr = htonl(target);
+            _exit(sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof a) == 5 ? 0 : 4);
+        }
+        close(ready[1]);
+        close(gop[0]);
+        char c;
+        REQUIRE(read(ready[0], &c, 1) == 1);
+        close(ready[0]);
+        go = gop[1];
+    }
+    int finish() {
+        char c = 1;
+        (void)!write(go, &c, 1);
+        close(go);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a network end to end in a private namespace: bridge, veth in the container, traffic, teardown" *
+          doctest::skip(geteuid() != 0)) {
+    REQUIRE(unshare(CLONE_NEWNET) == 0);  // this test process only ever touches its own namespace
+    Netlink host;
+    host.set_up("lo");
+    auto dir = fs::temp_directory_path() / ("berth-net-test-" + std::to_string(getpid()));
+    fs::create_directories(dir / "proj");
+    std::string state = (dir / "proj" / "networks.json").string();
+    {
+        Networks nets(state, (dir / "networks.lock").string());
+        NetworkConfig cfg;
+        cfg.name = "proj_default";
+        cfg.mtu = 1400;
+        nets.ensure(cfg);
+        std::string br = bridge_name("proj_default");
+        CHECK(host.link_exists(br));
+        CHECK(nets.subnet("proj_default").str() == "172.17.0.0/16");
+        CHECK(format_ipv4(nets.gateway("proj_default")) == "172.17.0.1");
+        auto routed = host.routed_subnets();
+        CHECK(std::find(routed.begin(), routed.end(), Subnet::parse("172.17.0.0/16")) != routed.end());
+        if (nft_available()) {
+            auto tables = nft_berth_tables();
+            CHECK(std::find(tables.begin(), tables.end(), table_name(br)) != tables.end());
+        }
+
+        // A second network takes the next free subnet; an explicit overlapping one is refused.
+        NetworkConfig other;
+        other.name = "proj_back";
+        other.internal = true;
+        nets.ensure(other);
+        CHECK(nets.subnet("proj_back").str() == "172.18.0.0/16");
+        NetworkConfig clash;
+        clash.name = "proj_clash";
+        clash.subnet = Subnet::parse("172.17.5.0/24");
+        CHECK_THROWS_WITH(nets.ensure(clash), doctest::Contains("overlaps 172.17.0.0/16"));
+
+        uint32_t ip = nets.assign("proj_default", "proj-web-1");
+        CHECK(format_ipv4(ip) == "172.17.0.2");
+        CHECK(nets.assign("proj_default", "proj-web-1") == ip);  // stable
+
+        // The receiving end: a UDP socket on the gateway, in this (the "host") namespace.
+        int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(5353);
+        a.sin_addr.s_addr = htonl(nets.gateway("proj_default"));
+        REQUIRE(bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+
+        NsChild child(nets.gateway("proj_default"), 5353);
+        int fd = open_netns(child.pid);
+        nets.attach("proj-web-1", fd, {{"proj_default", "eth0", ip, true}});
+        {
+            Netlink inside(fd);
+            CHECK(inside.link_exists("eth0"));
+            auto r = inside.routed_subnets();
+            CHECK(std::find(r.begin(), r.end(), Subnet::parse("172.17.0.0/16")) != r.end());
+        }
+        CHECK(host.link_exists(veth_name("proj-web-1", "proj_default")));
+        close(fd);
+        CHECK(child.finish() == 0);
+        char buf[16] = {};
+        sockaddr_in from{};
+        socklen_t fl = sizeof from;
+        CHECK(recvfrom(rx, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl) == 5);
+        CHECK(std::string(buf) == "hello");
+        CHECK(format_ipv4(ntohl(from.sin_addr.s_addr)) == "172.17.0.2");
+        close(rx);
+    }
+    {
+        // A new Networks object (as `down` without a supervisor) reads the state and removes everything.
+        remove_networks(state);
+        CHECK_FALSE(fs::exists(state));
+        CHECK(host.links_with_prefix("berth-").empty());
+        CHECK(nft_berth_tables().empty());
+        CHECK_FALSE(ip_forward());
+    }
+    fs::remove_all(dir);
+}
