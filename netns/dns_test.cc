@@ -1,0 +1,182 @@
+#include "netns/dns.h"
+#include "netns/ipam.h"
+#include "netns/link.h"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace berth::netns;
+
+namespace {
+
+std::string make_query(const std::string& name, int type, uint16_t id = 0x1234) {
+    unsigned char buf[512];
+    int n = res_mkquery(ns_o_query, name.c_str(), ns_c_in, type, nullptr, 0, nullptr, buf, sizeof buf);
+    REQUIRE(n > 0);
+    buf[0] = static_cast<unsigned char>(id >> 8);
+    buf[1] = static_cast<unsigned char>(id & 0xff);
+    return std::string(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
+}
+
+// The A records of a response, and its rcode; REQUIREs it parses.
+std::vector<std::string> answers_of(const std::string& resp, int* rcode = nullptr, uint16_t* id = nullptr) {
+    ns_msg h;
+    REQUIRE(ns_initparse(reinterpret_cast<const unsigned char*>(resp.data()), static_cast<int>(resp.size()), &h) == 0);
+    if (rcode) *rcode = ns_msg_getflag(h, ns_f_rcode);
+    if (id) *id = ns_msg_id(h);
+    std::vector<std::string> out;
+    for (int i = 0; i < ns_msg_count(h, ns_s_an); ++i) {
+        ns_rr rr;
+        REQUIRE(ns_parserr(&h, ns_s_an, i, &rr) == 0);
+        REQUIRE(ns_rr_type(rr) == ns_t_a);
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, ns_rr_rdata(rr), ip, sizeof ip);
+        out.push_back(ip);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("dns: queries parse, answers carry the addresses") {
+    auto q = make_query("Web.", ns_t_a);
+    auto p = parse_dns_query(reinterpret_cast<const uint8_t*>(q.data()), q.size());
+    REQUIRE(p);
+    CHECK(p->name == "web");
+    CHECK(p->qtype == ns_t_a);
+    CHECK(p->id == 0x1234);
+    auto r = dns_response(reinterpret_cast<const uint8_t*>(q.data()), *p, {parse_ipv4("172.18.0.2"), parse_ipv4("172.18.0.3")}, 0);
+    int rcode = -1;
+    uint16_t id = 0;
+    CHECK(answers_of(r, &rcode, &id) == std::vector<std::string>{"172.18.0.2", "172.18.0.3"});
+    CHECK(rcode == 0);
+    CHECK(id == 0x1234);
+
+    // AAAA for a known name: no records, no error (so clients do not try elsewhere).
+    auto q6 = make_query("web", ns_t_aaaa);
+    auto p6 = parse_dns_query(reinterpret_cast<const uint8_t*>(q6.data()), q6.size());
+    REQUIRE(p6);
+    auto r6 = dns_response(reinterpret_cast<const uint8_t*>(q6.data()), *p6, {parse_ipv4("172.18.0.2")}, 0);
+    CHECK(answers_of(r6, &rcode).empty());
+    CHECK(rcode == 0);
+
+    auto nx = dns_response(reinterpret_cast<const uint8_t*>(q.data()), *p, {}, 3);
+    CHECK(answers_of(nx, &rcode).empty());
+    CHECK(rcode == 3);
+}
+
+TEST_CASE("dns: malformed input is refused, never read past its end") {
+    auto q = make_query("web", ns_t_a);
+    for (size_t n = 0; n < q.size(); ++n) CHECK_FALSE(parse_dns_query(reinterpret_cast<const uint8_t*>(q.data()), n));
+    std::string resp = q;
+    resp[2] |= 0x80;  // a response, not a query
+    CHECK_FALSE(parse_dns_query(reinterpret_cast<const uint8_t*>(resp.data()), resp.size()));
+}
+
+TEST_CASE("dns: nameservers of a resolv.conf") {
+    CHECK(nameservers_of("# x\nnameserver 10.0.0.2\nnameserver 127.0.0.11\nnameserver fe80::1\nsearch a\nnameserver 127.0.0.53\n") ==
+          std::vector<std::string>{"10.0.0.2", "127.0.0.53"});
+}
+
+TEST_CASE("dns: the server answers inside a container's namespace, per asker" * doctest::skip(geteuid() != 0)) {
+    // A child in its own network namespace asks for "web" and "nope" over UDP, then "web" over TCP.
+    int ready[2], go[2];
+    REQUIRE(pipe(ready) == 0);
+    REQUIRE(pipe(go) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNET) < 0) _exit(10);
+        char c = 1;
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(11);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(53);
+        inet_pton(AF_INET, kDnsAddress, &a.sin_addr);
+        timeval tv{5, 0};
+        auto ask_udp = [&](const std::string& name) -> std::string {
+            int s = socket(AF_INET, SOCK_DGRAM, 0);
+            setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            std::string q = make_query(name, ns_t_a);
+            sendto(s, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+            char buf[512];
+            ssize_t n = recv(s, buf, sizeof buf, 0);
+            close(s);
+            return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+        };
+        std::string r1 = ask_udp("web");
+        std::string r2 = ask_udp("nope");
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) _exit(12);
+        std::string q = make_query("db", ns_t_a);
+        std::string framed = std::string(1, static_cast<char>(q.size() >> 8)) + static_cast<char>(q.size() & 0xff) + q;
+        if (write(s, framed.data(), framed.size()) != static_cast<ssize_t>(framed.size())) _exit(13);
+        char buf[514];
+        ssize_t got = 0;
+        while (got < 2 || got < 2 + (static_cast<uint8_t>(buf[0]) << 8 | static_cast<uint8_t>(buf[1]))) {
+            ssize_t n = read(s, buf + got, sizeof buf - static_cast<size_t>(got));
+            if (n <= 0) _exit(14);
+            got += n;
+        }
+        std::string r3(buf + 2, static_cast<size_t>(got - 2));
+        // Report the three answers to the parent as lines.
+        std::string report;
+        for (const auto& r : {r1, r2, r3}) {
+            ns_msg h;
+            if (r.empty() || ns_initparse(reinterpret_cast<const unsigned char*>(r.data()), static_cast<int>(r.size()), &h) < 0) {
+                report += "bad\n";
+                continue;
+            }
+            report += std::to_string(ns_msg_getflag(h, ns_f_rcode));
+            for (int i = 0; i < ns_msg_count(h, ns_s_an); ++i) {
+                ns_rr rr;
+                ns_parserr(&h, ns_s_an, i, &rr);
+                char ip[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, ns_rr_rdata(rr), ip, sizeof ip);
+                report += std::string(" ") + ip;
+            }
+            report += "\n";
+        }
+        if (write(ready[1], report.data(), report.size()) < 0) _exit(15);
+        _exit(0);
+    }
+    close(go[0]);
+    char c;
+    REQUIRE(read(ready[0], &c, 1) == 1);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    std::vector<std::string> askers;
+    {
+        DnsServer dns(&loop, [&](const std::string& asker, const std::string& name) -> std::optional<std::vector<uint32_t>> {
+            askers.push_back(asker);
+            if (name == "web") return std::vector<uint32_t>{parse_ipv4("172.20.0.2"), parse_ipv4("172.20.0.3")};
+            if (name == "db") return std::vector<uint32_t>{parse_ipv4("172.20.0.9")};
+            if (name == "nope") return std::vector<uint32_t>{};
+            return std::nullopt;
+        }, {});
+        int fd = open_netns(pid);
+        dns.serve("proj-app-1", fd);
+        close(fd);
+        REQUIRE(write(go[1], &c, 1) == 1);
+        int st = 0;
+        while (waitpid(pid, &st, WNOHANG) == 0) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+        CHECK(WIFEXITED(st));
+        CHECK(WEXITSTATUS(st) == 0);
+        dns.stop("proj-app-1");
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(uv_loop_close(&loop) == 0);  // every handle closed
+    char report[256] = {};
+    CHECK(read(ready[0], report, sizeof report - 1) > 0);
+    CHECK(std::string(report) == "0 172.20.0.2 172.20.0.3\n3\n0 172.20.0.9\n");
+    CHECK(askers == std::vector<std::string>{"proj-app-1", "proj-app-1", "proj-app-1"});
+}
