@@ -229,6 +229,7 @@ void DnsServer::Impl::start_forwarder() {
     if (fwd) return;
     fwd = new_handle<uv_udp_t>();
     uv_udp_init(loop, fwd);
+    uv_unref(reinterpret_cast<uv_handle_t*>(fwd));
     fwd->data = this;
     sockaddr_in any = addr_of("0.0.0.0", 0);
     uv_udp_bind(fwd, reinterpret_cast<const sockaddr*>(&any), 0);
@@ -331,6 +332,7 @@ namespace {
 void listen_endpoint(uv_loop_t* loop, Endpoint* ep, UniqueFd u, UniqueFd t) {
     ep->udp = new_handle<uv_udp_t>();
     uv_udp_init(loop, ep->udp);
+    uv_unref(reinterpret_cast<uv_handle_t*>(ep->udp));
     ep->udp->data = ep;
     if (int e = uv_udp_open(ep->udp, u.get()); e < 0) throw Error(std::string("dns: ") + uv_strerror(e));
     u.release();
@@ -342,6 +344,7 @@ void listen_endpoint(uv_loop_t* loop, Endpoint* ep, UniqueFd u, UniqueFd t) {
 
     ep->tcp = new_handle<uv_tcp_t>();
     uv_tcp_init(loop, ep->tcp);
+    uv_unref(reinterpret_cast<uv_handle_t*>(ep->tcp));
     ep->tcp->data = ep;
     if (int e = uv_tcp_open(ep->tcp, t.get()); e < 0) throw Error(std::string("dns: ") + uv_strerror(e));
     t.release();

@@ -203,6 +203,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
     if (m.tcp) {
         m.listener = new uv_tcp_t;
         uv_tcp_init(loop, m.listener);
+        uv_unref(reinterpret_cast<uv_handle_t*>(m.listener));  // a listener alone does not keep the loop running
         m.listener->data = &m;
         err = uv_tcp_bind(m.listener, reinterpret_cast<const sockaddr*>(&at), 0);
         if (err == 0)
@@ -241,6 +242,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
     } else {
         m.udp = new uv_udp_t;
         uv_udp_init(loop, m.udp);
+        uv_unref(reinterpret_cast<uv_handle_t*>(m.udp));
         m.udp->data = &m;
         err = uv_udp_bind(m.udp, reinterpret_cast<const sockaddr*>(&at), 0);
         if (err == 0)

@@ -2,7 +2,8 @@
 // container's address, driven by the supervisor's libuv loop. The listener is
 // bound when the proxy is made (so a taken port fails before anything starts)
 // and stays for the life of the service; while the container is not running,
-// connections are refused and datagrams dropped.
+// connections are refused and datagrams dropped. Listeners do not keep the
+// loop alive by themselves (they are unreferenced).
 #pragma once
 
 #include <uv.h>

@@ -1090,6 +1090,11 @@ private:
                 std::string other = s.network_mode.substr(8);
                 if (!p.services.count(other))
                     throw LoadError(where(name), path + ".network_mode", "network_mode refers to undefined service \"" + other + "\"");
+                s.depends_on.try_emplace(other);  // implicit: it must run first (as compose does)
+            }
+            for (const auto& l : s.links) {
+                std::string other = l.substr(0, l.find(':'));
+                if (p.services.count(other) || p.disabled_services.count(other)) s.depends_on.try_emplace(other);
             }
             if (!s.container_name.empty()) {
                 uint64_t replicas = s.scale.value_or(s.deploy && s.deploy->replicas ? *s.deploy->replicas : 1);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ struct ContainerRecord {
     std::string cgroup;       // the container's cgroup (backend-specific path)
     std::string bundle_dir;   // upper/work dirs and per-container files
     std::vector<std::string> ports;  // "0.0.0.0:8080->80/tcp"
+    std::map<std::string, std::string> networks;  // network name → the container's IPv4 address on it
     std::string created_at, started_at, finished_at;
     std::vector<HealthResult> health_log;  // the last few results
 };

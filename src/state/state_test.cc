@@ -34,6 +34,7 @@ TEST_CASE("container records round-trip through disk") {
     r.exit_code = 137;
     r.exit_reason = "OOMKilled";
     r.ports = {"0.0.0.0:8080->80/tcp"};
+    r.networks = {{"app_default", "172.18.0.2"}};
     r.health_log.push_back({"a", "b", 1, "boom"});
     ps.write(r);
     auto back = ps.read("shop-web-1");
@@ -42,6 +43,7 @@ TEST_CASE("container records round-trip through disk") {
     CHECK(*back->exit_code == 137);
     CHECK(back->exit_reason == "OOMKilled");
     CHECK(back->ports == r.ports);
+    CHECK(back->networks == r.networks);
     CHECK(back->health_log.at(0).output == "boom");
     CHECK(ps.read_all().size() == 1);
     ps.remove("shop-web-1");

@@ -42,7 +42,8 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
                                            const images::ResolvedImage& image, const std::string& name,
-                                           const std::string& state_root, const RunOverrides& o) {
+                                           const std::string& state_root, const RunOverrides& o,
+                                           const NetworkSetup& net) {
     runtime::ContainerSpec spec;
     spec.id = name;
     spec.state_dir = state_root + "/containers/" + name;
@@ -93,8 +94,18 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
     for (const auto& e : spec.env) has_hostname |= e.rfind("HOSTNAME=", 0) == 0;
     if (!has_hostname) spec.env.insert(spec.env.begin(), "HOSTNAME=" + spec.hostname);
     spec.domainname = s.domainname;
-    spec.etc_hosts = netns::hosts_file({}, s.extra_hosts);
-    spec.etc_resolv_conf = netns::resolv_conf(s.dns, s.dns_search, s.dns_opt);
+    spec.etc_hosts = netns::hosts_file(net.own, s.extra_hosts);
+    if (net.embedded_dns) {
+        // berth's DNS server answers for the project's names and forwards the
+        // rest (to `dns:` when set, else to the host's resolvers).
+        std::vector<std::string> opts = s.dns_opt;
+        bool has_ndots = false;
+        for (const auto& opt : opts) has_ndots |= opt.rfind("ndots:", 0) == 0;
+        if (!has_ndots) opts.push_back("ndots:0");
+        spec.etc_resolv_conf = netns::resolv_conf({"127.0.0.11"}, s.dns_search, opts);
+    } else {
+        spec.etc_resolv_conf = netns::resolv_conf(s.dns, s.dns_search, s.dns_opt);
+    }
 
     // Mounts: binds, tmpfs, and named volumes as directories of the state root.
     for (const auto& m : s.volumes) {
@@ -153,6 +164,7 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
                         "berth supports no-new-privileges and seccomp=unconfined");
     }
     if (s.network_mode == "host") spec.host_network = true;
+    else if (!net.net_ns_path.empty()) spec.net_ns_path = net.net_ns_path;
 
     auto& l = spec.limits;
     const compose::ResourceSpec* lim = s.deploy && s.deploy->has_resources ? &s.deploy->limits : nullptr;

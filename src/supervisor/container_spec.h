@@ -5,6 +5,7 @@
 
 #include "compose/model.h"
 #include "images/store.h"
+#include "netns/files.h"
 #include "runtime/spec.h"
 
 #include <optional>
@@ -21,8 +22,16 @@ struct RunOverrides {  // `berth run` flags
     std::optional<std::string> workdir;
 };
 
+// What the network layer decided for one container, before it starts.
+struct NetworkSetup {
+    bool embedded_dns = false;  // resolv.conf names berth's DNS server (127.0.0.11)
+    std::vector<netns::HostsEntry> own;  // the container's addresses and names, for /etc/hosts
+    std::string net_ns_path;    // network_mode service:/container:: the namespace to join
+};
+
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& service,
                                            const images::ResolvedImage& image, const std::string& container_name,
-                                           const std::string& state_root, const RunOverrides& o = {});
+                                           const std::string& state_root, const RunOverrides& o = {},
+                                           const NetworkSetup& net = {});
 
 }  // namespace berth::supervisor

@@ -1,12 +1,17 @@
 #include "supervisor/supervisor.h"
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "cgroups/cgroups.h"
 #include "compose/loader.h"
 #include "compose/units.h"
 #include "control/control.h"
 #include "images/store.h"
 #include "logs/log_file.h"
+#include "netns/dns.h"
+#include "netns/link.h"
+#include "netns/network.h"
+#include "netns/proxy.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
 #include "state/state.h"
@@ -20,6 +25,8 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <fcntl.h>
 #include <filesystem>
@@ -41,6 +48,74 @@ void close_handle(H*& h) {
     if (!h) return;
     uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<H*>(x); });
     h = nullptr;
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+int driver_opt_int(const compose::Network& n, const std::string& key) {
+    auto it = n.driver_opts.find(key);
+    if (it == n.driver_opts.end()) return 0;
+    try {
+        return std::stoi(it->second);
+    } catch (...) {
+        throw Error("network " + n.name + ": driver_opts " + key + " must be a number, not \"" + it->second + "\"");
+    }
+}
+
+// What the network layer needs of a compose network.
+netns::NetworkConfig network_config(const compose::Network& n) {
+    if (!n.driver.empty() && n.driver != "bridge")
+        throw Error("network " + n.name + ": driver \"" + n.driver + "\" is not supported on one node", "use the bridge driver");
+    netns::NetworkConfig c;
+    c.name = n.name;
+    c.external = n.external;
+    c.internal = n.internal;
+    if (auto it = n.driver_opts.find("com.docker.network.bridge.name"); it != n.driver_opts.end()) c.bridge = it->second;
+    else if (n.external) c.bridge = n.name;
+    c.mtu = driver_opt_int(n, "com.docker.network.driver.mtu");
+    for (const auto& ipam : n.ipam_config) {
+        if (ipam.subnet.find(':') != std::string::npos) {
+            spdlog::warn("network {}: IPv6 subnet {} ignored: berth's networks are IPv4 only for now", n.name, ipam.subnet);
+            continue;
+        }
+        if (!ipam.subnet.empty()) c.subnet = netns::Subnet::parse(ipam.subnet);
+        if (!ipam.gateway.empty()) c.gateway = netns::parse_ipv4(ipam.gateway);
+        if (!ipam.ip_range.empty()) c.ip_range = netns::Subnet::parse(ipam.ip_range);
+        break;
+    }
+    return c;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream b;
+    b << f.rdbuf();
+    return b.str();
+}
+
+// A published port's host side for replica `index`: a fixed port, one of a range, or 0 (any).
+struct HostPort {
+    uint16_t first = 0, last = 0;
+};
+HostPort host_ports(const compose::Port& p) {
+    HostPort h;
+    if (p.published.empty()) return h;
+    auto dash = p.published.find('-');
+    try {
+        h.first = static_cast<uint16_t>(std::stoul(p.published.substr(0, dash)));
+        h.last = dash == std::string::npos ? h.first : static_cast<uint16_t>(std::stoul(p.published.substr(dash + 1)));
+    } catch (...) {
+        throw Error("invalid published port \"" + p.published + "\"");
+    }
+    return h;
+}
+
+std::string port_text(const std::string& host_ip, uint16_t host_port, const compose::Port& p) {
+    return (host_ip.empty() ? "0.0.0.0" : host_ip) + ":" + std::to_string(host_port) + "->" + std::to_string(p.target) +
+           "/" + p.protocol;
 }
 
 int signal_number(const std::string& name, int fallback) {
@@ -89,6 +164,34 @@ struct Supervisor::Impl {
     std::map<std::string, images::ResolvedImage> images_by_service;
     std::vector<std::shared_ptr<control::Peer>> subscribers;  // `events`
     std::vector<std::unique_ptr<Unit>> retired_units;          // removed by `rm`, freed with the loop
+    std::unique_ptr<netns::Networks> nets;
+    std::unique_ptr<netns::DnsServer> dns;
+
+    // Bridges, addresses and firewall tables of the networks these services use.
+    void ensure_networks(const std::set<std::string>& services) {
+        std::set<std::string> keys;
+        for (const auto& n : services)
+            for (const auto& [key, _] : project.services.at(n).networks) keys.insert(key);
+        if (keys.empty()) return;
+        if (!nets) nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+        if (!dns) {
+            dns = std::make_unique<netns::DnsServer>(
+                &loop, [this](const std::string& asker, const std::string& name) { return dns_lookup(asker, name); },
+                netns::nameservers_of(read_text("/etc/resolv.conf")));
+        }
+        for (const auto& key : keys) {
+            auto it = project.networks.find(key);
+            if (it == project.networks.end()) throw Error("undefined network " + key);
+            try {
+                nets->ensure(network_config(it->second));
+            } catch (Error& e) {
+                throw e.wrap("network " + it->second.name);
+            }
+        }
+    }
+    // Fixed published ports: taken twice in the file, or already taken on the host, fail `up` now.
+    void check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted);
+    std::optional<std::vector<uint32_t>> dns_lookup(const std::string& asker, const std::string& name);
 
     std::map<std::string, std::string> last_event;           // name → state+health last sent
     void emit_event(const state::ContainerRecord& r) {
@@ -159,6 +262,9 @@ struct Unit {
     int64_t backoff_ms = 100;
     bool restart_after_stop = false;
     bool recreate = false;  // start from a fresh container filesystem
+    std::vector<std::unique_ptr<netns::PortProxy>> proxies;  // published ports, for the life of the unit
+    std::string proxies_key;  // the ports configuration they were made for
+    uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
 
     const std::string& name() const { return cp.name; }
     bool running() const { return c && !c->exited(); }
@@ -251,8 +357,18 @@ struct Unit {
         pending = false;
         std::string hash = plan::config_hash(sup->project, cp.service);
         runtime::ContainerSpec spec;
+        runtime::StartHooks hooks;
         try {
-            spec = make_container_spec(sup->project, *svc, image, name(), sup->root);
+            NetworkSetup net;
+            std::vector<netns::Attachment> atts = plan_network(net);
+            spec = make_container_spec(sup->project, *svc, image, name(), sup->root, {}, net);
+            open_ports();
+            if (!atts.empty())
+                hooks.before_continue = [this, atts](pid_t pid) {
+                    UniqueFd fd(netns::open_netns(pid));
+                    sup->nets->attach(name(), fd.get(), atts);
+                    sup->dns->serve(name(), fd.get(), svc->dns);
+                };
             bool changed = rec.config_hash != hash && !sup->opts.no_recreate;
             if (fs::exists(spec.state_dir) && (changed || recreate)) {
                 fs::remove_all(spec.state_dir);  // configuration changed: a new container
@@ -281,7 +397,7 @@ struct Unit {
             rec.state = "starting";
             save();
             try {
-                c.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out[1], err[1]}));
+                c.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out[1], err[1]}, hooks));
             } catch (...) {
                 ::close(out[0]), ::close(out[1]), ::close(err[0]), ::close(err[1]);
                 throw;
@@ -309,6 +425,7 @@ struct Unit {
         rec.state = "running";
         rec.health = has_healthcheck() ? "starting" : "";
         save();
+        for (size_t i = 0; i < proxies.size(); ++i) proxies[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
         exit_poll = new_handle<uv_poll_t>();
         uv_poll_init(&sup->loop, exit_poll, c->pidfd());
         exit_poll->data = this;
@@ -317,11 +434,96 @@ struct Unit {
         if (sup->opts.attach) std::fprintf(stderr, "Container %s  Started\n", name().c_str());
     }
 
+    // The addresses of this container on its networks (stable across restarts),
+    // its /etc/hosts entries, or the namespace it shares (network_mode).
+    std::vector<netns::Attachment> plan_network(NetworkSetup& net) {
+        std::vector<netns::Attachment> atts;
+        rec.networks.clear();
+        primary_ip = 0;
+        const auto& mode = svc->network_mode;
+        if (mode.rfind("service:", 0) == 0 || mode.rfind("container:", 0) == 0) {
+            std::string other = mode.substr(mode.find(':') + 1);
+            Unit* peer = nullptr;
+            for (auto& u : sup->units)
+                if ((u->cp.service == other || u->name() == other) && u->running()) peer = u.get();
+            if (!peer) throw Error("network_mode " + mode + ": no running container of " + other + " to share a network with");
+            net.net_ns_path = "/proc/" + std::to_string(peer->c->pid()) + "/ns/net";
+            net.embedded_dns = !peer->rec.networks.empty();
+            rec.networks = peer->rec.networks;
+            primary_ip = peer->primary_ip;
+            return atts;
+        }
+        if (svc->networks.empty() || !sup->nets) return atts;
+        // Highest priority first (it gets eth0 and the default route), then by name.
+        std::vector<std::pair<std::string, const compose::ServiceNetwork*>> order;
+        for (const auto& [key, sn] : svc->networks) order.emplace_back(key, &sn);
+        std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+            return a.second->priority.value_or(0) > b.second->priority.value_or(0);
+        });
+        for (const auto& [key, sn] : order) {
+            const auto& real = sup->project.networks.at(key).name;
+            std::optional<uint32_t> want;
+            if (!sn->ipv4_address.empty()) want = netns::parse_ipv4(sn->ipv4_address);
+            uint32_t ip;
+            try {
+                ip = sup->nets->assign(real, name(), want);
+            } catch (Error& e) {
+                throw e.wrap("network " + real);
+            }
+            atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty()});
+            rec.networks[real] = netns::format_ipv4(ip);
+            if (!primary_ip) primary_ip = ip;
+        }
+        std::vector<std::string> names{svc->hostname.empty() ? name().substr(0, 63) : svc->hostname};
+        if (!svc->hostname.empty() && !svc->domainname.empty()) names.insert(names.begin(), svc->hostname + "." + svc->domainname);
+        net.own.push_back({netns::format_ipv4(primary_ip), names});
+        net.embedded_dns = true;
+        return atts;
+    }
+
+    // Listeners for the published ports, made once and kept while the
+    // configuration stays the same (a restart keeps its host ports).
+    void open_ports() {
+        if (svc->network_mode == "host" || svc->network_mode == "none") {
+            proxies.clear();
+            rec.ports.clear();
+            return;
+        }
+        std::string key;
+        for (const auto& p : svc->ports) key += p.host_ip + "|" + p.published + "|" + std::to_string(p.target) + "|" + p.protocol + ";";
+        if (key == proxies_key && proxies.size() == svc->ports.size()) return;
+        proxies.clear();
+        rec.ports.clear();
+        proxies_key.clear();
+        for (const auto& p : svc->ports) {
+            HostPort hp = host_ports(p);
+            std::unique_ptr<netns::PortProxy> proxy;
+            if (hp.first != hp.last) {  // a range: the first free port of it
+                for (uint32_t port = hp.first; port <= hp.last && !proxy; ++port)
+                    if (netns::port_available(p.host_ip, static_cast<uint16_t>(port), p.protocol))
+                        proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, static_cast<uint16_t>(port), p.protocol);
+                if (!proxy)
+                    throw Error("service \"" + cp.service + "\": every port of " + p.published + "/" + p.protocol + " is in use on the host");
+            } else {
+                try {
+                    proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, hp.first, p.protocol);
+                } catch (Error& e) {
+                    throw e.wrap("service \"" + cp.service + "\"");
+                }
+            }
+            rec.ports.push_back(port_text(p.host_ip, proxy->port(), p));
+            proxies.push_back(std::move(proxy));
+        }
+        proxies_key = key;
+    }
+
     void on_exit() {
         uv_poll_stop(exit_poll);
         close_handle(exit_poll);
         cancel_health();
         runtime::ExitStatus st = c->wait();
+        for (auto& p : proxies) p->set_target(0, 0);
+        if (sup->dns) sup->dns->stop(name());
         try {
             c->teardown(false);
         } catch (const std::exception& e) {
@@ -570,6 +772,61 @@ struct Unit {
     }
 };
 
+std::optional<std::vector<uint32_t>> Supervisor::Impl::dns_lookup(const std::string& asker, const std::string& qname) {
+    Unit* a = nullptr;
+    for (auto& u : units)
+        if (u->name() == asker) a = u.get();
+    if (!a) return std::nullopt;
+    // `links: [db:database]`: "database" is db's name for this container only.
+    std::string linked;
+    for (const auto& l : a->svc->links) {
+        auto colon = l.find(':');
+        std::string alias = colon == std::string::npos ? l : l.substr(colon + 1);
+        if (lower(alias) == qname) linked = l.substr(0, colon);
+    }
+    std::vector<uint32_t> out;
+    for (auto& u : units) {
+        if (!u->running()) continue;
+        for (const auto& [net, ip] : u->rec.networks) {
+            if (!a->rec.networks.count(net)) continue;  // only the networks the asker shares
+            bool match = lower(u->cp.service) == qname || lower(u->name()) == qname ||
+                         (!u->svc->hostname.empty() && lower(u->svc->hostname) == qname) || u->cp.service == linked;
+            if (!match)
+                for (const auto& [key, sn] : u->svc->networks) {
+                    auto pn = project.networks.find(key);
+                    if (pn == project.networks.end() || pn->second.name != net) continue;
+                    for (const auto& al : sn.aliases) match |= lower(al) == qname;
+                }
+            if (!match) continue;
+            uint32_t addr = netns::parse_ipv4(ip);
+            if (std::find(out.begin(), out.end(), addr) == out.end()) out.push_back(addr);
+        }
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+void Supervisor::Impl::check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted) {
+    std::map<std::string, std::string> owner;  // "ip:port/proto" → container
+    for (const auto& cp : plans) {
+        if (!wanted.count(cp.service)) continue;
+        const auto& svc = project.services.at(cp.service);
+        if (svc.network_mode == "host" || svc.network_mode == "none") continue;
+        for (const auto& p : svc.ports) {
+            HostPort hp = host_ports(p);
+            if (hp.first == 0 || hp.first != hp.last) continue;  // any port, or a range: chosen at start
+            std::string key = (p.host_ip.empty() ? "0.0.0.0" : p.host_ip) + ":" + std::to_string(hp.first) + "/" + p.protocol;
+            auto [it, fresh] = owner.emplace(key, cp.name);
+            if (!fresh)
+                throw Error("port " + key + " is published by both " + it->second + " and " + cp.name,
+                            "a fixed host port serves one container: use a range (\"8000-8010:80\") or drop the host port");
+            if (!netns::port_available(p.host_ip, hp.first, p.protocol))
+                throw Error("service \"" + cp.service + "\": port " + key + " is already in use on the host",
+                            "stop what listens there, or publish another host port in `ports:`");
+        }
+    }
+}
+
 Unit* Supervisor::Impl::unit_of(const std::string& service) {
     for (auto& u : units)
         if (u->cp.service == service) return u.get();
@@ -747,6 +1004,7 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     retired.push_back(std::move(project));
     project = std::move(next);
     for (auto& [n, img] : imgs) images_by_service[n] = img;
+    ensure_networks(wanted);
     nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(),
                    kept = nlohmann::json::array();
     std::vector<std::string> waiting;
@@ -998,7 +1256,10 @@ int Supervisor::run() {
                                           {"supervisor", ::getpid()}});
     fs::create_directories(s.root + "/containers");
     s.images_by_service = imgs;
-    for (const auto& cp : plan::containers(s.project, s.opts.scale))
+    auto plans = plan::containers(s.project, s.opts.scale);
+    s.check_ports(plans, wanted);
+    s.ensure_networks(wanted);
+    for (const auto& cp : plans)
         if (wanted.count(cp.service)) s.add_unit(cp);
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });
@@ -1025,6 +1286,9 @@ int Supervisor::run() {
     s.schedule();
     uv_run(&s.loop, UV_RUN_DEFAULT);
     s.units.clear();
+    s.retired_units.clear();
+    s.dns.reset();
+    uv_run(&s.loop, UV_RUN_NOWAIT);  // the close callbacks of the handles just released
     uv_loop_close(&s.loop);
     return s.exit_code;
 }
@@ -1071,6 +1335,11 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
                 fs::remove_all(state::state_root() + "/volumes/" + v.name, ec);
             }
     if (!kept) {
+        try {
+            netns::remove_networks(ps.dir() + "/networks.json");
+        } catch (const std::exception& e) {
+            spdlog::warn("project {}: networks: {}", project, e.what());
+        }
         ps.remove_all();
         std::error_code ec;
         fs::remove(state::runtime_dir() + "/" + project + ".supervisor.log", ec);
