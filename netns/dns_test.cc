@@ -150,6 +150,7 @@ TEST_CASE("dns: the server answers inside a container's namespace, per asker" * 
         _exit(0);
     }
     close(go[0]);
+    close(ready[1]);  // so that the report read below ends if the child dies
     char c;
     REQUIRE(read(ready[0], &c, 1) == 1);
     uv_loop_t loop;
@@ -168,7 +169,11 @@ TEST_CASE("dns: the server answers inside a container's namespace, per asker" * 
         close(fd);
         REQUIRE(write(go[1], &c, 1) == 1);
         int st = 0;
-        while (waitpid(pid, &st, WNOHANG) == 0) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_timer_t tick;  // the server's handles are unreferenced: a timer keeps the loop polling
+        uv_timer_init(&loop, &tick);
+        uv_timer_start(&tick, [](uv_timer_t*) {}, 1, 1);
+        while (waitpid(pid, &st, WNOHANG) == 0) uv_run(&loop, UV_RUN_ONCE);
+        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
         CHECK(WIFEXITED(st));
         CHECK(WEXITSTATUS(st) == 0);
         dns.stop("proj-app-1");

@@ -42,12 +42,15 @@ int connect_to(uint16_t port) {
     return s;
 }
 
-// Runs the loop until `done`.
+// Runs the loop until `done`. The proxy's handles are unreferenced (they do
+// not keep a loop alive), so a referenced timer keeps this one polling.
 void run_until(uv_loop_t* loop, const std::atomic<bool>& done) {
-    while (!done) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        usleep(200);
-    }
+    uv_timer_t tick;
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, [](uv_timer_t*) {}, 1, 1);
+    while (!done) uv_run(loop, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);
 }
 
 }  // namespace
