@@ -83,6 +83,13 @@ NetworkConfig cfg_from_json(const nlohmann::json& j) {
     return c;
 }
 
+// This thread's network namespace, as "net:[INODE]".
+std::string netns_id() {
+    std::error_code ec;
+    auto t = fs::read_symlink("/proc/thread-self/ns/net", ec);
+    return ec ? std::string("unknown") : t.string();
+}
+
 }  // namespace
 
 std::string bridge_name(const std::string& network) { return kBridgePrefix + hex(fnv1a(network), 9); }
@@ -210,7 +217,7 @@ void Networks::ensure(const NetworkConfig& cfg) {
         // Outbound access needs forwarding. Remember that berth switched it
         // on, so that the last berth network to go switches it off again.
         set_ip_forward(true);
-        write_atomic(lock_file_ + ".forward", "berth enabled net.ipv4.ip_forward\n");
+        write_atomic(lock_file_ + ".forward", netns_id() + "\n");
     }
 }
 
@@ -272,7 +279,10 @@ void Networks::remove_all() {
     nets_.clear();
     std::error_code ec;
     fs::remove(state_file_, ec);
-    if (fs::exists(lock_file_ + ".forward") && nl.links_with_prefix(kBridgePrefix).empty()) {
+    // Only in the namespace where berth switched it on, once no berth bridge is left there.
+    std::ifstream marker(lock_file_ + ".forward");
+    std::string where;
+    if (marker >> where && where == netns_id() && nl.links_with_prefix(kBridgePrefix).empty()) {
         try {
             set_ip_forward(false);
         } catch (const std::exception& e) {

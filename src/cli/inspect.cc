@@ -163,9 +163,49 @@ int stats_command(const GlobalOptions& g, const std::vector<std::string>& servic
     }
 }
 
+// `berth port SERVICE PRIVATE_PORT`: the host address a container port is published on.
+int port_command(const GlobalOptions& g, const std::string& service, const std::string& private_port,
+                 const std::string& protocol, int index) {
+    Selected s = select(g, {service}, false);
+    std::string port = private_port, proto = protocol;
+    if (auto slash = port.find('/'); slash != std::string::npos) {
+        proto = port.substr(slash + 1);
+        port = port.substr(0, slash);
+    }
+    for (const auto& r : s.records) {
+        if (r.index != index) continue;
+        for (const auto& p : r.ports) {  // "127.0.0.1:8080->80/tcp"
+            auto arrow = p.find("->");
+            if (arrow != std::string::npos && p.substr(arrow + 2) == port + "/" + proto) {
+                std::printf("%s\n", p.substr(0, arrow).c_str());
+                return 0;
+            }
+        }
+        throw Error("service \"" + service + "\" does not publish port " + port + "/" + proto,
+                    "see `ports:` in the compose file, or `berth ps` for what is published");
+    }
+    throw Error("service \"" + service + "\" has no container with index " + std::to_string(index),
+                "start it with `berth up -d " + service + "`");
+}
+
 }  // namespace
 
 void add_inspect_commands(Cli& cli) {
+    auto* port = cli.app.add_subcommand("port", "Print the host address a container port is published on");
+    auto pservice = std::make_shared<std::string>();
+    auto pport = std::make_shared<std::string>();
+    auto pproto = std::make_shared<std::string>("tcp");
+    auto pindex = std::make_shared<int>(1);
+    port->add_option("SERVICE", *pservice, "The service")->required();
+    port->add_option("PRIVATE_PORT", *pport, "The container port (80 or 53/udp)")->required();
+    port->add_option("--protocol", *pproto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}));
+    port->add_option("--index", *pindex, "Which replica (default 1)");
+    port->callback([&cli, pservice, pport, pproto, pindex] {
+        cli.action = [&cli, pservice, pport, pproto, pindex] {
+            return port_command(cli.global, *pservice, *pport, *pproto, *pindex);
+        };
+    });
+
     auto* ins = cli.app.add_subcommand("inspect", "Show containers' state, health log and configuration as JSON");
     auto isvcs = std::make_shared<std::vector<std::string>>();
     ins->add_option("SERVICE", *isvcs, "Services (default: all)");

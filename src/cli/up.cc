@@ -258,7 +258,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
     nlohmann::json out = nlohmann::json::array();
     std::set<std::string> seen;
     if (format == "table" && !quiet && !services)
-        std::printf("%-32s %-14s %-28s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS");
+        std::printf("%-32s %-14s %-28s %-9s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS", "PORTS");
     for (auto& r : records) {
         // A record claiming to run whose process is gone died with its supervisor.
         if ((r.state == "running" || r.state == "starting") && !state::process_alive(r.pid, r.pid_start_time))
@@ -282,7 +282,10 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
             j["Status"] = status;
             out.push_back(j);
         } else {
-            std::printf("%-32s %-14s %-28s %d\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts);
+            std::string ports;
+            for (const auto& p : r.ports) ports += (ports.empty() ? "" : ", ") + p;
+            std::printf("%-32s %-14s %-28s %-9d %s\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts,
+                        ports.c_str());
         }
     }
     if (format == "json" && !quiet && !services) std::printf("%s\n", out.dump().c_str());

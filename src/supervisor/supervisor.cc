@@ -864,6 +864,9 @@ bool Supervisor::Impl::condition_met(const std::string& service, const std::stri
 
 void Supervisor::Impl::schedule() {
     if (stopping_all) return;
+    // Passes until nothing more starts: a start can satisfy a unit earlier in the list.
+    for (bool progress = true; progress;) {
+    progress = false;
     for (auto& u : units) {
         if (!u->pending) continue;
         bool go = true;
@@ -884,8 +887,12 @@ void Supervisor::Impl::schedule() {
                 }
             }
         }
-        if (go) u->start();
+        if (go) {
+            u->start();
+            progress = true;
+        }
         if (stopping_all) return;
+    }
     }
     answer_waiters();  // a start above may settle a waiting `up`/`restart`
     bool all_started = std::all_of(units.begin(), units.end(), [&](auto& u) {
