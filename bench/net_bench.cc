@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -51,6 +52,7 @@ struct Child {
         if (pipe(ready) || pipe(gop)) std::abort();
         pid = fork();
         if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the bench
             if (unshare(CLONE_NEWNET) < 0) _exit(2);
             char c = 1;
             if (write(ready[1], &c, 1) != 1 || read(gop[0], &c, 1) != 1) _exit(0);

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <resolv.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,6 +95,9 @@ TEST_CASE("dns: the server answers inside a container's namespace, per asker" * 
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+        close(ready[0]);
+        close(go[1]);
         if (unshare(CLONE_NEWNET) < 0) _exit(10);
         char c = 1;
         if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(11);

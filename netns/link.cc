@@ -129,6 +129,14 @@ void Netlink::set_up(const std::string& name, bool up) {
         throw nl_error(err, std::string(up ? "bring up " : "bring down ") + name);
 }
 
+void Netlink::set_up(int ifindex) {
+    LinkPtr orig(rtnl_link_alloc()), change(rtnl_link_alloc());
+    rtnl_link_set_ifindex(orig.get(), ifindex);
+    rtnl_link_set_flags(change.get(), IFF_UP);
+    if (int err = rtnl_link_change(sk_, orig.get(), change.get(), 0); err < 0)
+        throw nl_error(err, "bring up link " + std::to_string(ifindex));
+}
+
 void Netlink::set_mtu(const std::string& name, int mtu) {
     auto l = get_link(sk_, name);
     if (!l) throw Error("no network link named " + name);
@@ -138,8 +146,9 @@ void Netlink::set_mtu(const std::string& name, int mtu) {
         throw nl_error(err, "set the MTU of " + name);
 }
 
-void Netlink::add_address(const std::string& name, uint32_t ip, int prefix) {
-    int index = ifindex(name);
+void Netlink::add_address(const std::string& name, uint32_t ip, int prefix) { add_address(ifindex(name), ip, prefix); }
+
+void Netlink::add_address(int index, uint32_t ip, int prefix) {
     std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> a(rtnl_addr_alloc(), rtnl_addr_put);
     rtnl_addr_set_ifindex(a.get(), index);
     auto local = ipv4_addr(ip, prefix);
@@ -151,12 +160,11 @@ void Netlink::add_address(const std::string& name, uint32_t ip, int prefix) {
     }
     int err = rtnl_addr_add(sk_, a.get(), 0);
     if (err < 0 && err != -NLE_EXIST)
-        throw nl_error(err, "add address " + format_ipv4(ip) + "/" + std::to_string(prefix) + " to " + name);
+        throw nl_error(err, "add address " + format_ipv4(ip) + "/" + std::to_string(prefix) + " to link " + std::to_string(index));
 }
 
-void Netlink::create_veth(const std::string& host_name, const std::string& master, int mtu, const std::string& peer_name,
+void Netlink::create_veth(const std::string& host_name, int master_index, int mtu, const std::string& peer_name,
                           int peer_netns_fd) {
-    int master_index = ifindex(master);
     std::unique_ptr<rtnl_link, void (*)(rtnl_link*)> l(rtnl_link_veth_alloc(), rtnl_link_veth_release);
     if (!l) throw Error("out of memory allocating a veth pair");
     rtnl_link_set_name(l.get(), host_name.c_str());
@@ -171,8 +179,7 @@ void Netlink::create_veth(const std::string& host_name, const std::string& maste
         throw nl_error(err, "create veth " + host_name);
 }
 
-void Netlink::add_default_route(const std::string& dev, uint32_t gateway) {
-    int index = ifindex(dev);
+void Netlink::add_default_route(int index, uint32_t gateway) {
     std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> r(rtnl_route_alloc(), rtnl_route_put);
     rtnl_route_set_family(r.get(), AF_INET);
     rtnl_route_set_table(r.get(), RT_TABLE_MAIN);

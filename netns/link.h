@@ -35,14 +35,16 @@ public:
     // Removes a link; a missing one is not an error.
     void delete_link(const std::string& name);
     void set_up(const std::string& name, bool up = true);
+    void set_up(int ifindex);
     void set_mtu(const std::string& name, int mtu);
     // Adds ip/prefix to the link; an address already there is not an error.
     void add_address(const std::string& name, uint32_t ip, int prefix);
-    // A veth pair: `host_name` here, enslaved to `master` and up; its peer
-    // created directly inside the namespace `peer_netns_fd` as `peer_name`.
-    void create_veth(const std::string& host_name, const std::string& master, int mtu, const std::string& peer_name,
+    void add_address(int ifindex, uint32_t ip, int prefix);
+    // A veth pair: `host_name` here, enslaved to the bridge `master_index` and
+    // up; its peer created directly inside the namespace `peer_netns_fd` as `peer_name`.
+    void create_veth(const std::string& host_name, int master_index, int mtu, const std::string& peer_name,
                      int peer_netns_fd);
-    void add_default_route(const std::string& dev, uint32_t gateway);
+    void add_default_route(int ifindex, uint32_t gateway);
     // IPv4 destinations of the main routing table (default route excluded).
     std::vector<Subnet> routed_subnets();
     // Names of the links whose name starts with `prefix`.

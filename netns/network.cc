@@ -240,17 +240,19 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
     for (const auto& a : atts) {
         const Net& net = get(a.network);
         std::string veth = veth_name(container, a.network);
+        int master = host.ifindex(net.bridge);
         try {
-            host.create_veth(veth, net.bridge, net.cfg.mtu, a.ifname, netns_fd);
+            host.create_veth(veth, master, net.cfg.mtu, a.ifname, netns_fd);
         } catch (const Error&) {
             // The previous run's namespace may still be on its way out with the old pair: remove and retry.
             if (!host.link_exists(veth)) throw;
             host.delete_link(veth);
-            host.create_veth(veth, net.bridge, net.cfg.mtu, a.ifname, netns_fd);
+            host.create_veth(veth, master, net.cfg.mtu, a.ifname, netns_fd);
         }
-        inside.add_address(a.ifname, a.address, net.alloc.subnet().prefix);
-        inside.set_up(a.ifname);
-        if (a.default_route && !net.cfg.internal) inside.add_default_route(a.ifname, net.alloc.gateway());
+        int index = inside.ifindex(a.ifname);
+        inside.add_address(index, a.address, net.alloc.subnet().prefix);
+        inside.set_up(index);
+        if (a.default_route && !net.cfg.internal) inside.add_default_route(index, net.alloc.gateway());
     }
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -55,6 +56,9 @@ struct NsChild {
         pid = fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+            close(ready[0]);
+            close(gop[1]);
             if (unshare(CLONE_NEWNET) < 0) _exit(2);
             char c = 1;
             if (write(ready[1], &c, 1) != 1) _exit(2);
