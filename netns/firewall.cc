@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -72,6 +73,38 @@ std::string table_name(const std::string& bridge) {
     return t;
 }
 
+std::string ports_table_name(const std::string& bridge, const std::string& container) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : container) h = (h ^ c) * 1099511628211ull;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
+    return table_name(bridge) + "_p" + buf;
+}
+
+std::string ports_ruleset(const std::string& t, const std::string& bridge, const Subnet& subnet, uint32_t address,
+                          const std::vector<PublishedPort>& ports) {
+    std::string b = "\"" + bridge + "\"";
+    std::string to = format_ipv4(address);
+    std::string rules;
+    for (const auto& p : ports) {
+        std::string match = p.host_ip.empty() || p.host_ip == "0.0.0.0" ? "fib daddr type local" : "ip daddr " + p.host_ip;
+        rules += "\t\t" + match + " " + p.protocol + " dport " + std::to_string(p.host_port) + " dnat to " + to + ":" +
+                 std::to_string(p.target) + "\n";
+    }
+    std::ostringstream s;
+    s << "add table ip " << t << "\n"
+      << "delete table ip " << t << "\n"
+      << "table ip " << t << " {\n"
+      << "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n" << rules << "\t}\n"
+      << "\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n" << rules << "\t}\n"
+      << "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+      << "\t\toifname " << b << " ip saddr 127.0.0.0/8 ip daddr " << to << " masquerade\n"
+      << "\t\toifname " << b << " ip saddr " << subnet.str() << " ip daddr " << to << " ct status dnat masquerade\n"
+      << "\t}\n"
+      << "}\n";
+    return s.str();
+}
+
 std::string ruleset(const BridgeRules& r) {
     std::string t = table_name(r.bridge);
     std::string b = "\"" + r.bridge + "\"";
@@ -86,7 +119,9 @@ std::string ruleset(const BridgeRules& r) {
         s << "\t\tiifname " << b << " oifname != " << b << " drop\n"
           << "\t\toifname " << b << " iifname != " << b << " drop\n";
     } else {
-        // Isolation from every other berth network, in both directions.
+        // Isolation from every other berth network, in both directions; a
+        // published port (DNAT) is reachable from anywhere, as on the host.
+        s << "\t\toifname " << b << " ct status dnat accept\n";
         s << "\t\tiifname " << b << " oifname != " << b << " oifname \"" << kBridgePrefix << "*\" drop\n"
           << "\t\toifname " << b << " iifname != " << b << " iifname \"" << kBridgePrefix << "*\" drop\n";
     }
@@ -126,14 +161,21 @@ std::vector<std::string> nft_berth_tables() {
 }
 
 bool nft_available(std::string* why) {
-    try {
-        auto r = run_nft({"list", "tables"}, "");
-        if (r.status == 0) return true;
-        if (why) *why = r.output;
-    } catch (const std::exception& e) {
-        if (why) *why = e.what();
+    // nft and the kernel's nf_tables do not come and go while berth runs: ask once.
+    static int known = -1;
+    static std::string reason;
+    if (known < 0) {
+        try {
+            auto r = run_nft({"list", "tables"}, "");
+            known = r.status == 0;
+            reason = r.output;
+        } catch (const std::exception& e) {
+            known = 0;
+            reason = e.what();
+        }
     }
-    return false;
+    if (!known && why) *why = reason;
+    return known == 1;
 }
 
 bool ip_forward() {

@@ -23,6 +23,20 @@ struct BridgeRules {
 };
 
 std::string table_name(const std::string& bridge);  // berth_<bridge, sanitized>
+
+// Published ports of one container, forwarded by the kernel (DNAT) rather
+// than through the userspace proxy: from other hosts (prerouting), from this
+// host itself (output; 127.0.0.1 included, with route_localnet on the bridge
+// and masquerade), and from containers back to a host address (hairpin).
+struct PublishedPort {
+    std::string host_ip;  // "" or 0.0.0.0: every local address
+    uint16_t host_port = 0;
+    uint16_t target = 0;
+    std::string protocol = "tcp";
+};
+std::string ports_table_name(const std::string& bridge, const std::string& container);
+std::string ports_ruleset(const std::string& table, const std::string& bridge, const Subnet& subnet, uint32_t address,
+                          const std::vector<PublishedPort>& ports);
 // The whole nft script that (re)creates the bridge's table atomically.
 std::string ruleset(const BridgeRules& rules);
 // Runs `nft -f -` with `script`; throws berth::Error with nft's message.

@@ -202,6 +202,9 @@ void Networks::ensure(const NetworkConfig& cfg) {
     else if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
     nl.add_address(br, net.alloc.gateway(), net.alloc.subnet().prefix);
     nl.set_up(br);
+    // Published ports reached at 127.0.0.1 are DNATed to the bridge: let the
+    // kernel route loopback-sourced packets out of this bridge (and only it).
+    if (std::ofstream rl("/proc/sys/net/ipv4/conf/" + br + "/route_localnet"); rl) rl << "1\n";
 
     std::string why;
     if (!nft_available(&why)) {
@@ -256,6 +259,22 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
     }
 }
 
+bool Networks::publish(const std::string& container, const std::string& network, uint32_t address,
+                       const std::vector<PublishedPort>& ports) {
+    const Net& net = get(network);
+    if (ports.empty() || net.cfg.internal || !nft_available()) return false;
+    nft_apply(ports_ruleset(ports_table_name(net.bridge, container), net.bridge, net.alloc.subnet(), address, ports));
+    return true;
+}
+
+void Networks::unpublish(const std::string& container, const std::string& network) {
+    auto it = nets_.find(network);
+    if (it == nets_.end()) return;
+    std::string t = ports_table_name(it->second.bridge, container);
+    for (const auto& have : nft_berth_tables())
+        if (have == t) nft_delete_table(t);
+}
+
 void Networks::save() const {
     nlohmann::json j;
     j["networks"] = nlohmann::json::object();
@@ -272,7 +291,12 @@ void Networks::remove_all() {
     for (const auto& [name, n] : nets_) {
         if (!n.created) continue;
         try {
-            if (nft) nft_delete_table(table_name(n.bridge));
+            if (nft) {
+                std::string t = table_name(n.bridge);
+                for (const auto& have : nft_berth_tables())
+                    if (have.rfind(t + "_p", 0) == 0) nft_delete_table(have);  // published ports
+                nft_delete_table(t);
+            }
             nl.delete_link(n.bridge);
         } catch (const std::exception& e) {
             spdlog::warn("network {}: {}", name, e.what());

@@ -3,6 +3,7 @@
 // survive a restart of the supervisor and can be torn down without it.
 #pragma once
 
+#include "netns/firewall.h"
 #include "netns/ipam.h"
 
 #include <map>
@@ -59,6 +60,13 @@ public:
     // networks: a veth per network, created inside the namespace, addressed,
     // up, and a default route through the first attachment marked so.
     void attach(const std::string& container, int netns_fd, const std::vector<Attachment>& atts);
+
+    // Kernel forwarding (DNAT) of a running container's published ports, on
+    // its network `network`; false when nftables is not usable (then only the
+    // userspace proxy forwards). unpublish removes the rules.
+    bool publish(const std::string& container, const std::string& network, uint32_t address,
+                 const std::vector<PublishedPort>& ports);
+    void unpublish(const std::string& container, const std::string& network);
 
     // Removes every bridge and table this project made, and the state file.
     void remove_all();

@@ -43,6 +43,20 @@ TEST_CASE("firewall ruleset: isolation, internal and masquerade") {
     CHECK(internal.find("iifname \"berth-bbb\" oifname != \"berth-bbb\" drop") != std::string::npos);
 }
 
+TEST_CASE("firewall: published ports are DNATed from outside, from the host and back from containers") {
+    auto t = ports_table_name("berth-aaa", "proj-web-1");
+    CHECK(t.rfind("berth_aaa_p", 0) == 0);
+    CHECK(t != ports_table_name("berth-aaa", "proj-web-2"));
+    auto r = ports_ruleset(t, "berth-aaa", Subnet::parse("172.20.0.0/16"), parse_ipv4("172.20.0.5"),
+                           {{"", 8080, 80, "tcp"}, {"127.0.0.1", 5353, 53, "udp"}});
+    CHECK(r.find("type nat hook prerouting") != std::string::npos);
+    CHECK(r.find("type nat hook output") != std::string::npos);
+    CHECK(r.find("fib daddr type local tcp dport 8080 dnat to 172.20.0.5:80") != std::string::npos);
+    CHECK(r.find("ip daddr 127.0.0.1 udp dport 5353 dnat to 172.20.0.5:53") != std::string::npos);
+    CHECK(r.find("oifname \"berth-aaa\" ip saddr 127.0.0.0/8 ip daddr 172.20.0.5 masquerade") != std::string::npos);
+    CHECK(r.find("ip saddr 172.20.0.0/16 ip daddr 172.20.0.5 ct status dnat masquerade") != std::string::npos);
+}
+
 namespace {
 
 // A child process in a network namespace of its own, waiting for a byte on `go`.

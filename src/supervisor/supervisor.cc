@@ -265,6 +265,8 @@ struct Unit {
     std::vector<std::unique_ptr<netns::PortProxy>> proxies;  // published ports, for the life of the unit
     std::string proxies_key;  // the ports configuration they were made for
     uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
+    std::string primary_net;  // … and that network's name
+    bool published = false;   // kernel forwarding (DNAT) rules are in place
 
     const std::string& name() const { return cp.name; }
     bool running() const { return c && !c->exited(); }
@@ -426,6 +428,7 @@ struct Unit {
         rec.health = has_healthcheck() ? "starting" : "";
         save();
         for (size_t i = 0; i < proxies.size(); ++i) proxies[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
+        publish_ports();
         exit_poll = new_handle<uv_poll_t>();
         uv_poll_init(&sup->loop, exit_poll, c->pidfd());
         exit_poll->data = this;
@@ -440,6 +443,7 @@ struct Unit {
         std::vector<netns::Attachment> atts;
         rec.networks.clear();
         primary_ip = 0;
+        primary_net.clear();
         const auto& mode = svc->network_mode;
         if (mode.rfind("service:", 0) == 0 || mode.rfind("container:", 0) == 0) {
             std::string other = mode.substr(mode.find(':') + 1);
@@ -472,7 +476,7 @@ struct Unit {
             }
             atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty()});
             rec.networks[real] = netns::format_ipv4(ip);
-            if (!primary_ip) primary_ip = ip;
+            if (!primary_ip) primary_ip = ip, primary_net = real;
         }
         std::vector<std::string> names{svc->hostname.empty() ? name().substr(0, 63) : svc->hostname};
         if (!svc->hostname.empty() && !svc->domainname.empty()) names.insert(names.begin(), svc->hostname + "." + svc->domainname);
@@ -517,12 +521,37 @@ struct Unit {
         proxies_key = key;
     }
 
+    // The kernel forwards published ports while the container runs (DNAT): far
+    // faster than the proxy, which stays as the fallback and holds the port.
+    void publish_ports() {
+        if (proxies.empty() || primary_net.empty() || !sup->nets || svc->network_mode.rfind("service:", 0) == 0) return;
+        std::vector<netns::PublishedPort> pp;
+        for (size_t i = 0; i < proxies.size(); ++i)
+            pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
+                          svc->ports[i].protocol});
+        try {
+            published = sup->nets->publish(name(), primary_net, primary_ip, pp);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}: published ports go through the proxy only: {}", name(), e.what());
+        }
+    }
+    void unpublish_ports() {
+        if (!published) return;
+        published = false;
+        try {
+            sup->nets->unpublish(name(), primary_net);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}: {}", name(), e.what());
+        }
+    }
+
     void on_exit() {
         uv_poll_stop(exit_poll);
         close_handle(exit_poll);
         cancel_health();
         runtime::ExitStatus st = c->wait();
         for (auto& p : proxies) p->set_target(0, 0);
+        unpublish_ports();
         if (sup->dns) sup->dns->stop(name());
         try {
             c->teardown(false);

@@ -93,6 +93,12 @@ check "published TCP port answers on the host" "hello from itnet-web-1" "$(timeo
 check "published port from a range" "hello from itnet-web-1" "$(timeout 5 wget -qO- http://127.0.0.1:18081/)"
 check "published UDP port answers" "echo:hi" "$("$work/udp_echo" ask 127.0.0.1 19000 hi)"
 check "berth port" "127.0.0.1:18080" "$("$BERTH" port web 80)"
+contains "the kernel forwards published ports (DNAT table)" "_p" "$(nft list tables | grep berth_)"
+"$BERTH" stop web >/dev/null 2>&1
+out=$(timeout 5 wget -qO- http://127.0.0.1:18080/ 2>&1; echo "rc=$?")
+case "$out" in *"hello from"*) fail "a stopped service's port still answers" ;; *) ok "a stopped service's port does not answer" ;; esac
+"$BERTH" start web >/dev/null 2>&1
+check "the port answers again after start" "hello from itnet-web-1" "$(timeout 5 wget -qO- http://127.0.0.1:18080/)"
 contains "ps shows the ports" "127.0.0.1:18080->80/tcp" "$("$BERTH" ps)"
 
 # Isolation: lonely (back only) cannot reach client (default only); web (both) can.
