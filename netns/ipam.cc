@@ -106,6 +106,12 @@ uint32_t Allocator::assign(const std::string& name, std::optional<uint32_t> requ
 
 void Allocator::release(const std::string& name) { by_name_.erase(name); }
 
+std::vector<uint32_t> Allocator::addresses() const {
+    std::vector<uint32_t> out;
+    for (const auto& [_, a] : by_name_) out.push_back(a);
+    return out;
+}
+
 nlohmann::json Allocator::to_json() const {
     nlohmann::json addrs = nlohmann::json::object();
     for (const auto& [n, a] : by_name_) addrs[n] = format_ipv4(a);

@@ -55,6 +55,7 @@ public:
     uint32_t assign(const std::string& name, std::optional<uint32_t> requested = std::nullopt);
     void release(const std::string& name);
     std::optional<uint32_t> address_of(const std::string& name) const;
+    std::vector<uint32_t> addresses() const;  // every address held by a name
 
     nlohmann::json to_json() const;
     static Allocator from_json(const nlohmann::json& j);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -230,6 +231,22 @@ uint32_t Networks::assign(const std::string& network, const std::string& contain
     uint32_t ip = it->second.alloc.assign(container, requested);
     save();
     return ip;
+}
+
+uint32_t Networks::transient_address(const std::string& network, const std::string& container) const {
+    const Net& n = get(network);
+    const Subnet& s = n.alloc.subnet();
+    uint32_t hosts = s.broadcast() - s.network - 1;
+    uint32_t span = std::min<uint32_t>(1024, hosts / 2);  // the allocator fills from the bottom
+    if (span == 0) throw Error("network " + network + " has no room for a one-off container");
+    auto used = n.alloc.addresses();
+    used.push_back(n.alloc.gateway());
+    uint32_t start = static_cast<uint32_t>(fnv1a(container) % span);
+    for (uint32_t i = 0; i < span; ++i) {
+        uint32_t ip = s.broadcast() - 1 - (start + i) % span;
+        if (std::find(used.begin(), used.end(), ip) == used.end()) return ip;
+    }
+    throw Error("network " + network + " has no free address for a one-off container");
 }
 
 void Networks::release(const std::string& container) {

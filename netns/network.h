@@ -55,6 +55,9 @@ public:
     uint32_t assign(const std::string& network, const std::string& container,
                     std::optional<uint32_t> requested = std::nullopt);
     void release(const std::string& container);
+    // An address for a one-off container (`berth run`) that the supervisor's
+    // allocator will not hand out: from the top of the subnet, not recorded.
+    uint32_t transient_address(const std::string& network, const std::string& container) const;
 
     // Plugs a started container (its network namespace `netns_fd`) into its
     // networks: a veth per network, created inside the namespace, addressed,

@@ -4,13 +4,16 @@
 // stdio attached (a pty when stdin is a terminal), signals forwarded, the
 // container's exit code becomes berth's.
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
-#include "supervisor/container_spec.h"
 #include "cli/project.h"
 #include "images/store.h"
+#include "netns/link.h"
+#include "netns/network.h"
 #include "runtime/container.h"
 #include "state/state.h"
+#include "supervisor/container_spec.h"
 
 #include <spdlog/spdlog.h>
 
@@ -184,7 +187,48 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     if (!o.workdir.empty()) ov.workdir = o.workdir;
     std::string name = !o.name.empty() ? o.name : project.name + "-" + o.service + "-run-" + random_hex(12);
     fs::create_directories(root + "/containers");
-    runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov);
+    // Networks: a one-off container joins the project's networks when the
+    // stack has them (`up` made them), with an address of its own and the
+    // stack's running containers in its /etc/hosts (the embedded DNS server
+    // belongs to the supervisor).
+    supervisor::NetworkSetup net;
+    std::vector<netns::Attachment> atts;
+    std::unique_ptr<netns::Networks> nets;
+    state::ProjectState pstate(state::runtime_dir(), project.name);
+    if (svc.network_mode.rfind("service:", 0) == 0 || svc.network_mode.rfind("container:", 0) == 0) {
+        std::string other = svc.network_mode.substr(svc.network_mode.find(':') + 1);
+        for (const auto& r : pstate.read_all())
+            if ((r.service == other || r.name == other) && state::process_alive(r.pid, r.pid_start_time))
+                net.net_ns_path = "/proc/" + std::to_string(r.pid) + "/ns/net";
+        if (net.net_ns_path.empty())
+            throw Error("network_mode " + svc.network_mode + ": " + other + " is not running", "start it with `berth up -d " + other + "`");
+    } else if (!svc.networks.empty() && fs::exists(pstate.dir() + "/networks.json")) {
+        nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+        for (const auto& [key, sn] : svc.networks) {
+            auto pn = project.networks.find(key);
+            if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
+            uint32_t ip = nets->transient_address(pn->second.name, name);
+            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty()});
+        }
+        if (!atts.empty()) {
+            net.own.push_back({netns::format_ipv4(atts[0].address), {svc.hostname.empty() ? name.substr(0, 63) : svc.hostname}});
+            for (const auto& r : pstate.read_all()) {
+                if (!state::process_alive(r.pid, r.pid_start_time)) continue;
+                for (const auto& [n, ip] : r.networks)
+                    if (std::any_of(atts.begin(), atts.end(), [&](const auto& a) { return a.network == n; })) {
+                        net.own.push_back({ip, {r.name, r.service}});
+                        break;
+                    }
+            }
+        }
+    }
+    runtime::StartHooks hooks;
+    if (!atts.empty())
+        hooks.before_continue = [&](pid_t pid) {
+            UniqueFd fd(netns::open_netns(pid));
+            nets->attach(name, fd.get(), atts);
+        };
+    runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     spec.tty = !o.no_tty && !o.detach && isatty(0);
     spec.stdin_open = o.interactive;
     if (spec.tty && std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
@@ -209,7 +253,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
             std::string msg;
             try {
-                runtime::Container c = runtime::Container::start(spec, runtime::Stdio{null, null, null});
+                runtime::Container c = runtime::Container::start(spec, runtime::Stdio{null, null, null}, hooks);
                 msg = "ok";
                 ssize_t w = write(p[1], msg.data(), msg.size());
                 (void)w;
@@ -236,7 +280,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         return 0;
     }
 
-    runtime::Container c = runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2});
+    runtime::Container c = runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2}, hooks);
     runtime::ExitStatus st = attach_until_exit(c.pidfd(), spec.tty ? c.pty_master() : -1,
                                                [&c](int sig) { c.kill(sig); }, [&c] { return c.wait(); });
     c.teardown(o.rm);

@@ -101,6 +101,9 @@ case "$out" in *"hello from"*) fail "a stopped service's port still answers" ;; 
 check "the port answers again after start" "hello from itnet-web-1" "$(timeout 5 wget -qO- http://127.0.0.1:18080/)"
 contains "ps shows the ports" "127.0.0.1:18080->80/tcp" "$("$BERTH" ps)"
 
+# A one-off container joins the stack's network and finds its services.
+check "run joins the project network" "hello from itnet-web-1" "$("$BERTH" run --rm -T client timeout 5 wget -qO- http://web/ 2>&1)"
+
 # Isolation: lonely (back only) cannot reach client (default only); web (both) can.
 client_ip=$(x web nslookup client | awk '/^Address: 172\./ {print $2}')
 if x lonely timeout 3 wget -qO- "http://$client_ip:1/" >/dev/null 2>&1; then fail "isolation"; fi
