@@ -231,6 +231,23 @@ std::vector<std::string> Netlink::links_with_prefix(const std::string& prefix) {
     return out;
 }
 
+std::optional<std::pair<uint32_t, int>> Netlink::ipv4_address(const std::string& name) {
+    int index = ifindex(name);
+    nl_cache* raw = nullptr;
+    if (int err = rtnl_addr_alloc_cache(sk_, &raw); err < 0) throw nl_error(err, "list addresses");
+    CachePtr cache(raw);
+    for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
+        auto* a = reinterpret_cast<rtnl_addr*>(o);
+        if (rtnl_addr_get_ifindex(a) != index || rtnl_addr_get_family(a) != AF_INET) continue;
+        nl_addr* local = rtnl_addr_get_local(a);
+        if (!local || nl_addr_get_len(local) != 4) continue;
+        uint32_t be;
+        std::memcpy(&be, nl_addr_get_binary_addr(local), 4);
+        return std::make_pair(ntohl(be), rtnl_addr_get_prefixlen(a));
+    }
+    return std::nullopt;
+}
+
 LinkStats Netlink::stats(const std::string& name) {
     auto l = get_link(sk_, name);
     if (!l) throw Error("no network link named " + name);

@@ -9,6 +9,8 @@
 #include "netns/ipam.h"
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,8 @@ public:
     // Names of the links whose name starts with `prefix`.
     std::vector<std::string> links_with_prefix(const std::string& prefix);
     LinkStats stats(const std::string& name);
+    // The first IPv4 address of a link and its prefix length (nullopt: none).
+    std::optional<std::pair<uint32_t, int>> ipv4_address(const std::string& name);
 
 private:
     void connect();

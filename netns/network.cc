@@ -136,6 +136,9 @@ void Networks::ensure(const NetworkConfig& cfg) {
     FileLock lock(lock_file_);
     Netlink nl;
     std::string br = cfg.bridge.empty() ? bridge_name(cfg.name) : cfg.bridge;
+    // An external network is another berth project's (its hashed bridge) or a bridge of that name.
+    if (cfg.external && cfg.bridge.empty() && cfg.name.size() <= 15 && !nl.link_exists(br) && nl.link_exists(cfg.name))
+        br = cfg.name;
     if (br.size() > 15) throw Error("network " + cfg.name + ": bridge name \"" + br + "\" is longer than 15 characters");
     auto old = nets_.find(cfg.name);
     if (old != nets_.end() && old->second.bridge != br) nets_.erase(old);  // renamed: start afresh
@@ -147,14 +150,19 @@ void Networks::ensure(const NetworkConfig& cfg) {
                         "create it first, or remove `external: true`");
         // Adopt the bridge's own subnet when the file does not give one.
         Subnet sub;
+        std::optional<uint32_t> gw = cfg.gateway;
         if (cfg.subnet) {
             sub = *cfg.subnet;
+        } else if (auto have = nl.ipv4_address(br)) {
+            sub.prefix = have->second;
+            sub.network = have->first & sub.mask();
+            if (!gw) gw = have->first;  // the bridge's own address is the containers' gateway
         } else {
-            throw Error("network " + cfg.name + ": an external bridge needs its subnet in `ipam.config`",
-                        "add ipam: {config: [{subnet: ...}]} to the network");
+            throw Error("network " + cfg.name + ": the external bridge " + br + " has no IPv4 address",
+                        "give the bridge an address, or set ipam.config.subnet for the network");
         }
         if (!nets_.count(cfg.name))
-            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, cfg.gateway, cfg.ip_range)});
+            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, gw, cfg.ip_range)});
         save();
         return;
     }

@@ -15,7 +15,7 @@ namespace berth::netns {
 
 struct NetworkConfig {
     std::string name;    // the real network name, e.g. myapp_default
-    std::string bridge;  // empty: bridge_name(name)
+    std::string bridge;  // empty: bridge_name(name) (external: that, or a bridge called `name`)
     bool external = false;  // an existing bridge: used, never created nor removed
     bool internal = false;
     int mtu = 0;            // 0: the kernel's default

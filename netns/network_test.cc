@@ -139,6 +139,22 @@ TEST_CASE("a network end to end in a private namespace: bridge, veth in the cont
         clash.subnet = Subnet::parse("172.17.5.0/24");
         CHECK_THROWS_WITH(nets.ensure(clash), doctest::Contains("overlaps 172.17.0.0/16"));
 
+        // An external network: an existing bridge (made here by hand) is used as it is, and never removed.
+        REQUIRE(host.create_bridge("extbr0", 0));
+        host.add_address("extbr0", parse_ipv4("10.99.0.1"), 24);
+        NetworkConfig ext;
+        ext.name = "shared";
+        ext.external = true;
+        ext.bridge = "extbr0";
+        nets.ensure(ext);
+        CHECK(nets.subnet("shared").str() == "10.99.0.0/24");
+        CHECK(format_ipv4(nets.gateway("shared")) == "10.99.0.1");
+        NetworkConfig missing;
+        missing.name = "gone";
+        missing.external = true;
+        missing.bridge = "nosuchbr";
+        CHECK_THROWS_WITH(nets.ensure(missing), doctest::Contains("does not exist"));
+
         uint32_t ip = nets.assign("proj_default", "proj-web-1");
         CHECK(format_ipv4(ip) == "172.17.0.2");
         CHECK(nets.assign("proj_default", "proj-web-1") == ip);  // stable
@@ -176,6 +192,8 @@ TEST_CASE("a network end to end in a private namespace: bridge, veth in the cont
         remove_networks(state);
         CHECK_FALSE(fs::exists(state));
         CHECK(host.links_with_prefix("berth-").empty());
+        CHECK(host.link_exists("extbr0"));  // external: left alone
+        host.delete_link("extbr0");
         CHECK(nft_berth_tables().empty());
         CHECK_FALSE(ip_forward());
     }

@@ -74,7 +74,6 @@ netns::NetworkConfig network_config(const compose::Network& n) {
     c.external = n.external;
     c.internal = n.internal;
     if (auto it = n.driver_opts.find("com.docker.network.bridge.name"); it != n.driver_opts.end()) c.bridge = it->second;
-    else if (n.external) c.bridge = n.name;
     c.mtu = driver_opt_int(n, "com.docker.network.driver.mtu");
     for (const auto& ipam : n.ipam_config) {
         if (ipam.subnet.find(':') != std::string::npos) {
