@@ -14,7 +14,9 @@ echo "== berth up -d"
 $berth $stack up -d
 echo "== berth ps"
 $berth $stack ps
-echo "== the store's volume and the web server's log"
+echo "== the store's volume, the web server by name from the store, and its published port"
 $berth $stack run --rm -T store cat /data/state
+$berth $stack exec -T store wget -qO- http://web:8080/
+timeout 5 wget -qO- "http://127.0.0.1:${WEB_PORT:-8080}/" || echo "(port ${WEB_PORT:-8080} did not answer)"
 tail -n 3 "${BERTH_ROOT:-/var/lib/berth}/containers/hello-web-1/hello-web-1-json.log"
 echo "== stop it with: $berth $stack down"
