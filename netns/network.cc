@@ -295,9 +295,7 @@ bool Networks::publish(const std::string& container, const std::string& network,
 void Networks::unpublish(const std::string& container, const std::string& network) {
     auto it = nets_.find(network);
     if (it == nets_.end()) return;
-    std::string t = ports_table_name(it->second.bridge, container);
-    for (const auto& have : nft_berth_tables())
-        if (have == t) nft_delete_table(t);
+    nft_delete_table(ports_table_name(it->second.bridge, container));  // one exec; a missing table is fine
 }
 
 void Networks::save() const {
@@ -312,16 +310,26 @@ void Networks::save() const {
 void Networks::remove_all() {
     FileLock lock(lock_file_);
     Netlink nl;
-    bool nft = nft_available();
+    // Every table of these bridges (their own and their containers' published
+    // ports) goes in one nft transaction: one exec, however many there are.
+    if (nft_available()) {
+        std::string script;
+        auto tables = nft_berth_tables();
+        for (const auto& [name, n] : nets_) {
+            if (!n.created) continue;
+            std::string t = table_name(n.bridge);
+            for (const auto& have : tables)
+                if (have == t || have.rfind(t + "_p", 0) == 0) script += "delete table ip " + have + "\n";
+        }
+        try {
+            if (!script.empty()) nft_apply(script);
+        } catch (const std::exception& e) {
+            spdlog::warn("networks: {}", e.what());
+        }
+    }
     for (const auto& [name, n] : nets_) {
         if (!n.created) continue;
         try {
-            if (nft) {
-                std::string t = table_name(n.bridge);
-                for (const auto& have : nft_berth_tables())
-                    if (have.rfind(t + "_p", 0) == 0) nft_delete_table(have);  // published ports
-                nft_delete_table(t);
-            }
             nl.delete_link(n.bridge);
         } catch (const std::exception& e) {
             spdlog::warn("network {}: {}", name, e.what());
