@@ -69,6 +69,18 @@ YAML
 
 "$BERTH" up -d --wait >"$work/up.out" 2>&1 || { fail "up"; cat "$work/up.out"; }
 x() { "$BERTH" exec -T "$@" 2>&1; }
+# fetch URL: its body, retrying for up to 5 s (a just-started server may not listen yet).
+fetch() {
+    for _ in $(seq 50); do
+        out=$(timeout 5 wget -qO- "$1" 2>/dev/null) && { echo "$out"; return; }
+        sleep 0.1
+    done
+}
+
+# The servers start listening a moment after their containers run: wait for them (5 s at most).
+for svc in web api; do
+    for _ in $(seq 50); do x client timeout 2 wget -qO- "http://$svc/" >/dev/null 2>&1 && break; sleep 0.1; done
+done
 
 # Names: service, alias, link alias, container name, replicas (both), /etc/hosts.
 # (client has a dns_search domain the test namespace cannot resolve: plain lookups go through web.)
@@ -98,7 +110,7 @@ contains "the kernel forwards published ports (DNAT table)" "_p" "$(nft list tab
 out=$(timeout 5 wget -qO- http://127.0.0.1:18080/ 2>&1; echo "rc=$?")
 case "$out" in *"hello from"*) fail "a stopped service's port still answers" ;; *) ok "a stopped service's port does not answer" ;; esac
 "$BERTH" start web >/dev/null 2>&1
-check "the port answers again after start" "hello from itnet-web-1" "$(timeout 5 wget -qO- http://127.0.0.1:18080/)"
+check "the port answers again after start" "hello from itnet-web-1" "$(fetch http://127.0.0.1:18080/)"
 contains "ps shows the ports" "127.0.0.1:18080->80/tcp" "$("$BERTH" ps)"
 
 # A one-off container joins the stack's network and finds its services.
@@ -151,6 +163,7 @@ check_no_leaks itnet
 
 # A supervisor killed with SIGKILL: the next `down` still removes everything.
 "$BERTH" up -d web client >/dev/null 2>&1 || fail "up again"
+for _ in $(seq 50); do x client timeout 2 wget -qO- http://web/ >/dev/null 2>&1 && break; sleep 0.1; done
 check "addresses are stable across up/down" "$web_ip" "$(x client nslookup web | awk '/^Address: 172\./ {print $2}')"
 sup=$(sed -n 's/.*"supervisor": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/project.json")
 [ -n "$sup" ] && kill -9 "$sup"
