@@ -41,5 +41,6 @@ void add_logs_command(Cli& cli);
 void add_exec_command(Cli& cli);
 void add_inspect_commands(Cli& cli);
 void add_completion_command(Cli& cli);
+void add_volume_commands(Cli& cli);
 
 }  // namespace berth::cli

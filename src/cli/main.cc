@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     add_logs_command(cli);
     add_exec_command(cli);
     add_inspect_commands(cli);
+    add_volume_commands(cli);
     add_completion_command(cli);
 
     try {

@@ -4,6 +4,9 @@
 #include "compose/units.h"
 #include "netns/files.h"
 #include "runtime/user.h"
+#include "volumes/volume.h"
+
+#include <cstdio>
 
 #include <cstdlib>
 #include <filesystem>
@@ -39,6 +42,18 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 }
 
 }  // namespace
+
+std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container) {
+    if (m.source.empty()) {  // anonymous: one per container and mount point
+        uint64_t h = 1469598103934665603ull;
+        for (unsigned char c : m.target) h = (h ^ c) * 1099511628211ull;
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+        return container + "-anon-" + std::string(buf, 12);
+    }
+    auto it = project.volumes.find(m.source);
+    return it != project.volumes.end() ? it->second.name : m.source;
+}
 
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
                                            const images::ResolvedImage& image, const std::string& name,
@@ -120,12 +135,39 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
                 else throw Error("service \"" + s.name + "\": bind source " + ms.source + " does not exist");
             }
         } else if (m.type == "volume") {
-            std::string vname = m.source;
-            if (vname.empty()) vname = name + "-anon-" + std::to_string(std::hash<std::string>{}(m.target) % 100000);
+            volumes::Store store(state_root);
+            std::string real = volume_name(project, m, name);
             auto it = project.volumes.find(m.source);
-            std::string real = it != project.volumes.end() ? it->second.name : vname;
-            ms.source = state_root + "/volumes/" + real + "/_data";
-            fs::create_directories(ms.source);
+            volumes::VolumeInfo v;
+            if (it != project.volumes.end() && it->second.external) {
+                auto got = store.get(real);
+                if (!got)
+                    throw Error("service \"" + s.name + "\": external volume " + real + " does not exist",
+                                "create it with `berth volume create " + real + "`, or remove `external: true`");
+                v = *got;
+            } else if (it != project.volumes.end()) {
+                v = store.ensure({real, it->second.driver, it->second.driver_opts, it->second.labels, project.name});
+            } else {
+                v = store.ensure({real, "local", {}, {{"com.docker.volume.anonymous", ""}}, project.name});
+            }
+            auto plan = volumes::mount_plan(v);
+            if (plan.kind == volumes::MountPlan::Kind::Tmpfs) {
+                ms.type = runtime::MountSpec::Type::Tmpfs;
+                ms.size = plan.size;
+                ms.mode = plan.mode;
+            } else {
+                ms.source = plan.source;
+                // First use of an empty volume: the image's content at the mount point goes in (as Docker does).
+                if (plan.kind == volumes::MountPlan::Kind::Directory) {
+                    if (m.volume_nocopy) store.mark_initialized(real);
+                    else store.copy_up_from_layers(real, spec.layers, m.target);
+                }
+                if (!m.volume_subpath.empty()) {
+                    ms.source += "/" + m.volume_subpath;
+                    if (!fs::exists(ms.source))
+                        throw Error("service \"" + s.name + "\": subpath " + m.volume_subpath + " does not exist in volume " + real);
+                }
+            }
         } else if (m.type == "tmpfs") {
             ms.type = runtime::MountSpec::Type::Tmpfs;
             ms.size = m.tmpfs_size;

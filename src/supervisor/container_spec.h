@@ -29,6 +29,9 @@ struct NetworkSetup {
     std::string net_ns_path;    // network_mode service:/container:: the namespace to join
 };
 
+// The named volume a `type: volume` mount of `container` uses (anonymous ones get a name of their own).
+std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container);
+
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& service,
                                            const images::ResolvedImage& image, const std::string& container_name,
                                            const std::string& state_root, const RunOverrides& o = {},

@@ -16,6 +16,7 @@
 #include "runtime/container.h"
 #include "state/state.h"
 #include "supervisor/container_spec.h"
+#include "volumes/volume.h"
 
 #include <spdlog/spdlog.h>
 #include <uv.h>
@@ -363,6 +364,9 @@ struct Unit {
             NetworkSetup net;
             std::vector<netns::Attachment> atts = plan_network(net);
             spec = make_container_spec(sup->project, *svc, image, name(), sup->root, {}, net);
+            rec.volumes.clear();
+            for (const auto& m : svc->volumes)
+                if (m.type == "volume") rec.volumes.push_back(volume_name(sup->project, m, name()));
             open_ports();
             if (!atts.empty())
                 hooks.before_continue = [this, atts](pid_t pid) {
@@ -1293,6 +1297,14 @@ int Supervisor::run() {
     s.images_by_service = imgs;
     auto plans = plan::containers(s.project, s.opts.scale);
     s.check_ports(plans, wanted);
+    for (const auto& n : wanted)  // external volumes must exist before anything starts
+        for (const auto& m : s.project.services.at(n).volumes) {
+            auto it = s.project.volumes.find(m.source);
+            if (m.type == "volume" && it != s.project.volumes.end() && it->second.external &&
+                !volumes::Store(s.root).get(it->second.name))
+                throw Error("service \"" + n + "\": external volume " + it->second.name + " does not exist",
+                            "create it with `berth volume create " + it->second.name + "`, or remove `external: true`");
+        }
     s.ensure_networks(wanted);
     for (const auto& cp : plans)
         if (wanted.count(cp.service)) s.add_unit(cp);
@@ -1328,6 +1340,18 @@ int Supervisor::run() {
     return s.exit_code;
 }
 
+std::map<std::string, std::string> volumes_in_use() {
+    std::map<std::string, std::string> used;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state::runtime_dir(), ec)) {
+        if (!e.is_directory()) continue;
+        for (const auto& r : state::ProjectState(state::runtime_dir(), e.path().filename().string()).read_all())
+            if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time))
+                for (const auto& v : r.volumes) used.emplace(v, r.name);
+    }
+    return used;
+}
+
 std::vector<std::string> orphans(const compose::Project& model) {
     std::vector<std::string> out;
     for (const auto& r : state::ProjectState(state::runtime_dir(), model.name).read_all())
@@ -1338,7 +1362,7 @@ std::vector<std::string> orphans(const compose::Project& model) {
 std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model,
                                          bool remove_orphans) {
     state::ProjectState ps(state::runtime_dir(), project);
-    std::vector<std::string> removed;
+    std::vector<std::string> removed, anonymous;
     std::unique_ptr<cgroups::Manager> cg;
     bool kept = false;
     for (const auto& r : ps.read_all()) {
@@ -1360,15 +1384,27 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
             std::error_code ec;
             fs::remove_all(r.bundle_dir, ec);
         }
+        for (const auto& v : r.volumes)
+            if (v.rfind(r.name + "-anon-", 0) == 0) anonymous.push_back(v);
         ps.remove(r.name);
         removed.push_back(r.name);
     }
-    if (remove_volumes && model)
-        for (const auto& [_, v] : model->volumes)
-            if (!v.external) {
-                std::error_code ec;
-                fs::remove_all(state::state_root() + "/volumes/" + v.name, ec);
+    if (remove_volumes && model) {
+        // Named volumes of the project (never external ones, never bind sources),
+        // unless a container of another project still runs with one.
+        volumes::Store store(state::state_root());
+        auto used = volumes_in_use();
+        for (const auto& [_, v] : model->volumes) {
+            if (v.external) continue;
+            if (used.count(v.name)) {
+                std::fprintf(stderr, "warning: volume %s kept: %s still uses it\n", v.name.c_str(), used[v.name].c_str());
+                continue;
             }
+            store.remove(v.name);
+        }
+        for (const auto& name : anonymous)
+            if (!used.count(name)) store.remove(name);
+    }
     if (!kept) {
         try {
             netns::remove_networks(ps.dir() + "/networks.json");

@@ -63,6 +63,9 @@ private:
 std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes,
                                          const compose::Project* model, bool remove_orphans = true);
 
+// Named volumes mounted by a running container of any project: volume → container.
+std::map<std::string, std::string> volumes_in_use();
+
 // Names of the project's containers (from its state) whose service `model` no longer has.
 std::vector<std::string> orphans(const compose::Project& model);
 

@@ -1,0 +1,112 @@
+#!/bin/sh
+# Named volumes, binds and tmpfs end to end: data survives down/up and a
+# killed supervisor, `down -v` removes it, image content is copied into a new
+# volume with its ownership, read-only binds, tmpfs size, sharing, external
+# volumes, and `volume rm` refused while in use.
+. "$(dirname "$0")/lib/common.sh"
+
+# An image with content at /seed owned by 1234:5678, to be copied into a volume.
+mkdir -p "$work/extra"
+"$here/lib/make-busybox-rootfs.sh" "$work/base.tar"
+mkdir -p "$work/rootfs" && tar -C "$work/rootfs" -xf "$work/base.tar"
+mkdir -p "$work/rootfs/seed" && echo seeded > "$work/rootfs/seed/file" && chown -R 1234:5678 "$work/rootfs/seed"
+tar --sort=name --numeric-owner -C "$work/rootfs" -cf "$work/busybox.tar" .
+"$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
+mkdir -p "$work/stack" && cd "$work/stack"
+cat > compose.yaml <<'YAML'
+name: itvol
+services:
+  writer:
+    image: it/busybox
+    command: sh -c 'date +%s%N > /data/stamp; exec sleep 1000'
+    init: true
+    volumes: [data:/data]
+  reader:
+    image: it/busybox
+    command: sleep 1000
+    init: true
+    volumes:
+      - data:/shared
+      - seeded:/seed
+      - ./conf:/conf:ro
+      - type: tmpfs
+        target: /scratch
+        tmpfs: {size: 1m}
+  nocopy:
+    image: it/busybox
+    command: sleep 1000
+    init: true
+    volumes:
+      - type: volume
+        source: empty
+        target: /seed
+        volume: {nocopy: true}
+volumes:
+  data:
+  seeded:
+  empty:
+YAML
+mkdir -p conf && echo setting > conf/app.conf
+"$BERTH" up -d --wait >/dev/null 2>&1 || fail "up"
+x() { "$BERTH" exec -T "$@" 2>&1; }
+stamp=$(x writer cat /data/stamp)
+[ -n "$stamp" ] && ok "the writer wrote into its volume" || fail "no stamp written"
+check "two services share a volume" "$stamp" "$(x reader cat /shared/stamp)"
+check "image content copied into a new volume" seeded "$(x reader cat /seed/file)"
+check "with its ownership" "1234:5678" "$(x reader stat -c %u:%g /seed/file)"
+check "nocopy leaves the volume empty" "" "$(x nocopy ls /seed)"
+check "bind mount visible" setting "$(x reader cat /conf/app.conf)"
+out=$(x reader sh -c 'echo x > /conf/new' ; echo "rc=$?")
+case "$out" in *rc=0*) fail "a read-only bind was written" ;; *) ok "a read-only bind cannot be written" ;; esac
+out=$(x reader sh -c 'dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>&1'; echo "rc=$?")
+case "$out" in *"No space left"*) ok "tmpfs size is enforced" ;; *) fail "tmpfs size not enforced: $out" ;; esac
+contains "volume ls lists the project's volumes" "itvol_data" "$("$BERTH" volume ls)"
+contains "labelled with the project" '"com.docker.compose.project":"itvol"' "$("$BERTH" volume ls --format json)"
+out=$("$BERTH" volume rm itvol_data 2>&1; echo "rc=$?")
+contains "removing a volume in use is refused" "in use by running container" "$out"
+
+# down keeps the data; up finds it again. A killed supervisor loses nothing either.
+"$BERTH" down >/dev/null 2>&1 || fail "down"
+check "down keeps named volumes" "$stamp" "$(cat "$BERTH_ROOT/volumes/itvol_data/_data/stamp")"
+"$BERTH" up -d --wait reader >/dev/null 2>&1 || fail "up again"
+check "the data is there after down and up" "$stamp" "$(x reader cat /shared/stamp)"
+sup=$(sed -n 's/.*"supervisor": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itvol/project.json")
+[ -n "$sup" ] && kill -9 "$sup"
+sleep 0.2
+"$BERTH" down >/dev/null 2>&1
+check "a killed supervisor loses no data" "$stamp" "$(cat "$BERTH_ROOT/volumes/itvol_data/_data/stamp")"
+
+# down -v removes the project's named volumes, never bind sources.
+"$BERTH" down -v >/dev/null 2>&1 || fail "down -v"
+check "down -v removes the named volumes" "" "$("$BERTH" volume ls -q | grep itvol_)"
+check "down -v keeps bind sources" setting "$(cat conf/app.conf)"
+
+# An external volume that does not exist fails up before anything starts; once created, it works and survives down -v.
+cat > compose.yaml <<'YAML'
+name: itext
+services:
+  first:
+    image: it/busybox
+    command: sleep 1000
+  user:
+    image: it/busybox
+    command: sh -c 'echo hi > /x/hello; exec sleep 1000'
+    init: true
+    volumes: [shared:/x]
+volumes:
+  shared:
+    external: true
+    name: precious
+YAML
+out=$("$BERTH" up -d 2>&1; echo "rc=$?")
+contains "missing external volume is an error" "external volume precious does not exist" "$out"
+check "nothing started" "" "$("$BERTH" ps -q)"
+"$BERTH" volume create precious >/dev/null
+"$BERTH" up -d --wait user >/dev/null 2>&1 || fail "up with the external volume"
+"$BERTH" down -v >/dev/null 2>&1
+check "down -v never removes an external volume" hi "$(cat "$BERTH_ROOT/volumes/precious/_data/hello")"
+"$BERTH" volume rm precious >/dev/null || fail "volume rm"
+check "volume rm removes it" "" "$("$BERTH" volume ls -q)"
+check_no_leaks itvol
+check_no_leaks itext
+finish
