@@ -17,6 +17,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -99,8 +101,26 @@ MountPlan mount_plan(const VolumeInfo& v) {
         }
         return p;
     }
-    throw Error("volume " + v.name + ": driver_opts type \"" + type + "\" is not supported yet",
-                "berth's local driver mounts `type: none, o: bind, device: PATH` and `type: tmpfs`");
+    if (type.empty() || type == "none")
+        throw Error("volume " + v.name + ": driver_opts without `type:` need `o: bind` and `device:`",
+                    "write type: none, o: bind, device: /path; or type: tmpfs; or a filesystem type");
+    // Any other filesystem type: the kernel mounts `device` with `o` (mount flags taken out of it).
+    p.kind = MountPlan::Kind::Device;
+    p.fstype = type;
+    p.device = device;
+    static const std::map<std::string, unsigned long> flag_names = {
+        {"ro", MS_RDONLY}, {"rw", 0}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
+        {"sync", MS_SYNCHRONOUS}, {"noatime", MS_NOATIME}, {"nodiratime", MS_NODIRATIME}, {"relatime", MS_RELATIME}};
+    size_t start = 0;
+    while (start < o.size()) {
+        size_t comma = o.find(',', start);
+        std::string opt = o.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? o.size() : comma + 1;
+        if (auto f = flag_names.find(opt); f != flag_names.end()) p.flags |= f->second;
+        else if (!opt.empty()) p.data += (p.data.empty() ? "" : ",") + opt;
+    }
+    if (p.device.empty()) throw Error("volume " + v.name + ": driver_opts type " + type + " needs `device:`");
+    return p;
 }
 
 Store::Store(std::string state_root) : dir_(std::move(state_root) + "/volumes") {}
@@ -183,8 +203,39 @@ std::vector<VolumeInfo> Store::list() const {
     return out;
 }
 
+namespace {
+bool is_mountpoint(const std::string& path) {
+    std::ifstream f("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(f, line)) {
+        std::istringstream l(line);
+        std::string id, parent, dev, root, mp;
+        if (l >> id >> parent >> dev >> root >> mp && mp == path) return true;
+    }
+    return false;
+}
+}  // namespace
+
+void Store::mount_device(const VolumeInfo& v) {
+    auto plan = mount_plan(v);
+    if (plan.kind != MountPlan::Kind::Device || is_mountpoint(v.mountpoint)) return;
+    if (::mount(plan.device.c_str(), v.mountpoint.c_str(), plan.fstype.c_str(), plan.flags,
+                plan.data.empty() ? nullptr : plan.data.c_str()) < 0)
+        throw Error::sys(errno, "volume " + v.name + ": mount " + plan.device + " (" + plan.fstype + ")")
+            .wrap("check the volume's driver_opts type, o and device");
+}
+
+void Store::unmount(const std::string& name) {
+    auto v = get(name);
+    if (!v) return;
+    while (is_mountpoint(v->mountpoint))
+        if (::umount2(v->mountpoint.c_str(), 0) < 0)
+            throw Error::sys(errno, "volume " + name + ": unmount " + v->mountpoint);
+}
+
 bool Store::remove(const std::string& name) {
     if (!get(name)) return false;
+    unmount(name);  // never delete the files of a mounted device
     // Rename first: a crash half-way leaves a .tmp- directory, never a half-deleted volume.
     std::string d = dir_ + "/" + name, gone = dir_ + "/.tmp-rm-" + name + "-" + std::to_string(::getpid());
     if (::rename(d.c_str(), gone.c_str()) < 0) throw Error::sys(errno, "remove volume " + name);

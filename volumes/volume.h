@@ -34,8 +34,10 @@ struct VolumeInfo {
 
 // How a volume's driver_opts mount it (Docker's local driver).
 struct MountPlan {
-    enum class Kind { Directory, Bind, Tmpfs } kind = Kind::Directory;
-    std::string source;               // Directory: the _data dir; Bind: the device path
+    enum class Kind { Directory, Bind, Tmpfs, Device } kind = Kind::Directory;
+    std::string source;               // Directory/Device: the _data dir; Bind: the device path
+    std::string fstype, device, data; // Device: mounted on _data by the host (Docker's local driver)
+    unsigned long flags = 0;          // Device: ro, nosuid, … from `o`
     std::optional<int64_t> size;      // Tmpfs
     std::optional<uint32_t> mode;     // Tmpfs
 };
@@ -59,6 +61,10 @@ public:
     // The same from an image: `layers` (top-most first) seen merged, at `path`.
     void copy_up_from_layers(const std::string& name, const std::vector<std::string>& layers, const std::string& path);
     void mark_initialized(const std::string& name);
+    // Device volumes (driver_opts type: ext4, nfs…): mounted on _data while in
+    // use; unmounted by `down` and before removal (never deleting a device's files).
+    void mount_device(const VolumeInfo& v);
+    void unmount(const std::string& name);
 
     const std::string& dir() const { return dir_; }
 

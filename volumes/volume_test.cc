@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,8 +108,15 @@ TEST_CASE("volumes: driver_opts as Docker's local driver takes them") {
     CHECK(p.source == "/");
     v.driver_opts = {{"type", "none"}, {"o", "bind"}, {"device", "/no/such/dir"}};
     CHECK_THROWS_WITH(mount_plan(v), doctest::Contains("does not exist"));
-    v.driver_opts = {{"type", "nfs"}, {"o", "addr=10.0.0.1"}, {"device", ":/export"}};
-    CHECK_THROWS_WITH(mount_plan(v), doctest::Contains("not supported yet"));
+    v.driver_opts = {{"type", "nfs"}, {"o", "addr=10.0.0.1,ro,nosuid"}, {"device", ":/export"}};
+    p = mount_plan(v);
+    CHECK(p.kind == MountPlan::Kind::Device);
+    CHECK(p.fstype == "nfs");
+    CHECK(p.device == ":/export");
+    CHECK(p.data == "addr=10.0.0.1");
+    CHECK(p.flags == (MS_RDONLY | MS_NOSUID));
+    v.driver_opts = {{"type", "ext4"}};
+    CHECK_THROWS_WITH(mount_plan(v), doctest::Contains("needs `device:`"));
     v.driver_opts = {{"type", "tmpfs"}, {"o", "size=lots"}};
     CHECK_THROWS_WITH(mount_plan(v), doctest::Contains("invalid size"));
 }

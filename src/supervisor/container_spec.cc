@@ -157,8 +157,9 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
                 ms.mode = plan.mode;
             } else {
                 ms.source = plan.source;
+                if (plan.kind == volumes::MountPlan::Kind::Device) store.mount_device(v);
                 // First use of an empty volume: the image's content at the mount point goes in (as Docker does).
-                if (plan.kind == volumes::MountPlan::Kind::Directory) {
+                if (plan.kind == volumes::MountPlan::Kind::Directory || plan.kind == volumes::MountPlan::Kind::Device) {
                     if (m.volume_nocopy) store.mark_initialized(real);
                     else store.copy_up_from_layers(real, spec.layers, m.target);
                 }

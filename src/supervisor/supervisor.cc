@@ -1389,6 +1389,19 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
         ps.remove(r.name);
         removed.push_back(r.name);
     }
+    if (model && !kept) {
+        // Device volumes are mounted on the host while in use: not once the project is down.
+        volumes::Store store(state::state_root());
+        auto used = volumes_in_use();
+        for (const auto& [_, v] : model->volumes)
+            if (!used.count(v.name)) {
+                try {
+                    store.unmount(v.name);
+                } catch (const std::exception& e) {
+                    spdlog::warn("{}", e.what());
+                }
+            }
+    }
     if (remove_volumes && model) {
         // Named volumes of the project (never external ones, never bind sources),
         // unless a container of another project still runs with one.
@@ -1400,7 +1413,11 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
                 std::fprintf(stderr, "warning: volume %s kept: %s still uses it\n", v.name.c_str(), used[v.name].c_str());
                 continue;
             }
-            store.remove(v.name);
+            try {
+                store.remove(v.name);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "warning: volume %s kept: %s\n", v.name.c_str(), e.what());
+            }
         }
         for (const auto& name : anonymous)
             if (!used.count(name)) store.remove(name);

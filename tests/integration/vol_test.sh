@@ -107,6 +107,32 @@ check "nothing started" "" "$("$BERTH" ps -q)"
 check "down -v never removes an external volume" hi "$(cat "$BERTH_ROOT/volumes/precious/_data/hello")"
 "$BERTH" volume rm precious >/dev/null || fail "volume rm"
 check "volume rm removes it" "" "$("$BERTH" volume ls -q)"
+# A device volume (driver_opts type ext4 on a loop device of this test's own): mounted while up,
+# unmounted by down, its files kept by down -v.
+truncate -s 16M "$work/disk.img" && mkfs.ext4 -q "$work/disk.img"
+loop=$(losetup -f --show "$work/disk.img")
+cat > compose.yaml <<YAML
+name: itdev
+services:
+  user:
+    image: it/busybox
+    command: sh -c 'echo on-disk > /d/file; exec sleep 1000'
+    init: true
+    volumes: [disk:/d]
+volumes:
+  disk:
+    driver_opts: {type: ext4, o: noatime, device: $loop}
+YAML
+"$BERTH" up -d --wait >/dev/null 2>&1 || fail "up with a device volume"
+for _ in $(seq 30); do [ "$(x user cat /d/file)" = on-disk ] && break; sleep 0.1; done
+check "a device volume is mounted in the container" ext4 "$(x user sh -c 'grep " /d " /proc/mounts' | awk '{print $3}')"
+"$BERTH" down -v >/dev/null 2>&1
+check "down unmounts the device" "" "$(grep "$BERTH_ROOT" /proc/self/mountinfo)"
+mkdir -p "$work/check" && mount "$loop" "$work/check"
+check "down -v keeps a device's files" on-disk "$(cat "$work/check/file")"
+umount "$work/check"; losetup -d "$loop"
+
 check_no_leaks itvol
 check_no_leaks itext
+check_no_leaks itdev
 finish
