@@ -42,5 +42,6 @@ void add_exec_command(Cli& cli);
 void add_inspect_commands(Cli& cli);
 void add_completion_command(Cli& cli);
 void add_volume_commands(Cli& cli);
+void add_cp_command(Cli& cli);
 
 }  // namespace berth::cli

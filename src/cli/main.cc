@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     add_exec_command(cli);
     add_inspect_commands(cli);
     add_volume_commands(cli);
+    add_cp_command(cli);
     add_completion_command(cli);
 
     try {

@@ -2,7 +2,7 @@
 # Named volumes, binds and tmpfs end to end: data survives down/up and a
 # killed supervisor, `down -v` removes it, image content is copied into a new
 # volume with its ownership, read-only binds, tmpfs size, sharing, external
-# volumes, and `volume rm` refused while in use.
+# volumes, `volume rm` refused while in use, and `berth cp` both ways.
 . "$(dirname "$0")/lib/common.sh"
 
 # An image with content at /seed owned by 1234:5678, to be copied into a volume.
@@ -64,6 +64,21 @@ contains "volume ls lists the project's volumes" "itvol_data" "$("$BERTH" volume
 contains "labelled with the project" '"com.docker.compose.project":"itvol"' "$("$BERTH" volume ls --format json)"
 out=$("$BERTH" volume rm itvol_data 2>&1; echo "rc=$?")
 contains "removing a volume in use is refused" "in use by running container" "$out"
+
+# berth cp, both ways: a file, a directory into an existing directory and under a new name, a symlink kept as a link.
+mkdir -p "$work/cp/tree/sub" && echo one > "$work/cp/tree/a" && echo two > "$work/cp/tree/sub/b"
+"$BERTH" cp "$work/cp/tree" reader:/tmp/ || fail "cp into the container"
+check "cp host -> container (directory)" two "$(x reader cat /tmp/tree/sub/b)"
+"$BERTH" cp "$work/cp/tree/a" reader:/tmp/renamed || fail "cp a file in"
+check "cp host -> container (file, new name)" one "$(x reader cat /tmp/renamed)"
+x reader sh -c 'mkdir -p /tmp/out/d && echo inside > /tmp/out/d/f && ln -s /etc/passwd /tmp/out/link' >/dev/null
+"$BERTH" cp reader:/tmp/out "$work/cp/copy" || fail "cp out of the container"
+check "cp container -> host (directory, new name)" inside "$(cat "$work/cp/copy/d/f")"
+check "a symlink stays a link (never followed to the host)" /etc/passwd "$(readlink "$work/cp/copy/link")"
+"$BERTH" cp reader:/conf/app.conf "$work/cp/" || fail "cp a file out"
+check "cp container -> host (file into a directory)" setting "$(cat "$work/cp/app.conf")"
+out=$("$BERTH" cp reader:/no/such "$work/cp/x" 2>&1; echo "rc=$?")
+contains "cp of a missing path fails" "rc=1" "$out"
 
 # down keeps the data; up finds it again. A killed supervisor loses nothing either.
 "$BERTH" down >/dev/null 2>&1 || fail "down"
