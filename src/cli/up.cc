@@ -9,6 +9,7 @@
 #include "control/control.h"
 #include "state/state.h"
 #include "supervisor/supervisor.h"
+#include "volumes/volume.h"
 
 #include <nlohmann/json.hpp>
 
@@ -193,8 +194,35 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     return 0;
 }
 
+// `down -p NAME` without a compose file at hand: the files the project was
+// brought up with (recorded in its state), or, when those are gone too, a
+// model made of its state (its containers' services, its labelled volumes).
+compose::Project project_for_down(const GlobalOptions& g) {
+    try {
+        return load_project(g);
+    } catch (const Error&) {
+        if (g.project_name.empty() || !g.files.empty()) throw;
+        state::ProjectState ps(state::runtime_dir(), g.project_name);
+        auto recorded = ps.read_project();
+        if (!recorded) throw;
+        GlobalOptions from_state = g;
+        from_state.files = recorded->value("files", std::vector<std::string>{});
+        from_state.project_directory = recorded->value("working_dir", "");
+        try {
+            if (!from_state.files.empty()) return load_project(from_state);
+        } catch (const Error&) {
+        }
+        compose::Project p;
+        p.name = g.project_name;
+        for (const auto& r : ps.read_all()) p.services[r.service].name = r.service;
+        for (const auto& v : volumes::Store(state::state_root()).list())
+            if (v.project == p.name) p.volumes[v.name].name = v.name;
+        return p;
+    }
+}
+
 int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans) {
-    compose::Project project = load_project(g);
+    compose::Project project = project_for_down(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> names;
     for (const auto& r : ps.read_all()) names.push_back(r.name);

@@ -168,7 +168,7 @@ check "addresses are stable across up/down" "$web_ip" "$(x client nslookup web |
 sup=$(sed -n 's/.*"supervisor": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/project.json")
 [ -n "$sup" ] && kill -9 "$sup"
 sleep 0.2
-"$BERTH" down >/dev/null 2>&1 || fail "down after a killed supervisor"
+(cd / && "$BERTH" -p itnet down >/dev/null 2>&1) || fail "down -p after a killed supervisor, away from the compose file"
 check "no berth links after a crash" "" "$(ip -o link | grep -E 'berth-|veth')"
 check "no nft tables after a crash" "" "$(nft list tables | grep berth_)"
 check_no_leaks itnet
