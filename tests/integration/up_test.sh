@@ -114,6 +114,9 @@ sleep 0.3
 kill "$ev_pid" 2>/dev/null; wait "$ev_pid" 2>/dev/null
 contains "events streams state changes" '"action":"starting","id":"itup-web-1"' "$(cat "$work/events.out")"
 contains "events sees it running again" '"action":"running","id":"itup-web-1"' "$(cat "$work/events.out")"
+"$BERTH" exec -T web sh -c 'echo kept > /marker'
+"$BERTH" restart web >/dev/null
+check "the writable layer survives a restart (volatile overlay reused)" kept "$("$BERTH" exec -T web cat /marker 2>&1)"
 "$BERTH" kill -s TERM web >/dev/null
 check "wait prints the exit code" 0 "$("$BERTH" wait web)"
 "$BERTH" rm web >/dev/null
