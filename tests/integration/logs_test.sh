@@ -13,6 +13,7 @@ services:
     image: it/busybox
     init: true
     mem_limit: 48m
+    environment: {GREETING: hello-env}
     command: ["sh", "-c", "i=0; while [ $$i -lt 200 ]; do echo a-$$i; i=$$((i+1)); done; exec sleep 1000"]
   b:
     image: it/busybox
@@ -61,6 +62,25 @@ check "stats shows the memory limit" 50331648 "$(echo "$json" | python3 -c 'impo
 contains "top lists the container's processes" "sleep 1000" "$("$BERTH" top a)"
 contains "inspect has the config" '"mem_limit": 50331648' "$("$BERTH" inspect a)"
 contains "inspect has the state" '"state": "running"' "$("$BERTH" inspect a)"
+# exec runs in the container's namespaces, with its environment.
+check "exec sees the service's environment" hello-env "$("$BERTH" exec -T a sh -c 'echo $GREETING')"
+pid_inside=$("$BERTH" exec -T a sh -c 'echo $$')
+check "exec is in the container's PID namespace (a small PID: $pid_inside)" 1 "$([ "$pid_inside" -lt 100 ] && echo 1)"
+check "and sees the container's processes only" 1 "$([ "$("$BERTH" exec -T a sh -c 'ls -d /proc/[0-9]* | wc -l')" -lt 10 ] && echo 1)"
+check "exec -T passes the exit code" 7 "$("$BERTH" exec -T a sh -c 'exit 7'; echo $?)"
+
+# logs -f: follows a restarted container's new lines, and ends by itself once the stack is down.
+"$BERTH" logs -f --no-log-prefix a b > "$work/follow.out" 2>&1 &
+follower=$!
+sleep 0.3
+"$BERTH" restart a >/dev/null
+for _ in $(seq 50); do [ "$(grep -c '^a-199$' "$work/follow.out")" -ge 2 ] && break; sleep 0.1; done
+"$BERTH" down >/dev/null 2>&1
+for _ in $(seq 50); do kill -0 "$follower" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$follower" 2>/dev/null; then fail "logs -f did not end with the stack"; kill "$follower"; else ok "logs -f ends when the stack is down"; fi
+check "logs -f has the lines of both runs of a, and b's" "400 200" "$(grep -c '^a-' "$work/follow.out") $(grep -c '^b-' "$work/follow.out")"
+check "and in order within each run" "$( (seq 0 199; seq 0 199) | sed 's/^/a-/')" "$(grep '^a-' "$work/follow.out")"
+
 "$BERTH" completion bash > "$work/c.sh"
 bash -n "$work/c.sh"
 check "the bash completion script parses" 0 $?
