@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/hash.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -74,8 +75,7 @@ std::string table_name(const std::string& bridge) {
 }
 
 std::string ports_table_name(const std::string& bridge, const std::string& container) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : container) h = (h ^ c) * 1099511628211ull;
+    uint64_t h = fnv1a(container);
     char buf[17];
     std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
     return table_name(bridge) + "_p" + buf;

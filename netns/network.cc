@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/hash.h"
 #include "netns/firewall.h"
 #include "netns/link.h"
 
@@ -20,15 +21,6 @@ namespace fs = std::filesystem;
 
 namespace berth::netns {
 namespace {
-
-uint64_t fnv1a(const std::string& s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 std::string hex(uint64_t v, int digits) {
     char buf[17];

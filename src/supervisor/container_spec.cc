@@ -1,6 +1,7 @@
 #include "supervisor/container_spec.h"
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "compose/units.h"
 #include "netns/files.h"
 #include "runtime/user.h"
@@ -45,8 +46,7 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 
 std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container) {
     if (m.source.empty()) {  // anonymous: one per container and mount point
-        uint64_t h = 1469598103934665603ull;
-        for (unsigned char c : m.target) h = (h ^ c) * 1099511628211ull;
+        uint64_t h = fnv1a(m.target);
         char buf[17];
         std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
         return container + "-anon-" + std::string(buf, 12);
