@@ -44,14 +44,41 @@ void write_value(const std::string& path, const std::string& value, const std::s
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 void make_dirs(const std::string& root, const std::string& rel) {
-    std::string cur = root;
-    size_t start = 0;
-    while (start <= rel.size()) {
-        size_t slash = rel.find('/', start);
-        cur += "/" + rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-        if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) throw Error::sys(errno, "cgroup: mkdir " + cur);
-        if (slash == std::string::npos) break;
-        start = slash + 1;
+    // A parent may vanish between its mkdir and its child's (another berth
+    // removing the last group under it, see remove_empty_parents): start over.
+    for (int attempt = 0;; ++attempt) {
+        std::string cur = root;
+        size_t start = 0;
+        bool vanished = false;
+        while (start <= rel.size()) {
+            size_t slash = rel.find('/', start);
+            cur += "/" + rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+            if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) {
+                if (errno == ENOENT && attempt < 5) {
+                    vanished = true;
+                    break;
+                }
+                throw Error::sys(errno, "cgroup: mkdir " + cur);
+            }
+            if (slash == std::string::npos) break;
+            start = slash + 1;
+        }
+        if (!vanished) return;
+    }
+}
+
+// After a group is gone: its parents that berth made (their first component
+// starts with "berth", as the default parent "berth" does) go too once empty.
+// A parent still holding groups refuses (EBUSY) and stays; a cgroup_parent of
+// the user's own is never touched.
+void remove_empty_parents(const std::string& root, const std::string& rel) {
+    if (rel.rfind("berth", 0) != 0) return;
+    std::string parent = rel;
+    for (;;) {
+        auto slash = parent.rfind('/');
+        if (slash == std::string::npos) return;
+        parent.resize(slash);
+        if (::rmdir((root + "/" + parent).c_str()) < 0) return;  // busy (other groups), or already gone
     }
 }
 
@@ -156,7 +183,10 @@ public:
         return dirs_.empty() ? std::vector<pid_t>{} : read_procs(dirs_.front());
     }
     void destroy() override {
-        for (const auto& d : dirs_) remove_dir(d);
+        for (const auto& d : dirs_) {
+            remove_dir(d);
+            remove_empty_parents(d.substr(0, d.size() - rel_.size() - 1), rel_);
+        }
         dirs_.clear();
     }
 
@@ -269,6 +299,7 @@ public:
             }
         }
         remove_dir(dir_);
+        remove_empty_parents(root_, rel_);
     }
 
 private:

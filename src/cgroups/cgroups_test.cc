@@ -93,3 +93,29 @@ TEST_CASE("v2 backend writes the unified hierarchy's files") {
     CHECK(g->oom_killed());
     fs::remove_all(root);
 }
+
+TEST_CASE("destroy removes berth's parent group once it is empty, never a user's" * doctest::skip(geteuid() != 0)) {
+    auto m = detect();
+    std::string mine = "berth-unit-" + std::to_string(getpid());
+    std::string users = "unit-user-" + std::to_string(getpid());
+    // Every hierarchy the manager uses holds the parent: look at one of them through procs of a group.
+    auto a = m->create(mine + "/a", {});
+    auto b = m->create(mine + "/b", {});
+    auto where = [&](const std::string& rel) {
+        for (const char* h : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"})
+            if (fs::exists(std::string(h) + "/" + rel)) return true;
+        return false;
+    };
+    REQUIRE(where(mine + "/a"));
+    a->destroy();
+    CHECK_FALSE(where(mine + "/a"));
+    CHECK(where(mine));  // b still lives in it
+    b->destroy();
+    CHECK_FALSE(where(mine));  // the last group took berth's parent with it
+    auto u = m->create(users + "/c", {});
+    u->destroy();
+    CHECK(where(users));  // a parent berth does not own stays
+    for (const char* h : {"memory", "pids", "cpu", "cpuacct", "freezer", "cpuset"})
+        ::rmdir(("/sys/fs/cgroup/" + std::string(h) + "/" + users).c_str());
+    ::rmdir(("/sys/fs/cgroup/" + users).c_str());
+}

@@ -19,6 +19,12 @@ check_no_leaks() {
     if grep -q "$work" /proc/self/mountinfo; then fail "leak: a mount under $work remains"; else ok "no mounts left"; fi
     left=$(find /sys/fs/cgroup/*/berth -mindepth 1 -maxdepth 1 -type d -name "$1*" 2>/dev/null | wc -l)
     check "no cgroups left" 0 "$left"
+    # The parent group goes with the last container in it (another test's containers may still be there).
+    empty=0
+    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
+        [ -d "$d" ] && [ -z "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" ] && empty=$((empty + 1))
+    done
+    check "no empty berth parent group left" 0 "$empty"
     left=$(ls "$BERTH_ROOT/containers" 2>/dev/null | grep -c "^$1" || true)
     check "no container dirs left" 0 "$left"
 }
