@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/uv_handle.h"
 #include "netns/ipam.h"
 #include "netns/link.h"
 
@@ -13,9 +14,13 @@
 #include <netinet/in.h>
 #include <resolv.h>
 #include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace berth::netns {
@@ -93,18 +98,14 @@ std::vector<std::string> nameservers_of(const std::string& resolv_conf) {
     return out;
 }
 
+std::vector<std::string> host_nameservers() {
+    std::ifstream f("/etc/resolv.conf");
+    return nameservers_of(std::string(std::istreambuf_iterator<char>(f), {}));
+}
+
 // ---------------------------------------------------------------- the server
 
 namespace {
-
-template <class H>
-H* new_handle() {
-    return static_cast<H*>(std::calloc(1, sizeof(H)));
-}
-void close_free(uv_handle_t* h) {
-    if (!h) return;
-    if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* x) { std::free(x); });
-}
 
 sockaddr_in addr_of(const std::string& ip, uint16_t port) {
     sockaddr_in a{};
@@ -114,19 +115,22 @@ sockaddr_in addr_of(const std::string& ip, uint16_t port) {
     return a;
 }
 
-// A socket of `type` made inside the namespace `netns_fd`.
-UniqueFd socket_in(int netns_fd, int type) {
-    UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!self) throw Error::sys(errno, "open /proc/thread-self/ns/net");
-    if (setns(netns_fd, CLONE_NEWNET) < 0) throw Error::sys(errno, "enter the container's network namespace");
-    UniqueFd s(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    int err = errno;
-    if (setns(self.get(), CLONE_NEWNET) < 0) {
-        std::perror("berth: cannot return to the host network namespace");
-        std::abort();
-    }
-    if (!s) throw Error::sys(err, "socket");
-    return s;
+// UDP and TCP sockets made inside the namespace `netns_fd`, with its loopback
+// brought up first (127.0.0.11 exists once it is; the container would bring
+// it up only after its network is set up).
+std::pair<UniqueFd, UniqueFd> sockets_in(int netns_fd) {
+    std::pair<UniqueFd, UniqueFd> out;
+    in_netns(netns_fd, [&] {
+        out.first.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        out.second.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!out.first || !out.second) throw Error::sys(errno, "dns: socket");
+        ifreq ifr{};
+        std::memcpy(ifr.ifr_name, "lo", 3);
+        if (::ioctl(out.first.get(), SIOCGIFFLAGS, &ifr) < 0) throw Error::sys(errno, "dns: read loopback flags");
+        ifr.ifr_flags |= IFF_UP;
+        if (::ioctl(out.first.get(), SIOCSIFFLAGS, &ifr) < 0) throw Error::sys(errno, "dns: bring loopback up");
+    });
+    return out;
 }
 
 }  // namespace
@@ -310,10 +314,8 @@ void DnsServer::Impl::answer(Endpoint* ep, const uint8_t* msg, size_t len, const
 
 void DnsServer::Impl::close_endpoint(Endpoint* ep) {
     for (auto [id, c] : std::map<uint64_t, TcpConn*>(ep->conns)) close_conn(c);
-    close_free(reinterpret_cast<uv_handle_t*>(ep->udp));
-    close_free(reinterpret_cast<uv_handle_t*>(ep->tcp));
-    ep->udp = nullptr;
-    ep->tcp = nullptr;
+    close_handle(ep->udp);
+    close_handle(ep->tcp);
 }
 
 DnsServer::DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream) : impl_(std::make_unique<Impl>()) {
@@ -324,8 +326,8 @@ DnsServer::DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> up
 
 DnsServer::~DnsServer() {
     for (auto& [_, ep] : impl_->endpoints) impl_->close_endpoint(ep.get());
-    close_free(reinterpret_cast<uv_handle_t*>(impl_->fwd));
-    close_free(reinterpret_cast<uv_handle_t*>(impl_->sweep));
+    close_handle(impl_->fwd);
+    close_handle(impl_->sweep);
 }
 
 namespace {
@@ -393,14 +395,9 @@ void DnsServer::serve(const std::string& asker, int netns_fd, const std::vector<
         in_addr a{};
         if (inet_pton(AF_INET, u.c_str(), &a) == 1) ep->upstream.push_back(addr_of(u, 53));
     }
-    {
-        Netlink inside(netns_fd);
-        inside.set_up("lo");  // 127.0.0.11 exists once loopback is up
-    }
     sockaddr_in at = addr_of(kDnsAddress, 53);
-    UniqueFd u = socket_in(netns_fd, SOCK_DGRAM);
+    auto [u, t] = sockets_in(netns_fd);
     if (::bind(u.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) < 0) throw Error::sys(errno, "dns: bind udp 127.0.0.11:53");
-    UniqueFd t = socket_in(netns_fd, SOCK_STREAM);
     int one = 1;
     setsockopt(t.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::bind(t.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) < 0) throw Error::sys(errno, "dns: bind tcp 127.0.0.11:53");

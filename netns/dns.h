@@ -38,6 +38,8 @@ std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vecto
 
 // The resolvers of a resolv.conf text (loopback ones included: the server runs on the host).
 std::vector<std::string> nameservers_of(const std::string& resolv_conf);
+// Those of this host's /etc/resolv.conf.
+std::vector<std::string> host_nameservers();
 
 class DnsServer {
 public:

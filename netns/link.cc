@@ -73,20 +73,25 @@ void Netlink::connect() {
 Netlink::Netlink() { connect(); }
 
 Netlink::Netlink(int netns_fd) {
+    in_netns(netns_fd, [this] { connect(); });
+}
+
+void in_netns(int netns_fd, const std::function<void()>& fn) {
     UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!self) throw Error::sys(errno, "open /proc/thread-self/ns/net");
     if (setns(netns_fd, CLONE_NEWNET) < 0) throw Error::sys(errno, "enter the container's network namespace");
+    std::exception_ptr failed;
     try {
-        connect();
+        fn();
     } catch (...) {
-        setns(self.get(), CLONE_NEWNET);
-        throw;
+        failed = std::current_exception();
     }
     if (setns(self.get(), CLONE_NEWNET) < 0) {
         // Staying in the container's namespace would misroute everything after: give up loudly.
         std::perror("berth: cannot return to the host network namespace");
         std::abort();
     }
+    if (failed) std::rethrow_exception(failed);
 }
 
 Netlink::~Netlink() {
@@ -248,11 +253,5 @@ std::optional<std::pair<uint32_t, int>> Netlink::ipv4_address(const std::string&
     return std::nullopt;
 }
 
-LinkStats Netlink::stats(const std::string& name) {
-    auto l = get_link(sk_, name);
-    if (!l) throw Error("no network link named " + name);
-    return {rtnl_link_get_stat(l.get(), RTNL_LINK_RX_BYTES), rtnl_link_get_stat(l.get(), RTNL_LINK_TX_BYTES),
-            rtnl_link_get_stat(l.get(), RTNL_LINK_RX_PACKETS), rtnl_link_get_stat(l.get(), RTNL_LINK_TX_PACKETS)};
-}
 
 }  // namespace berth::netns

@@ -9,6 +9,7 @@
 #include "netns/ipam.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <string>
@@ -17,10 +18,6 @@
 struct nl_sock;
 
 namespace berth::netns {
-
-struct LinkStats {
-    uint64_t rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0;
-};
 
 class Netlink {
 public:
@@ -51,7 +48,6 @@ public:
     std::vector<Subnet> routed_subnets();
     // Names of the links whose name starts with `prefix`.
     std::vector<std::string> links_with_prefix(const std::string& prefix);
-    LinkStats stats(const std::string& name);
     // The first IPv4 address of a link and its prefix length (nullopt: none).
     std::optional<std::pair<uint32_t, int>> ipv4_address(const std::string& name);
 
@@ -62,5 +58,10 @@ private:
 
 // Opens /proc/PID/ns/net (O_CLOEXEC); throws berth::Error.
 int open_netns(int pid);
+
+// Runs `fn` on this thread inside the network namespace `netns_fd`, then
+// comes back. Sockets made in `fn` stay in that namespace for good; that is
+// how berth reaches into a container without a process there.
+void in_netns(int netns_fd, const std::function<void()>& fn);
 
 }  // namespace berth::netns

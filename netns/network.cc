@@ -115,14 +115,6 @@ const Networks::Net& Networks::get(const std::string& network) const {
 }
 const Subnet& Networks::subnet(const std::string& n) const { return get(n).alloc.subnet(); }
 uint32_t Networks::gateway(const std::string& n) const { return get(n).alloc.gateway(); }
-const std::string& Networks::bridge(const std::string& n) const { return get(n).bridge; }
-bool Networks::internal(const std::string& n) const { return get(n).cfg.internal; }
-
-std::vector<std::string> Networks::names() const {
-    std::vector<std::string> out;
-    for (const auto& [n, _] : nets_) out.push_back(n);
-    return out;
-}
 
 void Networks::ensure(const NetworkConfig& cfg) {
     FileLock lock(lock_file_);
@@ -164,13 +156,12 @@ void Networks::ensure(const NetworkConfig& cfg) {
                        it->second.cfg.gateway == cfg.gateway && it->second.cfg.ip_range == cfg.ip_range;
     if (it == nets_.end() || !same_config) {
         Subnet sub;
-        auto routed = nl.routed_subnets();
         if (exists) {
-            // A bridge left by an earlier run: keep it only if it still fits.
+            // A bridge left by an earlier run with another configuration: start afresh.
             nl.delete_link(br);
             exists = false;
-            routed = nl.routed_subnets();
         }
+        auto routed = nl.routed_subnets();
         if (cfg.subnet) {
             sub = *cfg.subnet;
             for (const auto& r : routed)
@@ -228,8 +219,9 @@ void Networks::ensure(const NetworkConfig& cfg) {
 uint32_t Networks::assign(const std::string& network, const std::string& container, std::optional<uint32_t> requested) {
     auto it = nets_.find(network);
     if (it == nets_.end()) throw Error("network " + network + " is not set up");
+    auto before = it->second.alloc.address_of(container);
     uint32_t ip = it->second.alloc.assign(container, requested);
-    save();
+    if (before != ip) save();  // a restart keeps its address: nothing to write then
     return ip;
 }
 

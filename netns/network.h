@@ -48,8 +48,6 @@ public:
     bool has(const std::string& network) const { return nets_.count(network) > 0; }
     const Subnet& subnet(const std::string& network) const;
     uint32_t gateway(const std::string& network) const;
-    const std::string& bridge(const std::string& network) const;
-    bool internal(const std::string& network) const;
 
     // The container's stable address on the network (requested: a static ipv4_address).
     uint32_t assign(const std::string& network, const std::string& container,
@@ -75,7 +73,6 @@ public:
     void remove_all();
     void save() const;
 
-    std::vector<std::string> names() const;
 
 private:
     struct Net {

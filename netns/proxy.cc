@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/uv_handle.h"
 
 #include <spdlog/spdlog.h>
 
@@ -143,12 +144,9 @@ struct PortProxy::Impl {
     }
     void on_datagram(const char* data, size_t n, const sockaddr_in& from);
     void close_all() {
-        if (listener) uv_close(reinterpret_cast<uv_handle_t*>(listener), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-        if (udp) uv_close(reinterpret_cast<uv_handle_t*>(udp), [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
-        if (sweep) uv_close(reinterpret_cast<uv_handle_t*>(sweep), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-        listener = nullptr;
-        udp = nullptr;
-        sweep = nullptr;
+        close_handle(listener);
+        close_handle(udp);
+        close_handle(sweep);
         for (auto& [_, f] : flows) close_flow(f);
         flows.clear();
     }
@@ -201,7 +199,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
     int len = sizeof bound;
     int err;
     if (m.tcp) {
-        m.listener = new uv_tcp_t;
+        m.listener = new_handle<uv_tcp_t>();
         uv_tcp_init(loop, m.listener);
         uv_unref(reinterpret_cast<uv_handle_t*>(m.listener));  // a listener alone does not keep the loop running
         m.listener->data = &m;
@@ -240,7 +238,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
             });
         if (err == 0) uv_tcp_getsockname(m.listener, reinterpret_cast<sockaddr*>(&bound), &len);
     } else {
-        m.udp = new uv_udp_t;
+        m.udp = new_handle<uv_udp_t>();
         uv_udp_init(loop, m.udp);
         uv_unref(reinterpret_cast<uv_handle_t*>(m.udp));
         m.udp->data = &m;
@@ -255,7 +253,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
                                                          *reinterpret_cast<const sockaddr_in*>(from));
             });
         if (err == 0) uv_udp_getsockname(m.udp, reinterpret_cast<sockaddr*>(&bound), &len);
-        m.sweep = new uv_timer_t;
+        m.sweep = new_handle<uv_timer_t>();
         uv_timer_init(loop, m.sweep);
         m.sweep->data = &m;
         uv_timer_start(m.sweep, [](uv_timer_t* t) {

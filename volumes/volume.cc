@@ -244,28 +244,30 @@ bool Store::remove(const std::string& name) {
     return true;
 }
 
-void Store::mark_initialized(const std::string& name) {
+VolumeInfo Store::external(const std::string& name) const {
     auto v = get(name);
-    if (!v || v->initialized) return;
-    v->initialized = true;
-    write_meta(dir_ + "/" + name, *v);
+    if (!v)
+        throw Error("external volume " + name + " does not exist",
+                    "create it with `berth volume create " + name + "`, or remove `external: true`");
+    return *v;
 }
 
-void Store::copy_up(const std::string& name, const std::string& source) {
-    auto v = get(name);
-    if (!v) throw Error("no such volume: " + name);
-    if (v->initialized) return;
-    if (fs::is_empty(v->mountpoint) && fs::is_directory(source)) {
-        copy_tree(source, v->mountpoint);
-    }
-    mark_initialized(name);
+void Store::mark_initialized(VolumeInfo& v) {
+    if (v.initialized) return;
+    v.initialized = true;
+    write_meta(dir_ + "/" + v.name, v);
 }
 
-void Store::copy_up_from_layers(const std::string& name, const std::vector<std::string>& layers, const std::string& path) {
-    auto v = get(name);
-    if (!v || v->initialized) return;
-    if (layers.empty()) return mark_initialized(name);
-    if (layers.size() == 1) return copy_up(name, layers[0] + path);
+void Store::copy_up(VolumeInfo& v, const std::string& source) {
+    if (v.initialized) return;
+    if (fs::is_empty(v.mountpoint) && fs::is_directory(source)) copy_tree(source, v.mountpoint);
+    mark_initialized(v);
+}
+
+void Store::copy_up_from_layers(VolumeInfo& v, const std::vector<std::string>& layers, const std::string& path) {
+    if (v.initialized) return;
+    if (layers.empty()) return mark_initialized(v);
+    if (layers.size() == 1) return copy_up(v, layers[0] + path);
     // Several layers: look through a read-only overlay of them, whiteouts applied by the kernel.
     std::string view = dir_ + "/.tmp-view-" + std::to_string(::getpid());
     fs::create_directories(view);
@@ -275,10 +277,10 @@ void Store::copy_up_from_layers(const std::string& name, const std::vector<std::
     if (::mount("overlay", view.c_str(), "overlay", MS_RDONLY, opts.c_str()) < 0) {
         int e = errno;
         fs::remove(view);
-        throw Error::sys(e, "volume " + name + ": mount the image to copy its content");
+        throw Error::sys(e, "volume " + v.name + ": mount the image to copy its content");
     }
     try {
-        copy_up(name, view + path);
+        copy_up(v, view + path);
     } catch (...) {
         ::umount2(view.c_str(), MNT_DETACH);
         fs::remove(view);

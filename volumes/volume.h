@@ -54,13 +54,16 @@ public:
     std::vector<VolumeInfo> list() const;  // sorted by name
     // Removes the volume and its data; false when there was none.
     bool remove(const std::string& name);
+    // An `external: true` volume: it must exist already; throws berth::Error
+    // (with how to make it) when it does not.
+    VolumeInfo external(const std::string& name) const;
     // Copies `source` (a directory of the image, with ownership, modes and
     // links) into the volume's _data once, if _data is still empty; marks the
-    // volume initialized either way.
-    void copy_up(const std::string& name, const std::string& source);
+    // volume initialized either way. An initialized volume costs nothing.
+    void copy_up(VolumeInfo& v, const std::string& source);
     // The same from an image: `layers` (top-most first) seen merged, at `path`.
-    void copy_up_from_layers(const std::string& name, const std::vector<std::string>& layers, const std::string& path);
-    void mark_initialized(const std::string& name);
+    void copy_up_from_layers(VolumeInfo& v, const std::vector<std::string>& layers, const std::string& path);
+    void mark_initialized(VolumeInfo& v);
     // Device volumes (driver_opts type: ext4, nfs…): mounted on _data while in
     // use; unmounted by `down` and before removal (never deleting a device's files).
     void mount_device(const VolumeInfo& v);

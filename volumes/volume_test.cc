@@ -63,6 +63,8 @@ TEST_CASE("volumes: a half-made volume is never listed, bad names are refused") 
     auto v = s.get("legacy");
     REQUIRE(v);
     CHECK(v->initialized);
+    CHECK_THROWS_WITH(s.external("missing"), doctest::Contains("external volume missing does not exist"));
+    CHECK(s.external("legacy").name == "legacy");
 }
 
 TEST_CASE("volumes: copy-up takes the image's content with owners and modes, once") {
@@ -75,7 +77,9 @@ TEST_CASE("volumes: copy-up takes the image's content with owners and modes, onc
     fs::create_symlink("a.txt", img + "/link");
     if (geteuid() == 0) REQUIRE(::chown((img + "/sub").c_str(), 1234, 5678) == 0);
     auto v = s.ensure({"p_v", "local", {}, {}, "p"});
-    s.copy_up("p_v", img);
+    s.copy_up(v, img);
+    CHECK(v.initialized);
+    CHECK(s.get("p_v")->initialized);  // recorded for the next start
     CHECK(read(v.mountpoint + "/a.txt") == "from image");
     struct stat st;
     REQUIRE(::stat((v.mountpoint + "/a.txt").c_str(), &st) == 0);
@@ -88,7 +92,8 @@ TEST_CASE("volumes: copy-up takes the image's content with owners and modes, onc
     }
     // Once initialized, the image never overwrites the volume's data again.
     write(v.mountpoint + "/a.txt", "changed");
-    s.copy_up("p_v", img);
+    auto again = *s.get("p_v");
+    s.copy_up(again, img);
     CHECK(read(v.mountpoint + "/a.txt") == "changed");
 }
 

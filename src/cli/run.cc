@@ -195,8 +195,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     std::vector<netns::Attachment> atts;
     std::unique_ptr<netns::Networks> nets;
     state::ProjectState pstate(state::runtime_dir(), project.name);
-    if (svc.network_mode.rfind("service:", 0) == 0 || svc.network_mode.rfind("container:", 0) == 0) {
-        std::string other = svc.network_mode.substr(svc.network_mode.find(':') + 1);
+    if (auto shared = supervisor::shared_network_of(svc)) {
+        const std::string& other = *shared;
         for (const auto& r : pstate.read_all())
             if ((r.service == other || r.name == other) && state::process_alive(r.pid, r.pid_start_time))
                 net.net_ns_path = "/proc/" + std::to_string(r.pid) + "/ns/net";

@@ -3,11 +3,13 @@
 #include "base/error.h"
 #include "base/hash.h"
 #include "compose/units.h"
+#include "netns/dns.h"
 #include "netns/files.h"
 #include "runtime/user.h"
 #include "volumes/volume.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +45,12 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 }
 
 }  // namespace
+
+std::optional<std::string> shared_network_of(const compose::Service& s) {
+    for (const char* prefix : {"service:", "container:"})
+        if (s.network_mode.rfind(prefix, 0) == 0) return s.network_mode.substr(std::strlen(prefix));
+    return std::nullopt;
+}
 
 std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container) {
     if (m.source.empty()) {  // anonymous: one per container and mount point
@@ -117,7 +125,7 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
         bool has_ndots = false;
         for (const auto& opt : opts) has_ndots |= opt.rfind("ndots:", 0) == 0;
         if (!has_ndots) opts.push_back("ndots:0");
-        spec.etc_resolv_conf = netns::resolv_conf({"127.0.0.11"}, s.dns_search, opts);
+        spec.etc_resolv_conf = netns::resolv_conf({netns::kDnsAddress}, s.dns_search, opts);
     } else {
         spec.etc_resolv_conf = netns::resolv_conf(s.dns, s.dns_search, s.dns_opt);
     }
@@ -140,11 +148,11 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
             auto it = project.volumes.find(m.source);
             volumes::VolumeInfo v;
             if (it != project.volumes.end() && it->second.external) {
-                auto got = store.get(real);
-                if (!got)
-                    throw Error("service \"" + s.name + "\": external volume " + real + " does not exist",
-                                "create it with `berth volume create " + real + "`, or remove `external: true`");
-                v = *got;
+                try {
+                    v = store.external(real);
+                } catch (Error& e) {
+                    throw e.wrap("service \"" + s.name + "\"");
+                }
             } else if (it != project.volumes.end()) {
                 v = store.ensure({real, it->second.driver, it->second.driver_opts, it->second.labels, project.name});
             } else {
@@ -160,8 +168,8 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
                 if (plan.kind == volumes::MountPlan::Kind::Device) store.mount_device(v);
                 // First use of an empty volume: the image's content at the mount point goes in (as Docker does).
                 if (plan.kind == volumes::MountPlan::Kind::Directory || plan.kind == volumes::MountPlan::Kind::Device) {
-                    if (m.volume_nocopy) store.mark_initialized(real);
-                    else store.copy_up_from_layers(real, spec.layers, m.target);
+                    if (m.volume_nocopy) store.mark_initialized(v);
+                    else store.copy_up_from_layers(v, spec.layers, m.target);
                 }
                 if (!m.volume_subpath.empty()) {
                     ms.source += "/" + m.volume_subpath;

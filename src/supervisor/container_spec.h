@@ -29,6 +29,9 @@ struct NetworkSetup {
     std::string net_ns_path;    // network_mode service:/container:: the namespace to join
 };
 
+// `network_mode: service:NAME` or `container:NAME`: that NAME, whose network namespace the service joins.
+std::optional<std::string> shared_network_of(const compose::Service& s);
+
 // The named volume a `type: volume` mount of `container` uses (anonymous ones get a name of their own).
 std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container);
 

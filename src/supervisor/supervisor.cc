@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/uv_handle.h"
 #include "cgroups/cgroups.h"
 #include "compose/loader.h"
 #include "compose/units.h"
@@ -26,8 +27,6 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
-#include <fstream>
-#include <sstream>
 #include <set>
 #include <fcntl.h>
 #include <filesystem>
@@ -40,16 +39,6 @@ namespace {
 
 constexpr int64_t kSecond = 1000000000;
 
-template <class H>
-H* new_handle() {
-    return new H{};
-}
-template <class H>
-void close_handle(H*& h) {
-    if (!h) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<H*>(x); });
-    h = nullptr;
-}
 
 std::string lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -87,13 +76,6 @@ netns::NetworkConfig network_config(const compose::Network& n) {
         break;
     }
     return c;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream b;
-    b << f.rdbuf();
-    return b.str();
 }
 
 // A published port's host side for replica `index`: a fixed port, one of a range, or 0 (any).
@@ -177,7 +159,7 @@ struct Supervisor::Impl {
         if (!dns) {
             dns = std::make_unique<netns::DnsServer>(
                 &loop, [this](const std::string& asker, const std::string& name) { return dns_lookup(asker, name); },
-                netns::nameservers_of(read_text("/etc/resolv.conf")));
+                netns::host_nameservers());
         }
         for (const auto& key : keys) {
             auto it = project.networks.find(key);
@@ -448,8 +430,8 @@ struct Unit {
         primary_ip = 0;
         primary_net.clear();
         const auto& mode = svc->network_mode;
-        if (mode.rfind("service:", 0) == 0 || mode.rfind("container:", 0) == 0) {
-            std::string other = mode.substr(mode.find(':') + 1);
+        if (auto shared = shared_network_of(*svc)) {
+            const std::string& other = *shared;
             Unit* peer = nullptr;
             for (auto& u : sup->units)
                 if ((u->cp.service == other || u->name() == other) && u->running()) peer = u.get();
@@ -505,10 +487,13 @@ struct Unit {
         for (const auto& p : svc->ports) {
             HostPort hp = host_ports(p);
             std::unique_ptr<netns::PortProxy> proxy;
-            if (hp.first != hp.last) {  // a range: the first free port of it
-                for (uint32_t port = hp.first; port <= hp.last && !proxy; ++port)
-                    if (netns::port_available(p.host_ip, static_cast<uint16_t>(port), p.protocol))
+            if (hp.first != hp.last) {  // a range: the first port of it that binds
+                for (uint32_t port = hp.first; port <= hp.last && !proxy; ++port) {
+                    try {
                         proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, static_cast<uint16_t>(port), p.protocol);
+                    } catch (const Error&) {
+                    }
+                }
                 if (!proxy)
                     throw Error("service \"" + cp.service + "\": every port of " + p.published + "/" + p.protocol + " is in use on the host");
             } else {
@@ -527,7 +512,7 @@ struct Unit {
     // The kernel forwards published ports while the container runs (DNAT): far
     // faster than the proxy, which stays as the fallback and holds the port.
     void publish_ports() {
-        if (proxies.empty() || primary_net.empty() || !sup->nets || svc->network_mode.rfind("service:", 0) == 0) return;
+        if (proxies.empty() || primary_net.empty()) return;  // no network of its own (network_mode): the proxy forwards
         std::vector<netns::PublishedPort> pp;
         for (size_t i = 0; i < proxies.size(); ++i)
             pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
@@ -1219,6 +1204,7 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
                 std::error_code ec;
                 fs::remove_all(u->rec.bundle_dir, ec);
                 pstate.remove(u->name());
+                if (nets) nets->release(u->name());  // its addresses go back to the networks
                 removed.push_back(u->name());
                 retired_units.push_back(std::move(*it));  // handles close asynchronously
                 it = units.erase(it);
@@ -1300,10 +1286,12 @@ int Supervisor::run() {
     for (const auto& n : wanted)  // external volumes must exist before anything starts
         for (const auto& m : s.project.services.at(n).volumes) {
             auto it = s.project.volumes.find(m.source);
-            if (m.type == "volume" && it != s.project.volumes.end() && it->second.external &&
-                !volumes::Store(s.root).get(it->second.name))
-                throw Error("service \"" + n + "\": external volume " + it->second.name + " does not exist",
-                            "create it with `berth volume create " + it->second.name + "`, or remove `external: true`");
+            if (m.type != "volume" || it == s.project.volumes.end() || !it->second.external) continue;
+            try {
+                volumes::Store(s.root).external(it->second.name);
+            } catch (Error& e) {
+                throw e.wrap("service \"" + n + "\"");
+            }
         }
     s.ensure_networks(wanted);
     for (const auto& cp : plans)
@@ -1389,38 +1377,28 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
         ps.remove(r.name);
         removed.push_back(r.name);
     }
-    if (model && !kept) {
-        // Device volumes are mounted on the host while in use: not once the project is down.
-        volumes::Store store(state::state_root());
-        auto used = volumes_in_use();
-        for (const auto& [_, v] : model->volumes)
-            if (!used.count(v.name)) {
-                try {
-                    store.unmount(v.name);
-                } catch (const std::exception& e) {
-                    spdlog::warn("{}", e.what());
-                }
-            }
-    }
-    if (remove_volumes && model) {
-        // Named volumes of the project (never external ones, never bind sources),
-        // unless a container of another project still runs with one.
+    if (model) {
+        // The project's named volumes: `down -v` removes them (never external
+        // ones, never bind sources), `down` unmounts device volumes; either
+        // leaves alone a volume a container of another project still runs with.
         volumes::Store store(state::state_root());
         auto used = volumes_in_use();
         for (const auto& [_, v] : model->volumes) {
-            if (v.external) continue;
-            if (used.count(v.name)) {
-                std::fprintf(stderr, "warning: volume %s kept: %s still uses it\n", v.name.c_str(), used[v.name].c_str());
+            bool remove = remove_volumes && !v.external;
+            if (auto u = used.find(v.name); u != used.end()) {
+                if (remove) std::fprintf(stderr, "warning: volume %s kept: %s still uses it\n", v.name.c_str(), u->second.c_str());
                 continue;
             }
             try {
-                store.remove(v.name);
+                if (remove) store.remove(v.name);
+                else if (!kept) store.unmount(v.name);
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "warning: volume %s kept: %s\n", v.name.c_str(), e.what());
             }
         }
-        for (const auto& name : anonymous)
-            if (!used.count(name)) store.remove(name);
+        if (remove_volumes)
+            for (const auto& name : anonymous)
+                if (!used.count(name)) store.remove(name);
     }
     if (!kept) {
         try {
