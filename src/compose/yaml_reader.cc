@@ -2,6 +2,7 @@
 
 #include "compose/load_error.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -14,6 +15,74 @@ namespace berth::compose {
 namespace {
 
 constexpr int kMaxDepth = 200;  // bounds recursion on hostile input
+
+// yaml-cpp 0.7 (Debian 12) loops forever, allocating, when a flow entry `,`
+// stands at the top level after or instead of a document: the parser emits an
+// empty document without consuming the token, again and again (yaml-cpp issue
+// 1040, fixed upstream in 0.8.1). This pass walks the documents' events without
+// building nodes and stops when two empty documents in a row begin at the same
+// place, which is the parser making no progress.
+struct DocumentProbe : YAML::EventHandler {
+    int depth = 0;
+    bool root_seen = false;
+    bool root_null = false;
+    YAML::Mark root_mark;
+
+    void root(const YAML::Mark& m, bool is_null) {
+        if (depth == 0 && !root_seen) {
+            root_seen = true;
+            root_null = is_null;
+            root_mark = m;
+        }
+    }
+    void OnDocumentStart(const YAML::Mark&) override { root_seen = false; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { root(m, true); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { root(m, false); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        root(m, false);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        root(m, false);
+        ++depth;
+    }
+    void OnSequenceEnd() override { --depth; }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        root(m, false);
+        ++depth;
+    }
+    void OnMapEnd() override { --depth; }
+};
+
+// Throws where the parser would stop making progress; returns otherwise, and
+// then YAML::LoadAll on the same text ends too (the parser is deterministic).
+void probe_documents(const std::string& text, const std::string& filename) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentProbe probe;
+    bool last_null = false;
+    int last_pos = -1;
+    while (parser.HandleNextDocument(probe)) {
+        bool stuck = probe.root_seen && probe.root_null && last_null &&
+                     probe.root_mark.pos == last_pos;
+        if (stuck) {
+            const YAML::Mark& m = probe.root_mark;
+            std::string what = m.pos >= 0 && static_cast<size_t>(m.pos) < text.size()
+                                   ? std::string("`") + text[m.pos] + "`"
+                                   : std::string("token");
+            throw LoadError(Location{filename, m.line + 1, m.column + 1}, "",
+                            "invalid YAML: unexpected " + what + " outside a flow collection",
+                            "a `,` separates items only inside [ ] or { }; quote the value "
+                            "or remove it");
+        }
+        last_null = probe.root_seen && probe.root_null;
+        last_pos = probe.root_seen ? probe.root_mark.pos : -1;
+        probe.root_seen = false;
+    }
+}
 
 Location loc_of(const YAML::Node& n, const std::string& file) {
     YAML::Mark m = n.Mark();
@@ -102,6 +171,7 @@ struct Converter {
 Node parse_yaml(const std::string& text, const std::string& filename) {
     std::vector<YAML::Node> docs;
     try {
+        probe_documents(text, filename);
         docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         Location loc{filename, e.mark.is_null() ? 0 : e.mark.line + 1,

@@ -75,3 +75,23 @@ TEST_CASE("!reset and !override tags are kept") {
     CHECK(r.find("x")->tag == "!reset");
     CHECK(r.find("x")->scalar_type() == ScalarType::Null);
 }
+
+TEST_CASE("a top-level `,` is an error, not a hang (yaml-cpp 0.7 loops on it)") {
+    // Each of these made YAML::LoadAll loop forever, allocating, before the probe.
+    const char* inputs[] = {",", "\n,\n", "{a: 1}\n,", "[a]\n, b",
+                            ", uncomment the following line\n    #image: x\n    command: y\n"};
+    for (const char* text : inputs) {
+        CAPTURE(text);
+        try {
+            parse_yaml(text, "comma.yaml");
+            FAIL("expected an error");
+        } catch (const LoadError& e) {
+            CHECK(std::string(e.what()).rfind("comma.yaml:", 0) == 0);
+            CHECK(std::string(e.what()).find("unexpected `,`") != std::string::npos);
+        }
+    }
+    // Several real documents, empty ones included, are still counted as such.
+    CHECK_THROWS_WITH_AS(parse_yaml("---\n---\n", "t"), doctest::Contains("one YAML document"),
+                         LoadError);
+    CHECK(parse_yaml("a: [1, 2]\n", "t").find("a")->items.size() == 2);
+}
