@@ -1,6 +1,7 @@
 #include "base/strings.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace berth {
 
@@ -64,5 +65,25 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
     if (best_d == std::string_view::npos || best_d > limit) return {};
     return best;
 }
+
+std::optional<size_t> first_invalid_utf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || c == 0xc0 || c == 0xc1 || c > 0xf4 || i + len > s.size()) return i;
+        uint32_t cp = len == 1 ? c : c & (0xff >> (len + 1));
+        for (size_t k = 1; k < len; ++k) {
+            auto d = static_cast<unsigned char>(s[i + k]);
+            if ((d & 0xc0) != 0x80) return i;
+            cp = cp << 6 | (d & 0x3f);
+        }
+        bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+        i += len;
+    }
+    return std::nullopt;
+}
+
 
 }  // namespace berth

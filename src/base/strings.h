@@ -1,6 +1,7 @@
 // Small string helpers shared by every module.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,5 +15,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, or "" when none is close enough to suggest.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// The offset of the first byte that is not part of a well-formed UTF-8
+// sequence (overlong forms and surrogates included); nullopt when all are.
+std::optional<size_t> first_invalid_utf8(std::string_view s);
 
 }  // namespace berth

@@ -1,5 +1,7 @@
 #include "compose/dotenv.h"
 
+#include "base/strings.h"
+
 #include "compose/load_error.h"
 
 #include <cerrno>
@@ -173,6 +175,11 @@ private:
 
 EnvList parse_dotenv(std::string_view text, const std::string& filename, const Lookup& lookup) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+    if (auto bad = first_invalid_utf8(text)) {
+        int line = 1;
+        for (size_t i = 0; i < *bad; ++i) line += text[i] == '\n';
+        throw LoadError(Location{filename, line, 0}, "", "the file is not valid UTF-8", "save the file as UTF-8");
+    }
     return Parser(text, filename, lookup).run();
 }
 

@@ -1,5 +1,7 @@
 #include "compose/interpolate.h"
 
+#include "base/strings.h"
+
 #include "compose/load_error.h"
 
 #include <spdlog/spdlog.h>
@@ -68,8 +70,17 @@ private:
         return std::string_view::npos;
     }
 
+    // The variable's value; a value that is not UTF-8 would corrupt the
+    // project's JSON and labels later, so it stops here with its name.
+    std::optional<std::string> get(const std::string& name) {
+        std::optional<std::string> v = lookup_(name);
+        if (v && first_invalid_utf8(*v))
+            throw InterpolationError("the value of variable " + name + " is not valid UTF-8");
+        return v;
+    }
+
     std::string value_or_blank(const std::string& name) {
-        if (auto v = lookup_(name)) return *v;
+        if (auto v = get(name)) return *v;
         if (warn_) warn_(name);
         return {};
     }
@@ -90,7 +101,7 @@ private:
                                                     "; expected }, :-, -, :?, ?, :+ or +"));
         char op = body[j];
         std::string_view arg = body.substr(j + 1);
-        std::optional<std::string> v = lookup_(name);
+        std::optional<std::string> v = get(name);
         bool set = v.has_value();
         bool usable = colon ? (set && !v->empty()) : set;
         switch (op) {

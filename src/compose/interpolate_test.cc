@@ -161,3 +161,23 @@ TEST_CASE("validate: the most specific violation, with location, path and expect
 
     CHECK(validation_error("- a\n- b\n").find("must be a mapping") != std::string::npos);
 }
+
+TEST_CASE("a variable whose value is not UTF-8 is an error naming it") {
+    Lookup lookup = [](const std::string& name) -> std::optional<std::string> {
+        if (name == "BAD") return std::string("x\xff");
+        return std::nullopt;
+    };
+    CHECK_THROWS_WITH(interpolate("a ${BAD} b", lookup), doctest::Contains("variable BAD is not valid UTF-8"));
+    CHECK_THROWS_WITH(interpolate("${BAD:-x}", lookup), doctest::Contains("variable BAD"));
+    CHECK(interpolate("${OTHER:-ok}", lookup) == "ok");
+}
+
+TEST_CASE("an env file that is not UTF-8 is refused with its line") {
+    try {
+        parse_dotenv("OK=1\nBAD=\xfe\n", "bad.env", env({}));
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(e.location().line == 2);
+        CHECK(std::string(e.what()).find("not valid UTF-8") != std::string::npos);
+    }
+}

@@ -1,5 +1,6 @@
 #include "compose/yaml_reader.h"
 
+#include "base/strings.h"
 #include "compose/load_error.h"
 
 #include <yaml-cpp/eventhandler.h>
@@ -7,7 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -56,6 +59,27 @@ struct DocumentProbe : YAML::EventHandler {
     }
     void OnMapEnd() override { --depth; }
 };
+
+// YAML text is Unicode; yaml-cpp passes stray bytes through, and everything
+// after the loader (JSON output, labels) needs valid UTF-8.
+void check_utf8(const std::string& text, const std::string& filename) {
+    auto bad = first_invalid_utf8(text);
+    if (!bad) return;
+    int line = 1, column = 1;
+    for (size_t i = 0; i < *bad; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) {
+            ++column;
+        }
+    }
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    throw LoadError(Location{filename, line, column}, "",
+                    std::string("the file is not valid UTF-8 (byte ") + hex + ")",
+                    "save the file as UTF-8");
+}
 
 // Throws where the parser would stop making progress; returns otherwise, and
 // then YAML::LoadAll on the same text ends too (the parser is deterministic).
@@ -170,6 +194,7 @@ struct Converter {
 
 Node parse_yaml(const std::string& text, const std::string& filename) {
     std::vector<YAML::Node> docs;
+    check_utf8(text, filename);
     try {
         probe_documents(text, filename);
         docs = YAML::LoadAll(text);

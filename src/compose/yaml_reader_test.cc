@@ -95,3 +95,19 @@ TEST_CASE("a top-level `,` is an error, not a hang (yaml-cpp 0.7 loops on it)") 
                          LoadError);
     CHECK(parse_yaml("a: [1, 2]\n", "t").find("a")->items.size() == 2);
 }
+
+TEST_CASE("text that is not UTF-8 is refused at its line and column") {
+    try {
+        parse_yaml("services:\n  db:\n    image: my\xff\xffsql\n", "u.yaml");
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(e.location().line == 3);
+        CHECK(e.location().column == 14);
+        CHECK(std::string(e.what()).find("not valid UTF-8 (byte 0xFF)") != std::string::npos);
+    }
+    CHECK_THROWS_AS(parse_yaml("a: \xc0\xaf\n", "t"), LoadError);          // overlong
+    CHECK_THROWS_AS(parse_yaml("a: \xed\xa0\x80\n", "t"), LoadError);      // surrogate
+    CHECK_THROWS_AS(parse_yaml("a: \xe2\x82\n", "t"), LoadError);          // truncated
+    CHECK(parse_yaml("a: \"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\xb3\"\n", "t").find("a")->text ==
+          "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\xb3");
+}

@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Lookup lookup = [](const std::string& name) -> std::optional<std::string> {
             if (name == "SET") return std::string("value");
             if (name == "PORT") return std::string("8080");
+            if (name == "BYTES") return std::string("a\xff\xfe");  // not UTF-8
             return std::nullopt;
         };
         interpolate_tree(doc, lookup);
