@@ -127,6 +127,7 @@ void Networks::ensure(const NetworkConfig& cfg) {
     auto old = nets_.find(cfg.name);
     if (old != nets_.end() && old->second.bridge != br) nets_.erase(old);  // renamed: start afresh
     bool exists = nl.link_exists(br);
+    if (auto f = nets_.find(cfg.name); f != nets_.end()) f->second.bridge_index = 0;  // it may be re-made below
 
     if (cfg.external) {
         if (!exists)
@@ -250,16 +251,17 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
     Netlink host;
     Netlink inside(netns_fd);
     for (const auto& a : atts) {
-        const Net& net = get(a.network);
+        Net& net = get(a.network);
         std::string veth = veth_name(container, a.network);
-        int master = host.ifindex(net.bridge);
+        if (!net.bridge_index) net.bridge_index = host.ifindex(net.bridge);
         try {
-            host.create_veth(veth, master, net.cfg.mtu, a.ifname, netns_fd);
+            host.create_veth(veth, net.bridge_index, net.cfg.mtu, a.ifname, netns_fd);
         } catch (const Error&) {
-            // The previous run's namespace may still be on its way out with the old pair: remove and retry.
-            if (!host.link_exists(veth)) throw;
-            host.delete_link(veth);
-            host.create_veth(veth, master, net.cfg.mtu, a.ifname, netns_fd);
+            // The previous run's namespace may still be on its way out with the
+            // old pair, or the bridge was re-made under us: look again and retry.
+            net.bridge_index = host.ifindex(net.bridge);
+            if (host.link_exists(veth)) host.delete_link(veth);
+            host.create_veth(veth, net.bridge_index, net.cfg.mtu, a.ifname, netns_fd);
         }
         int index = inside.ifindex(a.ifname);
         inside.add_address(index, a.address, net.alloc.subnet().prefix);

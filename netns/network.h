@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace berth::netns {
@@ -80,10 +81,12 @@ private:
         std::string bridge;
         bool created = false;  // made by berth (removed by remove_all)
         Allocator alloc;
+        int bridge_index = 0;  // looked up on first attach (0: not yet)
     };
     std::string state_file_, lock_file_;
     std::map<std::string, Net> nets_;
     const Net& get(const std::string& network) const;
+    Net& get(const std::string& network) { return const_cast<Net&>(std::as_const(*this).get(network)); }
 };
 
 // Removes a network state file's bridges and tables (for `down` without a supervisor).
