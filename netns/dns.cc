@@ -59,9 +59,11 @@ void put32(std::string& s, uint32_t v) {
 }
 }  // namespace
 
-std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vector<uint32_t>& ips, int rcode, uint32_t ttl) {
-    bool wants_a = (q.qtype == ns_t_a || q.qtype == ns_t_any) && (q.qclass == ns_c_in || q.qclass == ns_c_any);
-    size_t answers = rcode == 0 && wants_a ? ips.size() : 0;
+std::string dns_response(const uint8_t* msg, const DnsQuery& q, const DnsAnswer& answer, int rcode, uint32_t ttl) {
+    bool in = q.qclass == ns_c_in || q.qclass == ns_c_any;
+    bool wants_a = in && rcode == 0 && (q.qtype == ns_t_a || q.qtype == ns_t_any);
+    bool wants_aaaa = in && rcode == 0 && (q.qtype == ns_t_aaaa || q.qtype == ns_t_any);
+    size_t answers = (wants_a ? answer.v4.size() : 0) + (wants_aaaa ? answer.v6.size() : 0);
     std::string out;
     put16(out, q.id);
     uint8_t rd = msg[2] & 0x01;
@@ -72,14 +74,23 @@ std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vecto
     put16(out, 0);
     put16(out, 0);
     out.append(reinterpret_cast<const char*>(msg) + NS_HFIXEDSZ, q.question_end - NS_HFIXEDSZ);
-    for (size_t i = 0; i < answers; ++i) {
+    auto record = [&](uint16_t type, uint16_t len) {
         put16(out, 0xc00c);  // the name: a pointer to the question's
-        put16(out, ns_t_a);
+        put16(out, type);
         put16(out, ns_c_in);
         put32(out, ttl);
-        put16(out, 4);
-        put32(out, ips[i]);
-    }
+        put16(out, len);
+    };
+    if (wants_a)
+        for (uint32_t ip : answer.v4) {
+            record(ns_t_a, 4);
+            put32(out, ip);
+        }
+    if (wants_aaaa)
+        for (const Ip6& ip : answer.v6) {
+            record(ns_t_aaaa, 16);
+            out.append(reinterpret_cast<const char*>(ip.data()), ip.size());
+        }
     return out;
 }
 
@@ -278,20 +289,22 @@ void DnsServer::Impl::answer(Endpoint* ep, const uint8_t* msg, size_t len, const
         }
         return;
     }
-    std::optional<std::vector<uint32_t>> ips;
+    std::optional<DnsAnswer> ips;
     try {
         ips = lookup(ep->asker, q->name);
     } catch (const std::exception& e) {
         spdlog::warn("dns: lookup {}: {}", q->name, e.what());
     }
     if (ips) {
-        send_back(p, dns_response(msg, *q, *ips, ips->empty() && (q->qtype == ns_t_a) ? 3 : 0));
+        // A name of ours with no address at all is NXDOMAIN; one without
+        // addresses of the asked family is an empty answer (NODATA).
+        send_back(p, dns_response(msg, *q, *ips, ips->empty() ? 3 : 0));
         return;
     }
     // Not one of ours: forward it, with an id of our own.
     const auto& ups = ep->upstream.empty() ? upstream : ep->upstream;
     if (ups.empty() || pending.size() > 4096) {
-        send_back(p, dns_response(msg, *q, {}, 2));
+        send_back(p, dns_response(msg, *q, DnsAnswer{}, 2));
         return;
     }
     start_forwarder();
@@ -306,7 +319,7 @@ void DnsServer::Impl::answer(Endpoint* ep, const uint8_t* msg, size_t len, const
     bool sent = false;
     for (const auto& u : ups) sent |= uv_udp_try_send(fwd, &b, 1, reinterpret_cast<const sockaddr*>(&u)) >= 0;
     if (!sent) {
-        send_back(p, dns_response(msg, *q, {}, 2));
+        send_back(p, dns_response(msg, *q, DnsAnswer{}, 2));
         return;
     }
     pending[id] = std::move(p);

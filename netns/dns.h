@@ -8,6 +8,8 @@
 // container is on; its /etc/resolv.conf says `nameserver 127.0.0.11`.
 #pragma once
 
+#include "netns/ipam.h"
+
 #include <uv.h>
 
 #include <cstdint>
@@ -31,10 +33,20 @@ struct DnsQuery {
 };
 // nullopt for anything that is not a well-formed standard query with one question.
 std::optional<DnsQuery> parse_dns_query(const uint8_t* msg, size_t len);
+// A name's addresses, IPv4 and IPv6.
+struct DnsAnswer {
+    std::vector<uint32_t> v4;
+    std::vector<Ip6> v6;
+    bool empty() const { return v4.empty() && v6.empty(); }
+};
 // The response to `query` (its header and first question copied): A records
-// for `ips` when the question asks for A (or ANY), else none; rcode 0 or 3 (NXDOMAIN), 2 (SERVFAIL).
-std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vector<uint32_t>& ips, int rcode,
-                         uint32_t ttl = 600);
+// for answer.v4 when the question asks for A, AAAA records for answer.v6 when
+// it asks for AAAA (both for ANY); rcode 0 or 3 (NXDOMAIN), 2 (SERVFAIL).
+std::string dns_response(const uint8_t* msg, const DnsQuery& q, const DnsAnswer& answer, int rcode, uint32_t ttl = 600);
+inline std::string dns_response(const uint8_t* msg, const DnsQuery& q, const std::vector<uint32_t>& ips, int rcode,
+                                uint32_t ttl = 600) {
+    return dns_response(msg, q, DnsAnswer{ips, {}}, rcode, ttl);
+}
 
 // The resolvers of a resolv.conf text (loopback ones included: the server runs on the host).
 std::vector<std::string> nameservers_of(const std::string& resolv_conf);
@@ -45,7 +57,7 @@ class DnsServer {
 public:
     // Returns the addresses of `name` as `asker` sees them; nullopt when the
     // name is not one of berth's (then the question is forwarded).
-    using Lookup = std::function<std::optional<std::vector<uint32_t>>(const std::string& asker, const std::string& name)>;
+    using Lookup = std::function<std::optional<DnsAnswer>(const std::string& asker, const std::string& name)>;
 
     DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream);
     ~DnsServer();

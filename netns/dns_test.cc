@@ -37,9 +37,11 @@ std::vector<std::string> answers_of(const std::string& resp, int* rcode = nullpt
     for (int i = 0; i < ns_msg_count(h, ns_s_an); ++i) {
         ns_rr rr;
         REQUIRE(ns_parserr(&h, ns_s_an, i, &rr) == 0);
-        REQUIRE(ns_rr_type(rr) == ns_t_a);
-        char ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, ns_rr_rdata(rr), ip, sizeof ip);
+        bool v6 = ns_rr_type(rr) == ns_t_aaaa;
+        REQUIRE((ns_rr_type(rr) == ns_t_a || v6));
+        REQUIRE(ns_rr_rdlen(rr) == (v6 ? 16 : 4));
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(v6 ? AF_INET6 : AF_INET, ns_rr_rdata(rr), ip, sizeof ip);
         out.push_back(ip);
     }
     return out;
@@ -69,7 +71,17 @@ TEST_CASE("dns: queries parse, answers carry the addresses") {
     CHECK(answers_of(r6, &rcode).empty());
     CHECK(rcode == 0);
 
-    auto nx = dns_response(reinterpret_cast<const uint8_t*>(q.data()), *p, {}, 3);
+    // AAAA with IPv6 addresses: AAAA records only; ANY: both.
+    DnsAnswer both{{parse_ipv4("172.18.0.2")}, {parse_ipv6("fd00:1::2")}};
+    CHECK(answers_of(dns_response(reinterpret_cast<const uint8_t*>(q6.data()), *p6, both, 0), &rcode) ==
+          std::vector<std::string>{"fd00:1::2"});
+    auto qany = make_query("web", ns_t_any);
+    auto pany = parse_dns_query(reinterpret_cast<const uint8_t*>(qany.data()), qany.size());
+    REQUIRE(pany);
+    CHECK(answers_of(dns_response(reinterpret_cast<const uint8_t*>(qany.data()), *pany, both, 0), &rcode) ==
+          std::vector<std::string>{"172.18.0.2", "fd00:1::2"});
+
+    auto nx = dns_response(reinterpret_cast<const uint8_t*>(q.data()), *p, std::vector<uint32_t>{}, 3);
     CHECK(answers_of(nx, &rcode).empty());
     CHECK(rcode == 3);
 }
@@ -161,11 +173,11 @@ TEST_CASE("dns: the server answers inside a container's namespace, per asker" * 
     uv_loop_init(&loop);
     std::vector<std::string> askers;
     {
-        DnsServer dns(&loop, [&](const std::string& asker, const std::string& name) -> std::optional<std::vector<uint32_t>> {
+        DnsServer dns(&loop, [&](const std::string& asker, const std::string& name) -> std::optional<DnsAnswer> {
             askers.push_back(asker);
-            if (name == "web") return std::vector<uint32_t>{parse_ipv4("172.20.0.2"), parse_ipv4("172.20.0.3")};
-            if (name == "db") return std::vector<uint32_t>{parse_ipv4("172.20.0.9")};
-            if (name == "nope") return std::vector<uint32_t>{};
+            if (name == "web") return DnsAnswer{{parse_ipv4("172.20.0.2"), parse_ipv4("172.20.0.3")}, {}};
+            if (name == "db") return DnsAnswer{{parse_ipv4("172.20.0.9")}, {}};
+            if (name == "nope") return DnsAnswer{};
             return std::nullopt;
         }, {});
         int fd = open_netns(pid);

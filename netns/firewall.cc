@@ -82,26 +82,45 @@ std::string ports_table_name(const std::string& bridge, const std::string& conta
 }
 
 std::string ports_ruleset(const std::string& t, const std::string& bridge, const Subnet& subnet, uint32_t address,
-                          const std::vector<PublishedPort>& ports) {
+                          const std::vector<PublishedPort>& ports, const std::optional<Subnet6>& subnet6,
+                          const std::optional<Ip6>& address6) {
     std::string b = "\"" + bridge + "\"";
-    std::string to = format_ipv4(address);
-    std::string rules;
-    for (const auto& p : ports) {
-        std::string match = p.host_ip.empty() || p.host_ip == "0.0.0.0" ? "fib daddr type local" : "ip daddr " + p.host_ip;
-        rules += "\t\t" + match + " " + p.protocol + " dport " + std::to_string(p.host_port) + " dnat to " + to + ":" +
-                 std::to_string(p.target) + "\n";
-    }
     std::ostringstream s;
-    s << "add table ip " << t << "\n"
-      << "delete table ip " << t << "\n"
-      << "table ip " << t << " {\n"
-      << "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n" << rules << "\t}\n"
-      << "\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n" << rules << "\t}\n"
-      << "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-      << "\t\toifname " << b << " ip saddr 127.0.0.0/8 ip daddr " << to << " masquerade\n"
-      << "\t\toifname " << b << " ip saddr " << subnet.str() << " ip daddr " << to << " ct status dnat masquerade\n"
-      << "\t}\n"
-      << "}\n";
+    // One table per family; a port bound to an address of one family only goes in that one.
+    auto table = [&](bool v6) {
+        std::string family = v6 ? "ip6" : "ip";
+        std::string to = v6 ? "[" + format_ipv6(*address6) + "]" : format_ipv4(address);
+        std::string rules;
+        for (const auto& p : ports) {
+            bool v6_ip = p.host_ip.find(':') != std::string::npos;
+            bool any = p.host_ip.empty() || p.host_ip == "0.0.0.0" || p.host_ip == "::";
+            if ((!any && v6_ip != v6) || p.host_ip == "::1") continue;
+            // ::1 cannot be routed to a bridge: the proxy's listener answers it.
+            std::string match = !any ? family + " daddr " + p.host_ip
+                                : v6 ? "fib daddr type local ip6 daddr != ::1"
+                                     : "fib daddr type local";
+            rules += "\t\t" + match + " " + p.protocol + " dport " + std::to_string(p.host_port) + " dnat to " + to +
+                     ":" + std::to_string(p.target) + "\n";
+        }
+        s << "add table " << family << " " << t << "\n"
+          << "delete table " << family << " " << t << "\n"
+          << "table " << family << " " << t << " {\n"
+          << "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n" << rules << "\t}\n"
+          << "\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n" << rules << "\t}\n"
+          << "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n";
+        if (v6) {
+            s << "\t\toifname " << b << " ip6 saddr " << subnet6->str() << " ip6 daddr " << format_ipv6(*address6)
+              << " ct status dnat masquerade\n";
+        } else {
+            s << "\t\toifname " << b << " ip saddr 127.0.0.0/8 ip daddr " << format_ipv4(address) << " masquerade\n"
+              << "\t\toifname " << b << " ip saddr " << subnet.str() << " ip daddr " << format_ipv4(address)
+              << " ct status dnat masquerade\n";
+        }
+        s << "\t}\n"
+          << "}\n";
+    };
+    table(false);
+    if (subnet6 && address6) table(true);
     return s.str();
 }
 
@@ -109,30 +128,36 @@ std::string ruleset(const BridgeRules& r) {
     std::string t = table_name(r.bridge);
     std::string b = "\"" + r.bridge + "\"";
     std::ostringstream s;
-    // add + delete + define in one transaction: replaces whatever was there.
-    s << "add table ip " << t << "\n"
-      << "delete table ip " << t << "\n"
-      << "table ip " << t << " {\n"
-      << "\tchain forward {\n"
-      << "\t\ttype filter hook forward priority filter; policy accept;\n";
-    if (r.internal) {
-        s << "\t\tiifname " << b << " oifname != " << b << " drop\n"
-          << "\t\toifname " << b << " iifname != " << b << " drop\n";
-    } else {
-        // Isolation from every other berth network, in both directions; a
-        // published port (DNAT) is reachable from anywhere, as on the host.
-        s << "\t\toifname " << b << " ct status dnat accept\n";
-        s << "\t\tiifname " << b << " oifname != " << b << " oifname \"" << kBridgePrefix << "*\" drop\n"
-          << "\t\toifname " << b << " iifname != " << b << " iifname \"" << kBridgePrefix << "*\" drop\n";
-    }
-    s << "\t}\n";
-    if (!r.internal && r.masquerade) {
-        s << "\tchain postrouting {\n"
-          << "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-          << "\t\tip saddr " << r.subnet.str() << " oifname != " << b << " masquerade\n"
-          << "\t}\n";
-    }
-    s << "}\n";
+    auto table = [&](bool v6) {
+        std::string family = v6 ? "ip6" : "ip";
+        // add + delete + define in one transaction: replaces whatever was there.
+        s << "add table " << family << " " << t << "\n"
+          << "delete table " << family << " " << t << "\n"
+          << "table " << family << " " << t << " {\n"
+          << "\tchain forward {\n"
+          << "\t\ttype filter hook forward priority filter; policy accept;\n";
+        if (r.internal) {
+            s << "\t\tiifname " << b << " oifname != " << b << " drop\n"
+              << "\t\toifname " << b << " iifname != " << b << " drop\n";
+        } else {
+            // Isolation from every other berth network, in both directions; a
+            // published port (DNAT) is reachable from anywhere, as on the host.
+            s << "\t\toifname " << b << " ct status dnat accept\n";
+            s << "\t\tiifname " << b << " oifname != " << b << " oifname \"" << kBridgePrefix << "*\" drop\n"
+              << "\t\toifname " << b << " iifname != " << b << " iifname \"" << kBridgePrefix << "*\" drop\n";
+        }
+        s << "\t}\n";
+        if (!r.internal && r.masquerade) {
+            s << "\tchain postrouting {\n"
+              << "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+              << "\t\t" << family << " saddr " << (v6 ? r.subnet6->str() : r.subnet.str()) << " oifname != " << b
+              << " masquerade\n"
+              << "\t}\n";
+        }
+        s << "}\n";
+    };
+    table(false);
+    if (r.subnet6) table(true);
     return s.str();
 }
 
@@ -145,18 +170,22 @@ void nft_apply(const std::string& script) {
 }
 
 void nft_delete_table(const std::string& table) {
-    auto r = run_nft({"-f", "-"}, "add table ip " + table + "\ndelete table ip " + table + "\n");
+    std::string script;
+    for (const char* family : {"ip", "ip6"})
+        script += std::string("add table ") + family + " " + table + "\ndelete table " + family + " " + table + "\n";
+    auto r = run_nft({"-f", "-"}, script);
     if (r.status != 0) throw Error("nft: cannot delete table " + table + ": " + r.output);
 }
 
 std::vector<std::string> nft_berth_tables() {
-    auto r = run_nft({"list", "tables", "ip"}, "");
+    auto r = run_nft({"list", "tables"}, "");
     std::vector<std::string> out;
     if (r.status != 0) return out;
     std::istringstream in(r.output);
     std::string word, family, name;
     while (in >> word >> family >> name)
-        if (word == "table" && name.rfind(kTablePrefix, 0) == 0) out.push_back(name);
+        if (word == "table" && (family == "ip" || family == "ip6") && name.rfind(kTablePrefix, 0) == 0)
+            out.push_back(family + " " + name);
     return out;
 }
 
@@ -190,6 +219,26 @@ void set_ip_forward(bool on) {
     f << (on ? "1\n" : "0\n");
     f.flush();
     if (!f) throw Error("cannot write /proc/sys/net/ipv4/ip_forward");
+}
+
+bool ip6_forward() {
+    std::ifstream f("/proc/sys/net/ipv6/conf/all/forwarding");
+    int v = 0;
+    f >> v;
+    return v != 0;
+}
+
+void set_ip6_forward(bool on) {
+    std::ofstream f("/proc/sys/net/ipv6/conf/all/forwarding");
+    f << (on ? "1\n" : "0\n");
+    f.flush();
+    if (!f) throw Error("cannot write /proc/sys/net/ipv6/conf/all/forwarding");
+}
+
+bool ipv6_enabled() {
+    std::ifstream f("/proc/sys/net/ipv6/conf/all/disable_ipv6");
+    int v = 1;
+    return f >> v && v == 0;
 }
 
 }  // namespace berth::netns

@@ -1,6 +1,7 @@
 #include "netns/ipam.h"
 
 #include "base/error.h"
+#include "base/hash.h"
 
 #include <arpa/inet.h>
 
@@ -38,6 +39,68 @@ Subnet Subnet::parse(const std::string& cidr) {
     if (s.network != ip)
         throw Error("invalid subnet \"" + cidr + "\": host bits are set",
                     "did you mean " + format_ipv4(s.network) + "/" + std::to_string(s.prefix) + "?");
+    return s;
+}
+
+Ip6 parse_ipv6(const std::string& text) {
+    Ip6 a{};
+    if (inet_pton(AF_INET6, text.c_str(), a.data()) != 1)
+        throw Error("invalid IPv6 address \"" + text + "\"", "write it as e.g. fd00:1::5");
+    return a;
+}
+
+std::string format_ipv6(const Ip6& ip) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
+    return buf;
+}
+
+Subnet6 Subnet6::parse(const std::string& cidr) {
+    auto slash = cidr.find('/');
+    if (slash == std::string::npos)
+        throw Error("invalid IPv6 subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. fd00:1::/64");
+    Subnet6 s;
+    Ip6 ip = parse_ipv6(cidr.substr(0, slash));
+    try {
+        size_t used = 0;
+        s.prefix = std::stoi(cidr.substr(slash + 1), &used);
+        if (used != cidr.size() - slash - 1) throw std::invalid_argument("junk");
+    } catch (const std::exception&) {
+        throw Error("invalid IPv6 subnet \"" + cidr + "\": bad prefix length");
+    }
+    if (s.prefix < 0 || s.prefix > 128) throw Error("invalid IPv6 subnet \"" + cidr + "\": prefix length must be 0 to 128");
+    s.network = ip;
+    for (int bit = s.prefix; bit < 128; ++bit) s.network[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    if (s.network != ip)
+        throw Error("invalid IPv6 subnet \"" + cidr + "\": host bits are set",
+                    "did you mean " + format_ipv6(s.network) + "/" + std::to_string(s.prefix) + "?");
+    return s;
+}
+
+std::string Subnet6::str() const { return format_ipv6(network) + "/" + std::to_string(prefix); }
+
+bool Subnet6::contains(const Ip6& ip) const {
+    for (int bit = 0; bit < prefix; ++bit) {
+        uint8_t m = static_cast<uint8_t>(0x80 >> (bit % 8));
+        if ((ip[bit / 8] & m) != (network[bit / 8] & m)) return false;
+    }
+    return true;
+}
+
+std::optional<Ip6> Subnet6::host(uint64_t h) const {
+    int host_bits = 128 - prefix;
+    if (host_bits < 64 && h >> host_bits) return std::nullopt;
+    Ip6 out = network;
+    for (int i = 15; i >= 8 && h; --i, h >>= 8) out[i] = static_cast<uint8_t>(out[i] | (h & 0xff));
+    return out;
+}
+
+Subnet6 ula_subnet(const std::string& network_name) {
+    uint64_t h = fnv1a(network_name);
+    Subnet6 s;
+    s.prefix = 64;
+    s.network[0] = 0xfd;
+    for (int i = 1; i <= 5; ++i) s.network[i] = static_cast<uint8_t>(h >> (8 * (i - 1)));
     return s;
 }
 

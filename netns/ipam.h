@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -29,6 +30,30 @@ struct Subnet {
     bool overlaps(const Subnet& o) const { return contains(o.network) || o.contains(network); }
     bool operator==(const Subnet& o) const { return network == o.network && prefix == o.prefix; }
 };
+
+// ---- IPv6 ----
+// A network with IPv6 has one IPv6 subnet beside its IPv4 one. A container's
+// IPv6 address carries the same host number as its IPv4 address (…::5 for
+// x.y.z.5 when both subnets start at zero), so it is as stable as the IPv4
+// one without a second allocator; a static ipv6_address is used as given.
+using Ip6 = std::array<uint8_t, 16>;
+Ip6 parse_ipv6(const std::string& text);  // throws berth::Error
+std::string format_ipv6(const Ip6& ip);
+
+struct Subnet6 {
+    Ip6 network{};  // host bits zero
+    int prefix = 0;  // 0..128
+    static Subnet6 parse(const std::string& cidr);  // "fd00:1::/64"; throws berth::Error
+    std::string str() const;
+    bool contains(const Ip6& ip) const;
+    bool overlaps(const Subnet6& o) const { return contains(o.network) || o.contains(network); }
+    // network + host; nullopt when `host` does not fit in the host bits.
+    std::optional<Ip6> host(uint64_t host) const;
+    bool operator==(const Subnet6& o) const { return network == o.network && prefix == o.prefix; }
+};
+// A unique-local /64 for a network that enables IPv6 without naming a subnet:
+// fd00::/8 with 40 bits of a hash of the network's name, as RFC 4193 asks.
+Subnet6 ula_subnet(const std::string& network_name);
 
 // Docker's default pools: 172.17.0.0/16 … 172.31.0.0/16, then 192.168.0.0/16 in /20s.
 struct PoolRange {

@@ -43,6 +43,13 @@ AddrPtr ipv4_addr(uint32_t ip, int prefix) {
     return a;
 }
 
+AddrPtr ipv6_addr(const Ip6& ip, int prefix) {
+    AddrPtr a(nl_addr_build(AF_INET6, ip.data(), ip.size()));
+    if (!a) throw Error("out of memory building a netlink address");
+    nl_addr_set_prefixlen(a.get(), prefix);
+    return a;
+}
+
 LinkPtr get_link(nl_sock* sk, const std::string& name) {
     rtnl_link* l = nullptr;
     int err = rtnl_link_get_kernel(sk, 0, name.c_str(), &l);
@@ -200,6 +207,39 @@ void Netlink::add_default_route(int index, uint32_t gateway) {
     rtnl_route_add_nexthop(r.get(), nh);
     if (int err = rtnl_route_add(sk_, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && err != -NLE_EXIST)
         throw nl_error(err, "add the default route via " + format_ipv4(gateway));
+}
+
+void Netlink::add_address6(const std::string& name, const Ip6& ip, int prefix) { add_address6(ifindex(name), ip, prefix); }
+
+void Netlink::add_address6(int index, const Ip6& ip, int prefix) {
+    std::unique_ptr<rtnl_addr, void (*)(rtnl_addr*)> a(rtnl_addr_alloc(), rtnl_addr_put);
+    rtnl_addr_set_ifindex(a.get(), index);
+    auto local = ipv6_addr(ip, prefix);
+    rtnl_addr_set_local(a.get(), local.get());
+    rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
+    int err = rtnl_addr_add(sk_, a.get(), 0);
+    if (err < 0 && err != -NLE_EXIST)
+        throw nl_error(err, "add address " + format_ipv6(ip) + "/" + std::to_string(prefix) + " to link " +
+                                std::to_string(index));
+}
+
+void Netlink::add_default_route6(int index, const Ip6& gateway) {
+    std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> r(rtnl_route_alloc(), rtnl_route_put);
+    rtnl_route_set_family(r.get(), AF_INET6);
+    rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
+    rtnl_route_set_scope(r.get(), RT_SCOPE_UNIVERSE);
+    rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
+    rtnl_route_set_type(r.get(), RTN_UNICAST);
+    Ip6 any{};
+    auto dst = ipv6_addr(any, 0);
+    rtnl_route_set_dst(r.get(), dst.get());
+    rtnl_nexthop* nh = rtnl_route_nh_alloc();  // owned by the route once added
+    auto gw = ipv6_addr(gateway, 128);
+    rtnl_route_nh_set_gateway(nh, gw.get());
+    rtnl_route_nh_set_ifindex(nh, index);
+    rtnl_route_add_nexthop(r.get(), nh);
+    if (int err = rtnl_route_add(sk_, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && err != -NLE_EXIST)
+        throw nl_error(err, "add the IPv6 default route via " + format_ipv6(gateway));
 }
 
 std::vector<Subnet> Netlink::routed_subnets() {

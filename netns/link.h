@@ -44,6 +44,11 @@ public:
     void create_veth(const std::string& host_name, int master_index, int mtu, const std::string& peer_name,
                      int peer_netns_fd);
     void add_default_route(int ifindex, uint32_t gateway);
+    // IPv6: the address is usable at once (no duplicate address detection:
+    // berth hands each address out once); the route is ::/0 via `gateway`.
+    void add_address6(const std::string& name, const Ip6& ip, int prefix);
+    void add_address6(int ifindex, const Ip6& ip, int prefix);
+    void add_default_route6(int ifindex, const Ip6& gateway);
     // IPv4 destinations of the main routing table (default route excluded).
     std::vector<Subnet> routed_subnets();
     // Names of the links whose name starts with `prefix`.

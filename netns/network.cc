@@ -60,6 +60,9 @@ nlohmann::json cfg_json(const NetworkConfig& c) {
     if (c.subnet) j["subnet"] = c.subnet->str();
     if (c.gateway) j["gateway"] = format_ipv4(*c.gateway);
     if (c.ip_range) j["ip_range"] = c.ip_range->str();
+    if (c.ipv6) j["ipv6"] = true;
+    if (c.subnet6) j["subnet6"] = c.subnet6->str();
+    if (c.gateway6) j["gateway6"] = format_ipv6(*c.gateway6);
     return j;
 }
 
@@ -73,6 +76,9 @@ NetworkConfig cfg_from_json(const nlohmann::json& j) {
     if (j.contains("subnet")) c.subnet = Subnet::parse(j["subnet"]);
     if (j.contains("gateway")) c.gateway = parse_ipv4(j["gateway"]);
     if (j.contains("ip_range")) c.ip_range = Subnet::parse(j["ip_range"]);
+    c.ipv6 = j.value("ipv6", false);
+    if (j.contains("subnet6")) c.subnet6 = Subnet6::parse(j["subnet6"]);
+    if (j.contains("gateway6")) c.gateway6 = parse_ipv6(j["gateway6"]);
     return c;
 }
 
@@ -81,6 +87,20 @@ std::string netns_id() {
     std::error_code ec;
     auto t = fs::read_symlink("/proc/thread-self/ns/net", ec);
     return ec ? std::string("unknown") : t.string();
+}
+
+// The IPv6 side of a network, from its configuration (nothing of it is state).
+void derive_ipv6(const NetworkConfig& cfg, std::optional<Subnet6>& subnet6, Ip6& gateway6) {
+    subnet6.reset();
+    if (!cfg.ipv6 || cfg.external) return;
+    Subnet6 s = cfg.subnet6 ? *cfg.subnet6 : ula_subnet(cfg.name);
+    if (s.prefix > 124)
+        throw Error("network " + cfg.name + ": IPv6 subnet " + s.str() + " is too small", "use a /64, or at most a /124");
+    Ip6 gw = cfg.gateway6 ? *cfg.gateway6 : *s.host(1);
+    if (!s.contains(gw))
+        throw Error("network " + cfg.name + ": IPv6 gateway " + format_ipv6(gw) + " is outside " + s.str());
+    subnet6 = s;
+    gateway6 = gw;
 }
 
 }  // namespace
@@ -99,7 +119,8 @@ Networks::Networks(std::string state_file, std::string lock_file)
         auto j = nlohmann::json::parse(f);
         for (const auto& [name, n] : j.at("networks").items()) {
             Net net{cfg_from_json(n.at("config")), n.at("bridge"), n.value("created", false),
-                    Allocator::from_json(n.at("addresses"))};
+                    Allocator::from_json(n.at("addresses")), 0, std::nullopt, {}};
+            derive_ipv6(net.cfg, net.subnet6, net.gateway6);
             nets_.emplace(name, std::move(net));
         }
     } catch (const std::exception& e) {
@@ -115,6 +136,22 @@ const Networks::Net& Networks::get(const std::string& network) const {
 }
 const Subnet& Networks::subnet(const std::string& n) const { return get(n).alloc.subnet(); }
 uint32_t Networks::gateway(const std::string& n) const { return get(n).alloc.gateway(); }
+std::optional<Subnet6> Networks::subnet6(const std::string& n) const { return get(n).subnet6; }
+std::optional<Ip6> Networks::gateway6(const std::string& n) const {
+    const Net& net = get(n);
+    return net.subnet6 ? std::optional<Ip6>(net.gateway6) : std::nullopt;
+}
+
+std::optional<Ip6> Networks::address6_for(const std::string& n, uint32_t ip) const {
+    const Net& net = get(n);
+    if (!net.subnet6) return std::nullopt;
+    auto a = net.subnet6->host(ip - net.alloc.subnet().network);
+    if (!a)
+        throw Error("network " + n + ": IPv6 subnet " + net.subnet6->str() + " is too small for the host numbers of " +
+                        net.alloc.subnet().str(),
+                    "give the network a larger IPv6 subnet (a /64 fits any IPv4 subnet)");
+    return a;
+}
 
 void Networks::ensure(const NetworkConfig& cfg) {
     FileLock lock(lock_file_);
@@ -147,14 +184,16 @@ void Networks::ensure(const NetworkConfig& cfg) {
                         "give the bridge an address, or set ipam.config.subnet for the network");
         }
         if (!nets_.count(cfg.name))
-            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, gw, cfg.ip_range)});
+            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, gw, cfg.ip_range), 0, std::nullopt, {}});
         save();
         return;
     }
 
     auto it = nets_.find(cfg.name);
     bool same_config = it != nets_.end() && it->second.cfg.subnet == cfg.subnet &&
-                       it->second.cfg.gateway == cfg.gateway && it->second.cfg.ip_range == cfg.ip_range;
+                       it->second.cfg.gateway == cfg.gateway && it->second.cfg.ip_range == cfg.ip_range &&
+                       it->second.cfg.ipv6 == cfg.ipv6 && it->second.cfg.subnet6 == cfg.subnet6 &&
+                       it->second.cfg.gateway6 == cfg.gateway6;
     if (it == nets_.end() || !same_config) {
         Subnet sub;
         if (exists) {
@@ -185,15 +224,22 @@ void Networks::ensure(const NetworkConfig& cfg) {
         if (cfg.ip_range && !sub.contains(cfg.ip_range->network))
             throw Error("network " + cfg.name + ": ip_range " + cfg.ip_range->str() + " is outside " + sub.str());
         nets_.erase(cfg.name);
-        it = nets_.emplace(cfg.name, Net{cfg, br, true, Allocator(sub, cfg.gateway, cfg.ip_range)}).first;
+        it = nets_.emplace(cfg.name, Net{cfg, br, true, Allocator(sub, cfg.gateway, cfg.ip_range), 0, std::nullopt, {}}).first;
     }
     Net& net = it->second;
     net.cfg = cfg;
     net.created = true;
+    derive_ipv6(cfg, net.subnet6, net.gateway6);
     save();  // before the kernel objects: a crash from here on still cleans them up
     if (!exists) nl.create_bridge(br, cfg.mtu);
     else if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
     nl.add_address(br, net.alloc.gateway(), net.alloc.subnet().prefix);
+    if (net.subnet6) {
+        if (!ipv6_enabled())
+            throw Error("network " + cfg.name + " enables IPv6, but IPv6 is disabled on this host",
+                        "enable it (sysctl net.ipv6.conf.all.disable_ipv6=0) or remove `enable_ipv6`");
+        nl.add_address6(br, net.gateway6, net.subnet6->prefix);
+    }
     nl.set_up(br);
     // Published ports reached at 127.0.0.1 are DNATed to the bridge: let the
     // kernel route loopback-sourced packets out of this bridge (and only it).
@@ -207,13 +253,17 @@ void Networks::ensure(const NetworkConfig& cfg) {
                          why.substr(0, why.find('\n')));
         warned = true;
     } else {
-        nft_apply(ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal}));
+        nft_apply(ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal, net.subnet6}));
     }
     if (!cfg.internal && !ip_forward()) {
         // Outbound access needs forwarding. Remember that berth switched it
         // on, so that the last berth network to go switches it off again.
         set_ip_forward(true);
         write_atomic(lock_file_ + ".forward", netns_id() + "\n");
+    }
+    if (net.subnet6 && !cfg.internal && !ip6_forward()) {
+        set_ip6_forward(true);
+        write_atomic(lock_file_ + ".forward6", netns_id() + "\n");
     }
 }
 
@@ -265,16 +315,21 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
         }
         int index = inside.ifindex(a.ifname);
         inside.add_address(index, a.address, net.alloc.subnet().prefix);
+        if (net.subnet6 && a.address6) inside.add_address6(index, *a.address6, net.subnet6->prefix);
         inside.set_up(index);
-        if (a.default_route && !net.cfg.internal) inside.add_default_route(index, net.alloc.gateway());
+        if (a.default_route && !net.cfg.internal) {
+            inside.add_default_route(index, net.alloc.gateway());
+            if (net.subnet6 && a.address6) inside.add_default_route6(index, net.gateway6);
+        }
     }
 }
 
 bool Networks::publish(const std::string& container, const std::string& network, uint32_t address,
-                       const std::vector<PublishedPort>& ports) {
+                       const std::vector<PublishedPort>& ports, const std::optional<Ip6>& address6) {
     const Net& net = get(network);
     if (ports.empty() || net.cfg.internal || !nft_available()) return false;
-    nft_apply(ports_ruleset(ports_table_name(net.bridge, container), net.bridge, net.alloc.subnet(), address, ports));
+    nft_apply(ports_ruleset(ports_table_name(net.bridge, container), net.bridge, net.alloc.subnet(), address, ports,
+                            net.subnet6, address6));
     return true;
 }
 
@@ -305,7 +360,8 @@ void Networks::remove_all() {
             if (!n.created) continue;
             std::string t = table_name(n.bridge);
             for (const auto& have : tables)
-                if (have == t || have.rfind(t + "_p", 0) == 0) script += "delete table ip " + have + "\n";
+                if (std::string name = have.substr(have.find(' ') + 1); name == t || name.rfind(t + "_p", 0) == 0)
+                    script += "delete table " + have + "\n";
         }
         try {
             if (!script.empty()) nft_apply(script);
@@ -325,15 +381,18 @@ void Networks::remove_all() {
     std::error_code ec;
     fs::remove(state_file_, ec);
     // Only in the namespace where berth switched it on, once no berth bridge is left there.
-    std::ifstream marker(lock_file_ + ".forward");
-    std::string where;
-    if (marker >> where && where == netns_id() && nl.links_with_prefix(kBridgePrefix).empty()) {
+    bool none_left = nl.links_with_prefix(kBridgePrefix).empty();
+    for (bool v6 : {false, true}) {
+        std::string path = lock_file_ + (v6 ? ".forward6" : ".forward");
+        std::ifstream marker(path);
+        std::string where;
+        if (!(marker >> where) || where != netns_id() || !none_left) continue;
         try {
-            set_ip_forward(false);
+            v6 ? set_ip6_forward(false) : set_ip_forward(false);
         } catch (const std::exception& e) {
             spdlog::warn("{}", e.what());
         }
-        fs::remove(lock_file_ + ".forward", ec);
+        fs::remove(path, ec);
     }
 }
 

@@ -23,6 +23,11 @@ struct NetworkConfig {
     std::optional<Subnet> subnet;
     std::optional<uint32_t> gateway;
     std::optional<Subnet> ip_range;
+    // IPv6 beside IPv4 (enable_ipv6): the subnet (default: ula_subnet(name))
+    // and the bridge's address (default: the subnet's first host).
+    bool ipv6 = false;
+    std::optional<Subnet6> subnet6;
+    std::optional<Ip6> gateway6;
 };
 
 // "berth-" and 9 hex digits of a hash of the name: fits IFNAMSIZ, stable, collision-free in practice.
@@ -35,6 +40,7 @@ struct Attachment {
     std::string ifname;     // inside the container: eth0, eth1, …
     uint32_t address = 0;
     bool default_route = false;
+    std::optional<Ip6> address6 = std::nullopt;  // on networks with IPv6
 };
 
 class Networks {
@@ -49,6 +55,13 @@ public:
     bool has(const std::string& network) const { return nets_.count(network) > 0; }
     const Subnet& subnet(const std::string& network) const;
     uint32_t gateway(const std::string& network) const;
+    // The network's IPv6 subnet and gateway; nullopt when it has no IPv6.
+    std::optional<Subnet6> subnet6(const std::string& network) const;
+    std::optional<Ip6> gateway6(const std::string& network) const;
+    // The IPv6 address that goes with the IPv4 address `ip` on the network
+    // (the same host number); nullopt without IPv6. Throws when the IPv6
+    // subnet is too small to hold that host number.
+    std::optional<Ip6> address6_for(const std::string& network, uint32_t ip) const;
 
     // The container's stable address on the network (requested: a static ipv4_address).
     uint32_t assign(const std::string& network, const std::string& container,
@@ -67,7 +80,7 @@ public:
     // its network `network`; false when nftables is not usable (then only the
     // userspace proxy forwards). unpublish removes the rules.
     bool publish(const std::string& container, const std::string& network, uint32_t address,
-                 const std::vector<PublishedPort>& ports);
+                 const std::vector<PublishedPort>& ports, const std::optional<Ip6>& address6 = std::nullopt);
     void unpublish(const std::string& container, const std::string& network);
 
     // Removes every bridge and table this project made, and the state file.
@@ -82,6 +95,8 @@ private:
         bool created = false;  // made by berth (removed by remove_all)
         Allocator alloc;
         int bridge_index = 0;  // looked up on first attach (0: not yet)
+        std::optional<Subnet6> subnet6;  // set when the network has IPv6
+        Ip6 gateway6{};
     };
     std::string state_file_, lock_file_;
     std::map<std::string, Net> nets_;

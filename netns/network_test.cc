@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <filesystem>
 
 using namespace berth::netns;
@@ -33,12 +35,12 @@ TEST_CASE("bridge and veth names fit the kernel's 15 characters and differ") {
 TEST_CASE("firewall ruleset: isolation, internal and masquerade") {
     CHECK(table_name("berth-0123abcde") == "berth_0123abcde");
     CHECK(table_name("my.br-0") == "berth_my_br_0");
-    auto open = ruleset({"berth-aaa", Subnet::parse("172.20.0.0/16"), false, true});
+    auto open = ruleset({"berth-aaa", Subnet::parse("172.20.0.0/16"), false, true, std::nullopt});
     CHECK(open.find("add table ip berth_aaa\ndelete table ip berth_aaa\n") == 0);
     CHECK(open.find("iifname \"berth-aaa\" oifname != \"berth-aaa\" oifname \"berth-*\" drop") != std::string::npos);
     CHECK(open.find("oifname \"berth-aaa\" iifname != \"berth-aaa\" iifname \"berth-*\" drop") != std::string::npos);
     CHECK(open.find("ip saddr 172.20.0.0/16 oifname != \"berth-aaa\" masquerade") != std::string::npos);
-    auto internal = ruleset({"berth-bbb", Subnet::parse("172.21.0.0/16"), true, true});
+    auto internal = ruleset({"berth-bbb", Subnet::parse("172.21.0.0/16"), true, true, std::nullopt});
     CHECK(internal.find("masquerade") == std::string::npos);
     CHECK(internal.find("iifname \"berth-bbb\" oifname != \"berth-bbb\" drop") != std::string::npos);
 }
@@ -63,7 +65,8 @@ namespace {
 struct NsChild {
     pid_t pid = -1;
     int go = -1;
-    NsChild(uint32_t target, uint16_t port) {
+    // Sends "hello" to target:port over UDP, and "hello6" to [target6]:port when given.
+    NsChild(uint32_t target, uint16_t port, std::optional<Ip6> target6 = std::nullopt) {
         int ready[2], gop[2];
         REQUIRE(pipe(ready) == 0);
         REQUIRE(pipe(gop) == 0);
@@ -82,7 +85,16 @@ struct NsChild {
             a.sin_family = AF_INET;
             a.sin_port = htons(port);
             a.sin_addr.s_addr = htonl(target);
-            _exit(sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof a) == 5 ? 0 : 4);
+            if (sendto(s, "hello", 5, 0, reinterpret_cast<sockaddr*>(&a), sizeof a) != 5) _exit(4);
+            if (target6) {
+                int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+                sockaddr_in6 a6{};
+                a6.sin6_family = AF_INET6;
+                a6.sin6_port = htons(port);
+                std::memcpy(&a6.sin6_addr, target6->data(), 16);
+                if (sendto(s6, "hello6", 6, 0, reinterpret_cast<sockaddr*>(&a6), sizeof a6) != 6) _exit(5);
+            }
+            _exit(0);
         }
         close(ready[1]);
         close(gop[0]);
@@ -125,7 +137,7 @@ TEST_CASE("a network end to end in a private namespace: bridge, veth in the cont
         CHECK(std::find(routed.begin(), routed.end(), Subnet::parse("172.17.0.0/16")) != routed.end());
         if (nft_available()) {
             auto tables = nft_berth_tables();
-            CHECK(std::find(tables.begin(), tables.end(), table_name(br)) != tables.end());
+            CHECK(std::find(tables.begin(), tables.end(), "ip " + table_name(br)) != tables.end());
         }
 
         // A second network takes the next free subnet; an explicit overlapping one is refused.
@@ -198,4 +210,103 @@ TEST_CASE("a network end to end in a private namespace: bridge, veth in the cont
         CHECK_FALSE(ip_forward());
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("IPv6 beside IPv4: the bridge's and the container's addresses, a default route, real traffic, teardown" *
+          doctest::skip(geteuid() != 0)) {
+    REQUIRE(unshare(CLONE_NEWNET) == 0);
+    Netlink host;
+    host.set_up("lo");
+    if (!ipv6_enabled()) {
+        MESSAGE("IPv6 is disabled on this host: nothing to test");
+        return;
+    }
+    auto dir = fs::temp_directory_path() / ("berth-net6-test-" + std::to_string(getpid()));
+    fs::create_directories(dir / "proj");
+    std::string state = (dir / "proj" / "networks.json").string();
+    {
+        Networks nets(state, (dir / "networks.lock").string());
+        NetworkConfig cfg;
+        cfg.name = "proj_v6";
+        cfg.subnet = Subnet::parse("172.30.0.0/24");
+        cfg.ipv6 = true;
+        cfg.subnet6 = Subnet6::parse("fd00:b:e::/64");
+        nets.ensure(cfg);
+        CHECK(format_ipv6(*nets.gateway6("proj_v6")) == "fd00:b:e::1");
+        CHECK(ip6_forward());
+        uint32_t ip = nets.assign("proj_v6", "proj-web-1");
+        auto ip6 = nets.address6_for("proj_v6", ip);
+        REQUIRE(ip6);
+        CHECK(format_ipv6(*ip6) == "fd00:b:e::2");  // the same host number as 172.30.0.2
+        if (nft_available()) {
+            auto tables = nft_berth_tables();
+            CHECK(std::count(tables.begin(), tables.end(), "ip6 " + table_name(bridge_name("proj_v6"))) == 1);
+        }
+        // Without a subnet: a unique-local /64 derived from the name, the same every time.
+        NetworkConfig auto6;
+        auto6.name = "proj_auto6";
+        auto6.ipv6 = true;
+        nets.ensure(auto6);
+        auto sub = nets.subnet6("proj_auto6");
+        REQUIRE(sub);
+        CHECK(sub->prefix == 64);
+        CHECK(sub->network[0] == 0xfd);
+        CHECK(*sub == ula_subnet("proj_auto6"));
+        CHECK_FALSE(nets.subnet6("proj_v6") == sub);
+
+        int rx = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in6 a{};
+        a.sin6_family = AF_INET6;
+        a.sin6_port = htons(5353);
+        std::memcpy(&a.sin6_addr, nets.gateway6("proj_v6")->data(), 16);
+        REQUIRE(bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        NsChild child(nets.gateway("proj_v6"), 5353, nets.gateway6("proj_v6"));
+        int fd = open_netns(child.pid);
+        nets.attach("proj-web-1", fd, {{"proj_v6", "eth0", ip, true, ip6}});
+        close(fd);
+        CHECK(child.finish() == 0);
+        char buf[16] = {};
+        sockaddr_in6 from{};
+        socklen_t fl = sizeof from;
+        // Neighbour discovery runs first: give the datagram a moment.
+        ssize_t n = -1;
+        for (int i = 0; i < 200 && n < 0; ++i) {
+            n = recvfrom(rx, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
+            if (n < 0) usleep(5000);
+        }
+        CHECK(n == 6);
+        CHECK(std::string(buf) == "hello6");
+        Ip6 src;
+        std::memcpy(src.data(), &from.sin6_addr, 16);
+        CHECK(format_ipv6(src) == "fd00:b:e::2");
+        close(rx);
+    }
+    remove_networks(state);
+    CHECK(host.links_with_prefix("berth-").empty());
+    CHECK(nft_berth_tables().empty());
+    CHECK_FALSE(ip6_forward());
+    CHECK_FALSE(ip_forward());
+    fs::remove_all(dir);
+}
+
+TEST_CASE("IPv6 subnets: parse, contain, host numbers") {
+    auto s = Subnet6::parse("fd00:1:2::/64");
+    CHECK(s.str() == "fd00:1:2::/64");
+    CHECK(s.contains(parse_ipv6("fd00:1:2::abcd")));
+    CHECK_FALSE(s.contains(parse_ipv6("fd00:1:3::1")));
+    CHECK(format_ipv6(*s.host(0x102)) == "fd00:1:2::102");
+    auto small = Subnet6::parse("fd00::/120");
+    CHECK(small.host(255));
+    CHECK_FALSE(small.host(256));
+    CHECK_THROWS_WITH(Subnet6::parse("fd00::1/64"), doctest::Contains("host bits are set"));
+    CHECK_THROWS_WITH(Subnet6::parse("fd00::/129"), doctest::Contains("0 to 128"));
+    CHECK_THROWS(parse_ipv6("fd00::zz"));
+    auto r = ports_ruleset("berth_aaa_p1", "berth-aaa", Subnet::parse("172.20.0.0/16"), parse_ipv4("172.20.0.5"),
+                           {{"", 8080, 80, "tcp"}, {"127.0.0.1", 5353, 53, "udp"}, {"::1", 9090, 90, "tcp"}},
+                           Subnet6::parse("fd00:1::/64"), parse_ipv6("fd00:1::5"));
+    CHECK(r.find("table ip6 berth_aaa_p1 {") != std::string::npos);
+    CHECK(r.find("fib daddr type local ip6 daddr != ::1 tcp dport 8080 dnat to [fd00:1::5]:80") != std::string::npos);
+    CHECK(r.find("dport 9090") == std::string::npos);  // [::1] cannot be routed to a bridge: the proxy answers it
+    CHECK(r.find("ip daddr ::1") == std::string::npos);     // a v6 host address stays out of the ip table
+    CHECK(r.find("ip6 daddr 127.0.0.1") == std::string::npos);  // and a v4 one out of the ip6 table
 }

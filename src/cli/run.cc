@@ -208,7 +208,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             auto pn = project.networks.find(key);
             if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
             uint32_t ip = nets->transient_address(pn->second.name, name);
-            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty()});
+            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty(),
+                            nets->address6_for(pn->second.name, ip)});
         }
         if (!atts.empty()) {
             net.own.push_back({netns::format_ipv4(atts[0].address), {svc.hostname.empty() ? name.substr(0, 63) : svc.hostname}});

@@ -65,15 +65,28 @@ netns::NetworkConfig network_config(const compose::Network& n) {
     c.internal = n.internal;
     if (auto it = n.driver_opts.find("com.docker.network.bridge.name"); it != n.driver_opts.end()) c.bridge = it->second;
     c.mtu = driver_opt_int(n, "com.docker.network.driver.mtu");
+    c.ipv6 = n.enable_ipv6.value_or(false);
+    bool have4 = false, have6 = false;
     for (const auto& ipam : n.ipam_config) {
-        if (ipam.subnet.find(':') != std::string::npos) {
-            spdlog::warn("network {}: IPv6 subnet {} ignored: berth's networks are IPv4 only for now", n.name, ipam.subnet);
-            continue;
+        try {
+            if (ipam.subnet.find(':') != std::string::npos) {
+                if (have6) continue;
+                have6 = true;
+                if (!c.ipv6)
+                    throw Error("IPv6 subnet " + ipam.subnet + " given, but IPv6 is not enabled",
+                                "add `enable_ipv6: true` to the network");
+                c.subnet6 = netns::Subnet6::parse(ipam.subnet);
+                if (!ipam.gateway.empty()) c.gateway6 = netns::parse_ipv6(ipam.gateway);
+                continue;
+            }
+            if (have4) continue;
+            have4 = true;
+            if (!ipam.subnet.empty()) c.subnet = netns::Subnet::parse(ipam.subnet);
+            if (!ipam.gateway.empty()) c.gateway = netns::parse_ipv4(ipam.gateway);
+            if (!ipam.ip_range.empty()) c.ip_range = netns::Subnet::parse(ipam.ip_range);
+        } catch (Error& e) {
+            throw e.wrap("network " + n.name);
         }
-        if (!ipam.subnet.empty()) c.subnet = netns::Subnet::parse(ipam.subnet);
-        if (!ipam.gateway.empty()) c.gateway = netns::parse_ipv4(ipam.gateway);
-        if (!ipam.ip_range.empty()) c.ip_range = netns::Subnet::parse(ipam.ip_range);
-        break;
     }
     return c;
 }
@@ -173,7 +186,7 @@ struct Supervisor::Impl {
     }
     // Fixed published ports: taken twice in the file, or already taken on the host, fail `up` now.
     void check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted);
-    std::optional<std::vector<uint32_t>> dns_lookup(const std::string& asker, const std::string& name);
+    std::optional<netns::DnsAnswer> dns_lookup(const std::string& asker, const std::string& name);
 
     std::map<std::string, std::string> last_event;           // name → state+health last sent
     void emit_event(const state::ContainerRecord& r) {
@@ -248,6 +261,7 @@ struct Unit {
     std::string proxies_key;  // the ports configuration they were made for
     uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
     std::string primary_net;  // … and that network's name
+    std::map<std::string, netns::Ip6> addrs6;  // IPv6 address per network that has IPv6
     bool published = false;   // kernel forwarding (DNAT) rules are in place
 
     const std::string& name() const { return cp.name; }
@@ -427,6 +441,7 @@ struct Unit {
     std::vector<netns::Attachment> plan_network(NetworkSetup& net) {
         std::vector<netns::Attachment> atts;
         rec.networks.clear();
+        addrs6.clear();
         primary_ip = 0;
         primary_net.clear();
         const auto& mode = svc->network_mode;
@@ -439,6 +454,7 @@ struct Unit {
             net.net_ns_path = "/proc/" + std::to_string(peer->c->pid()) + "/ns/net";
             net.embedded_dns = !peer->rec.networks.empty();
             rec.networks = peer->rec.networks;
+            addrs6 = peer->addrs6;
             primary_ip = peer->primary_ip;
             return atts;
         }
@@ -459,13 +475,31 @@ struct Unit {
             } catch (Error& e) {
                 throw e.wrap("network " + real);
             }
-            atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty()});
+            std::optional<netns::Ip6> ip6;
+            try {
+                auto sub6 = sup->nets->subnet6(real);
+                if (!sn->ipv6_address.empty()) {
+                    if (!sub6)
+                        throw Error("ipv6_address " + sn->ipv6_address + " given, but the network has no IPv6",
+                                    "add `enable_ipv6: true` to the network");
+                    ip6 = netns::parse_ipv6(sn->ipv6_address);
+                    if (!sub6->contains(*ip6))
+                        throw Error("ipv6_address " + sn->ipv6_address + " is outside the subnet " + sub6->str());
+                } else {
+                    ip6 = sup->nets->address6_for(real, ip);
+                }
+            } catch (Error& e) {
+                throw e.wrap("service \"" + cp.service + "\": network " + real);
+            }
+            atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
             rec.networks[real] = netns::format_ipv4(ip);
+            if (ip6) addrs6[real] = *ip6;
             if (!primary_ip) primary_ip = ip, primary_net = real;
         }
         std::vector<std::string> names{svc->hostname.empty() ? name().substr(0, 63) : svc->hostname};
         if (!svc->hostname.empty() && !svc->domainname.empty()) names.insert(names.begin(), svc->hostname + "." + svc->domainname);
         net.own.push_back({netns::format_ipv4(primary_ip), names});
+        if (auto it = addrs6.find(primary_net); it != addrs6.end()) net.own.push_back({netns::format_ipv6(it->second), names});
         net.embedded_dns = true;
         return atts;
     }
@@ -518,7 +552,9 @@ struct Unit {
             pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
                           svc->ports[i].protocol});
         try {
-            published = sup->nets->publish(name(), primary_net, primary_ip, pp);
+            auto ip6 = addrs6.find(primary_net);
+            published = sup->nets->publish(name(), primary_net, primary_ip, pp,
+                                           ip6 == addrs6.end() ? std::nullopt : std::optional<netns::Ip6>(ip6->second));
         } catch (const std::exception& e) {
             spdlog::warn("{}: published ports go through the proxy only: {}", name(), e.what());
         }
@@ -789,7 +825,7 @@ struct Unit {
     }
 };
 
-std::optional<std::vector<uint32_t>> Supervisor::Impl::dns_lookup(const std::string& asker, const std::string& qname) {
+std::optional<netns::DnsAnswer> Supervisor::Impl::dns_lookup(const std::string& asker, const std::string& qname) {
     Unit* a = nullptr;
     for (auto& u : units)
         if (u->name() == asker) a = u.get();
@@ -801,7 +837,7 @@ std::optional<std::vector<uint32_t>> Supervisor::Impl::dns_lookup(const std::str
         std::string alias = colon == std::string::npos ? l : l.substr(colon + 1);
         if (lower(alias) == qname) linked = l.substr(0, colon);
     }
-    std::vector<uint32_t> out;
+    netns::DnsAnswer out;
     for (auto& u : units) {
         if (!u->running()) continue;
         for (const auto& [net, ip] : u->rec.networks) {
@@ -816,7 +852,12 @@ std::optional<std::vector<uint32_t>> Supervisor::Impl::dns_lookup(const std::str
                 }
             if (!match) continue;
             uint32_t addr = netns::parse_ipv4(ip);
-            if (std::find(out.begin(), out.end(), addr) == out.end()) out.push_back(addr);
+            if (std::find(out.v4.begin(), out.v4.end(), addr) == out.v4.end()) out.v4.push_back(addr);
+            // IPv6 only where the asker has IPv6 on that network too.
+            auto six = u->addrs6.find(net);
+            if (six != u->addrs6.end() && a->addrs6.count(net) &&
+                std::find(out.v6.begin(), out.v6.end(), six->second) == out.v6.end())
+                out.v6.push_back(six->second);
         }
     }
     if (out.empty()) return std::nullopt;
