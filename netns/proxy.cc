@@ -21,18 +21,35 @@ constexpr size_t kHighWater = 1 << 20;  // stop reading a side whose peer has th
 constexpr size_t kChunk = 64 * 1024;
 constexpr uint64_t kUdpIdleMs = 30000;
 
-sockaddr_in make_addr(const std::string& ip, uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
+// host_ip "" or 0.0.0.0: every IPv4 address; "::" every IPv6 address; else that address.
+sockaddr_storage make_addr(const std::string& ip, uint16_t port) {
+    sockaddr_storage st{};
     std::string host = ip.empty() ? "0.0.0.0" : ip;
-    if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
-        throw Error("invalid host address \"" + ip + "\" for a published port", "write an IPv4 address such as 127.0.0.1");
-    return a;
+    if (host.find(':') != std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&st);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1)
+            throw Error("invalid host address \"" + ip + "\" for a published port", "write an IP address such as 127.0.0.1 or ::1");
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&st);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1)
+            throw Error("invalid host address \"" + ip + "\" for a published port", "write an IP address such as 127.0.0.1 or ::1");
+    }
+    return st;
+}
+
+uint16_t port_of(const sockaddr_storage& st) {
+    return st.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&st)->sin6_port)
+                                    : ntohs(reinterpret_cast<const sockaddr_in*>(&st)->sin_port);
 }
 
 std::string where(const std::string& ip, uint16_t port, const std::string& proto) {
-    return (ip.empty() ? "0.0.0.0" : ip) + ":" + std::to_string(port) + "/" + proto;
+    std::string host = ip.empty() ? "0.0.0.0" : ip;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return host + ":" + std::to_string(port) + "/" + proto;
 }
 
 struct Pair;
@@ -134,15 +151,15 @@ struct PortProxy::Impl {
     struct Flow {
         uv_udp_t h;
         Impl* owner = nullptr;
-        sockaddr_in client{};
+        sockaddr_storage client{};
         uint64_t last = 0;
     };
-    std::map<std::pair<uint32_t, uint16_t>, Flow*> flows;
+    std::map<std::string, Flow*> flows;  // by the client's address and port (its sockaddr bytes)
 
     void close_flow(Flow* f) {
         uv_close(reinterpret_cast<uv_handle_t*>(&f->h), [](uv_handle_t* h) { delete static_cast<Flow*>(h->data); });
     }
-    void on_datagram(const char* data, size_t n, const sockaddr_in& from);
+    void on_datagram(const char* data, size_t n, const sockaddr* from);
     void close_all() {
         close_handle(listener);
         close_handle(udp);
@@ -152,9 +169,10 @@ struct PortProxy::Impl {
     }
 };
 
-void PortProxy::Impl::on_datagram(const char* data, size_t n, const sockaddr_in& from) {
+void PortProxy::Impl::on_datagram(const char* data, size_t n, const sockaddr* from) {
     if (!has_target) return;
-    auto key = std::make_pair(from.sin_addr.s_addr, from.sin_port);
+    size_t len = from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    std::string key(reinterpret_cast<const char*>(from), len);
     Flow* f;
     if (auto it = flows.find(key); it != flows.end()) {
         f = it->second;
@@ -162,7 +180,7 @@ void PortProxy::Impl::on_datagram(const char* data, size_t n, const sockaddr_in&
         if (flows.size() >= 4096) return;
         f = new Flow;
         f->owner = this;
-        f->client = from;
+        std::memcpy(&f->client, from, len);
         uv_udp_init(loop, &f->h);
         f->h.data = f;
         if (uv_udp_connect(&f->h, reinterpret_cast<const sockaddr*>(&target)) < 0) {
@@ -194,7 +212,8 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
     if (protocol != "tcp" && protocol != "udp")
         throw Error("published port " + std::to_string(host_port) + ": protocol \"" + protocol + "\" is not supported",
                     "use tcp or udp");
-    sockaddr_in at = make_addr(host_ip, host_port);
+    sockaddr_storage at = make_addr(host_ip, host_port);
+    bool v6 = at.ss_family == AF_INET6;  // bound to IPv6 only: an IPv4 listener may share the port
     sockaddr_storage bound{};
     int len = sizeof bound;
     int err;
@@ -203,7 +222,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
         uv_tcp_init(loop, m.listener);
         uv_unref(reinterpret_cast<uv_handle_t*>(m.listener));  // a listener alone does not keep the loop running
         m.listener->data = &m;
-        err = uv_tcp_bind(m.listener, reinterpret_cast<const sockaddr*>(&at), 0);
+        err = uv_tcp_bind(m.listener, reinterpret_cast<const sockaddr*>(&at), v6 ? UV_TCP_IPV6ONLY : 0);
         if (err == 0)
             err = uv_listen(reinterpret_cast<uv_stream_t*>(m.listener), 128, [](uv_stream_t* server, int status) {
                 if (status < 0) return;
@@ -242,15 +261,14 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
         uv_udp_init(loop, m.udp);
         uv_unref(reinterpret_cast<uv_handle_t*>(m.udp));
         m.udp->data = &m;
-        err = uv_udp_bind(m.udp, reinterpret_cast<const sockaddr*>(&at), 0);
+        err = uv_udp_bind(m.udp, reinterpret_cast<const sockaddr*>(&at), v6 ? UV_UDP_IPV6ONLY : 0);
         if (err == 0)
             err = uv_udp_recv_start(m.udp, [](uv_handle_t*, size_t, uv_buf_t* b) {
                 static char buf[65536];
                 *b = uv_buf_init(buf, sizeof buf);
             }, [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
-                if (n <= 0 || !from || from->sa_family != AF_INET) return;
-                static_cast<Impl*>(h->data)->on_datagram(b->base, static_cast<size_t>(n),
-                                                         *reinterpret_cast<const sockaddr_in*>(from));
+                if (n <= 0 || !from || (from->sa_family != AF_INET && from->sa_family != AF_INET6)) return;
+                static_cast<Impl*>(h->data)->on_datagram(b->base, static_cast<size_t>(n), from);
             });
         if (err == 0) uv_udp_getsockname(m.udp, reinterpret_cast<sockaddr*>(&bound), &len);
         m.sweep = new_handle<uv_timer_t>();
@@ -278,7 +296,7 @@ PortProxy::PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_
                                          : "cannot publish port " + w + ": " + uv_strerror(err),
                     err == UV_EADDRINUSE ? "stop what listens there, or publish another host port" : "");
     }
-    m.bound_port = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    m.bound_port = port_of(bound);
 }
 
 PortProxy::~PortProxy() {
@@ -300,12 +318,14 @@ void PortProxy::set_target(uint32_t address, uint16_t port) {
 }
 
 bool port_available(const std::string& host_ip, uint16_t port, const std::string& protocol) {
-    sockaddr_in at = make_addr(host_ip, port);
-    UniqueFd s(::socket(AF_INET, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+    sockaddr_storage at = make_addr(host_ip, port);
+    UniqueFd s(::socket(at.ss_family, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
     if (!s) return false;
     int one = 1;
     if (protocol != "udp") setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    return ::bind(s.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
+    if (at.ss_family == AF_INET6) setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    socklen_t len = at.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    return ::bind(s.get(), reinterpret_cast<sockaddr*>(&at), len) == 0;
 }
 
 }  // namespace berth::netns

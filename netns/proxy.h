@@ -16,7 +16,8 @@ namespace berth::netns {
 
 class PortProxy {
 public:
-    // Binds host_ip:host_port (host_ip "" or "0.0.0.0": every address; port 0: one the kernel picks).
+    // Binds host_ip:host_port (host_ip "" or "0.0.0.0": every IPv4 address, "::" every IPv6 address
+    // (IPv6 only); port 0: one the kernel picks). The target is always an IPv4 address.
     // Throws berth::Error naming the port when it is taken.
     PortProxy(uv_loop_t* loop, const std::string& host_ip, uint16_t host_port, const std::string& protocol);
     ~PortProxy();

@@ -146,7 +146,9 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
             supervisor::Supervisor sup(std::move(project), o);
             code = sup.run();
         } catch (const std::exception& e) {
+            // The hint (how to fix it) travels on the next line, as main prints it.
             std::string msg = std::string("ERR\t") + e.what();
+            if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
             ssize_t w = ::write(wfd, msg.data(), msg.size());
             (void)w;
         }

@@ -68,25 +68,21 @@ netns::NetworkConfig network_config(const compose::Network& n) {
     c.ipv6 = n.enable_ipv6.value_or(false);
     bool have4 = false, have6 = false;
     for (const auto& ipam : n.ipam_config) {
-        try {
-            if (ipam.subnet.find(':') != std::string::npos) {
-                if (have6) continue;
-                have6 = true;
-                if (!c.ipv6)
-                    throw Error("IPv6 subnet " + ipam.subnet + " given, but IPv6 is not enabled",
-                                "add `enable_ipv6: true` to the network");
-                c.subnet6 = netns::Subnet6::parse(ipam.subnet);
-                if (!ipam.gateway.empty()) c.gateway6 = netns::parse_ipv6(ipam.gateway);
-                continue;
-            }
-            if (have4) continue;
-            have4 = true;
-            if (!ipam.subnet.empty()) c.subnet = netns::Subnet::parse(ipam.subnet);
-            if (!ipam.gateway.empty()) c.gateway = netns::parse_ipv4(ipam.gateway);
-            if (!ipam.ip_range.empty()) c.ip_range = netns::Subnet::parse(ipam.ip_range);
-        } catch (Error& e) {
-            throw e.wrap("network " + n.name);
+        if (ipam.subnet.find(':') != std::string::npos) {
+            if (have6) continue;
+            have6 = true;
+            if (!c.ipv6)
+                throw Error("IPv6 subnet " + ipam.subnet + " given, but IPv6 is not enabled",
+                            "add `enable_ipv6: true` to the network");
+            c.subnet6 = netns::Subnet6::parse(ipam.subnet);
+            if (!ipam.gateway.empty()) c.gateway6 = netns::parse_ipv6(ipam.gateway);
+            continue;
         }
+        if (have4) continue;
+        have4 = true;
+        if (!ipam.subnet.empty()) c.subnet = netns::Subnet::parse(ipam.subnet);
+        if (!ipam.gateway.empty()) c.gateway = netns::parse_ipv4(ipam.gateway);
+        if (!ipam.ip_range.empty()) c.ip_range = netns::Subnet::parse(ipam.ip_range);
     }
     return c;
 }
@@ -258,6 +254,10 @@ struct Unit {
     bool restart_after_stop = false;
     bool recreate = false;  // start from a fresh container filesystem
     std::vector<std::unique_ptr<netns::PortProxy>> proxies;  // published ports, for the life of the unit
+    // The same ports on [::] for those published on every address (null where
+    // the host has no IPv6): forwarded by the kernel to a container with an
+    // IPv6 address, else proxied to its IPv4 address.
+    std::vector<std::unique_ptr<netns::PortProxy>> proxies6;
     std::string proxies_key;  // the ports configuration they were made for
     uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
     std::string primary_net;  // … and that network's name
@@ -426,7 +426,10 @@ struct Unit {
         rec.state = "running";
         rec.health = has_healthcheck() ? "starting" : "";
         save();
-        for (size_t i = 0; i < proxies.size(); ++i) proxies[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
+        for (size_t i = 0; i < proxies.size(); ++i) {
+            proxies[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
+            if (proxies6[i]) proxies6[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
+        }
         publish_ports();
         exit_poll = new_handle<uv_poll_t>();
         uv_poll_init(&sup->loop, exit_poll, c->pidfd());
@@ -509,6 +512,7 @@ struct Unit {
     void open_ports() {
         if (svc->network_mode == "host" || svc->network_mode == "none") {
             proxies.clear();
+            proxies6.clear();
             rec.ports.clear();
             return;
         }
@@ -516,6 +520,7 @@ struct Unit {
         for (const auto& p : svc->ports) key += p.host_ip + "|" + p.published + "|" + std::to_string(p.target) + "|" + p.protocol + ";";
         if (key == proxies_key && proxies.size() == svc->ports.size()) return;
         proxies.clear();
+        proxies6.clear();
         rec.ports.clear();
         proxies_key.clear();
         for (const auto& p : svc->ports) {
@@ -538,7 +543,16 @@ struct Unit {
                 }
             }
             rec.ports.push_back(port_text(p.host_ip, proxy->port(), p));
+            std::unique_ptr<netns::PortProxy> proxy6;
+            if ((p.host_ip.empty() || p.host_ip == "0.0.0.0") && netns::ipv6_enabled()) {
+                try {
+                    proxy6 = std::make_unique<netns::PortProxy>(&sup->loop, "::", proxy->port(), p.protocol);
+                } catch (const Error& e) {
+                    spdlog::warn("service \"{}\": published on IPv4 only: {}", cp.service, e.what());
+                }
+            }
             proxies.push_back(std::move(proxy));
+            proxies6.push_back(std::move(proxy6));
         }
         proxies_key = key;
     }
@@ -575,6 +589,8 @@ struct Unit {
         cancel_health();
         runtime::ExitStatus st = c->wait();
         for (auto& p : proxies) p->set_target(0, 0);
+        for (auto& p : proxies6)
+            if (p) p->set_target(0, 0);
         unpublish_ports();
         if (sup->dns) sup->dns->stop(name());
         try {
