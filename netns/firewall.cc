@@ -143,8 +143,8 @@ std::string ruleset(const BridgeRules& r) {
             // Isolation from every other berth network, in both directions; a
             // published port (DNAT) is reachable from anywhere, as on the host.
             s << "\t\toifname " << b << " ct status dnat accept\n";
-            s << "\t\tiifname " << b << " oifname != " << b << " oifname \"" << kBridgePrefix << "*\" drop\n"
-              << "\t\toifname " << b << " iifname != " << b << " iifname \"" << kBridgePrefix << "*\" drop\n";
+            s << "\t\tiifname " << b << " oifname != " << b << " oifgroup " << kBridgeGroup << " drop\n"
+              << "\t\toifname " << b << " iifname != " << b << " iifgroup " << kBridgeGroup << " drop\n";
         }
         s << "\t}\n";
         if (!r.internal && r.masquerade) {

@@ -6,6 +6,7 @@
 
 #include "netns/ipam.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ namespace berth::netns {
 // Every bridge berth names itself starts with this; isolation rules match it.
 inline constexpr const char* kBridgePrefix = "berth-";
 inline constexpr const char* kTablePrefix = "berth_";
+// Every bridge berth makes is put in this interface group (IFLA_GROUP), so
+// that isolation between berth's networks holds whatever the bridges are
+// called (driver_opts may name them) and only berth's bridges are matched.
+inline constexpr uint32_t kBridgeGroup = 0xbe27;
 
 struct BridgeRules {
     std::string bridge;

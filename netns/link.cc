@@ -113,10 +113,11 @@ int Netlink::ifindex(const std::string& name) {
     return rtnl_link_get_ifindex(l.get());
 }
 
-bool Netlink::create_bridge(const std::string& name, int mtu) {
+bool Netlink::create_bridge(const std::string& name, int mtu, uint32_t group) {
     LinkPtr l(rtnl_link_bridge_alloc());
     if (!l) throw Error("out of memory allocating a bridge");
     rtnl_link_set_name(l.get(), name.c_str());
+    if (group) rtnl_link_set_group(l.get(), group);
     if (mtu > 0) rtnl_link_set_mtu(l.get(), static_cast<unsigned>(mtu));
     int err = rtnl_link_add(sk_, l.get(), NLM_F_CREATE | NLM_F_EXCL);
     if (err == -NLE_EXIST) return false;
@@ -147,6 +148,16 @@ void Netlink::set_up(int ifindex) {
     rtnl_link_set_flags(change.get(), IFF_UP);
     if (int err = rtnl_link_change(sk_, orig.get(), change.get(), 0); err < 0)
         throw nl_error(err, "bring up link " + std::to_string(ifindex));
+}
+
+void Netlink::set_group(const std::string& name, uint32_t group) {
+    auto l = get_link(sk_, name);
+    if (!l) throw Error("no network link named " + name);
+    if (rtnl_link_get_group(l.get()) == group) return;
+    LinkPtr change(rtnl_link_alloc());
+    rtnl_link_set_group(change.get(), group);
+    if (int err = rtnl_link_change(sk_, l.get(), change.get(), 0); err < 0)
+        throw nl_error(err, "set the interface group of " + name);
 }
 
 void Netlink::set_mtu(const std::string& name, int mtu) {
@@ -272,6 +283,18 @@ std::vector<std::string> Netlink::links_with_prefix(const std::string& prefix) {
     for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
         const char* n = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(o));
         if (n && std::string_view(n).substr(0, prefix.size()) == prefix) out.emplace_back(n);
+    }
+    return out;
+}
+
+std::vector<std::string> Netlink::links_in_group(uint32_t group) {
+    nl_cache* raw = nullptr;
+    if (int err = rtnl_link_alloc_cache(sk_, AF_UNSPEC, &raw); err < 0) throw nl_error(err, "list links");
+    CachePtr cache(raw);
+    std::vector<std::string> out;
+    for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
+        auto* l = reinterpret_cast<rtnl_link*>(o);
+        if (rtnl_link_get_group(l) == group && rtnl_link_get_name(l)) out.emplace_back(rtnl_link_get_name(l));
     }
     return out;
 }

@@ -29,8 +29,10 @@ public:
 
     bool link_exists(const std::string& name);
     int ifindex(const std::string& name);  // throws when there is no such link
-    // A bridge; returns false (and changes nothing) when a link of that name exists.
-    bool create_bridge(const std::string& name, int mtu);
+    // A bridge (in interface group `group` when not 0); returns false (and
+    // changes nothing) when a link of that name exists.
+    bool create_bridge(const std::string& name, int mtu, uint32_t group = 0);
+    void set_group(const std::string& name, uint32_t group);
     // Removes a link; a missing one is not an error.
     void delete_link(const std::string& name);
     void set_up(const std::string& name, bool up = true);
@@ -53,6 +55,8 @@ public:
     std::vector<Subnet> routed_subnets();
     // Names of the links whose name starts with `prefix`.
     std::vector<std::string> links_with_prefix(const std::string& prefix);
+    // Names of the links in interface group `group`.
+    std::vector<std::string> links_in_group(uint32_t group);
     // The first IPv4 address of a link and its prefix length (nullopt: none).
     std::optional<std::pair<uint32_t, int>> ipv4_address(const std::string& name);
 

@@ -231,8 +231,12 @@ void Networks::ensure(const NetworkConfig& cfg) {
     net.created = true;
     derive_ipv6(cfg, net.subnet6, net.gateway6);
     save();  // before the kernel objects: a crash from here on still cleans them up
-    if (!exists) nl.create_bridge(br, cfg.mtu);
-    else if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
+    if (!exists) {
+        nl.create_bridge(br, cfg.mtu, kBridgeGroup);
+    } else {
+        if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
+        nl.set_group(br, kBridgeGroup);  // one made by an older berth
+    }
     nl.add_address(br, net.alloc.gateway(), net.alloc.subnet().prefix);
     if (net.subnet6) {
         if (!ipv6_enabled())
@@ -381,7 +385,7 @@ void Networks::remove_all() {
     std::error_code ec;
     fs::remove(state_file_, ec);
     // Only in the namespace where berth switched it on, once no berth bridge is left there.
-    bool none_left = nl.links_with_prefix(kBridgePrefix).empty();
+    bool none_left = nl.links_in_group(kBridgeGroup).empty();
     for (bool v6 : {false, true}) {
         std::string path = lock_file_ + (v6 ? ".forward6" : ".forward");
         std::ifstream marker(path);

@@ -37,8 +37,8 @@ TEST_CASE("firewall ruleset: isolation, internal and masquerade") {
     CHECK(table_name("my.br-0") == "berth_my_br_0");
     auto open = ruleset({"berth-aaa", Subnet::parse("172.20.0.0/16"), false, true, std::nullopt});
     CHECK(open.find("add table ip berth_aaa\ndelete table ip berth_aaa\n") == 0);
-    CHECK(open.find("iifname \"berth-aaa\" oifname != \"berth-aaa\" oifname \"berth-*\" drop") != std::string::npos);
-    CHECK(open.find("oifname \"berth-aaa\" iifname != \"berth-aaa\" iifname \"berth-*\" drop") != std::string::npos);
+    CHECK(open.find("iifname \"berth-aaa\" oifname != \"berth-aaa\" oifgroup 48679 drop") != std::string::npos);
+    CHECK(open.find("oifname \"berth-aaa\" iifname != \"berth-aaa\" iifgroup 48679 drop") != std::string::npos);
     CHECK(open.find("ip saddr 172.20.0.0/16 oifname != \"berth-aaa\" masquerade") != std::string::npos);
     auto internal = ruleset({"berth-bbb", Subnet::parse("172.21.0.0/16"), true, true, std::nullopt});
     CHECK(internal.find("masquerade") == std::string::npos);
@@ -131,6 +131,7 @@ TEST_CASE("a network end to end in a private namespace: bridge, veth in the cont
         nets.ensure(cfg);
         std::string br = bridge_name("proj_default");
         CHECK(host.link_exists(br));
+        CHECK(host.links_in_group(kBridgeGroup) == std::vector<std::string>{br});  // isolation matches on it
         CHECK(nets.subnet("proj_default").str() == "172.17.0.0/16");
         CHECK(format_ipv4(nets.gateway("proj_default")) == "172.17.0.1");
         auto routed = host.routed_subnets();

@@ -17,7 +17,7 @@ fi
 "$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
 mkdir -p "$work/stack" && cd "$work/stack"
 cat > compose.yaml <<'YAML'
-name: itnet6
+name: itsix
 services:
   web6:
     image: it/busybox
@@ -106,5 +106,5 @@ check "no berth links left" "" "$(ip -o link | grep -E 'berth-|veth')"
 check "no nft tables left" "" "$(nft list tables | grep berth_)"
 check "IPv6 forwarding switched back off" 0 "$(cat /proc/sys/net/ipv6/conf/all/forwarding)"
 check "IPv4 forwarding switched back off" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
-check_no_leaks itnet6
+check_no_leaks itsix
 finish

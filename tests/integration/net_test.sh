@@ -59,8 +59,10 @@ services:
     init: true
     network_mode: service:client
 networks:
+  default:                     # bridges with names of their own: isolation must not depend on berth's names
+    driver_opts: {com.docker.network.bridge.name: itdef0}
   back:
-    driver_opts: {com.docker.network.driver.mtu: "1400"}
+    driver_opts: {com.docker.network.driver.mtu: "1400", com.docker.network.bridge.name: itback0}
   sealed:
     internal: true
     ipam:
@@ -99,6 +101,7 @@ udp_ip=$(x web nslookup udp | awk '/^Address: 172\./ {print $2}')
 check "UDP by name" "echo:ping" "$(x client udp_echo ask "$udp_ip" 9000 ping)"
 check "network_mode service: shares the namespace" "hello from itnet-web-1" "$(x sidecar timeout 5 wget -qO- http://web/)"
 check "MTU from driver_opts" 1400 "$(x lonely cat /sys/class/net/eth0/mtu)"
+contains "bridge name from driver_opts" "itback0" "$(ip -o link show type bridge)"
 
 # Published ports, seen from the host side (this test's namespace).
 check "published TCP port answers on the host" "hello from itnet-web-1" "$(timeout 5 wget -qO- http://127.0.0.1:18080/)"
@@ -157,7 +160,7 @@ cd "$work/stack"
 
 # Down: no link, bridge, nft table of berth's, and forwarding switched back off.
 "$BERTH" down >/dev/null 2>&1 || fail "down"
-check "no berth links left" "" "$(ip -o link | grep -E 'berth-|veth')"
+check "no berth links left" "" "$(ip -o link | grep -E 'berth-|veth|itback0|itdef0')"
 check "no nft tables left" "" "$(nft list tables | grep berth_)"
 check "forwarding switched back off" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
 check_no_leaks itnet
