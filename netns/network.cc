@@ -328,19 +328,33 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
     }
 }
 
+std::string Networks::publish_script(const std::string& container, const std::string& network, uint32_t address,
+                                     const std::vector<PublishedPort>& ports, const std::optional<Ip6>& address6) const {
+    const Net& net = get(network);
+    if (ports.empty() || net.cfg.internal || !nft_available()) return "";
+    return ports_ruleset(ports_table_name(net.bridge, container), net.bridge, net.alloc.subnet(), address, ports,
+                         net.subnet6, address6);
+}
+
+std::string Networks::unpublish_script(const std::string& container, const std::string& network) const {
+    auto it = nets_.find(network);
+    if (it == nets_.end()) return "";
+    std::string t = ports_table_name(it->second.bridge, container), script;
+    for (const char* family : {"ip", "ip6"})  // add + delete: a missing table is fine
+        script += std::string("add table ") + family + " " + t + "\ndelete table " + family + " " + t + "\n";
+    return script;
+}
+
 bool Networks::publish(const std::string& container, const std::string& network, uint32_t address,
                        const std::vector<PublishedPort>& ports, const std::optional<Ip6>& address6) {
-    const Net& net = get(network);
-    if (ports.empty() || net.cfg.internal || !nft_available()) return false;
-    nft_apply(ports_ruleset(ports_table_name(net.bridge, container), net.bridge, net.alloc.subnet(), address, ports,
-                            net.subnet6, address6));
+    std::string script = publish_script(container, network, address, ports, address6);
+    if (script.empty()) return false;
+    nft_apply(script);
     return true;
 }
 
 void Networks::unpublish(const std::string& container, const std::string& network) {
-    auto it = nets_.find(network);
-    if (it == nets_.end()) return;
-    nft_delete_table(ports_table_name(it->second.bridge, container));  // one exec; a missing table is fine
+    if (std::string script = unpublish_script(container, network); !script.empty()) nft_apply(script);
 }
 
 void Networks::save() const {

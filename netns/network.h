@@ -82,6 +82,12 @@ public:
     bool publish(const std::string& container, const std::string& network, uint32_t address,
                  const std::vector<PublishedPort>& ports, const std::optional<Ip6>& address6 = std::nullopt);
     void unpublish(const std::string& container, const std::string& network);
+    // The same as nft scripts, for a caller that runs nft itself (NftQueue):
+    // "" when there is nothing to install (no ports, internal, no nftables).
+    std::string publish_script(const std::string& container, const std::string& network, uint32_t address,
+                               const std::vector<PublishedPort>& ports,
+                               const std::optional<Ip6>& address6 = std::nullopt) const;
+    std::string unpublish_script(const std::string& container, const std::string& network) const;
 
     // Removes every bridge and table this project made, and the state file.
     void remove_all();

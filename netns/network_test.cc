@@ -1,6 +1,7 @@
 #include "netns/firewall.h"
 #include "netns/link.h"
 #include "netns/network.h"
+#include "netns/nft_queue.h"
 
 #include <doctest/doctest.h>
 
@@ -310,4 +311,29 @@ TEST_CASE("IPv6 subnets: parse, contain, host numbers") {
     CHECK(r.find("dport 9090") == std::string::npos);  // [::1] cannot be routed to a bridge: the proxy answers it
     CHECK(r.find("ip daddr ::1") == std::string::npos);     // a v6 host address stays out of the ip table
     CHECK(r.find("ip6 daddr 127.0.0.1") == std::string::npos);  // and a v4 one out of the ip6 table
+}
+
+TEST_CASE("nft scripts run from the loop in order, and errors come back" * doctest::skip(geteuid() != 0)) {
+    REQUIRE(unshare(CLONE_NEWNET) == 0);
+    if (!nft_available()) {
+        MESSAGE("nft is not usable here: nothing to test");
+        return;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    std::vector<std::string> seen;
+    {
+        NftQueue q(&loop);
+        q.apply("add table ip berth_qtest\n", [&](const std::string& e) { seen.push_back("1:" + e); });
+        q.apply("delete table ip berth_qtest\n", [&](const std::string& e) { seen.push_back("2:" + e); });
+        q.apply("delete table ip berth_qtest\n", [&](const std::string& e) {
+            seen.push_back(e.find("nft failed") == 0 ? "3:failed" : "3:" + e);
+        });
+        CHECK_FALSE(q.idle());
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(q.idle());
+    }
+    CHECK(seen == std::vector<std::string>{"1:", "2:", "3:failed"});
+    CHECK(nft_berth_tables().empty());
+    CHECK(uv_loop_close(&loop) == 0);
 }

@@ -36,7 +36,7 @@ nlohmann::json to_json(const ContainerRecord& r) {
         {"image", r.image}, {"config_hash", r.config_hash}, {"state", r.state}, {"health", r.health},
         {"pid", r.pid}, {"pid_start_time", r.pid_start_time}, {"exit_reason", r.exit_reason},
         {"restarts", r.restarts}, {"stopped_by_user", r.stopped_by_user}, {"cgroup", r.cgroup},
-        {"bundle_dir", r.bundle_dir}, {"ports", r.ports}, {"networks", r.networks}, {"volumes", r.volumes}, {"created_at", r.created_at},
+        {"bundle_dir", r.bundle_dir}, {"ports", r.ports}, {"networks", r.networks}, {"networks6", r.networks6}, {"volumes", r.volumes}, {"created_at", r.created_at},
         {"started_at", r.started_at}, {"finished_at", r.finished_at}};
     j["exit_code"] = r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json(nullptr);
     nlohmann::json log = nlohmann::json::array();
@@ -66,6 +66,7 @@ ContainerRecord record_from_json(const nlohmann::json& j) {
     r.bundle_dir = j.value("bundle_dir", "");
     r.ports = j.value("ports", std::vector<std::string>{});
     r.networks = j.value("networks", std::map<std::string, std::string>{});
+    r.networks6 = j.value("networks6", std::map<std::string, std::string>{});
     r.volumes = j.value("volumes", std::vector<std::string>{});
     r.created_at = j.value("created_at", "");
     r.started_at = j.value("started_at", "");

@@ -52,6 +52,7 @@ struct ContainerRecord {
     std::string bundle_dir;   // upper/work dirs and per-container files
     std::vector<std::string> ports;  // "0.0.0.0:8080->80/tcp"
     std::map<std::string, std::string> networks;  // network name → the container's IPv4 address on it
+    std::map<std::string, std::string> networks6;  // … and its IPv6 address, on networks with IPv6
     std::vector<std::string> volumes;  // named volumes it mounts
     std::string created_at, started_at, finished_at;
     std::vector<HealthResult> health_log;  // the last few results

@@ -12,6 +12,7 @@
 #include "netns/dns.h"
 #include "netns/link.h"
 #include "netns/network.h"
+#include "netns/nft_queue.h"
 #include "netns/proxy.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
@@ -157,6 +158,7 @@ struct Supervisor::Impl {
     std::vector<std::unique_ptr<Unit>> retired_units;          // removed by `rm`, freed with the loop
     std::unique_ptr<netns::Networks> nets;
     std::unique_ptr<netns::DnsServer> dns;
+    std::unique_ptr<netns::NftQueue> nft;  // DNAT rules of published ports, installed beside the loop
 
     // Bridges, addresses and firewall tables of the networks these services use.
     void ensure_networks(const std::set<std::string>& services) {
@@ -165,6 +167,7 @@ struct Supervisor::Impl {
             for (const auto& [key, _] : project.services.at(n).networks) keys.insert(key);
         if (keys.empty()) return;
         if (!nets) nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+        if (!nft) nft = std::make_unique<netns::NftQueue>(&loop);
         if (!dns) {
             dns = std::make_unique<netns::DnsServer>(
                 &loop, [this](const std::string& asker, const std::string& name) { return dns_lookup(asker, name); },
@@ -444,6 +447,7 @@ struct Unit {
     std::vector<netns::Attachment> plan_network(NetworkSetup& net) {
         std::vector<netns::Attachment> atts;
         rec.networks.clear();
+        rec.networks6.clear();
         addrs6.clear();
         primary_ip = 0;
         primary_net.clear();
@@ -457,6 +461,7 @@ struct Unit {
             net.net_ns_path = "/proc/" + std::to_string(peer->c->pid()) + "/ns/net";
             net.embedded_dns = !peer->rec.networks.empty();
             rec.networks = peer->rec.networks;
+            rec.networks6 = peer->rec.networks6;
             addrs6 = peer->addrs6;
             primary_ip = peer->primary_ip;
             return atts;
@@ -496,7 +501,7 @@ struct Unit {
             }
             atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
             rec.networks[real] = netns::format_ipv4(ip);
-            if (ip6) addrs6[real] = *ip6;
+            if (ip6) addrs6[real] = *ip6, rec.networks6[real] = netns::format_ipv6(*ip6);
             if (!primary_ip) primary_ip = ip, primary_net = real;
         }
         std::vector<std::string> names{svc->hostname.empty() ? name().substr(0, 63) : svc->hostname};
@@ -559,28 +564,29 @@ struct Unit {
 
     // The kernel forwards published ports while the container runs (DNAT): far
     // faster than the proxy, which stays as the fallback and holds the port.
+    // nft runs beside the loop (NftQueue, in order); until the rules are in,
+    // the proxy forwards.
     void publish_ports() {
         if (proxies.empty() || primary_net.empty()) return;  // no network of its own (network_mode): the proxy forwards
         std::vector<netns::PublishedPort> pp;
         for (size_t i = 0; i < proxies.size(); ++i)
             pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
                           svc->ports[i].protocol});
-        try {
-            auto ip6 = addrs6.find(primary_net);
-            published = sup->nets->publish(name(), primary_net, primary_ip, pp,
-                                           ip6 == addrs6.end() ? std::nullopt : std::optional<netns::Ip6>(ip6->second));
-        } catch (const std::exception& e) {
-            spdlog::warn("{}: published ports go through the proxy only: {}", name(), e.what());
-        }
+        auto ip6 = addrs6.find(primary_net);
+        std::string script = sup->nets->publish_script(
+            name(), primary_net, primary_ip, pp, ip6 == addrs6.end() ? std::nullopt : std::optional<netns::Ip6>(ip6->second));
+        if (script.empty()) return;
+        published = true;
+        sup->nft->apply(std::move(script), [n = name()](const std::string& err) {
+            if (!err.empty()) spdlog::warn("{}: published ports go through the proxy only: {}", n, err);
+        });
     }
     void unpublish_ports() {
         if (!published) return;
         published = false;
-        try {
-            sup->nets->unpublish(name(), primary_net);
-        } catch (const std::exception& e) {
-            spdlog::warn("{}: {}", name(), e.what());
-        }
+        sup->nft->apply(sup->nets->unpublish_script(name(), primary_net), [n = name()](const std::string& err) {
+            if (!err.empty()) spdlog::warn("{}: {}", n, err);
+        });
     }
 
     void on_exit() {
@@ -1380,6 +1386,7 @@ int Supervisor::run() {
     s.units.clear();
     s.retired_units.clear();
     s.dns.reset();
+    s.nft.reset();  // idle: the loop ran until every nft it started had ended
     uv_run(&s.loop, UV_RUN_NOWAIT);  // the close callbacks of the handles just released
     uv_loop_close(&s.loop);
     return s.exit_code;

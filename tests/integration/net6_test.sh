@@ -65,6 +65,7 @@ contains "a static ipv6_address" "inet6 fd00:6::50/64" "$(x fixed ip -6 addr sho
 contains "an IPv6 default route via the bridge" "default via fd00:6::1" "$(x client6 ip -6 route)"
 br=$(ip -o -4 addr show | awk '/ 172\.29\.0\.1\// {print $2}')
 contains "the bridge holds the IPv6 gateway" "fd00:6::1/64" "$(ip -6 addr show dev "${br:-none}")"
+contains "inspect shows the IPv6 address" '"itsix_v6": "fd00:6::50"' "$("$BERTH" inspect fixed)"
 contains "AAAA by service name" "Address: fd00:6::50" "$(x client6 nslookup fixed)"
 contains "A by service name still" "Address: 172.29.0." "$(x client6 nslookup fixed)"
 check "TCP over IPv6 between containers" "fixed" "$(fetch 'http://[fd00:6::50]/' x client6)"
