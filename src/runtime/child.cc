@@ -84,6 +84,18 @@ void wait_for_parent(const ChildPlan& p) {
     ssize_t n;
     do n = read(p.sync_fd, &go, 1); while (n < 0 && errno == EINTR);
     if (n != 1) _exit(0);  // the parent gave up: nothing to report to
+    if (!p.sync_twice) close(p.sync_fd);
+}
+
+// The parent plugs the network in while this process mounts the container's
+// filesystem (both take about as long); sysctls of its interfaces and the
+// program wait until it is there.
+void wait_for_network(const ChildPlan& p) {
+    if (!p.sync_twice) return;
+    char go = 0;
+    ssize_t n;
+    do n = read(p.sync_fd, &go, 1); while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(0);  // the parent's network setup failed: it reports that
     close(p.sync_fd);
 }
 
@@ -331,6 +343,7 @@ void forward(int sig) {
     join_namespaces(plan);
     mount_root(plan);
     mount_everything(plan);
+    wait_for_network(plan);
     write_sysctls(plan);
     mask_paths(plan);
     set_identity_and_limits(plan);

@@ -32,6 +32,9 @@ struct ChildFile {  // a file written before the masks, e.g. a sysctl
 
 struct ChildPlan {
     int sync_fd = -1;   // read end: one byte means "go on"; EOF means "give up"
+    // A second byte is awaited once the filesystem is mounted and before
+    // anything that needs the network (the parent sets it up meanwhile).
+    bool sync_twice = false;
     int parent_fds[2] = {-1, -1};  // the parent's ends of both pipes: closed first
     int error_fd = -1;  // write end, CLOEXEC: a ChildError on failure
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: /dev/null

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -374,11 +375,12 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
         cgroup_manager().create(spec.cgroup_parent + "/" + spec.id, to_cgroup_limits(spec.limits)));
 
     int sync[2], errp[2];
-    if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) throw Error::sys(errno, "socketpair");
     UniqueFd sync_r(sync[0]), sync_w(sync[1]);
     if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
     UniqueFd err_r(errp[0]), err_w(errp[1]);
     p.plan.sync_fd = sync_r.get();
+    p.plan.sync_twice = static_cast<bool>(hooks.before_continue);
     p.plan.error_fd = err_w.get();
     p.plan.parent_fds[0] = sync_w.get();
     p.plan.parent_fds[1] = err_r.get();
@@ -411,21 +413,23 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     pty_slave.reset();
     p.child_fds.clear();
 
+    // Release the child in two steps when there is a hook: it mounts its
+    // filesystem while the hook (the network) runs here, and goes on to its
+    // program only after the second byte. MSG_NOSIGNAL: a child that died
+    // early is reported through the error pipe, not by SIGPIPE.
+    char go = 1;
     try {
         if (cg_fd < 0) c.cgroup_->group->attach(c.pid_);
-        if (hooks.before_continue) hooks.before_continue(c.pid_);
+        if (::send(sync_w.get(), &go, 1, MSG_NOSIGNAL) != 1) throw Error::sys(errno, "container " + spec.id + ": release the child");
+        if (hooks.before_continue) {
+            hooks.before_continue(c.pid_);
+            (void)::send(sync_w.get(), &go, 1, MSG_NOSIGNAL);
+        }
     } catch (...) {
         sync_w.reset();  // the child sees EOF and exits quietly
         c.wait();
         c.teardown(true);
         throw;
-    }
-    char go = 1;
-    if (::write(sync_w.get(), &go, 1) != 1) {
-        int e = errno;
-        c.wait();
-        c.teardown(true);
-        throw Error::sys(e, "container " + spec.id + ": release the child");
     }
     sync_w.reset();
 

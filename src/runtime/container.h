@@ -36,8 +36,10 @@ struct ExitStatus {
 };
 
 struct StartHooks {
-    // Runs in the parent once the child exists and is in its cgroup, before it
-    // may continue: e.g. network setup in the child's namespace (/proc/PID/ns/net).
+    // Runs in the parent once the child exists and is in its cgroup, while the
+    // child mounts its filesystem; the child runs nothing of the container's
+    // (sysctls, the program) before it returns. E.g. network setup in the
+    // child's namespace (/proc/PID/ns/net). When it throws, the child exits.
     std::function<void(pid_t)> before_continue;
 };
 
