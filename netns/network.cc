@@ -257,7 +257,15 @@ void Networks::ensure(const NetworkConfig& cfg) {
                          why.substr(0, why.find('\n')));
         warned = true;
     } else {
-        nft_apply(ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal, net.subnet6}));
+        std::string script;
+        if (exists && swept_.insert(cfg.name).second) {
+            // Adopting a bridge an earlier run left (its supervisor was
+            // killed): its containers' port tables go, before any of ours start.
+            std::string t = table_name(br);
+            for (const auto& have : nft_berth_tables())
+                if (have.substr(have.find(' ') + 1).rfind(t + "_p", 0) == 0) script += "delete table " + have + "\n";
+        }
+        nft_apply(script + ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal, net.subnet6}));
     }
     if (!cfg.internal && !ip_forward()) {
         // Outbound access needs forwarding. Remember that berth switched it

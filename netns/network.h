@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,7 @@ private:
     };
     std::string state_file_, lock_file_;
     std::map<std::string, Net> nets_;
+    std::set<std::string> swept_;  // networks whose leftover port tables were removed
     const Net& get(const std::string& network) const;
     Net& get(const std::string& network) { return const_cast<Net&>(std::as_const(*this).get(network)); }
 };

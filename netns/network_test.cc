@@ -282,6 +282,20 @@ TEST_CASE("IPv6 beside IPv4: the bridge's and the container's addresses, a defau
         std::memcpy(src.data(), &from.sin6_addr, 16);
         CHECK(format_ipv6(src) == "fd00:b:e::2");
         close(rx);
+        if (nft_available()) {
+            CHECK(nets.publish("proj-web-1", "proj_v6", ip, {{"", 18080, 80, "tcp"}}, ip6));
+            auto tables = nft_berth_tables();
+            std::string pt = ports_table_name(bridge_name("proj_v6"), "proj-web-1");
+            CHECK(std::count(tables.begin(), tables.end(), "ip " + pt) == 1);
+            CHECK(std::count(tables.begin(), tables.end(), "ip6 " + pt) == 1);
+            // The supervisor is gone (killed): the next one adopts the bridge and drops the stale port tables.
+            Networks next(state, (dir / "networks.lock").string());
+            next.ensure(cfg);
+            tables = nft_berth_tables();
+            CHECK(std::count(tables.begin(), tables.end(), "ip " + pt) == 0);
+            CHECK(std::count(tables.begin(), tables.end(), "ip6 " + pt) == 0);
+            CHECK(std::count(tables.begin(), tables.end(), "ip " + table_name(bridge_name("proj_v6"))) == 1);
+        }
     }
     remove_networks(state);
     CHECK(host.links_with_prefix("berth-").empty());
