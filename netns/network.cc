@@ -310,7 +310,8 @@ void Networks::release(const std::string& container) {
 }
 
 void Networks::attach(const std::string& container, int netns_fd, const std::vector<Attachment>& atts) {
-    Netlink host;
+    if (!host_) host_ = std::make_unique<Netlink>();  // one socket for every container's host side
+    Netlink& host = *host_;
     Netlink inside(netns_fd);
     for (const auto& a : atts) {
         Net& net = get(a.network);

@@ -5,8 +5,10 @@
 
 #include "netns/firewall.h"
 #include "netns/ipam.h"
+#include "netns/link.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -108,6 +110,7 @@ private:
     std::string state_file_, lock_file_;
     std::map<std::string, Net> nets_;
     std::set<std::string> swept_;  // networks whose leftover port tables were removed
+    std::unique_ptr<Netlink> host_;  // rtnetlink in this namespace, made on first attach
     const Net& get(const std::string& network) const;
     Net& get(const std::string& network) { return const_cast<Net&>(std::as_const(*this).get(network)); }
 };
