@@ -13,14 +13,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/berth-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/run"
+ip link set lo up
 "$here/../tests/integration/lib/make-busybox-rootfs.sh" "$work/bb.tar"
 "$berth" image import "$work/bb.tar" bench/busybox >/dev/null
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-stack() {  # stack N: a compose file with N services that exit on SIGTERM
-    mkdir -p "$work/s$1"
+stack() {  # stack N [ports]: a compose file with N services that exit on SIGTERM (each publishing a port)
+    mkdir -p "$work/s$1$2"
     {
-        echo "name: bench$1"
+        echo "name: bench$1$2"
         echo "services:"
         i=1
         while [ "$i" -le "$1" ]; do
@@ -28,19 +29,22 @@ stack() {  # stack N: a compose file with N services that exit on SIGTERM
             echo "    image: bench/busybox"
             echo "    command: [\"sleep\", \"1000\"]"
             echo "    init: true"
+            [ -n "$2" ] && echo "    ports: [\"127.0.0.1:$((20000 + i)):80\"]"
             i=$((i + 1))
         done
-    } > "$work/s$1/compose.yaml"
+    } > "$work/s$1$2/compose.yaml"
 }
 
 echo "services  up -d (ms)  down (ms)"
-for n in 1 10 50; do
-    stack "$n"
-    cd "$work/s$n"
+for n in 1 10 50 10ports; do
+    ports=${n#"${n%ports}"}
+    n=${n%ports}
+    stack "$n" "$ports"
+    cd "$work/s$n$ports"
     t0=$(now_ms); "$berth" up -d >/dev/null; t1=$(now_ms)
     running=$("$berth" ps -q | wc -l)
     [ "$running" -eq "$n" ] || { echo "only $running of $n running" >&2; exit 1; }
-    if [ "$n" -eq 10 ]; then
+    if [ "$n" -eq 10 ] && [ -z "$ports" ]; then
         sup=$(python3 -c "import json; print(json.load(open('$BERTH_RUNTIME_DIR/bench10/project.json'))['supervisor'])")
         rss=$(awk '/VmRSS/ {print $2}' /proc/"$sup"/status)
         c0=$(awk '/voluntary_ctxt_switches/ {s+=$2} END {print s}' /proc/"$sup"/status)
@@ -49,7 +53,7 @@ for n in 1 10 50; do
         idle="supervisor RSS with 10 services: $((rss / 1024)) MB ($rss kB); wake-ups while idle: $(( (c1 - c0) )) in 5 s"
     fi
     t2=$(now_ms); "$berth" down >/dev/null; t3=$(now_ms)
-    printf "%8d  %10d  %9d\n" "$n" $((t1 - t0)) $((t3 - t2))
+    printf "%8s  %10d  %9d\n" "$n${ports:+ (each publishing a port)}" $((t1 - t0)) $((t3 - t2))
 done
 echo "$idle"
 

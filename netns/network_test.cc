@@ -349,6 +349,21 @@ TEST_CASE("nft scripts run from the loop in order, and errors come back" * docte
         CHECK(q.idle());
     }
     CHECK(seen == std::vector<std::string>{"1:", "2:", "3:failed"});
+    // Queued together behind a running nft: batched, and a bad one fails alone.
+    seen.clear();
+    {
+        NftQueue q(&loop);
+        q.apply("add table ip berth_qa\n", [&](const std::string& e) { seen.push_back("a:" + e); });
+        q.apply("add table ip berth_qb\n", [&](const std::string& e) { seen.push_back("b:" + e); });
+        q.apply("delete table ip berth_nosuch\n", [&](const std::string& e) {
+            seen.push_back(e.find("nft failed") == 0 ? "c:failed" : "c:" + e);
+        });
+        q.apply("delete table ip berth_qa\ndelete table ip berth_qb\n",
+                [&](const std::string& e) { seen.push_back("d:" + e); });
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    CHECK(seen == std::vector<std::string>{"a:", "b:", "c:failed", "d:"});
+    CHECK(nft_berth_tables().empty());
     CHECK(nft_berth_tables().empty());
     CHECK(uv_loop_close(&loop) == 0);
 }

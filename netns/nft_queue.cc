@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <utility>
+#include <vector>
 
 namespace berth::netns {
 
@@ -13,6 +14,7 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
     struct Job {
         std::string script;
         Done done;
+        bool alone = false;  // run by itself (after a batch it was in failed)
     };
     std::deque<Job> jobs;
     bool running = false;
@@ -20,7 +22,8 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
     // One nft run: the process, its stdin (the script) and its output (stdout and stderr).
     struct Run {
         std::shared_ptr<Impl> owner;  // keeps the queue's state while nft runs
-        Job job;
+        std::vector<Job> batch;       // the jobs this run does, as one transaction
+        std::string script;
         uv_process_t* proc = nullptr;
         uv_pipe_t* in = nullptr;
         uv_pipe_t* out = nullptr;
@@ -41,11 +44,21 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
                 error = "nft failed (exit " + std::to_string(status) + "): " + output;
             }
             auto self = owner;
-            Done done = std::move(job.done);
+            std::vector<Job> jobs = std::move(batch);
             delete this;
             if (!self->alive) return;
             self->running = false;
-            if (done) done(error);
+            if (!error.empty() && jobs.size() > 1) {
+                // One bad script failed the whole batch: run each by itself, so
+                // that only the bad one fails.
+                for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+                    it->alone = true;
+                    self->jobs.push_front(std::move(*it));
+                }
+            } else {
+                for (auto& j : jobs)
+                    if (j.done) j.done(error);
+            }
             self->next();
         }
     };
@@ -55,8 +68,13 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
         running = true;
         auto* r = new Run;
         r->owner = shared_from_this();
-        r->job = std::move(jobs.front());
-        jobs.pop_front();
+        // Whatever queued up while the last nft ran goes in one run: one exec
+        // and one transaction for a whole stack stopping at once.
+        do {
+            r->script += jobs.front().script;
+            r->batch.push_back(std::move(jobs.front()));
+            jobs.pop_front();
+        } while (!jobs.empty() && !r->batch.front().alone && !jobs.front().alone);
         r->in = new_handle<uv_pipe_t>();
         r->out = new_handle<uv_pipe_t>();
         r->err = new_handle<uv_pipe_t>();
@@ -93,7 +111,7 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
             return;
         }
         r->pending = 4;  // the script written, the exit, and the end of stdout and of stderr
-        uv_buf_t buf = uv_buf_init(r->job.script.data(), static_cast<unsigned>(r->job.script.size()));
+        uv_buf_t buf = uv_buf_init(r->script.data(), static_cast<unsigned>(r->script.size()));
         r->write.data = r;
         uv_write(&r->write, reinterpret_cast<uv_stream_t*>(r->in), &buf, 1, [](uv_write_t* w, int) {
             auto* run = static_cast<Run*>(w->data);

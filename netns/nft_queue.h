@@ -1,7 +1,9 @@
 // nft(8) scripts run from the supervisor's libuv loop without blocking it:
-// each is a child process (uv_spawn) fed the script on stdin. Scripts run one
-// at a time in the order given, so a container's rules are never removed
-// before they were added, nor added after they were removed.
+// nft is a child process (uv_spawn) fed the script on stdin. Scripts run in
+// the order given, one nft at a time, so a container's rules are never removed
+// before they were added, nor added after they were removed. Scripts queued
+// while nft runs go together into the next run (one transaction); if that
+// fails, each is run again by itself so that only a bad one reports failure.
 #pragma once
 
 #include <uv.h>

@@ -317,15 +317,19 @@ void PortProxy::set_target(uint32_t address, uint16_t port) {
     }
 }
 
-bool port_available(const std::string& host_ip, uint16_t port, const std::string& protocol) {
+int port_bind_error(const std::string& host_ip, uint16_t port, const std::string& protocol) {
     sockaddr_storage at = make_addr(host_ip, port);
     UniqueFd s(::socket(at.ss_family, (protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
-    if (!s) return false;
+    if (!s) return errno;
     int one = 1;
     if (protocol != "udp") setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (at.ss_family == AF_INET6) setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     socklen_t len = at.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-    return ::bind(s.get(), reinterpret_cast<sockaddr*>(&at), len) == 0;
+    return ::bind(s.get(), reinterpret_cast<sockaddr*>(&at), len) == 0 ? 0 : errno;
+}
+
+bool port_available(const std::string& host_ip, uint16_t port, const std::string& protocol) {
+    return port_bind_error(host_ip, port, protocol) == 0;
 }
 
 }  // namespace berth::netns

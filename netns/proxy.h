@@ -36,5 +36,7 @@ private:
 
 // Whether host_ip:port could be bound now for `protocol` (tcp or udp).
 bool port_available(const std::string& host_ip, uint16_t port, const std::string& protocol);
+// Why it could not: 0 (it could), EADDRINUSE, EADDRNOTAVAIL (not an address of this host), …
+int port_bind_error(const std::string& host_ip, uint16_t port, const std::string& protocol);
 
 }  // namespace berth::netns

@@ -900,9 +900,16 @@ void Supervisor::Impl::check_ports(const std::vector<plan::ContainerPlan>& plans
             if (!fresh)
                 throw Error("port " + key + " is published by both " + it->second + " and " + cp.name,
                             "a fixed host port serves one container: use a range (\"8000-8010:80\") or drop the host port");
-            if (!netns::port_available(p.host_ip, hp.first, p.protocol))
+            int err = netns::port_bind_error(p.host_ip, hp.first, p.protocol);
+            if (err == EADDRINUSE)
                 throw Error("service \"" + cp.service + "\": port " + key + " is already in use on the host",
                             "stop what listens there, or publish another host port in `ports:`");
+            if (err == EADDRNOTAVAIL)
+                throw Error("service \"" + cp.service + "\": cannot publish port " + key + ": " + p.host_ip +
+                                " is not an address of this host (or its interface is down)",
+                            "publish on an address the host has, or leave the address out to publish on all");
+            if (err != 0)
+                throw Error("service \"" + cp.service + "\": cannot publish port " + key + ": " + std::strerror(err));
         }
     }
 }

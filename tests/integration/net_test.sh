@@ -156,6 +156,12 @@ contains "port conflict names the port and service" 'service "web": port 127.0.0
 check "nothing of the refused project runs" "" "$("$BERTH" ps -q)"
 check "no bridge made for the refused project" "$bridges" "$(ip -o link show type bridge | grep -c berth-)"
 "$BERTH" down >/dev/null 2>&1
+# A host address this host does not have: said so, not "in use".
+sed -i 's/127.0.0.1:18080:80/10.123.45.67:18080:80/' compose.yaml
+out=$("$BERTH" up -d 2>&1; echo "rc=$?")
+contains "a foreign host address is refused" "rc=1" "$out"
+contains "… as not an address of this host" "10.123.45.67 is not an address of this host" "$out"
+"$BERTH" down >/dev/null 2>&1
 cd "$work/stack"
 
 # Down: no link, bridge, nft table of berth's, and forwarding switched back off.
