@@ -28,20 +28,6 @@ std::string hex(uint64_t v, int digits) {
     return std::string(buf + 16 - digits);
 }
 
-class FileLock {
-public:
-    explicit FileLock(const std::string& path) {
-        fs::create_directories(fs::path(path).parent_path());
-        fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!fd_) throw Error::sys(errno, "open " + path);
-        while (flock(fd_.get(), LOCK_EX) < 0)
-            if (errno != EINTR) throw Error::sys(errno, "lock " + path);
-    }
-
-private:
-    UniqueFd fd_;
-};
-
 void write_atomic(const std::string& path, const std::string& text) {
     fs::create_directories(fs::path(path).parent_path());
     std::string tmp = path + ".tmp";
@@ -104,6 +90,14 @@ void derive_ipv6(const NetworkConfig& cfg, std::optional<Subnet6>& subnet6, Ip6&
 }
 
 }  // namespace
+
+FileLock::FileLock(const std::string& path) {
+    fs::create_directories(fs::path(path).parent_path());
+    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd_) throw Error::sys(errno, "open " + path);
+    while (flock(fd_.get(), LOCK_EX) < 0)
+        if (errno != EINTR) throw Error::sys(errno, "lock " + path);
+}
 
 std::string bridge_name(const std::string& network) { return kBridgePrefix + hex(fnv1a(network), 9); }
 
@@ -288,7 +282,8 @@ uint32_t Networks::assign(const std::string& network, const std::string& contain
     return ip;
 }
 
-uint32_t Networks::transient_address(const std::string& network, const std::string& container) const {
+uint32_t Networks::transient_address(const std::string& network, const std::string& container,
+                                     const std::vector<uint32_t>& also_taken) const {
     const Net& n = get(network);
     const Subnet& s = n.alloc.subnet();
     uint32_t hosts = s.broadcast() - s.network - 1;
@@ -296,6 +291,7 @@ uint32_t Networks::transient_address(const std::string& network, const std::stri
     if (span == 0) throw Error("network " + network + " has no room for a one-off container");
     auto used = n.alloc.addresses();
     used.push_back(n.alloc.gateway());
+    used.insert(used.end(), also_taken.begin(), also_taken.end());
     uint32_t start = static_cast<uint32_t>(fnv1a(container) % span);
     for (uint32_t i = 0; i < span; ++i) {
         uint32_t ip = s.broadcast() - 1 - (start + i) % span;

@@ -6,6 +6,7 @@
 #include "netns/firewall.h"
 #include "netns/ipam.h"
 #include "netns/link.h"
+#include "base/fd.h"
 
 #include <map>
 #include <memory>
@@ -31,6 +32,16 @@ struct NetworkConfig {
     bool ipv6 = false;
     std::optional<Subnet6> subnet6;
     std::optional<Ip6> gateway6;
+};
+
+// An exclusive flock on a file, held for the object's life: the networks
+// lock serializes subnet and one-off address choices on this host.
+class FileLock {
+public:
+    explicit FileLock(const std::string& path);
+
+private:
+    UniqueFd fd_;
 };
 
 // "berth-" and 9 hex digits of a hash of the name: fits IFNAMSIZ, stable, collision-free in practice.
@@ -71,8 +82,10 @@ public:
                     std::optional<uint32_t> requested = std::nullopt);
     void release(const std::string& container);
     // An address for a one-off container (`berth run`) that the supervisor's
-    // allocator will not hand out: from the top of the subnet, not recorded.
-    uint32_t transient_address(const std::string& network, const std::string& container) const;
+    // allocator will not hand out: from the top of the subnet, none of
+    // `also_taken` (the other one-off containers'); the caller records it.
+    uint32_t transient_address(const std::string& network, const std::string& container,
+                               const std::vector<uint32_t>& also_taken = {}) const;
 
     // Plugs a started container (its network namespace `netns_fd`) into its
     // networks: a veth per network, created inside the namespace, addressed,

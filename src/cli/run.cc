@@ -195,6 +195,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     std::vector<netns::Attachment> atts;
     std::unique_ptr<netns::Networks> nets;
     state::ProjectState pstate(state::runtime_dir(), project.name);
+    state::ProjectState one_offs = state::one_off_state(state::runtime_dir(), project.name);
+    state::ContainerRecord one_off;
     if (auto shared = supervisor::shared_network_of(svc)) {
         const std::string& other = *shared;
         for (const auto& r : pstate.read_all())
@@ -204,13 +206,33 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             throw Error("network_mode " + svc.network_mode + ": " + other + " is not running", "start it with `berth up -d " + other + "`");
     } else if (!svc.networks.empty() && fs::exists(pstate.dir() + "/networks.json")) {
         nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+        // One-off containers are recorded beside the stack's (runs/), so that
+        // two of them never share an address and the stack resolves their names.
+        netns::FileLock lock(state::runtime_dir() + "/networks.lock");
+        std::vector<uint32_t> taken;
+        for (const auto& r : one_offs.read_all()) {
+            if (!state::process_alive(r.pid, r.pid_start_time)) {
+                one_offs.remove(r.name);
+                continue;
+            }
+            for (const auto& [n, ip] : r.networks) taken.push_back(netns::parse_ipv4(ip));
+        }
+        one_off.name = name;
+        one_off.project = project.name;
+        one_off.service = o.service;
+        one_off.state = "starting";
+        one_off.pid = getpid();  // this process until the container exists
+        one_off.pid_start_time = state::process_start_time(one_off.pid);
         for (const auto& [key, sn] : svc.networks) {
             auto pn = project.networks.find(key);
             if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
-            uint32_t ip = nets->transient_address(pn->second.name, name);
-            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty(),
-                            nets->address6_for(pn->second.name, ip)});
+            uint32_t ip = nets->transient_address(pn->second.name, name, taken);
+            auto ip6 = nets->address6_for(pn->second.name, ip);
+            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
+            one_off.networks[pn->second.name] = netns::format_ipv4(ip);
+            if (ip6) one_off.networks6[pn->second.name] = netns::format_ipv6(*ip6);
         }
+        if (!atts.empty()) one_offs.write(one_off);
         if (!atts.empty()) {
             net.own.push_back({netns::format_ipv4(atts[0].address), {svc.hostname.empty() ? name.substr(0, 63) : svc.hostname}});
             for (const auto& r : pstate.read_all()) {
@@ -226,6 +248,10 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     runtime::StartHooks hooks;
     if (!atts.empty())
         hooks.before_continue = [&](pid_t pid) {
+            one_off.pid = pid;
+            one_off.pid_start_time = state::process_start_time(pid);
+            one_off.state = "running";
+            one_offs.write(one_off);
             UniqueFd fd(netns::open_netns(pid));
             nets->attach(name, fd.get(), atts);
         };
@@ -261,6 +287,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
                 close(p[1]);
                 c.wait();
                 c.teardown(o.rm);
+                if (!atts.empty()) one_offs.remove(name);
             } catch (const std::exception& e) {
                 msg = e.what();
                 ssize_t w = write(p[1], msg.data(), msg.size());
@@ -285,6 +312,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     runtime::ExitStatus st = attach_until_exit(c.pidfd(), spec.tty ? c.pty_master() : -1,
                                                [&c](int sig) { c.kill(sig); }, [&c] { return c.wait(); });
     c.teardown(o.rm);
+    if (!atts.empty()) one_offs.remove(name);
     if (!o.rm) {
         // Without --rm the container's files stay, as a stopped container's do.
         spdlog::debug("container {} kept in {}", name, spec.state_dir);

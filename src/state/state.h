@@ -97,6 +97,12 @@ private:
 // Projects with a directory under the runtime dir.
 std::vector<std::string> list_projects(const std::string& runtime_dir);
 
+// The records of a project's one-off containers (`berth run`): the project's
+// state dir's runs/ (removed with it).
+inline ProjectState one_off_state(const std::string& runtime_dir, const std::string& project) {
+    return ProjectState(runtime_dir, project + "/runs");
+}
+
 // Writes `data` to `path` atomically (temp file in the same dir, fsync, rename).
 void write_file_atomic(const std::string& path, const std::string& data, unsigned mode = 0644);
 

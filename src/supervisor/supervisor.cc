@@ -186,6 +186,7 @@ struct Supervisor::Impl {
     // Fixed published ports: taken twice in the file, or already taken on the host, fail `up` now.
     void check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted);
     std::optional<netns::DnsAnswer> dns_lookup(const std::string& asker, const std::string& name);
+    void lookup_one_off(const Unit& asker, const std::string& qname, netns::DnsAnswer& out);
 
     std::map<std::string, std::string> last_event;           // name → state+health last sent
     void emit_event(const state::ContainerRecord& r) {
@@ -882,8 +883,27 @@ std::optional<netns::DnsAnswer> Supervisor::Impl::dns_lookup(const std::string& 
                 out.v6.push_back(six->second);
         }
     }
+    if (out.empty()) lookup_one_off(*a, qname, out);
     if (out.empty()) return std::nullopt;
     return out;
+}
+
+// One-off containers (`berth run`) record themselves under runs/: their
+// container names ("<project>-<service>-run-…" or `--name`) resolve too. With
+// none running, a forwarded lookup costs one stat here.
+void Supervisor::Impl::lookup_one_off(const Unit& asker, const std::string& qname, netns::DnsAnswer& out) {
+    auto runs = state::one_off_state(state::runtime_dir(), project.name);
+    std::error_code ec;
+    if (fs::is_empty(runs.dir() + "/containers", ec) || ec) return;
+    for (const auto& r : runs.read_all()) {
+        if (lower(r.name) != qname || !state::process_alive(r.pid, r.pid_start_time)) continue;
+        for (const auto& [net, ip] : r.networks) {
+            if (!asker.rec.networks.count(net)) continue;
+            out.v4.push_back(netns::parse_ipv4(ip));
+            if (auto six = r.networks6.find(net); six != r.networks6.end() && asker.addrs6.count(net))
+                out.v6.push_back(netns::parse_ipv6(six->second));
+        }
+    }
 }
 
 void Supervisor::Impl::check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted) {

@@ -118,6 +118,18 @@ contains "ps shows the ports" "127.0.0.1:18080->80/tcp" "$("$BERTH" ps)"
 
 # A one-off container joins the stack's network and finds its services.
 check "run joins the project network" "hello from itnet-web-1" "$("$BERTH" run --rm -T client timeout 5 wget -qO- http://web/ 2>&1)"
+# Two one-off containers at once: addresses of their own, and the stack resolves their names.
+"$BERTH" run -d --rm --name itnet-once1 client sleep 30 >/dev/null 2>&1 || fail "run -d once1"
+"$BERTH" run -d --rm --name itnet-once2 client sleep 30 >/dev/null 2>&1 || fail "run -d once2"
+a1=$(x web nslookup itnet-once1 | awk '/^Address: 172\./ {print $2}')
+a2=$(x web nslookup itnet-once2 | awk '/^Address: 172\./ {print $2}')
+case "$a1" in 172.*) ok "the stack resolves a one-off container's name" ;; *) fail "one-off name not resolved: [$a1]" ;; esac
+[ -n "$a1" ] && [ "$a1" != "$a2" ] && ok "two one-off containers get different addresses" || fail "one-off addresses: [$a1] [$a2]"
+contains "the one-off answers at its address" "inet $a1/" "$(x client ping -c1 -W2 "$a1" >/dev/null 2>&1 && echo "inet $a1/")"
+for n in itnet-once1 itnet-once2; do
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/runs/containers/$n.json")
+    [ -n "$pid" ] && kill -9 "$pid"
+done
 
 # Isolation: lonely (back only) cannot reach api's server (default only), though the
 # host forwards and lonely's default route leads there; web (on both) can.
