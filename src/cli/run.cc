@@ -195,8 +195,17 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     std::vector<netns::Attachment> atts;
     std::unique_ptr<netns::Networks> nets;
     state::ProjectState pstate(state::runtime_dir(), project.name);
+    // One-off containers are recorded beside the stack's (runs/): their
+    // addresses (two never share one; the stack resolves their names) and
+    // their files (`down` removes them).
     state::ProjectState one_offs = state::one_off_state(state::runtime_dir(), project.name);
     state::ContainerRecord one_off;
+    one_off.name = name;
+    one_off.project = project.name;
+    one_off.service = o.service;
+    one_off.state = "starting";
+    one_off.pid = getpid();  // this process until the container exists
+    one_off.pid_start_time = state::process_start_time(one_off.pid);
     if (auto shared = supervisor::shared_network_of(svc)) {
         const std::string& other = *shared;
         for (const auto& r : pstate.read_all())
@@ -206,23 +215,11 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             throw Error("network_mode " + svc.network_mode + ": " + other + " is not running", "start it with `berth up -d " + other + "`");
     } else if (!svc.networks.empty() && fs::exists(pstate.dir() + "/networks.json")) {
         nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
-        // One-off containers are recorded beside the stack's (runs/), so that
-        // two of them never share an address and the stack resolves their names.
         netns::FileLock lock(state::runtime_dir() + "/networks.lock");
         std::vector<uint32_t> taken;
-        for (const auto& r : one_offs.read_all()) {
-            if (!state::process_alive(r.pid, r.pid_start_time)) {
-                one_offs.remove(r.name);
-                continue;
-            }
-            for (const auto& [n, ip] : r.networks) taken.push_back(netns::parse_ipv4(ip));
-        }
-        one_off.name = name;
-        one_off.project = project.name;
-        one_off.service = o.service;
-        one_off.state = "starting";
-        one_off.pid = getpid();  // this process until the container exists
-        one_off.pid_start_time = state::process_start_time(one_off.pid);
+        for (const auto& r : one_offs.read_all())
+            if (state::process_alive(r.pid, r.pid_start_time))
+                for (const auto& [n, ip] : r.networks) taken.push_back(netns::parse_ipv4(ip));
         for (const auto& [key, sn] : svc.networks) {
             auto pn = project.networks.find(key);
             if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
@@ -256,6 +253,25 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             nets->attach(name, fd.get(), atts);
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
+    one_off.bundle_dir = spec.state_dir;
+    one_offs.write(one_off);
+    auto started = [&](pid_t pid) {
+        if (one_off.pid == pid) return;  // the network hook recorded it already
+        one_off.pid = pid;
+        one_off.pid_start_time = state::process_start_time(pid);
+        one_off.state = "running";
+        one_offs.write(one_off);
+    };
+    // When it has ended: gone with --rm, else kept as an exited container's files are.
+    auto ended = [&] {
+        if (o.rm) {
+            one_offs.remove(name);
+            return;
+        }
+        one_off.state = "exited";
+        one_off.pid = 0;
+        one_offs.write(one_off);
+    };
     spec.tty = !o.no_tty && !o.detach && isatty(0);
     spec.stdin_open = o.interactive;
     if (spec.tty && std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
@@ -281,14 +297,16 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             std::string msg;
             try {
                 runtime::Container c = runtime::Container::start(spec, runtime::Stdio{null, null, null}, hooks);
+                started(c.pid());
                 msg = "ok";
                 ssize_t w = write(p[1], msg.data(), msg.size());
                 (void)w;
                 close(p[1]);
                 c.wait();
                 c.teardown(o.rm);
-                if (!atts.empty()) one_offs.remove(name);
+                ended();
             } catch (const std::exception& e) {
+                one_offs.remove(name);
                 msg = e.what();
                 ssize_t w = write(p[1], msg.data(), msg.size());
                 (void)w;
@@ -308,11 +326,19 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         return 0;
     }
 
-    runtime::Container c = runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2}, hooks);
+    std::optional<runtime::Container> started_c;
+    try {
+        started_c.emplace(runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2}, hooks));
+    } catch (...) {
+        one_offs.remove(name);
+        throw;
+    }
+    runtime::Container& c = *started_c;
+    started(c.pid());
     runtime::ExitStatus st = attach_until_exit(c.pidfd(), spec.tty ? c.pty_master() : -1,
                                                [&c](int sig) { c.kill(sig); }, [&c] { return c.wait(); });
     c.teardown(o.rm);
-    if (!atts.empty()) one_offs.remove(name);
+    ended();
     if (!o.rm) {
         // Without --rm the container's files stay, as a stopped container's do.
         spdlog::debug("container {} kept in {}", name, spec.state_dir);

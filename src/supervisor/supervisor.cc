@@ -1444,7 +1444,12 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
     std::vector<std::string> removed, anonymous;
     std::unique_ptr<cgroups::Manager> cg;
     bool kept = false;
-    for (const auto& r : ps.read_all()) {
+    // One-off containers (`berth run`) go too: they are the project's.
+    state::ProjectState runs = state::one_off_state(state::runtime_dir(), project);
+    std::vector<std::pair<state::ContainerRecord, const state::ProjectState*>> records;
+    for (const auto* from : {&ps, &runs})
+        for (auto& r : from->read_all()) records.emplace_back(std::move(r), from);
+    for (const auto& [r, from] : records) {
         bool orphan = model && !model->services.count(r.service) && !model->disabled_services.count(r.service);
         if (orphan && !remove_orphans) {
             kept = true;
@@ -1465,7 +1470,7 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
         }
         for (const auto& v : r.volumes)
             if (v.rfind(r.name + "-anon-", 0) == 0) anonymous.push_back(v);
-        ps.remove(r.name);
+        from->remove(r.name);
         removed.push_back(r.name);
     }
     if (model) {

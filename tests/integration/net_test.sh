@@ -126,6 +126,8 @@ a2=$(x web nslookup itnet-once2 | awk '/^Address: 172\./ {print $2}')
 case "$a1" in 172.*) ok "the stack resolves a one-off container's name" ;; *) fail "one-off name not resolved: [$a1]" ;; esac
 [ -n "$a1" ] && [ "$a1" != "$a2" ] && ok "two one-off containers get different addresses" || fail "one-off addresses: [$a1] [$a2]"
 contains "the one-off answers at its address" "inet $a1/" "$(x client ping -c1 -W2 "$a1" >/dev/null 2>&1 && echo "inet $a1/")"
+"$BERTH" run -T --name itnet-kept client true >/dev/null 2>&1 || fail "run without --rm"
+check "a one-off without --rm keeps its files" 1 "$(ls "$BERTH_ROOT/containers" | grep -c '^itnet-kept$')"
 for n in itnet-once1 itnet-once2; do
     pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/runs/containers/$n.json")
     [ -n "$pid" ] && kill -9 "$pid"
