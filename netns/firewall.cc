@@ -207,33 +207,31 @@ bool nft_available(std::string* why) {
     return known == 1;
 }
 
-bool ip_forward() {
-    std::ifstream f("/proc/sys/net/ipv4/ip_forward");
+namespace {
+
+constexpr const char* kForward4 = "/proc/sys/net/ipv4/ip_forward";
+constexpr const char* kForward6 = "/proc/sys/net/ipv6/conf/all/forwarding";
+
+bool read_flag(const char* path) {
+    std::ifstream f(path);
     int v = 0;
     f >> v;
     return v != 0;
 }
 
-void set_ip_forward(bool on) {
-    std::ofstream f("/proc/sys/net/ipv4/ip_forward");
+void write_flag(const char* path, bool on) {
+    std::ofstream f(path);
     f << (on ? "1\n" : "0\n");
     f.flush();
-    if (!f) throw Error("cannot write /proc/sys/net/ipv4/ip_forward");
+    if (!f) throw Error(std::string("cannot write ") + path);
 }
 
-bool ip6_forward() {
-    std::ifstream f("/proc/sys/net/ipv6/conf/all/forwarding");
-    int v = 0;
-    f >> v;
-    return v != 0;
-}
+}  // namespace
 
-void set_ip6_forward(bool on) {
-    std::ofstream f("/proc/sys/net/ipv6/conf/all/forwarding");
-    f << (on ? "1\n" : "0\n");
-    f.flush();
-    if (!f) throw Error("cannot write /proc/sys/net/ipv6/conf/all/forwarding");
-}
+bool ip_forward() { return read_flag(kForward4); }
+void set_ip_forward(bool on) { write_flag(kForward4, on); }
+bool ip6_forward() { return read_flag(kForward6); }
+void set_ip6_forward(bool on) { write_flag(kForward6, on); }
 
 bool ipv6_enabled() {
     std::ifstream f("/proc/sys/net/ipv6/conf/all/disable_ipv6");

@@ -6,6 +6,24 @@
 #include <arpa/inet.h>
 
 namespace berth::netns {
+namespace {
+
+// The number after the slash of `cidr`, 0..max.
+int prefix_length(const std::string& cidr, size_t slash, int max, const std::string& what) {
+    int prefix = -1;
+    try {
+        size_t used = 0;
+        prefix = std::stoi(cidr.substr(slash + 1), &used);
+        if (used != cidr.size() - slash - 1) throw std::invalid_argument("junk");
+    } catch (const std::exception&) {
+        throw Error("invalid " + what + " \"" + cidr + "\": bad prefix length");
+    }
+    if (prefix < 0 || prefix > max)
+        throw Error("invalid " + what + " \"" + cidr + "\": prefix length must be 0 to " + std::to_string(max));
+    return prefix;
+}
+
+}  // namespace
 
 uint32_t parse_ipv4(const std::string& text) {
     in_addr a{};
@@ -27,14 +45,7 @@ Subnet Subnet::parse(const std::string& cidr) {
         throw Error("invalid subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. 172.20.0.0/16");
     Subnet s;
     uint32_t ip = parse_ipv4(cidr.substr(0, slash));
-    try {
-        size_t used = 0;
-        s.prefix = std::stoi(cidr.substr(slash + 1), &used);
-        if (used != cidr.size() - slash - 1) throw std::invalid_argument("junk");
-    } catch (const std::exception&) {
-        throw Error("invalid subnet \"" + cidr + "\": bad prefix length");
-    }
-    if (s.prefix < 0 || s.prefix > 32) throw Error("invalid subnet \"" + cidr + "\": prefix length must be 0 to 32");
+    s.prefix = prefix_length(cidr, slash, 32, "subnet");
     s.network = ip & s.mask();
     if (s.network != ip)
         throw Error("invalid subnet \"" + cidr + "\": host bits are set",
@@ -61,14 +72,7 @@ Subnet6 Subnet6::parse(const std::string& cidr) {
         throw Error("invalid IPv6 subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. fd00:1::/64");
     Subnet6 s;
     Ip6 ip = parse_ipv6(cidr.substr(0, slash));
-    try {
-        size_t used = 0;
-        s.prefix = std::stoi(cidr.substr(slash + 1), &used);
-        if (used != cidr.size() - slash - 1) throw std::invalid_argument("junk");
-    } catch (const std::exception&) {
-        throw Error("invalid IPv6 subnet \"" + cidr + "\": bad prefix length");
-    }
-    if (s.prefix < 0 || s.prefix > 128) throw Error("invalid IPv6 subnet \"" + cidr + "\": prefix length must be 0 to 128");
+    s.prefix = prefix_length(cidr, slash, 128, "IPv6 subnet");
     s.network = ip;
     for (int bit = s.prefix; bit < 128; ++bit) s.network[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
     if (s.network != ip)

@@ -58,6 +58,23 @@ LinkPtr get_link(nl_sock* sk, const std::string& name) {
     return LinkPtr(l);
 }
 
+// ::/0 or 0.0.0.0/0 via `gateway` on the link `index`.
+void add_default_route(nl_sock* sk, int family, int index, AddrPtr dst, AddrPtr gateway, const std::string& gw_text) {
+    std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> r(rtnl_route_alloc(), rtnl_route_put);
+    rtnl_route_set_family(r.get(), static_cast<uint8_t>(family));
+    rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
+    rtnl_route_set_scope(r.get(), RT_SCOPE_UNIVERSE);
+    rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
+    rtnl_route_set_type(r.get(), RTN_UNICAST);
+    rtnl_route_set_dst(r.get(), dst.get());
+    rtnl_nexthop* nh = rtnl_route_nh_alloc();  // owned by the route once added
+    rtnl_route_nh_set_gateway(nh, gateway.get());
+    rtnl_route_nh_set_ifindex(nh, index);
+    rtnl_route_add_nexthop(r.get(), nh);
+    if (int err = rtnl_route_add(sk, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && err != -NLE_EXIST)
+        throw nl_error(err, "add the default route via " + gw_text);
+}
+
 }  // namespace
 
 int open_netns(int pid) {
@@ -202,23 +219,6 @@ void Netlink::create_veth(const std::string& host_name, int master_index, int mt
         throw nl_error(err, "create veth " + host_name);
 }
 
-void Netlink::add_default_route(int index, uint32_t gateway) {
-    std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> r(rtnl_route_alloc(), rtnl_route_put);
-    rtnl_route_set_family(r.get(), AF_INET);
-    rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
-    rtnl_route_set_scope(r.get(), RT_SCOPE_UNIVERSE);
-    rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
-    rtnl_route_set_type(r.get(), RTN_UNICAST);
-    auto dst = ipv4_addr(0, 0);
-    rtnl_route_set_dst(r.get(), dst.get());
-    rtnl_nexthop* nh = rtnl_route_nh_alloc();  // owned by the route once added
-    auto gw = ipv4_addr(gateway, 32);
-    rtnl_route_nh_set_gateway(nh, gw.get());
-    rtnl_route_nh_set_ifindex(nh, index);
-    rtnl_route_add_nexthop(r.get(), nh);
-    if (int err = rtnl_route_add(sk_, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && err != -NLE_EXIST)
-        throw nl_error(err, "add the default route via " + format_ipv4(gateway));
-}
 
 void Netlink::add_address6(const std::string& name, const Ip6& ip, int prefix) { add_address6(ifindex(name), ip, prefix); }
 
@@ -234,23 +234,13 @@ void Netlink::add_address6(int index, const Ip6& ip, int prefix) {
                                 std::to_string(index));
 }
 
+
+void Netlink::add_default_route(int index, uint32_t gateway) {
+    netns::add_default_route(sk_, AF_INET, index, ipv4_addr(0, 0), ipv4_addr(gateway, 32), format_ipv4(gateway));
+}
+
 void Netlink::add_default_route6(int index, const Ip6& gateway) {
-    std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> r(rtnl_route_alloc(), rtnl_route_put);
-    rtnl_route_set_family(r.get(), AF_INET6);
-    rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
-    rtnl_route_set_scope(r.get(), RT_SCOPE_UNIVERSE);
-    rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
-    rtnl_route_set_type(r.get(), RTN_UNICAST);
-    Ip6 any{};
-    auto dst = ipv6_addr(any, 0);
-    rtnl_route_set_dst(r.get(), dst.get());
-    rtnl_nexthop* nh = rtnl_route_nh_alloc();  // owned by the route once added
-    auto gw = ipv6_addr(gateway, 128);
-    rtnl_route_nh_set_gateway(nh, gw.get());
-    rtnl_route_nh_set_ifindex(nh, index);
-    rtnl_route_add_nexthop(r.get(), nh);
-    if (int err = rtnl_route_add(sk_, r.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && err != -NLE_EXIST)
-        throw nl_error(err, "add the IPv6 default route via " + format_ipv6(gateway));
+    netns::add_default_route(sk_, AF_INET6, index, ipv6_addr(Ip6{}, 0), ipv6_addr(gateway, 128), format_ipv6(gateway));
 }
 
 std::vector<Subnet> Netlink::routed_subnets() {
