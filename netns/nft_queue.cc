@@ -113,13 +113,17 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
         r->pending = 4;  // the script written, the exit, and the end of stdout and of stderr
         uv_buf_t buf = uv_buf_init(r->script.data(), static_cast<unsigned>(r->script.size()));
         r->write.data = r;
-        uv_write(&r->write, reinterpret_cast<uv_stream_t*>(r->in), &buf, 1, [](uv_write_t* w, int) {
+        int werr = uv_write(&r->write, reinterpret_cast<uv_stream_t*>(r->in), &buf, 1, [](uv_write_t* w, int) {
             auto* run = static_cast<Run*>(w->data);
             close_handle(run->in);  // EOF: nft runs the script
             run->finish();
         });
+        if (werr < 0) {  // no callback will come: nft sees EOF at once and fails
+            close_handle(r->in);
+            r->finish();
+        }
         for (uv_pipe_t* p : {r->out, r->err})
-            uv_read_start(reinterpret_cast<uv_stream_t*>(p),
+            if (uv_read_start(reinterpret_cast<uv_stream_t*>(p),
                           [](uv_handle_t*, size_t, uv_buf_t* b) {
                               static char chunk[4096];
                               *b = uv_buf_init(chunk, sizeof chunk);
@@ -134,7 +138,8 @@ struct NftQueue::Impl : std::enable_shared_from_this<Impl> {
                                   uv_read_stop(s);
                                   run->finish();
                               }
-                          });
+                          }) < 0)
+                r->finish();  // nothing to read from it: its end counts as come
     }
 };
 
