@@ -557,6 +557,9 @@ struct Unit {
                     spdlog::warn("service \"{}\": published on IPv4 only: {}", cp.service, e.what());
                 }
             }
+            if (proxy6)  // shown as docker shows it: "[::]:8080->80/tcp" after the IPv4 one
+                rec.ports.push_back("[::]:" + std::to_string(proxy6->port()) + "->" + std::to_string(p.target) + "/" +
+                                    p.protocol);
             proxies.push_back(std::move(proxy));
             proxies6.push_back(std::move(proxy6));
         }

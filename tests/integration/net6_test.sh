@@ -76,6 +76,8 @@ contains "an ip6 table for the network" "table ip6 berth_" "$(nft list tables)"
 check "published port on [::1] (IPv6 container)" "web6 here" "$(fetch 'http://[::1]:18090/')"
 check "published port on a host IPv6 address (DNAT)" "web6 here" "$(fetch 'http://[fd00:6::1]:18090/')"
 check "published port on 127.0.0.1 still" "web6 here" "$(fetch 'http://127.0.0.1:18090/')"
+contains "ps shows the port on IPv6 too" "0.0.0.0:18090->80/tcp, [::]:18090->80/tcp" "$("$BERTH" ps)"
+check "berth port gives the IPv4 address first" "0.0.0.0:18090" "$("$BERTH" port web6 80)"
 check "an IPv4-only container's port on [::1] (proxied to IPv4)" "plain" "$(fetch 'http://[::1]:18091/')"
 "$BERTH" stop web6 >/dev/null 2>&1
 out=$(timeout 5 wget -qO- 'http://[::1]:18090/' 2>&1; echo "rc=$?")
