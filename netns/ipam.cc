@@ -117,6 +117,42 @@ std::vector<PoolRange> default_pool() {
     return pool;
 }
 
+std::vector<PoolRange> parse_pools(const std::string& text) {
+    std::vector<PoolRange> pools;
+    const std::string hint = "write RANGE:SIZE entries separated by commas, e.g. 10.10.0.0/16:24";
+    size_t at = 0;
+    while (at <= text.size()) {
+        size_t comma = text.find(',', at);
+        std::string entry = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        at = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
+        while (!entry.empty() && entry.back() == ' ') entry.pop_back();
+        if (entry.empty()) continue;
+        auto colon = entry.rfind(':');
+        if (colon == std::string::npos) throw Error("address pool \"" + entry + "\": no subnet size", hint);
+        PoolRange r;
+        try {
+            r.range = Subnet::parse(entry.substr(0, colon));
+        } catch (Error& e) {
+            throw Error("address pool \"" + entry + "\": " + e.what(), hint);
+        }
+        try {
+            size_t used = 0;
+            r.size = std::stoi(entry.substr(colon + 1), &used);
+            if (used != entry.size() - colon - 1) throw std::invalid_argument("junk");
+        } catch (const std::exception&) {
+            throw Error("address pool \"" + entry + "\": the size after ':' is not a number", hint);
+        }
+        if (r.size < r.range.prefix || r.size > 30)
+            throw Error("address pool \"" + entry + "\": subnets of size /" + std::to_string(r.size) +
+                            " do not fit in " + r.range.str(),
+                        "the size must be between the range's prefix (" + std::to_string(r.range.prefix) + ") and 30");
+        pools.push_back(r);
+    }
+    if (pools.empty()) throw Error("no address pool given", hint);
+    return pools;
+}
+
 std::optional<Subnet> pick_subnet(const std::vector<PoolRange>& pool, const std::vector<Subnet>& taken) {
     for (const auto& r : pool) {
         uint64_t step = uint64_t{1} << (32 - r.size);

@@ -61,6 +61,9 @@ struct PoolRange {
     int size;  // prefix length of the subnets taken from it
 };
 std::vector<PoolRange> default_pool();
+// Pools written as "RANGE:SIZE[,RANGE:SIZE…]", e.g. "10.10.0.0/16:24" (what
+// docker's default-address-pools holds); throws berth::Error naming the entry.
+std::vector<PoolRange> parse_pools(const std::string& text);
 
 // The first subnet of the pool that overlaps none of `taken`; nullopt when the pool is exhausted.
 std::optional<Subnet> pick_subnet(const std::vector<PoolRange>& pool, const std::vector<Subnet>& taken);

@@ -62,3 +62,19 @@ TEST_CASE("ip_range and gateway from ipam.config") {
     CHECK_THROWS_AS(Allocator(Subnet::parse("10.5.0.0/16"), std::nullopt, Subnet::parse("10.6.0.0/24")), berth::Error);
     CHECK_THROWS_AS(Allocator(Subnet::parse("10.5.0.0/31")), berth::Error);
 }
+
+TEST_CASE("address pools are configurable: RANGE:SIZE entries, each one checked") {
+    auto p = parse_pools("10.10.0.0/16:24, 192.168.100.0/22:26");
+    REQUIRE(p.size() == 2);
+    CHECK(p[0].range.str() == "10.10.0.0/16");
+    CHECK(p[0].size == 24);
+    CHECK(p[1].size == 26);
+    auto picked = pick_subnet(p, {Subnet::parse("10.10.0.0/24")});
+    REQUIRE(picked);
+    CHECK(picked->str() == "10.10.1.0/24");
+    CHECK_THROWS_WITH(parse_pools("10.10.0.0/16"), doctest::Contains("no subnet size"));
+    CHECK_THROWS_WITH(parse_pools("10.10.0.0/16:x"), doctest::Contains("not a number"));
+    CHECK_THROWS_WITH(parse_pools("10.10.0.0/16:8"), doctest::Contains("do not fit"));
+    CHECK_THROWS_WITH(parse_pools("10.10.0.1/16:24"), doctest::Contains("address pool \"10.10.0.1/16:24\""));
+    CHECK_THROWS_WITH(parse_pools(" , "), doctest::Contains("no address pool"));
+}

@@ -207,10 +207,11 @@ void Networks::ensure(const NetworkConfig& cfg) {
             std::vector<Subnet> taken = routed;
             for (const auto& [n, net] : nets_)
                 if (n != cfg.name) taken.push_back(net.alloc.subnet());
-            auto picked = pick_subnet(default_pool(), taken);
+            auto picked = pick_subnet(pools_, taken);
             if (!picked)
                 throw Error("network " + cfg.name + ": no free subnet left in the address pool",
-                            "remove unused networks, or set `ipam.config.subnet`");
+                            "remove unused networks, set `ipam.config.subnet`, or give berth more room in "
+                            "BERTH_ADDRESS_POOLS");
             sub = *picked;
         }
         if (cfg.gateway && !sub.contains(*cfg.gateway))

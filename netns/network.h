@@ -67,6 +67,8 @@ public:
     // the gateway address, brings it up and installs its firewall table.
     void ensure(const NetworkConfig& cfg);
     bool has(const std::string& network) const { return nets_.count(network) > 0; }
+    // Where subnets not given in the file come from (default: default_pool()).
+    void set_pools(std::vector<PoolRange> pools) { pools_ = std::move(pools); }
     const Subnet& subnet(const std::string& network) const;
     uint32_t gateway(const std::string& network) const;
     // The network's IPv6 subnet and gateway; nullopt when it has no IPv6.
@@ -124,6 +126,7 @@ private:
     std::map<std::string, Net> nets_;
     std::set<std::string> swept_;  // networks whose leftover port tables were removed
     std::unique_ptr<Netlink> host_;  // rtnetlink in this namespace, made on first attach
+    std::vector<PoolRange> pools_ = default_pool();
     const Net& get(const std::string& network) const;
     Net& get(const std::string& network) { return const_cast<Net&>(std::as_const(*this).get(network)); }
 };

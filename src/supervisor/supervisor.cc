@@ -166,7 +166,16 @@ struct Supervisor::Impl {
         for (const auto& n : services)
             for (const auto& [key, _] : project.services.at(n).networks) keys.insert(key);
         if (keys.empty()) return;
-        if (!nets) nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+        if (!nets) {
+            nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
+            if (const char* pools = std::getenv("BERTH_ADDRESS_POOLS"); pools && *pools) {
+                try {
+                    nets->set_pools(netns::parse_pools(pools));
+                } catch (Error& e) {
+                    throw e.wrap("BERTH_ADDRESS_POOLS");
+                }
+            }
+        }
         if (!nft) nft = std::make_unique<netns::NftQueue>(&loop);
         if (!dns) {
             dns = std::make_unique<netns::DnsServer>(

@@ -102,6 +102,22 @@ contains "an IPv6 subnet without enable_ipv6 is refused" "rc=1" "$out"
 contains "… naming the network and the fix" "add \`enable_ipv6: true\`" "$out"
 check "nothing of it runs" "" "$("$BERTH" ps -q)"
 "$BERTH" down >/dev/null 2>&1
+# Subnets come from BERTH_ADDRESS_POOLS when it is set; a bad value is refused with the fix.
+sed -i 's/fd00:7::\/64/172.31.250.0\/24/' compose.yaml
+out=$(BERTH_ADDRESS_POOLS=10.213.0.0/16 "$BERTH" up -d 2>&1; echo "rc=$?")
+contains "a bad BERTH_ADDRESS_POOLS is refused" "BERTH_ADDRESS_POOLS: address pool \"10.213.0.0/16\": no subnet size" "$out"
+"$BERTH" down >/dev/null 2>&1
+cat > compose.yaml <<'YAML'
+name: itbad6
+services:
+  a:
+    image: it/busybox
+    command: sleep 1000
+    init: true
+YAML
+BERTH_ADDRESS_POOLS=10.213.0.0/16:24 "$BERTH" up -d >/dev/null 2>&1 || fail "up with BERTH_ADDRESS_POOLS"
+contains "the default network's subnet comes from BERTH_ADDRESS_POOLS" "inet 10.213.0." "$(x a ip -4 addr show eth0)"
+"$BERTH" down >/dev/null 2>&1
 cd "$work/stack"
 
 "$BERTH" down >/dev/null 2>&1 || fail "down"
