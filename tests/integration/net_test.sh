@@ -192,6 +192,13 @@ check "addresses are stable across up/down" "$web_ip" "$(x client nslookup web |
 sup=$(sed -n 's/.*"supervisor": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/project.json")
 [ -n "$sup" ] && kill -9 "$sup"
 sleep 0.2
+# The next `up` adopts what the killed one left: the stack runs again, its port answers.
+"$BERTH" up -d web client >/dev/null 2>&1 || fail "up after a killed supervisor"
+check "up after a killed supervisor: the port answers" "hello from itnet-web-1" "$(fetch http://127.0.0.1:18080/)"
+check "… with one port table for the one publishing container" 1 "$(nft list tables | grep -c 'berth_.*_p')"
+sup=$(sed -n 's/.*"supervisor": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/itnet/project.json")
+[ -n "$sup" ] && kill -9 "$sup"
+sleep 0.2
 (cd / && "$BERTH" -p itnet down >/dev/null 2>&1) || fail "down -p after a killed supervisor, away from the compose file"
 check "no berth links after a crash" "" "$(ip -o link | grep -E 'berth-|veth')"
 check "no nft tables after a crash" "" "$(nft list tables | grep berth_)"
