@@ -28,6 +28,8 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -192,14 +194,19 @@ int main(int argc, char** argv) {
     }
 
     std::string crun = find_crun();
+    bool made_hugetlb_dir = false, mounted_hugetlb = false;
     if (crun.empty()) {
         std::printf("crun: not installed, no comparison\n");
     } else {
         // crun 1.8 refuses this hybrid cgroup layout until hugetlb is bound to a v1 hierarchy.
-        if (!fs::exists("/sys/fs/cgroup/hugetlb")) {
-            mkdir("/sys/fs/cgroup/hugetlb", 0755);  // the tmpfs of /sys/fs/cgroup, in our private mount ns
-            mount("none", "/sys/fs/cgroup/hugetlb", "cgroup", 0, "hugetlb");
-        }
+        // The mount is in our private mount namespace, but the directory is on the host's
+        // /sys/fs/cgroup tmpfs: make it a cgroup mount every time (else crun writes its
+        // "cgroups" as plain files there, for good) and take the directory away after.
+        const char* hugetlb = "/sys/fs/cgroup/hugetlb";
+        made_hugetlb_dir = mkdir(hugetlb, 0755) == 0;
+        struct statfs sf {};
+        if (statfs(hugetlb, &sf) == 0 && sf.f_type != CGROUP_SUPER_MAGIC)
+            mounted_hugetlb = mount("none", hugetlb, "cgroup", 0, "hugetlb") == 0;
         std::string bundle = root + "/bundle";
         write_crun_bundle(bundle, layer);
         std::string state = root + "/crun-state";
@@ -214,6 +221,12 @@ int main(int argc, char** argv) {
             std::printf("ratio berth/crun (median): %.2f (target <= 0.80)\n", b.median / c.median);
         }
     }
+    if (mounted_hugetlb) {
+        for (int i = 0; i < n; ++i)  // crun removes its groups; these are what it may leave
+            rmdir(("/sys/fs/cgroup/hugetlb/berth-bench-crun-" + std::to_string(i)).c_str());
+        umount2("/sys/fs/cgroup/hugetlb", MNT_DETACH);
+    }
+    if (made_hugetlb_dir) rmdir("/sys/fs/cgroup/hugetlb");
     for (const char* ctl : {"memory", "pids", "cpu", "cpuacct", "freezer", "cpu,cpuacct"})
         rmdir(("/sys/fs/cgroup/" + std::string(ctl) + "/berth-bench").c_str());
     rmdir("/sys/fs/cgroup/berth-bench");
