@@ -169,12 +169,21 @@ void nft_apply(const std::string& script) {
     }
 }
 
-void nft_delete_table(const std::string& table) {
+std::string delete_table_script(const std::string& table) {
     std::string script;
-    for (const char* family : {"ip", "ip6"})
+    for (const char* family : {"ip", "ip6"})  // add + delete: a missing table is fine
         script += std::string("add table ") + family + " " + table + "\ndelete table " + family + " " + table + "\n";
-    auto r = run_nft({"-f", "-"}, script);
-    if (r.status != 0) throw Error("nft: cannot delete table " + table + ": " + r.output);
+    return script;
+}
+
+std::string delete_bridge_tables_script(const std::vector<std::string>& tables, const std::string& bridge,
+                                        bool ports_only) {
+    std::string t = table_name(bridge), script;
+    for (const auto& have : tables) {
+        std::string name = have.substr(have.find(' ') + 1);
+        if ((!ports_only && name == t) || name.rfind(t + "_p", 0) == 0) script += "delete table " + have + "\n";
+    }
+    return script;
 }
 
 std::vector<std::string> nft_berth_tables() {

@@ -51,8 +51,12 @@ std::string ports_ruleset(const std::string& table, const std::string& bridge, c
 std::string ruleset(const BridgeRules& rules);
 // Runs `nft -f -` with `script`; throws berth::Error with nft's message.
 void nft_apply(const std::string& script);
-// Deletes the table (ip and ip6) when it exists.
-void nft_delete_table(const std::string& table);
+// A script deleting the table in both families (a missing one is fine).
+std::string delete_table_script(const std::string& table);
+// A script deleting, of `tables` (as nft_berth_tables gives them), the bridge's
+// own table and its containers' port tables (only those with ports_only).
+std::string delete_bridge_tables_script(const std::vector<std::string>& tables, const std::string& bridge,
+                                        bool ports_only);
 // The ip and ip6 tables whose name starts with kTablePrefix, as "FAMILY NAME".
 std::vector<std::string> nft_berth_tables();
 // Whether nft(8) can be run at all (installed and the kernel has nf_tables).

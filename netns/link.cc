@@ -265,28 +265,25 @@ std::vector<Subnet> Netlink::routed_subnets() {
     return out;
 }
 
-std::vector<std::string> Netlink::links_with_prefix(const std::string& prefix) {
-    nl_cache* raw = nullptr;
-    if (int err = rtnl_link_alloc_cache(sk_, AF_UNSPEC, &raw); err < 0) throw nl_error(err, "list links");
-    CachePtr cache(raw);
-    std::vector<std::string> out;
-    for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
-        const char* n = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(o));
-        if (n && std::string_view(n).substr(0, prefix.size()) == prefix) out.emplace_back(n);
-    }
-    return out;
-}
-
-std::vector<std::string> Netlink::links_in_group(uint32_t group) {
+std::vector<std::string> Netlink::links_where(const std::function<bool(const std::string&, uint32_t)>& keep) {
     nl_cache* raw = nullptr;
     if (int err = rtnl_link_alloc_cache(sk_, AF_UNSPEC, &raw); err < 0) throw nl_error(err, "list links");
     CachePtr cache(raw);
     std::vector<std::string> out;
     for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
         auto* l = reinterpret_cast<rtnl_link*>(o);
-        if (rtnl_link_get_group(l) == group && rtnl_link_get_name(l)) out.emplace_back(rtnl_link_get_name(l));
+        const char* n = rtnl_link_get_name(l);
+        if (n && keep(n, rtnl_link_get_group(l))) out.emplace_back(n);
     }
     return out;
+}
+
+std::vector<std::string> Netlink::links_with_prefix(const std::string& prefix) {
+    return links_where([&](const std::string& n, uint32_t) { return n.rfind(prefix, 0) == 0; });
+}
+
+std::vector<std::string> Netlink::links_in_group(uint32_t group) {
+    return links_where([&](const std::string&, uint32_t g) { return g == group; });
 }
 
 std::optional<std::pair<uint32_t, int>> Netlink::ipv4_address(const std::string& name) {

@@ -62,6 +62,7 @@ public:
 
 private:
     void connect();
+    std::vector<std::string> links_where(const std::function<bool(const std::string& name, uint32_t group)>& keep);
     nl_sock* sk_ = nullptr;
 };
 

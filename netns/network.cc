@@ -112,8 +112,8 @@ Networks::Networks(std::string state_file, std::string lock_file)
     try {
         auto j = nlohmann::json::parse(f);
         for (const auto& [name, n] : j.at("networks").items()) {
-            Net net{cfg_from_json(n.at("config")), n.at("bridge"), n.value("created", false),
-                    Allocator::from_json(n.at("addresses")), 0, std::nullopt, {}};
+            Net net(cfg_from_json(n.at("config")), n.at("bridge"), n.value("created", false),
+                    Allocator::from_json(n.at("addresses")));
             derive_ipv6(net.cfg, net.subnet6, net.gateway6);
             nets_.emplace(name, std::move(net));
         }
@@ -136,8 +136,16 @@ std::optional<Ip6> Networks::gateway6(const std::string& n) const {
     return net.subnet6 ? std::optional<Ip6>(net.gateway6) : std::nullopt;
 }
 
-std::optional<Ip6> Networks::address6_for(const std::string& n, uint32_t ip) const {
+std::optional<Ip6> Networks::address6_for(const std::string& n, uint32_t ip, std::optional<Ip6> requested) const {
     const Net& net = get(n);
+    if (requested) {
+        if (!net.subnet6)
+            throw Error("ipv6_address " + format_ipv6(*requested) + " given, but network " + n + " has no IPv6",
+                        "add `enable_ipv6: true` to the network");
+        if (!net.subnet6->contains(*requested))
+            throw Error("ipv6_address " + format_ipv6(*requested) + " is outside the subnet " + net.subnet6->str());
+        return requested;
+    }
     if (!net.subnet6) return std::nullopt;
     auto a = net.subnet6->host(ip - net.alloc.subnet().network);
     if (!a)
@@ -178,7 +186,7 @@ void Networks::ensure(const NetworkConfig& cfg) {
                         "give the bridge an address, or set ipam.config.subnet for the network");
         }
         if (!nets_.count(cfg.name))
-            nets_.emplace(cfg.name, Net{cfg, br, false, Allocator(sub, gw, cfg.ip_range), 0, std::nullopt, {}});
+            nets_.emplace(cfg.name, Net(cfg, br, false, Allocator(sub, gw, cfg.ip_range)));
         save();
         return;
     }
@@ -219,7 +227,7 @@ void Networks::ensure(const NetworkConfig& cfg) {
         if (cfg.ip_range && !sub.contains(cfg.ip_range->network))
             throw Error("network " + cfg.name + ": ip_range " + cfg.ip_range->str() + " is outside " + sub.str());
         nets_.erase(cfg.name);
-        it = nets_.emplace(cfg.name, Net{cfg, br, true, Allocator(sub, cfg.gateway, cfg.ip_range), 0, std::nullopt, {}}).first;
+        it = nets_.emplace(cfg.name, Net(cfg, br, true, Allocator(sub, cfg.gateway, cfg.ip_range))).first;
     }
     Net& net = it->second;
     net.cfg = cfg;
@@ -253,13 +261,10 @@ void Networks::ensure(const NetworkConfig& cfg) {
         warned = true;
     } else {
         std::string script;
-        if (exists && swept_.insert(cfg.name).second) {
+        if (exists && swept_.insert(cfg.name).second)
             // Adopting a bridge an earlier run left (its supervisor was
             // killed): its containers' port tables go, before any of ours start.
-            std::string t = table_name(br);
-            for (const auto& have : nft_berth_tables())
-                if (have.substr(have.find(' ') + 1).rfind(t + "_p", 0) == 0) script += "delete table " + have + "\n";
-        }
+            script = delete_bridge_tables_script(nft_berth_tables(), br, true);
         nft_apply(script + ruleset({br, net.alloc.subnet(), cfg.internal, !cfg.internal, net.subnet6}));
     }
     if (!cfg.internal && !ip_forward()) {
@@ -344,11 +349,7 @@ std::string Networks::publish_script(const std::string& container, const std::st
 
 std::string Networks::unpublish_script(const std::string& container, const std::string& network) const {
     auto it = nets_.find(network);
-    if (it == nets_.end()) return "";
-    std::string t = ports_table_name(it->second.bridge, container), script;
-    for (const char* family : {"ip", "ip6"})  // add + delete: a missing table is fine
-        script += std::string("add table ") + family + " " + t + "\ndelete table " + family + " " + t + "\n";
-    return script;
+    return it == nets_.end() ? "" : delete_table_script(ports_table_name(it->second.bridge, container));
 }
 
 bool Networks::publish(const std::string& container, const std::string& network, uint32_t address,
@@ -380,13 +381,8 @@ void Networks::remove_all() {
     if (nft_available()) {
         std::string script;
         auto tables = nft_berth_tables();
-        for (const auto& [name, n] : nets_) {
-            if (!n.created) continue;
-            std::string t = table_name(n.bridge);
-            for (const auto& have : tables)
-                if (std::string name = have.substr(have.find(' ') + 1); name == t || name.rfind(t + "_p", 0) == 0)
-                    script += "delete table " + have + "\n";
-        }
+        for (const auto& [name, n] : nets_)
+            if (n.created) script += delete_bridge_tables_script(tables, n.bridge, false);
         try {
             if (!script.empty()) nft_apply(script);
         } catch (const std::exception& e) {

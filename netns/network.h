@@ -74,10 +74,12 @@ public:
     // The network's IPv6 subnet and gateway; nullopt when it has no IPv6.
     std::optional<Subnet6> subnet6(const std::string& network) const;
     std::optional<Ip6> gateway6(const std::string& network) const;
-    // The IPv6 address that goes with the IPv4 address `ip` on the network
-    // (the same host number); nullopt without IPv6. Throws when the IPv6
-    // subnet is too small to hold that host number.
-    std::optional<Ip6> address6_for(const std::string& network, uint32_t ip) const;
+    // The IPv6 address that goes with the IPv4 address `ip` on the network:
+    // `requested` (a static ipv6_address, checked against the subnet), else
+    // the same host number; nullopt without IPv6. Throws when the IPv6 subnet
+    // is too small to hold that host number.
+    std::optional<Ip6> address6_for(const std::string& network, uint32_t ip,
+                                    std::optional<Ip6> requested = std::nullopt) const;
 
     // The container's stable address on the network (requested: a static ipv4_address).
     uint32_t assign(const std::string& network, const std::string& container,
@@ -114,6 +116,8 @@ public:
 
 private:
     struct Net {
+        Net(NetworkConfig c, std::string b, bool made, Allocator a)
+            : cfg(std::move(c)), bridge(std::move(b)), created(made), alloc(std::move(a)) {}
         NetworkConfig cfg;
         std::string bridge;
         bool created = false;  // made by berth (removed by remove_all)

@@ -25,19 +25,20 @@ constexpr uint64_t kUdpIdleMs = 30000;
 sockaddr_storage make_addr(const std::string& ip, uint16_t port) {
     sockaddr_storage st{};
     std::string host = ip.empty() ? "0.0.0.0" : ip;
+    int ok;
     if (host.find(':') != std::string::npos) {
         auto* a = reinterpret_cast<sockaddr_in6*>(&st);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons(port);
-        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1)
-            throw Error("invalid host address \"" + ip + "\" for a published port", "write an IP address such as 127.0.0.1 or ::1");
+        ok = inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
     } else {
         auto* a = reinterpret_cast<sockaddr_in*>(&st);
         a->sin_family = AF_INET;
         a->sin_port = htons(port);
-        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1)
-            throw Error("invalid host address \"" + ip + "\" for a published port", "write an IP address such as 127.0.0.1 or ::1");
+        ok = inet_pton(AF_INET, host.c_str(), &a->sin_addr);
     }
+    if (ok != 1)
+        throw Error("invalid host address \"" + ip + "\" for a published port", "write an IP address such as 127.0.0.1 or ::1");
     return st;
 }
 

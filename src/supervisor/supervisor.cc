@@ -274,7 +274,6 @@ struct Unit {
     std::string proxies_key;  // the ports configuration they were made for
     uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
     std::string primary_net;  // … and that network's name
-    std::map<std::string, netns::Ip6> addrs6;  // IPv6 address per network that has IPv6
     bool published = false;   // kernel forwarding (DNAT) rules are in place
 
     const std::string& name() const { return cp.name; }
@@ -439,10 +438,7 @@ struct Unit {
         rec.state = "running";
         rec.health = has_healthcheck() ? "starting" : "";
         save();
-        for (size_t i = 0; i < proxies.size(); ++i) {
-            proxies[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
-            if (proxies6[i]) proxies6[i]->set_target(primary_ip, static_cast<uint16_t>(svc->ports[i].target));
-        }
+        point_proxies(primary_ip);
         publish_ports();
         exit_poll = new_handle<uv_poll_t>();
         uv_poll_init(&sup->loop, exit_poll, c->pidfd());
@@ -458,7 +454,6 @@ struct Unit {
         std::vector<netns::Attachment> atts;
         rec.networks.clear();
         rec.networks6.clear();
-        addrs6.clear();
         primary_ip = 0;
         primary_net.clear();
         const auto& mode = svc->network_mode;
@@ -472,7 +467,6 @@ struct Unit {
             net.embedded_dns = !peer->rec.networks.empty();
             rec.networks = peer->rec.networks;
             rec.networks6 = peer->rec.networks6;
-            addrs6 = peer->addrs6;
             primary_ip = peer->primary_ip;
             return atts;
         }
@@ -495,29 +489,21 @@ struct Unit {
             }
             std::optional<netns::Ip6> ip6;
             try {
-                auto sub6 = sup->nets->subnet6(real);
-                if (!sn->ipv6_address.empty()) {
-                    if (!sub6)
-                        throw Error("ipv6_address " + sn->ipv6_address + " given, but the network has no IPv6",
-                                    "add `enable_ipv6: true` to the network");
-                    ip6 = netns::parse_ipv6(sn->ipv6_address);
-                    if (!sub6->contains(*ip6))
-                        throw Error("ipv6_address " + sn->ipv6_address + " is outside the subnet " + sub6->str());
-                } else {
-                    ip6 = sup->nets->address6_for(real, ip);
-                }
+                std::optional<netns::Ip6> want6;
+                if (!sn->ipv6_address.empty()) want6 = netns::parse_ipv6(sn->ipv6_address);
+                ip6 = sup->nets->address6_for(real, ip, want6);
             } catch (Error& e) {
                 throw e.wrap("service \"" + cp.service + "\": network " + real);
             }
             atts.push_back({real, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
             rec.networks[real] = netns::format_ipv4(ip);
-            if (ip6) addrs6[real] = *ip6, rec.networks6[real] = netns::format_ipv6(*ip6);
+            if (ip6) rec.networks6[real] = netns::format_ipv6(*ip6);
             if (!primary_ip) primary_ip = ip, primary_net = real;
         }
         std::vector<std::string> names{svc->hostname.empty() ? name().substr(0, 63) : svc->hostname};
         if (!svc->hostname.empty() && !svc->domainname.empty()) names.insert(names.begin(), svc->hostname + "." + svc->domainname);
         net.own.push_back({netns::format_ipv4(primary_ip), names});
-        if (auto it = addrs6.find(primary_net); it != addrs6.end()) net.own.push_back({netns::format_ipv6(it->second), names});
+        if (auto it = rec.networks6.find(primary_net); it != rec.networks6.end()) net.own.push_back({it->second, names});
         net.embedded_dns = true;
         return atts;
     }
@@ -585,14 +571,20 @@ struct Unit {
         for (size_t i = 0; i < proxies.size(); ++i)
             pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
                           svc->ports[i].protocol});
-        auto ip6 = addrs6.find(primary_net);
-        std::string script = sup->nets->publish_script(
-            name(), primary_net, primary_ip, pp, ip6 == addrs6.end() ? std::nullopt : std::optional<netns::Ip6>(ip6->second));
+        std::optional<netns::Ip6> ip6;
+        if (auto it = rec.networks6.find(primary_net); it != rec.networks6.end()) ip6 = netns::parse_ipv6(it->second);
+        std::string script = sup->nets->publish_script(name(), primary_net, primary_ip, pp, ip6);
         if (script.empty()) return;
         published = true;
         sup->nft->apply(std::move(script), [n = name()](const std::string& err) {
             if (!err.empty()) spdlog::warn("{}: published ports go through the proxy only: {}", n, err);
         });
+    }
+    // Where the proxies forward: the container's address, or 0 (refuse) while it does not run.
+    void point_proxies(uint32_t ip) {
+        for (size_t i = 0; i < proxies.size(); ++i)
+            for (auto* p : {proxies[i].get(), proxies6[i].get()})
+                if (p) p->set_target(ip, static_cast<uint16_t>(svc->ports[i].target));
     }
     void unpublish_ports() {
         if (!published) return;
@@ -607,9 +599,7 @@ struct Unit {
         close_handle(exit_poll);
         cancel_health();
         runtime::ExitStatus st = c->wait();
-        for (auto& p : proxies) p->set_target(0, 0);
-        for (auto& p : proxies6)
-            if (p) p->set_target(0, 0);
+        point_proxies(0);
         unpublish_ports();
         if (sup->dns) sup->dns->stop(name());
         try {
@@ -860,6 +850,18 @@ struct Unit {
     }
 };
 
+// `r`'s addresses on `net` (a network the asker is on), each once; IPv6 only
+// where the asker has IPv6 on that network too.
+static void add_addresses(const state::ContainerRecord& r, const std::string& net, const state::ContainerRecord& asker,
+                          netns::DnsAnswer& out) {
+    uint32_t v4 = netns::parse_ipv4(r.networks.at(net));
+    if (std::find(out.v4.begin(), out.v4.end(), v4) == out.v4.end()) out.v4.push_back(v4);
+    auto six = r.networks6.find(net);
+    if (six == r.networks6.end() || !asker.networks6.count(net)) return;
+    netns::Ip6 v6 = netns::parse_ipv6(six->second);
+    if (std::find(out.v6.begin(), out.v6.end(), v6) == out.v6.end()) out.v6.push_back(v6);
+}
+
 std::optional<netns::DnsAnswer> Supervisor::Impl::dns_lookup(const std::string& asker, const std::string& qname) {
     Unit* a = nullptr;
     for (auto& u : units)
@@ -885,14 +887,7 @@ std::optional<netns::DnsAnswer> Supervisor::Impl::dns_lookup(const std::string& 
                     if (pn == project.networks.end() || pn->second.name != net) continue;
                     for (const auto& al : sn.aliases) match |= lower(al) == qname;
                 }
-            if (!match) continue;
-            uint32_t addr = netns::parse_ipv4(ip);
-            if (std::find(out.v4.begin(), out.v4.end(), addr) == out.v4.end()) out.v4.push_back(addr);
-            // IPv6 only where the asker has IPv6 on that network too.
-            auto six = u->addrs6.find(net);
-            if (six != u->addrs6.end() && a->addrs6.count(net) &&
-                std::find(out.v6.begin(), out.v6.end(), six->second) == out.v6.end())
-                out.v6.push_back(six->second);
+            if (match) add_addresses(u->rec, net, a->rec, out);
         }
     }
     if (out.empty()) lookup_one_off(*a, qname, out);
@@ -909,12 +904,8 @@ void Supervisor::Impl::lookup_one_off(const Unit& asker, const std::string& qnam
     if (fs::is_empty(runs.dir() + "/containers", ec) || ec) return;
     for (const auto& r : runs.read_all()) {
         if (lower(r.name) != qname || !state::process_alive(r.pid, r.pid_start_time)) continue;
-        for (const auto& [net, ip] : r.networks) {
-            if (!asker.rec.networks.count(net)) continue;
-            out.v4.push_back(netns::parse_ipv4(ip));
-            if (auto six = r.networks6.find(net); six != r.networks6.end() && asker.addrs6.count(net))
-                out.v6.push_back(netns::parse_ipv6(six->second));
-        }
+        for (const auto& [net, _] : r.networks)
+            if (asker.rec.networks.count(net)) add_addresses(r, net, asker.rec, out);
     }
 }
 
