@@ -254,6 +254,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     one_off.bundle_dir = spec.state_dir;
+    for (const auto& m : svc.volumes)  // so that `volume rm` refuses them while it runs
+        if (m.type == "volume") one_off.volumes.push_back(supervisor::volume_name(project, m, name));
     one_offs.write(one_off);
     auto started = [&](pid_t pid) {
         if (one_off.pid == pid) return;  // the network hook recorded it already

@@ -1427,9 +1427,12 @@ std::map<std::string, std::string> volumes_in_use() {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(state::runtime_dir(), ec)) {
         if (!e.is_directory()) continue;
-        for (const auto& r : state::ProjectState(state::runtime_dir(), e.path().filename().string()).read_all())
-            if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time))
-                for (const auto& v : r.volumes) used.emplace(v, r.name);
+        std::string project = e.path().filename().string();
+        for (const auto& ps : {state::ProjectState(state::runtime_dir(), project),
+                               state::one_off_state(state::runtime_dir(), project)})
+            for (const auto& r : ps.read_all())
+                if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time))
+                    for (const auto& v : r.volumes) used.emplace(v, r.name);
     }
     return used;
 }

@@ -120,6 +120,14 @@ check "nothing started" "" "$("$BERTH" ps -q)"
 "$BERTH" up -d --wait user >/dev/null 2>&1 || fail "up with the external volume"
 "$BERTH" down -v >/dev/null 2>&1
 check "down -v never removes an external volume" hi "$(cat "$BERTH_ROOT/volumes/precious/_data/hello")"
+# A one-off container holds its volumes as a service's container does.
+"$BERTH" run -d --rm --name itext-once user sleep 30 >/dev/null 2>&1 || fail "run -d with the volume"
+out=$("$BERTH" volume rm precious 2>&1; echo "rc=$?")
+contains "removing a volume a one-off container uses is refused" "in use by running container itext-once" "$out"
+rec="$BERTH_RUNTIME_DIR/itext/runs/containers/itext-once.json"
+pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")
+[ -n "$pid" ] && kill -9 "$pid"
+for _ in $(seq 50); do [ -e "$rec" ] || break; sleep 0.1; done
 "$BERTH" volume rm precious >/dev/null || fail "volume rm"
 check "volume rm removes it" "" "$("$BERTH" volume ls -q)"
 # A device volume (driver_opts type ext4 on a loop device of this test's own): mounted while up,
