@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct Cli {
 
 // True when colored output should be written to `fd` under --ansi.
 bool use_color(const GlobalOptions& g, int fd);
+
+// A repeatable option takes exactly one value per occurrence, as in docker
+// (`run -e A=1 web env`: "web" is the service, not a second value of -e).
+void one_value_per_occurrence(CLI::App& app);
+// When the first word that is not one of berth's options names no command:
+// what to tell the user (the nearest command, or that berth lacks it yet).
+std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv);
 
 // One per command file.
 void add_version_command(Cli& cli);

@@ -48,7 +48,12 @@ int main(int argc, char** argv) {
     add_volume_commands(cli);
     add_cp_command(cli);
     add_completion_command(cli);
+    one_value_per_occurrence(app);
 
+    if (auto unknown = unknown_command(app, argc, argv)) {
+        std::fprintf(stderr, "berth: %s\n", unknown->c_str());
+        return 1;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

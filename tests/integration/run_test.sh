@@ -32,6 +32,12 @@ check "command and environment from compose" "hello from itest-app" "$out"
 out=$("$BERTH" run --rm --name itest-cmd -e X=1 -u nobody app sh -c 'echo $X $(id -u) $(pwd) $$' </dev/null)
 check "run COMMAND, -e, -u, working_dir, PID 1" "1 65534 /srv 1" "$out"
 
+# A repeatable option takes one value per occurrence (docker's habit): SERVICE and COMMAND follow.
+out=$("$BERTH" run --rm -T -e A=1 -e B=2 --name itest-opts app sh -c 'echo $A$B' </dev/null 2>&1)
+check "run -e A=1 -e B=2 SERVICE COMMAND" "12" "$out"
+out=$("$BERTH" run --rm -T -e A=1 app env </dev/null 2>&1 | grep -c '^A=1$')
+check "run -e A=1 SERVICE env: env is the command" "1" "$out"
+
 out=$("$BERTH" run --rm --name itest-miss app /no/such </dev/null 2>&1)
 check "missing program exits 1" 1 $?
 contains "missing program is named" "exec /no/such: No such file or directory" "$out"
