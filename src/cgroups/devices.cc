@@ -63,15 +63,25 @@ DeviceRule parse_device_rule(std::string_view text) {
     if (r.type == DeviceRule::Type::All && (r.major != DeviceRule::kAny || r.minor != DeviceRule::kAny))
         throw bad_rule(text, "type a covers every device: write \"a *:* rwm\"");
     if (f.size() == 3) {
-        r.access = 0;
-        for (char c : f[2]) {
-            if (c == 'r') r.access |= DeviceRule::kRead;
-            else if (c == 'w') r.access |= DeviceRule::kWrite;
-            else if (c == 'm') r.access |= DeviceRule::kMknod;
-            else throw bad_rule(text, std::string("access '") + c + "' is not r, w or m");
+        try {
+            r.access = parse_device_access(f[2]);
+        } catch (const Error& e) {
+            throw bad_rule(text, e.message());
         }
     }
     return r;
+}
+
+unsigned parse_device_access(std::string_view text) {
+    if (text.empty()) throw Error("the device access is empty", "write some of r, w and m");
+    unsigned access = 0;
+    for (char c : text) {
+        if (c == 'r') access |= DeviceRule::kRead;
+        else if (c == 'w') access |= DeviceRule::kWrite;
+        else if (c == 'm') access |= DeviceRule::kMknod;
+        else throw Error(std::string("access '") + c + "' is not r, w or m", "write some of r, w and m");
+    }
+    return access;
 }
 
 const std::vector<DeviceRule>& default_device_rules() {

@@ -33,6 +33,9 @@ struct DeviceRule {
 // or *; ACCESS some of r, w, m, default rwm) or a bare "a". Throws berth::Error.
 DeviceRule parse_device_rule(std::string_view text);
 
+// "rwm", "r", "mw": DeviceRule access bits. Throws berth::Error.
+unsigned parse_device_access(std::string_view text);
+
 // Docker's and runc's default: mknod of any char or block device, and read and
 // write of null, zero, full, random, urandom, tty, console, ptmx and pts/*.
 const std::vector<DeviceRule>& default_device_rules();
