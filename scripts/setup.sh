@@ -11,7 +11,7 @@ PKGS="build-essential cmake pkg-config git
   libspdlog-dev libfmt-dev doctest-dev libvalijson-dev libcli11-dev libarchive-dev
   libcurl4-openssl-dev libseccomp-dev libssl-dev libsystemd-dev
   clang libclang-rt-14-dev
-  busybox-static iproute2 util-linux procps python3 crun nftables wget"
+  busybox-static iproute2 util-linux mount procps python3 crun nftables wget"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -126,6 +126,7 @@ public:
         if (!m_.cpu.empty()) dirs_.push_back(m_.cpu + "/" + rel_);
         if (!m_.cpuacct.empty() && m_.cpuacct != m_.cpu) dirs_.push_back(m_.cpuacct + "/" + rel_);
         if (!m_.freezer.empty()) dirs_.push_back(m_.freezer + "/" + rel_);
+        if (!m_.devices.empty()) dirs_.push_back(m_.devices + "/" + rel_);  // joined even when not set up here
         if (!l.cpuset_cpus.empty() && !m_.cpuset.empty()) dirs_.push_back(m_.cpuset + "/" + rel_);
         for (const auto& d : dirs_) {
             std::string root = d.substr(0, d.size() - rel_.size() - 1);
@@ -153,6 +154,7 @@ public:
         if (l.pids && *l.pids > 0 && !m_.pids.empty())
             write_value(m_.pids + "/" + rel_ + "/pids.max", std::to_string(*l.pids));
         if (!l.cpuset_cpus.empty() && !m_.cpuset.empty()) setup_cpuset(l.cpuset_cpus);
+        if (l.devices) setup_devices(*l.devices);
     }
 
     const std::string& path() const override { return rel_; }
@@ -191,6 +193,18 @@ public:
     }
 
 private:
+    // Deny everything, then allow each rule, before any process joins.
+    void setup_devices(const std::vector<DeviceRule>& rules) {
+        if (m_.devices.empty()) {
+            if (rules.size() == 1 && rules.front() == allow_all_devices()) return;
+            throw Error("cgroup: the devices controller is not mounted: container device access cannot be limited",
+                        "mount the v1 devices controller (mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices)");
+        }
+        std::string dir = m_.devices + "/" + rel_;
+        write_value(dir + "/devices.deny", "a");
+        for (const auto& r : rules) write_value(dir + "/devices.allow", r.to_string());
+    }
+
     void set_freezer(const char* state) {
         if (m_.freezer.empty()) throw Error("cgroup: the freezer controller is not mounted");
         write_value(m_.freezer + "/" + rel_ + "/freezer.state", state);
@@ -271,6 +285,11 @@ public:
         int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) throw Error::sys(errno, "cgroup: open " + dir_);
         fd_.reset(fd);
+        if (l.devices) {
+            UniqueFd prog = load_device_program(device_program(*l.devices));
+            attach_device_program(fd_.get(), prog.get());
+            device_prog_ = std::move(prog);
+        }
     }
 
     const std::string& path() const override { return rel_; }
@@ -291,6 +310,7 @@ public:
     std::vector<pid_t> procs() const override { return read_procs(dir_); }
     void destroy() override {
         fd_.reset();
+        device_prog_.reset();
         if (!exists(dir_)) return;
         if (exists(dir_ + "/cgroup.kill")) {
             try {
@@ -334,6 +354,9 @@ private:
 
     std::string root_, rel_, dir_;
     UniqueFd fd_;
+    // The device program stays attached to the directory (until the group is
+    // removed) whether or not this fd is open; the fd is berth's handle on it.
+    UniqueFd device_prog_;
 };
 
 class V2Manager : public Manager {

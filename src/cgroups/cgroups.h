@@ -3,6 +3,8 @@
 // backend (one hierarchy per controller), picked at run time by detect().
 #pragma once
 
+#include "cgroups/devices.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +22,10 @@ struct Limits {
     std::optional<int64_t> cpu_shares;          // v1 shares (2..262144)
     std::string cpuset_cpus;                    // "0-1", "" = any
     std::optional<int64_t> pids;                // max processes; -1 or 0 = unlimited
+    // The devices the group's processes may use (allow rules over a default
+    // deny). Unset: the group's device access is left as it is (a process
+    // joining an existing group).
+    std::optional<std::vector<DeviceRule>> devices;
 };
 
 class Group {
@@ -55,7 +61,7 @@ std::unique_ptr<Manager> detect();
 // Backends over explicit roots (tests point these at temporary directories).
 std::unique_ptr<Manager> make_v2(std::string root);
 struct V1Mounts {
-    std::string memory, cpu, cpuacct, pids, cpuset, freezer;  // "" when not mounted
+    std::string memory, cpu, cpuacct, pids, cpuset, freezer, devices;  // "" when not mounted
 };
 std::unique_ptr<Manager> make_v1(V1Mounts mounts);
 

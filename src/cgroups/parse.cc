@@ -40,6 +40,7 @@ V1Mounts parse_v1_mounts(const std::string& mountinfo) {
             else if (opt == "pids" && m.pids.empty()) m.pids = l.point;
             else if (opt == "cpuset" && m.cpuset.empty()) m.cpuset = l.point;
             else if (opt == "freezer" && m.freezer.empty()) m.freezer = l.point;
+            else if (opt == "devices" && m.devices.empty()) m.devices = l.point;
         }
     }
     return m;

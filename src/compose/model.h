@@ -32,6 +32,12 @@ struct Port {
     std::string app_protocol;
 };
 
+struct Device {  // `devices:` "/dev/src[:/dev/dst[:rwm]]" or {source, target, permissions}
+    std::string source;
+    std::string target;
+    std::string permissions = "rwm";
+};
+
 struct Mount {
     std::string type;  // bind, volume, tmpfs, npipe, cluster
     std::string source;
@@ -126,6 +132,8 @@ struct Service {
     std::string cpuset;
     std::map<std::string, Dependency> depends_on;
     std::optional<Deploy> deploy;
+    std::vector<std::string> device_cgroup_rules;  // "c 1:3 rwm"
+    std::vector<Device> devices;
     std::vector<std::string> dns, dns_opt, dns_search;
     std::string domainname;
     std::map<std::string, std::optional<std::string>> environment;

@@ -497,6 +497,43 @@ private:
         }
     }
 
+    // `devices:` entries: "SOURCE[:TARGET[:PERMISSIONS]]" or a mapping.
+    std::vector<Device> devices(const Node& n, const std::string& path) {
+        std::vector<Device> out;
+        if (n.is_null()) return out;
+        if (!n.is_seq()) fail(n, path, std::string("expected a list of devices, got ") + kind_name(n));
+        for (size_t i = 0; i < n.items.size(); ++i) {
+            const Node& it = n.items[i];
+            std::string ip = path + "[" + std::to_string(i) + "]";
+            Device d;
+            if (it.is_map()) {
+                for (const auto& e : it.entries)
+                    if (e.key != "source" && e.key != "target" && e.key != "permissions")
+                        fail(e.value, ip + "." + e.key, "unknown key \"" + e.key + "\"", "use source, target and permissions");
+                if (const Node* x = it.find("source")) d.source = text(*x, ip + ".source");
+                if (const Node* x = it.find("target")) d.target = text(*x, ip + ".target");
+                if (const Node* x = it.find("permissions")) d.permissions = text(*x, ip + ".permissions");
+            } else {
+                auto parts = split(text(it, ip), ':');
+                if (parts.empty() || parts.size() > 3)
+                    fail(it, ip, "invalid device \"" + it.text + "\"", "write /dev/SOURCE[:/dev/TARGET[:rwm]]");
+                d.source = parts[0];
+                if (parts.size() > 1) d.target = parts[1];
+                if (parts.size() > 2) d.permissions = parts[2];
+            }
+            if (d.target.empty()) d.target = d.source;
+            if (d.source.empty() || d.source[0] != '/')
+                fail(it, ip, "device \"" + d.source + "\" must be an absolute host path",
+                     "CDI device names are not supported; write /dev/SOURCE[:/dev/TARGET[:rwm]]");
+            if (d.target[0] != '/') fail(it, ip, "device target \"" + d.target + "\" must be an absolute path");
+            if (d.permissions.empty() || d.permissions.find_first_not_of("rwm") != std::string::npos)
+                fail(it, ip, "device permissions \"" + d.permissions + "\" are not some of r, w and m",
+                     "e.g. /dev/ttyUSB0:/dev/ttyUSB0:rw");
+            out.push_back(std::move(d));
+        }
+        return out;
+    }
+
     // --- one service ---
 
     Service service(const std::string& name, const Node& n, const std::string& path, Project& p) {
@@ -527,6 +564,8 @@ private:
             else if (k == "cpuset") s.cpuset = text(v, kp);
             else if (k == "depends_on") depends_on(name, v, kp, s);
             else if (k == "deploy") s.deploy = deploy(v, kp);
+            else if (k == "devices") s.devices = devices(v, kp);
+            else if (k == "device_cgroup_rules") s.device_cgroup_rules = string_list(v, kp);
             else if (k == "dns") s.dns = string_list(v, kp);
             else if (k == "dns_opt") s.dns_opt = string_list(v, kp);
             else if (k == "dns_search") s.dns_search = string_list(v, kp);

@@ -211,3 +211,27 @@ secrets:
     CHECK(*a.secrets[1].mode == 0400);
     CHECK(p.secrets.at("token").file == "/srv/proj/token.txt");
 }
+
+TEST_CASE("devices: short and long forms, device_cgroup_rules as written") {
+    auto p = norm("services:\n  a:\n    image: x\n    devices: [/dev/ttyUSB0, '/dev/sda:/dev/xvda:r',\n"
+                  "      {source: /dev/loop3, target: /dev/l, permissions: rw}]\n"
+                  "    device_cgroup_rules: ['c 1:3 mr', 'b 7:* rwm']\n");
+    const auto& s = p.services.at("a");
+    REQUIRE(s.devices.size() == 3);
+    CHECK(s.devices[0].source == "/dev/ttyUSB0");
+    CHECK(s.devices[0].target == "/dev/ttyUSB0");
+    CHECK(s.devices[0].permissions == "rwm");
+    CHECK(s.devices[1].target == "/dev/xvda");
+    CHECK(s.devices[1].permissions == "r");
+    CHECK(s.devices[2].source == "/dev/loop3");
+    CHECK(s.devices[2].target == "/dev/l");
+    CHECK(s.devices[2].permissions == "rw");
+    CHECK(s.device_cgroup_rules == std::vector<std::string>{"c 1:3 mr", "b 7:* rwm"});
+    std::string e = error_of("services:\n  a:\n    image: x\n    devices: ['/dev/sda:/dev/xvda:rwx']\n");
+    CHECK(e.find("compose.yaml:4:") == 0);
+    CHECK(e.find("device permissions \"rwx\"") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, devices: ['vendor.com/gpu=all']}\n").find("absolute host path") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, devices: ['/dev/a:rel']}\n").find("must be an absolute path") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, devices: ['/dev/a:/dev/b:r:x']}\n").find("invalid device") != std::string::npos);
+    CHECK(error_of("services:\n  a: {image: x, devices: [{source: /dev/a, mode: r}]}\n").find("unknown key") != std::string::npos);
+}

@@ -142,6 +142,12 @@ J service_to_json(const Service& s) {
         }
         j["deploy"] = d;
     }
+    if (!s.device_cgroup_rules.empty()) j["device_cgroup_rules"] = list(s.device_cgroup_rules);
+    if (!s.devices.empty()) {
+        J a = J::array();
+        for (auto& d : s.devices) a.push_back({{"source", d.source}, {"target", d.target}, {"permissions", d.permissions}});
+        j["devices"] = a;
+    }
     if (!s.dns.empty()) j["dns"] = list(s.dns);
     if (!s.dns_opt.empty()) j["dns_opt"] = list(s.dns_opt);
     if (!s.dns_search.empty()) j["dns_search"] = list(s.dns_search);

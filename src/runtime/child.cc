@@ -184,6 +184,18 @@ void mount_everything(const ChildPlan& p) {
     }
 }
 
+// Replaces whatever is at the path (the image may ship a node of its own there).
+void make_devices(const ChildPlan& p) {
+    mode_t old = umask(0);
+    for (const auto& d : p.devices) {
+        make_parent_dirs(d.path);
+        if (unlink(d.path) < 0 && errno != ENOENT) fail("replace", d.path);
+        if (mknod(d.path, d.mode, d.dev) < 0) fail("mknod", d.path);
+        if (chown(d.path, d.uid, d.gid) < 0) fail("chown", d.path);
+    }
+    umask(old);
+}
+
 void write_sysctls(const ChildPlan& p) {
     for (const auto& f : p.sysctls) {
         int fd = open(f.path, O_WRONLY | O_CLOEXEC);
@@ -343,6 +355,7 @@ void forward(int sig) {
     join_namespaces(plan);
     mount_root(plan);
     mount_everything(plan);
+    make_devices(plan);
     wait_for_network(plan);
     write_sysctls(plan);
     mask_paths(plan);

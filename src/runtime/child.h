@@ -24,6 +24,14 @@ struct ChildMount {
     unsigned long propagation = 0; // MS_PRIVATE, MS_SHARED, … (| MS_REC)
 };
 
+struct ChildDevice {  // a host device node made in the container (`devices:`)
+    const char* path;     // inside the new root
+    mode_t mode;          // S_IFCHR or S_IFBLK | permission bits, as on the host
+    dev_t dev;
+    uid_t uid;
+    gid_t gid;
+};
+
 struct ChildFile {  // a file written before the masks, e.g. a sysctl
     const char* path;
     const char* content;
@@ -46,6 +54,7 @@ struct ChildPlan {
     const char* overlay_options = nullptr;
     std::vector<ChildMount> mounts;        // after pivot_root, in order
     std::vector<ChildFile> sysctls;
+    std::vector<ChildDevice> devices;      // made after the mounts
     std::vector<const char*> masked_files, masked_dirs, readonly_paths;
     bool read_only_root = false;
 

@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -198,6 +199,33 @@ void prepare_security(const ContainerSpec& spec, Prepared& p) {
 
 void prepare_exec(const std::vector<std::string>& argv, const std::vector<std::string>& env, Prepared& p);
 
+// The devices the container may use (the cgroup's rules), and the nodes of
+// `devices` for the child to make, with the host's numbers, mode and owner.
+std::vector<cgroups::DeviceRule> prepare_devices(const ContainerSpec& spec, Prepared& p) {
+    std::vector<cgroups::DeviceRule> rules = cgroups::default_device_rules();
+    for (const auto& d : spec.devices) {
+        if (d.target.empty() || d.target[0] != '/')
+            throw Error("device target \"" + d.target + "\" must be an absolute path");
+        struct stat st {};
+        if (::stat(d.source.c_str(), &st) < 0) throw Error::sys(errno, "device " + d.source);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+            throw Error("device " + d.source + " is not a device node",
+                        "`devices:` takes character or block devices, such as /dev/ttyUSB0");
+        unsigned access = 0;
+        try {
+            access = cgroups::parse_device_access(d.permissions);
+        } catch (Error& e) {
+            throw e.wrap("device " + d.source);
+        }
+        rules.push_back({S_ISBLK(st.st_mode) ? cgroups::DeviceRule::Type::Block : cgroups::DeviceRule::Type::Char,
+                         major(st.st_rdev), minor(st.st_rdev), access});
+        p.plan.devices.push_back({p.keep(d.target), st.st_mode & (S_IFMT | 07777), st.st_rdev, st.st_uid, st.st_gid});
+    }
+    for (const auto& text : spec.device_cgroup_rules) rules.push_back(cgroups::parse_device_rule(text));
+    if (spec.privileged) return {cgroups::allow_all_devices()};
+    return rules;
+}
+
 void prepare_process(const ContainerSpec& spec, Prepared& p) {
     if (spec.argv.empty())
         throw Error("no command to run", "the image has no Entrypoint or Cmd: set `command:` for the service");
@@ -309,6 +337,11 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     if (spec.layers.empty()) throw Error("container " + spec.id + ": the image has no layers");
     if (spec.state_dir.empty()) throw Error("container " + spec.id + ": no state directory");
 
+    // Checked before anything is written: a bad device leaves nothing behind.
+    Prepared p;
+    cgroups::Limits limits = to_cgroup_limits(spec.limits);
+    limits.devices = prepare_devices(spec, p);
+
     // Files and directories of this container.
     make_dir(spec.state_dir);
     const std::string upper = spec.state_dir + "/upper", work = spec.state_dir + "/work",
@@ -322,7 +355,6 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
                                       : spec.etc_hosts);
     if (!spec.etc_resolv_conf.empty()) write_file(spec.state_dir + "/resolv.conf", spec.etc_resolv_conf);
 
-    Prepared p;
     std::string lower;
     for (const auto& l : spec.layers) lower += (lower.empty() ? "" : ":") + l;
     std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
@@ -372,7 +404,7 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
 
     // The cgroup exists, with its limits, before the child does.
     c.cgroup_ = std::make_unique<CgroupHandle>(
-        cgroup_manager().create(spec.cgroup_parent + "/" + spec.id, to_cgroup_limits(spec.limits)));
+        cgroup_manager().create(spec.cgroup_parent + "/" + spec.id, limits));
 
     int sync[2], errp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) throw Error::sys(errno, "socketpair");

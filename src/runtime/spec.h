@@ -25,6 +25,14 @@ struct MountSpec {
     std::optional<uint32_t> mode; // tmpfs: octal mode
 };
 
+// A host device made in the container: a node with the host's numbers at
+// `target`, and access to it through the cgroup.
+struct DeviceSpec {
+    std::string source;  // host path, looked at when the container starts
+    std::string target;  // absolute path inside the container
+    std::string permissions = "rwm";  // some of r, w, m
+};
+
 struct Rlimit {
     int resource = 0;  // RLIMIT_*
     uint64_t soft = 0, hard = 0;
@@ -66,7 +74,11 @@ struct ContainerSpec {
     std::map<std::string, std::string> sysctls;  // namespaced ones only
 
     CapSet capabilities = default_capabilities();
-    bool privileged = false;        // every capability, no seccomp, /sys rw, nothing masked
+    bool privileged = false;        // every capability, every device, no seccomp, /sys rw, nothing masked
+    // Device access beyond the default list (null, zero, full, random,
+    // urandom, tty, console, ptmx, pts; mknod of any).
+    std::vector<DeviceSpec> devices;
+    std::vector<std::string> device_cgroup_rules;  // "c 1:3 rwm", "b 7:* r"
     bool no_new_privileges = false;
     bool seccomp = true;            // Docker's default filter
     bool init = false;              // berth's init as PID 1

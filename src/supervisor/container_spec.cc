@@ -199,6 +199,8 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
 
     spec.capabilities = runtime::apply_cap_changes(runtime::default_capabilities(), s.cap_add, s.cap_drop);
     spec.privileged = s.privileged;
+    for (const auto& d : s.devices) spec.devices.push_back({d.source, d.target, d.permissions});
+    spec.device_cgroup_rules = s.device_cgroup_rules;
     spec.read_only = s.read_only;
     spec.init = s.init.value_or(false);
     spec.tty = s.tty;
