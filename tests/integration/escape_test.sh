@@ -67,7 +67,7 @@ check "writing /proc/sys is refused (read-only)" EROFS "$(probe openw /proc/sys/
 check "writing /proc/sys/kernel/core_pattern is refused" EROFS "$(probe openw /proc/sys/kernel/core_pattern)"
 
 # Limits.
-check "raising RLIMIT_NOFILE above the hard limit is refused" EPERM "$(probe rlimit)"
+check "raising the hard RLIMIT_NOFILE is refused" EPERM "$(probe rlimit)"
 check "its cgroup is its cgroup namespace's root" "" "$(in_jail cat /proc/self/cgroup | grep -v ':/$')"
 check "no cgroup file is visible" 0 "$(in_jail find /sys/fs/cgroup -type f | wc -l)"
 check "mounting a cgroup file system is refused" EPERM "$(probe mount_cgroup)"

@@ -14,7 +14,7 @@
  *   add_key        add_key("user", …)
  *   openw PATH     open PATH for writing (O_CREAT)
  *   mkdir PATH     mkdir PATH
- *   rlimit         setrlimit(RLIMIT_NOFILE) one above the hard limit
+ *   rlimit         lower RLIMIT_NOFILE's hard limit to 512, then raise it to 1024
  *   ptrace PID     PTRACE_ATTACH to PID
  *   fds [PID]      the open descriptors of PID (default: itself), space-separated */
 #define _GNU_SOURCE
@@ -123,11 +123,11 @@ int main(int argc, char** argv) {
     if (!strcmp(op, "openw") && arg) return result(open(arg, O_WRONLY | O_CREAT, 0644));
     if (!strcmp(op, "mkdir") && arg) return result(mkdir(arg, 0755));
     if (!strcmp(op, "rlimit")) {
-        struct rlimit r;
-        if (getrlimit(RLIMIT_NOFILE, &r) < 0) return result(-1);
-        r.rlim_max += 1;
-        r.rlim_cur = r.rlim_max;
-        return result(setrlimit(RLIMIT_NOFILE, &r));
+        /* Lowering is allowed; raising the hard limit back needs CAP_SYS_RESOURCE
+         * (above fs.nr_open it fails for anyone, so stay below it). */
+        struct rlimit low = {512, 512}, high = {1024, 1024};
+        if (setrlimit(RLIMIT_NOFILE, &low) < 0) return result(-1);
+        return result(setrlimit(RLIMIT_NOFILE, &high));
     }
     if (!strcmp(op, "ptrace") && arg) {
         long rc = ptrace(PTRACE_ATTACH, atoi(arg), 0, 0);
