@@ -99,6 +99,17 @@ void wait_for_network(const ChildPlan& p) {
     close(p.sync_fd);
 }
 
+// Until execve this process is a copy of berth: /proc/PID/exe is the host's
+// berth binary, /proc/PID/fd holds the supervisor's files. A non-dumpable
+// process's /proc/PID/{exe,fd,mem,root,...} and ptrace need CAP_SYS_PTRACE
+// in the host's user namespace, which a default container lacks, so a process
+// of the container cannot get at either (CVE-2019-5736). fork keeps the flag;
+// execve of the container's program resets it (to non-dumpable again for a
+// setuid program or one its user cannot read); nothing else turns it back on.
+void never_dumpable() {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("make the process non-dumpable");
+}
+
 void reset_signals() {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -323,6 +334,7 @@ void forward(int sig) {
 
 [[noreturn]] void exec_child_main(const ChildPlan& plan, int container_pidfd) {
     g_plan = &plan;
+    never_dumpable();
     reset_signals();
     wait_for_parent(plan);
     if (setns(container_pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
@@ -331,6 +343,7 @@ void forward(int sig) {
     pid_t child = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
     if (child < 0) fail("fork into the container");
     if (child == 0) {
+        never_dumpable();  // inherited through fork; said again so no later edit can lose it
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (chdir(plan.cwd) < 0) fail("chdir", plan.cwd);
         connect_stdio(plan);
@@ -350,6 +363,7 @@ void forward(int sig) {
 
 [[noreturn]] void child_main(const ChildPlan& plan) {
     g_plan = &plan;
+    never_dumpable();  // berth's init never execs: it stays so for its whole life
     reset_signals();
     wait_for_parent(plan);
     join_namespaces(plan);
