@@ -314,6 +314,8 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         } else {
             std::string ports;
             for (const auto& p : r.ports) ports += (ports.empty() ? "" : ", ") + p;
+            // Why it stopped or did not start ("exited (127): bind source … does not exist").
+            if (!r.exit_reason.empty() && r.state == "exited") status += ": " + r.exit_reason;
             std::printf("%-32s %-14s %-28s %-9d %s\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts,
                         ports.c_str());
         }

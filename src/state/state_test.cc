@@ -33,6 +33,7 @@ TEST_CASE("container records round-trip through disk") {
     r.pid = 1234;
     r.exit_code = 137;
     r.exit_reason = "OOMKilled";
+    r.pid_start_time = 987654;
     r.ports = {"0.0.0.0:8080->80/tcp"};
     r.networks = {{"app_default", "172.18.0.2"}};
     r.health_log.push_back({"a", "b", 1, "boom"});
@@ -42,6 +43,7 @@ TEST_CASE("container records round-trip through disk") {
     CHECK(back->pid == 1234);
     CHECK(*back->exit_code == 137);
     CHECK(back->exit_reason == "OOMKilled");
+    CHECK(back->pid_start_time == 987654);
     CHECK(back->ports == r.ports);
     CHECK(back->networks == r.networks);
     CHECK(back->health_log.at(0).output == "boom");

@@ -29,8 +29,11 @@
 #include <cstring>
 #include <deque>
 #include <set>
+#include <chrono>
 #include <fcntl.h>
 #include <filesystem>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -123,6 +126,90 @@ int signal_number(const std::string& name, int fallback) {
     }
 }
 
+// A pipe whose ends close themselves.
+struct Pipe {
+    UniqueFd read, write;
+};
+Pipe make_pipe(int flags) {
+    int fds[2];
+    if (pipe2(fds, flags) < 0) throw Error::sys(errno, "pipe");
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+int stop_signal_of(const compose::Service& svc, const std::string& image_stop_signal) {
+    return signal_number(svc.stop_signal.empty() ? image_stop_signal : svc.stop_signal, SIGTERM);
+}
+
+// Seconds a container has to exit after its stop signal: -t, stop_grace_period, or 10.
+int stop_grace(const compose::Service& svc, const UpOptions& o) {
+    if (o.stop_timeout) return *o.stop_timeout;
+    if (svc.stop_grace_period) return static_cast<int>((*svc.stop_grace_period + kSecond - 1) / kSecond);
+    return 10;
+}
+
+// A container whose supervisor is gone, to stop: its record and how.
+struct Leftover {
+    const state::ContainerRecord* rec;
+    int signal = SIGKILL;
+    int grace_s = 0;
+};
+
+// Stops what a supervisor that is gone left running of these containers: each
+// gets its stop signal and up to its grace period to exit, then its whole
+// cgroup is killed and removed (that also ends a container killed mid-start,
+// before its pid was recorded). A pid is signalled only while its start time
+// is the recorded one: a recycled pid is another process.
+void stop_leftovers(const std::vector<Leftover>& list) {
+    using Clock = std::chrono::steady_clock;
+    std::unique_ptr<cgroups::Manager> cg;
+    std::vector<std::unique_ptr<cgroups::Group>> groups;
+    struct Waiting {
+        UniqueFd pidfd;
+        Clock::time_point until;
+    };
+    std::vector<Waiting> waiting;
+    for (const auto& l : list) {
+        const auto& r = *l.rec;
+        if (!r.cgroup.empty()) {
+            std::unique_ptr<cgroups::Group> g;
+            try {
+                if (!cg) cg = cgroups::detect();
+                g = cg->create(r.cgroup, {});
+                g->thaw();  // a frozen (paused) process takes no signal
+            } catch (const std::exception& e) {
+                if (!g) spdlog::warn("{}: cgroup {}: {}", r.name, r.cgroup, e.what());
+            }
+            if (g) groups.push_back(std::move(g));
+        }
+        if (r.pid <= 0 || r.pid_start_time == 0) continue;
+        UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, r.pid, 0)));
+        // Checked after the open: the pidfd then holds the process that started at that time.
+        if (!pidfd || !state::process_alive(r.pid, r.pid_start_time)) continue;
+        spdlog::info("{}: stopping what a gone supervisor left running (pid {})", r.name, r.pid);
+        if (syscall(SYS_pidfd_send_signal, pidfd.get(), l.signal, nullptr, 0) == 0 && l.signal != SIGKILL && l.grace_s > 0)
+            waiting.push_back({std::move(pidfd), Clock::now() + std::chrono::seconds(l.grace_s)});
+    }
+    while (!waiting.empty()) {
+        auto now = Clock::now();
+        std::erase_if(waiting, [&](const Waiting& w) { return w.until <= now; });
+        if (waiting.empty()) break;
+        auto first = std::min_element(waiting.begin(), waiting.end(), [](auto& a, auto& b) { return a.until < b.until; })->until;
+        std::vector<pollfd> fds;
+        for (const auto& w : waiting) fds.push_back({w.pidfd.get(), POLLIN, 0});
+        int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(first - now).count()) + 1;
+        if (::poll(fds.data(), fds.size(), ms) < 0 && errno != EINTR) break;
+        for (size_t i = fds.size(); i-- > 0;)
+            if (fds[i].revents) waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));  // it exited
+    }
+    for (auto& g : groups) {
+        try {
+            g->destroy();  // kills anything left, then removes
+        } catch (const std::exception& e) {
+            spdlog::warn("cgroup {}: {}", g->path(), e.what());
+        }
+    }
+}
+
 }  // namespace
 
 struct Unit;
@@ -209,6 +296,7 @@ struct Supervisor::Impl {
                              {"action", action},
                              {"id", r.name}, {"service", r.service}, {"project", r.project}};
         if (r.exit_code && r.state == "exited") ev["exit_code"] = *r.exit_code;
+        if (!r.exit_reason.empty() && r.state == "exited") ev["exit_reason"] = r.exit_reason;
         for (auto it = subscribers.begin(); it != subscribers.end();) {
             if ((*it)->closed()) {
                 it = subscribers.erase(it);
@@ -234,6 +322,8 @@ struct Supervisor::Impl {
         if (opts.on_ready) opts.on_ready(ok, err);
     }
     void fail_up(const std::string& err);
+    void start_failed(Unit& u);
+    void stop_survivors();
     void schedule();
     void stop_all(bool kill_now);
     void check_done();
@@ -363,7 +453,8 @@ struct Unit {
     }
 
     // ---- start / exit ----
-    void start() {
+    // False when it cannot start: then it is exited (127) with the error as its exit reason.
+    bool start() {
         pending = false;
         std::string hash = plan::config_hash(sup->project, cp.service);
         runtime::ContainerSpec spec;
@@ -391,11 +482,10 @@ struct Unit {
             rec.config_hash = hash;
             rec.bundle_dir = spec.state_dir;
             rec.cgroup = spec.cgroup_parent + "/" + name();
-            int out[2], err[2];
-            if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+            Pipe out = make_pipe(O_CLOEXEC), err = make_pipe(O_CLOEXEC);
             // Bigger pipes: fewer wake-ups when a container writes a lot (best effort).
-            fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
-            fcntl(err[0], F_SETPIPE_SZ, 1 << 18);
+            fcntl(out.read.get(), F_SETPIPE_SZ, 1 << 20);
+            fcntl(err.read.get(), F_SETPIPE_SZ, 1 << 18);
             fs::create_directories(spec.state_dir);
             if (!svc->logging || svc->logging->driver.empty() || svc->logging->driver == "json-file" ||
                 svc->logging->driver == "local") {
@@ -409,24 +499,21 @@ struct Unit {
             }
             rec.state = "starting";
             save();
-            try {
-                c.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out[1], err[1]}, hooks));
-            } catch (...) {
-                ::close(out[0]), ::close(out[1]), ::close(err[0]), ::close(err[1]);
-                throw;
-            }
-            ::close(out[1]);
-            ::close(err[1]);
-            open_pipe(0, out[0]);
-            open_pipe(1, err[0]);
+            c.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out.write.get(), err.write.get()}, hooks));
+            out.write.reset();
+            err.write.reset();
+            open_pipe(0, out.read.release());
+            open_pipe(1, err.read.release());
         } catch (const std::exception& e) {
             rec.state = "exited";
-            rec.exit_code = 127;
+            rec.exit_code = 127;  // as docker reports a container that could not start
             rec.exit_reason = e.what();
+            rec.pid = 0;
+            rec.finished_at = logs::format_time(logs::now_ns());
             done = true;
             save();
-            sup->fail_up("service \"" + cp.service + "\" failed to start: " + e.what());
-            return;
+            sup->start_failed(*this);
+            return false;
         }
         started_once = true;
         started_ns = logs::now_ns();
@@ -446,6 +533,7 @@ struct Unit {
         uv_poll_start(exit_poll, UV_READABLE, [](uv_poll_t* p, int, int) { static_cast<Unit*>(p->data)->on_exit(); });
         if (has_healthcheck()) schedule_health(first_health_delay());
         if (sup->opts.attach) std::fprintf(stderr, "Container %s  Started\n", name().c_str());
+        return true;
     }
 
     // The addresses of this container on its networks (stable across restarts),
@@ -700,8 +788,7 @@ struct Unit {
         }
         rec.state = "stopping";
         save();
-        int sig = signal_number(svc->stop_signal.empty() ? image.config.stop_signal : svc->stop_signal, SIGTERM);
-        c->kill(sig);
+        c->kill(stop_signal_of(*svc, image.config.stop_signal));
         if (grace_s <= 0) {
             c->kill(SIGKILL);
             return;
@@ -716,11 +803,7 @@ struct Unit {
         }, static_cast<uint64_t>(grace_s) * 1000, 0);
     }
 
-    int grace() const {
-        if (sup->opts.stop_timeout) return *sup->opts.stop_timeout;
-        if (svc->stop_grace_period) return static_cast<int>((*svc->stop_grace_period + kSecond - 1) / kSecond);
-        return 10;
-    }
+    int grace() const { return stop_grace(*svc, sup->opts); }
 
     // ---- health ----
     bool has_healthcheck() const {
@@ -909,6 +992,38 @@ void Supervisor::Impl::lookup_one_off(const Unit& asker, const std::string& qnam
     }
 }
 
+// What a killed supervisor left running (its project lock was free, so nothing
+// supervises it) is stopped as `stop` stops it (stop signal, grace period,
+// SIGKILL, the cgroup removed) before anything starts: a container never runs
+// twice. Their files and records stay, as after a stop; orphans kept without
+// --remove-orphans are left as they are, as docker compose leaves them.
+void Supervisor::Impl::stop_survivors() {
+    std::vector<state::ContainerRecord> records = pstate.read_all();
+    std::vector<Leftover> list;
+    for (const auto& r : records) {
+        const compose::Service* svc = nullptr;
+        if (auto a = project.services.find(r.service); a != project.services.end()) svc = &a->second;
+        else if (auto d = project.disabled_services.find(r.service); d != project.disabled_services.end()) svc = &d->second;
+        if (!svc) continue;  // an orphan
+        auto img = images_by_service.find(r.service);
+        list.push_back({&r, stop_signal_of(*svc, img == images_by_service.end() ? "" : img->second.config.stop_signal),
+                        stop_grace(*svc, opts)});
+    }
+    stop_leftovers(list);
+    for (const auto& l : list) {
+        state::ContainerRecord r = *l.rec;
+        if (r.pid == 0 && (r.state == "exited" || r.state == "created")) continue;
+        r.state = "exited";
+        r.pid = 0;
+        r.pid_start_time = 0;
+        r.health.clear();
+        r.exit_code.reset();
+        r.exit_reason = "stopped by the next up: its supervisor was gone";
+        r.finished_at = logs::format_time(logs::now_ns());
+        pstate.write(r);
+    }
+}
+
 void Supervisor::Impl::check_ports(const std::vector<plan::ContainerPlan>& plans, const std::set<std::string>& wanted) {
     std::map<std::string, std::string> owner;  // "ip:port/proto" → container
     for (const auto& cp : plans) {
@@ -992,8 +1107,12 @@ void Supervisor::Impl::schedule() {
                     Unit* du = unit_of(dep);
                     std::string logs;
                     for (const auto& l : du->tail) logs += "\n  " + du->name() + "  | " + l;
+                    u->pending = false;  // not started: `up` or `start` tries again
+                    u->rec.exit_reason = failure;
+                    u->save();
                     fail_up(failure + (logs.empty() ? "" : "; its last output:" + logs));
-                    return;
+                    if (stopping_all) return;
+                    break;
                 }
             }
         }
@@ -1021,11 +1140,30 @@ void Supervisor::Impl::schedule() {
             }
 }
 
+// `up` fails: it reports the error. Attached, this process is the stack's
+// supervisor and `up` ends, so the stack stops; detached, the containers that
+// run keep running, as docker compose leaves them, and `up -d`, `start` or
+// `down` act on them later. After `up` has reported, a failure is the failing
+// unit's alone (start_failed): nothing else stops.
 void Supervisor::Impl::fail_up(const std::string& err) {
-    if (!ready_sent) ready(false, err);
-    else std::fprintf(stderr, "berth: %s\n", err.c_str());
+    if (ready_sent) {
+        spdlog::error("{}", err);
+        return;
+    }
+    ready(false, err);
     exit_code = 1;
-    stop_all(false);
+    if (opts.attach) stop_all(false);
+}
+
+// A container that could not start (its first start, a restart, `start`, `up`
+// again) is exited with the error in its record, which `ps` and `events` show.
+void Supervisor::Impl::start_failed(Unit& u) {
+    std::string err = "service \"" + u.cp.service + "\" failed to start: " + u.rec.exit_reason;
+    if (!ready_sent) return fail_up(err);
+    spdlog::error("{}", err);
+    if (opts.attach) std::fprintf(stderr, "%s\n", err.c_str());
+    answer_waiters();
+    check_done();
 }
 
 void Supervisor::Impl::stop_all(bool kill_now) {
@@ -1258,14 +1396,16 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
             for (auto* u : targets) u->stop(timeout >= 0 ? timeout : u->grace(), true);
             waiters.push_back({peer, names, false});
         } else if (op == "start") {
+            std::string errors;
             for (auto* u : targets)
                 if (!u->running() && !u->timer) {
                     u->rec.stopped_by_user = false;
                     u->done = false;
                     u->backoff_ms = 100;
-                    u->start();
+                    if (!u->start()) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
                 }
-            peer->send({{"ok", true}, {"containers", names}});
+            if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
+            else peer->send({{"ok", true}, {"containers", names}});
             return;
         } else if (op == "restart") {
             for (auto* u : targets) {
@@ -1374,6 +1514,7 @@ int Supervisor::run() {
                                           {"supervisor", ::getpid()}});
     fs::create_directories(s.root + "/containers");
     s.images_by_service = imgs;
+    s.stop_survivors();
     auto plans = plan::containers(s.project, s.opts.scale);
     s.check_ports(plans, wanted);
     for (const auto& n : wanted)  // external volumes must exist before anything starts
@@ -1448,28 +1589,22 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
                                          bool remove_orphans) {
     state::ProjectState ps(state::runtime_dir(), project);
     std::vector<std::string> removed, anonymous;
-    std::unique_ptr<cgroups::Manager> cg;
     bool kept = false;
     // One-off containers (`berth run`) go too: they are the project's.
     state::ProjectState runs = state::one_off_state(state::runtime_dir(), project);
     std::vector<std::pair<state::ContainerRecord, const state::ProjectState*>> records;
     for (const auto* from : {&ps, &runs})
         for (auto& r : from->read_all()) records.emplace_back(std::move(r), from);
-    for (const auto& [r, from] : records) {
+    std::erase_if(records, [&](const auto& rf) {
+        const auto& r = rf.first;
         bool orphan = model && !model->services.count(r.service) && !model->disabled_services.count(r.service);
-        if (orphan && !remove_orphans) {
-            kept = true;
-            continue;
-        }
-        if (r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)) ::kill(r.pid, SIGKILL);
-        if (!r.cgroup.empty()) {
-            try {
-                if (!cg) cg = cgroups::detect();
-                cg->create(r.cgroup, {})->destroy();  // kills anything left, then removes
-            } catch (const std::exception& e) {
-                spdlog::warn("{}: cgroup {}: {}", r.name, r.cgroup, e.what());
-            }
-        }
+        if (orphan && !remove_orphans) kept = true;
+        return orphan && !remove_orphans;
+    });
+    std::vector<Leftover> leftovers;
+    for (const auto& [r, _] : records) leftovers.push_back({&r});
+    stop_leftovers(leftovers);  // SIGKILL: `down` of a project whose supervisor is gone
+    for (const auto& [r, from] : records) {
         if (!r.bundle_dir.empty()) {
             std::error_code ec;
             fs::remove_all(r.bundle_dir, ec);
