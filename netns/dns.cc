@@ -16,8 +16,10 @@
 #include <sched.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -156,12 +158,14 @@ struct Endpoint {
     uv_udp_t* udp = nullptr;
     uv_tcp_t* tcp = nullptr;
     std::map<uint64_t, TcpConn*> conns;
+    bool warned = false;  // about its connections beyond the limits (once)
 };
 
 struct TcpConn {
     uv_tcp_t handle;  // first: the handle's address is the connection's
     Endpoint* ep = nullptr;
     uint64_t id = 0;
+    uint64_t last_active = 0;  // uv_now of its accept, its last query or reply
     std::string buf;
 };
 
@@ -169,10 +173,13 @@ struct DnsServer::Impl {
     uv_loop_t* loop;
     Lookup lookup;
     std::vector<sockaddr_in> upstream;
+    DnsLimits limits;
     std::map<std::string, std::unique_ptr<Endpoint>> endpoints;
     uint64_t next_generation = 1, next_conn = 1;
+    size_t tcp_open = 0;  // connections of every endpoint
     uv_udp_t* fwd = nullptr;  // toward the upstream resolvers, in the host's namespace
     uv_timer_t* sweep = nullptr;
+    uv_timer_t* idle_sweep = nullptr;  // closes idle TCP connections
     uint16_t next_id = 1;
     struct Pending {
         std::string asker;
@@ -194,11 +201,22 @@ struct DnsServer::Impl {
     void send_back(const Pending& p, const std::string& data);
     void start_forwarder();
     void close_endpoint(Endpoint* ep);
+    // Room for one more connection of `ep`, within the limits.
+    void make_room(Endpoint* ep);
+    void start_idle_sweep();
 };
 
 namespace {
 
+void close_conn(TcpConn* c);
+
 void tcp_write(TcpConn* c, const std::string& msg) {
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c->handle);
+    if (uv_stream_get_write_queue_size(stream) > c->ep->srv->limits.tcp_unread_bytes) {
+        close_conn(c);  // it asks and never reads
+        return;
+    }
+    c->last_active = uv_now(c->handle.loop);
     struct Req {
         uv_write_t req;
         std::string data;
@@ -215,7 +233,10 @@ void tcp_write(TcpConn* c, const std::string& msg) {
 }
 
 void close_conn(TcpConn* c) {
-    if (c->ep) c->ep->conns.erase(c->id);
+    if (c->ep) {
+        c->ep->conns.erase(c->id);
+        --c->ep->srv->tcp_open;
+    }
     c->ep = nullptr;
     auto* h = reinterpret_cast<uv_handle_t*>(&c->handle);
     if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* x) { delete reinterpret_cast<TcpConn*>(x); });
@@ -325,15 +346,60 @@ void DnsServer::Impl::answer(Endpoint* ep, const uint8_t* msg, size_t len, const
     pending[id] = std::move(p);
 }
 
+void DnsServer::Impl::make_room(Endpoint* ep) {
+    auto least_recent = [](Endpoint* e) {
+        return std::min_element(e->conns.begin(), e->conns.end(), [](const auto& a, const auto& b) {
+                   return a.second->last_active < b.second->last_active;
+               })->second;
+    };
+    Endpoint* victim = ep;
+    if (ep->conns.size() < limits.tcp_per_asker) {
+        if (tcp_open < limits.tcp_total) return;
+        for (auto& [_, e] : endpoints)
+            if (e->conns.size() > victim->conns.size()) victim = e.get();
+    }
+    if (victim->conns.empty()) return;
+    if (!victim->warned)
+        spdlog::warn("dns: {} holds {} TCP connections to {}:53 (at most {}, {} for all): its least recently used are closed",
+                     victim->asker, victim->conns.size(), kDnsAddress, limits.tcp_per_asker, limits.tcp_total);
+    victim->warned = true;
+    close_conn(least_recent(victim));
+}
+
+void DnsServer::Impl::start_idle_sweep() {
+    if (idle_sweep) return;
+    idle_sweep = new_handle<uv_timer_t>();
+    uv_timer_init(loop, idle_sweep);
+    uv_unref(reinterpret_cast<uv_handle_t*>(idle_sweep));
+    idle_sweep->data = this;
+    uint64_t every = std::clamp<uint64_t>(limits.tcp_idle_ms / 4, 20, 1000);
+    uv_timer_start(idle_sweep, [](uv_timer_t* t) {
+        auto* s = static_cast<Impl*>(t->data);
+        uint64_t now = uv_now(s->loop);
+        std::vector<TcpConn*> idle;
+        for (auto& [asker, e] : s->endpoints)
+            for (auto& [id, c] : e->conns)
+                if (now - c->last_active >= s->limits.tcp_idle_ms) idle.push_back(c);
+        for (auto* c : idle) close_conn(c);
+    }, every, every);
+}
+
 void DnsServer::Impl::close_endpoint(Endpoint* ep) {
     for (auto [id, c] : std::map<uint64_t, TcpConn*>(ep->conns)) close_conn(c);
     close_handle(ep->udp);
     close_handle(ep->tcp);
 }
 
-DnsServer::DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream) : impl_(std::make_unique<Impl>()) {
+DnsServer::DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream, DnsLimits limits)
+    : impl_(std::make_unique<Impl>()) {
     impl_->loop = loop;
     impl_->lookup = std::move(lookup);
+    // However many containers ask, most of the process's fds stay for everything else.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+        limits.tcp_total = std::min<size_t>(limits.tcp_total, std::max<size_t>(nofile.rlim_cur / 4, 1));
+    limits.tcp_per_asker = std::max<size_t>(limits.tcp_per_asker, 1);
+    impl_->limits = limits;
     for (const auto& u : upstream) impl_->upstream.push_back(addr_of(u, 53));
 }
 
@@ -341,6 +407,13 @@ DnsServer::~DnsServer() {
     for (auto& [_, ep] : impl_->endpoints) impl_->close_endpoint(ep.get());
     close_handle(impl_->fwd);
     close_handle(impl_->sweep);
+    close_handle(impl_->idle_sweep);
+}
+
+size_t DnsServer::tcp_connections(const std::string& asker) const {
+    if (asker.empty()) return impl_->tcp_open;
+    auto it = impl_->endpoints.find(asker);
+    return it == impl_->endpoints.end() ? 0 : it->second->conns.size();
 }
 
 namespace {
@@ -373,9 +446,13 @@ void listen_endpoint(uv_loop_t* loop, Endpoint* ep, UniqueFd u, UniqueFd t) {
             uv_close(reinterpret_cast<uv_handle_t*>(&c->handle), [](uv_handle_t* x) { delete reinterpret_cast<TcpConn*>(x); });
             return;
         }
+        e->srv->make_room(e);
+        e->srv->start_idle_sweep();
         c->ep = e;
         c->id = e->srv->next_conn++;
+        c->last_active = uv_now(server->loop);
         e->conns[c->id] = c;
+        ++e->srv->tcp_open;
         uv_read_start(reinterpret_cast<uv_stream_t*>(&c->handle), alloc_buf, [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
             auto* c = static_cast<TcpConn*>(s->data);
             if (n < 0 || !c->ep) {
@@ -388,6 +465,7 @@ void listen_endpoint(uv_loop_t* loop, Endpoint* ep, UniqueFd u, UniqueFd t) {
                 if (c->buf.size() < 2 + len) break;
                 std::string msg = c->buf.substr(2, len);
                 c->buf.erase(0, 2 + len);
+                c->last_active = uv_now(s->loop);
                 c->ep->srv->answer(c->ep, reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), nullptr, c->id);
                 if (!c->ep) return;
             }

@@ -6,6 +6,7 @@
 // made in), all driven by the supervisor's libuv loop. So the server always
 // knows which container asks, and answers with the names of the networks that
 // container is on; its /etc/resolv.conf says `nameserver 127.0.0.11`.
+// A container cannot take the supervisor's fds: see DnsLimits.
 #pragma once
 
 #include "netns/ipam.h"
@@ -53,13 +54,22 @@ std::vector<std::string> nameservers_of(const std::string& resolv_conf);
 // Those of this host's /etc/resolv.conf.
 std::vector<std::string> host_nameservers();
 
+// What containers may hold of the server (and so of the supervisor's fds):
+// TCP connections are capped per container and in all, and closed when idle.
+struct DnsLimits {
+    size_t tcp_per_asker = 32;  // beyond: the container's least recently used connection is closed
+    size_t tcp_total = 256;     // beyond: that of the container holding the most (at most a quarter of RLIMIT_NOFILE)
+    uint64_t tcp_idle_ms = 5000;  // no query for this long: closed (a slow or silent client too)
+    size_t tcp_unread_bytes = 256 * 1024;  // replies queued for a client that does not read them: closed
+};
+
 class DnsServer {
 public:
     // Returns the addresses of `name` as `asker` sees them; nullopt when the
     // name is not one of berth's (then the question is forwarded).
     using Lookup = std::function<std::optional<DnsAnswer>(const std::string& asker, const std::string& name)>;
 
-    DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream);
+    DnsServer(uv_loop_t* loop, Lookup lookup, std::vector<std::string> upstream, DnsLimits limits = {});
     ~DnsServer();
     DnsServer(const DnsServer&) = delete;
     DnsServer& operator=(const DnsServer&) = delete;
@@ -68,6 +78,8 @@ public:
     // `upstream` (the service's `dns:`) replaces the host's resolvers when not empty.
     void serve(const std::string& asker, int netns_fd, const std::vector<std::string>& upstream = {});
     void stop(const std::string& asker);
+    // Open TCP connections: of `asker`, or of every container when empty.
+    size_t tcp_connections(const std::string& asker = {}) const;
 
     struct Impl;
 

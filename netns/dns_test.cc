@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <resolv.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -200,4 +202,144 @@ TEST_CASE("dns: the server answers inside a container's namespace, per asker" * 
     CHECK(read(ready[0], report, sizeof report - 1) > 0);
     CHECK(std::string(report) == "0 172.20.0.2 172.20.0.3\n3\n0 172.20.0.9\n");
     CHECK(askers == std::vector<std::string>{"proj-app-1", "proj-app-1", "proj-app-1"});
+}
+
+namespace {
+
+// In a child's own network namespace: opens `n` TCP connections to the server
+// one after another, and reports "CLOSED OPEN ANSWERED CLOSED_LATER": how many
+// the server closed once they were all open, how many it kept, whether the
+// newest still gets an answer, and how many are closed in all after a further
+// `idle_wait_ms` without a query (CLOSED is -1 when an older one was kept
+// and a newer one closed). The parent's loop runs the server meanwhile;
+// `most_fds` is the most fds the parent held at once.
+struct Burst {
+    std::string report;
+    size_t most_fds = 0, base_fds = 0, left = 0;
+};
+
+size_t fd_count() {
+    size_t n = 0;
+    for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+Burst burst(DnsLimits limits, int n, int idle_wait_ms) {
+    int ready[2], go[2];
+    REQUIRE(pipe(ready) == 0);
+    REQUIRE(pipe(go) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(ready[0]);
+        close(go[1]);
+        if (unshare(CLONE_NEWNET) < 0) _exit(10);
+        char c = 1;
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(11);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(53);
+        inet_pton(AF_INET, kDnsAddress, &a.sin_addr);
+        std::vector<int> socks;
+        for (int i = 0; i < n; ++i) {
+            int s = socket(AF_INET, SOCK_STREAM, 0);
+            if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) _exit(12);
+            socks.push_back(s);
+            usleep(5000);  // the server accepts each before the next: "oldest" is well defined
+        }
+        usleep(200000);
+        auto closed = [](int s) {
+            pollfd p{s, POLLIN, 0};
+            char b;
+            return poll(&p, 1, 0) == 1 && recv(s, &b, 1, MSG_DONTWAIT) == 0;
+        };
+        // Closed ones are counted; kept ones must be the newest (an old one kept after a closed one is "x").
+        int shut = 0;
+        std::string order;
+        for (int s : socks) {
+            bool cl = closed(s);
+            shut += cl;
+            if (cl && !order.empty() && order.back() == 'k') order = "x";
+            if (order != "x") order.push_back(cl ? 'c' : 'k');
+        }
+        if (order == "x") shut = -1;
+        std::string q = make_query("web", ns_t_a);
+        std::string framed = std::string(1, static_cast<char>(q.size() >> 8)) + static_cast<char>(q.size() & 0xff) + q;
+        int newest = socks.back();
+        timeval tv{5, 0};
+        setsockopt(newest, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        int answered = write(newest, framed.data(), framed.size()) == static_cast<ssize_t>(framed.size());
+        char buf[514];
+        answered = answered && recv(newest, buf, sizeof buf, 0) > 2;
+        usleep(static_cast<useconds_t>(idle_wait_ms) * 1000);
+        int idle_closed = 0;
+        for (int s : socks) idle_closed += closed(s);
+        std::string report = std::to_string(shut) + " " + std::to_string(n - shut) + " " + std::to_string(answered) +
+                             " " + std::to_string(idle_closed) + "\n";
+        if (write(ready[1], report.data(), report.size()) < 0) _exit(15);
+        _exit(0);
+    }
+    close(go[0]);
+    close(ready[1]);
+    char c;
+    REQUIRE(read(ready[0], &c, 1) == 1);
+    Burst out;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        DnsServer dns(&loop, [](const std::string&, const std::string&) -> std::optional<DnsAnswer> {
+            return DnsAnswer{{parse_ipv4("172.20.0.2")}, {}};
+        }, {}, limits);
+        int fd = open_netns(pid);
+        dns.serve("proj-app-1", fd);
+        close(fd);
+        out.base_fds = fd_count();
+        REQUIRE(write(go[1], &c, 1) == 1);
+        uv_timer_t tick;
+        uv_timer_init(&loop, &tick);
+        uv_timer_start(&tick, [](uv_timer_t*) {}, 1, 1);
+        int st = 0;
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+            uv_run(&loop, UV_RUN_ONCE);
+            out.most_fds = std::max(out.most_fds, fd_count());
+        }
+        uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+        CHECK(WIFEXITED(st));
+        CHECK(WEXITSTATUS(st) == 0);
+        out.left = dns.tcp_connections();
+        dns.stop("proj-app-1");
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(uv_loop_close(&loop) == 0);
+    char report[256] = {};
+    CHECK(read(ready[0], report, sizeof report - 1) > 0);
+    close(ready[0]);
+    close(go[1]);
+    out.report = report;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("dns: a container's TCP connections are capped, the least recently used closed, idle ones too" *
+          doctest::skip(geteuid() != 0)) {
+    DnsLimits l;
+    l.tcp_per_asker = 4;
+    l.tcp_idle_ms = 1000;
+    Burst b = burst(l, 40, 1500);
+    // 36 closed as newer came, 4 kept; the newest answers; after 1.5 s without a query all 40 are closed.
+    CHECK(b.report == "36 4 1 40\n");
+    CHECK(b.most_fds <= b.base_fds + 4 + 2);  // the kept ones, and one being accepted
+    CHECK(b.left == 0);
+}
+
+TEST_CASE("dns: every container's TCP connections together are capped" * doctest::skip(geteuid() != 0)) {
+    DnsLimits l;
+    l.tcp_per_asker = 100;
+    l.tcp_total = 3;
+    l.tcp_idle_ms = 60000;
+    Burst b = burst(l, 20, 0);
+    CHECK(b.report == "17 3 1 17\n");  // not idle yet: the 3 kept stay open
+    CHECK(b.most_fds <= b.base_fds + 3 + 2);
 }

@@ -12,6 +12,7 @@
 #include "volumes/volume.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <chrono>
@@ -65,6 +66,29 @@ supervisor::UpOptions to_options(const UpFlags& f) {
         }
     }
     return o;
+}
+
+// The detached supervisor's stdio: /dev/null in, stdout and stderr (spdlog's)
+// to its log, $BERTH_RUNTIME_DIR/PROJECT.supervisor.log (the runtime directory
+// made if this is its first project); of the fds its caller had, only `keep`
+// (the pipe to report on) stays open. Returns `keep`'s fd, above 2.
+int detach_stdio(const std::string& project, int keep) {
+    if (keep < 3) keep = ::fcntl(keep, F_DUPFD_CLOEXEC, 3);  // its caller had closed stdio
+    std::error_code ec;
+    std::filesystem::create_directories(state::runtime_dir(), ec);
+    std::string logpath = state::runtime_dir() + "/" + project + ".supervisor.log";
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    int logfd = ::open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int log_errno = errno;
+    ::dup2(null, 0);
+    ::dup2(logfd >= 0 ? logfd : null, 1);
+    ::dup2(logfd >= 0 ? logfd : null, 2);
+    for (int fd = 0; fd < 3; ++fd) ::fcntl(fd, F_SETFD, 0);  // had 0-2 been closed, the opens took them
+    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+    ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");  // a log read later: when it happened
+    if (logfd < 0) spdlog::warn("cannot open {}: {}", logpath, std::strerror(log_errno));
+    return keep;
 }
 
 int up(const GlobalOptions& g, const UpFlags& flags) {
@@ -123,13 +147,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     if (pid == 0) {
         ::close(p[0]);
         setsid();
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        dup2(null, 0);
-        dup2(null, 1);
-        std::string logpath = state::runtime_dir() + "/" + project.name + ".supervisor.log";
-        int logfd = open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        dup2(logfd >= 0 ? logfd : null, 2);
-        int wfd = p[1];
+        int wfd = detach_stdio(project.name, p[1]);
         o.on_progress = [wfd](const std::string& name, const std::string& action) {
             std::string line = "P\t" + name + "\t" + action + "\n";
             ssize_t w = ::write(wfd, line.data(), line.size());

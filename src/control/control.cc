@@ -15,6 +15,17 @@ namespace berth::control {
 
 namespace {
 
+constexpr size_t kMaxLine = 1 << 20;     // a request line longer is refused, and its client closed
+constexpr size_t kMaxUnread = 16 << 20;  // replies queued for a client that does not read them
+
+// A client the supervisor hung up on: out of fds (libuv then accepts and
+// closes at once), or its request was refused.
+Error dropped(int err) {
+    Error e = Error::sys(err, "the supervisor closed the connection before answering");
+    e.set_hint("it may be out of file descriptors: see $BERTH_RUNTIME_DIR/<project>.supervisor.log");
+    return e;
+}
+
 struct Connection : Peer, std::enable_shared_from_this<Connection> {
     uv_pipe_t pipe{};
     std::string inbuf;
@@ -25,6 +36,10 @@ struct Connection : Peer, std::enable_shared_from_this<Connection> {
 
     void send(const Json& msg) override {
         if (is_closed) return;
+        if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&pipe)) > kMaxUnread) {
+            close();  // a client that does not read what it asked for
+            return;
+        }
         auto* req = new uv_write_t;
         auto* data = new std::string(msg.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
         req->data = data;
@@ -61,6 +76,7 @@ struct Connection : Peer, std::enable_shared_from_this<Connection> {
             if (line.empty()) continue;
             Json req = Json::parse(line, nullptr, false);
             if (req.is_discarded() || !req.is_object()) {
+                spdlog::warn("control socket: a malformed request ({} bytes) refused", line.size());
                 send({{"ok", false}, {"error", "malformed request: expected one JSON object per line"}});
                 continue;
             }
@@ -71,7 +87,8 @@ struct Connection : Peer, std::enable_shared_from_this<Connection> {
                 send({{"ok", false}, {"error", e.what()}});
             }
         }
-        if (inbuf.size() > (1 << 20)) {
+        if (inbuf.size() > kMaxLine) {
+            spdlog::warn("control socket: a request line over {} bytes refused, its client closed", kMaxLine);
             send({{"ok", false}, {"error", "request line too long"}});
             close();
         }
@@ -104,7 +121,10 @@ void Server::start() {
     im->listener.data = im;
     int rc = uv_pipe_bind(&im->listener, im->path.c_str());
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&im->listener), 64, [](uv_stream_t* server, int status) {
-        if (status < 0) return;
+        if (status < 0) {
+            spdlog::warn("control socket: accept: {}", uv_strerror(status));
+            return;
+        }
         auto* im = static_cast<Impl*>(server->data);
         auto c = std::make_shared<Connection>();
         uv_pipe_init(im->loop, &c->pipe, 0);
@@ -188,6 +208,7 @@ void Client::send(const Json& request) {
         ssize_t n = ::send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EPIPE || errno == ECONNRESET) throw dropped(errno);
             throw Error::sys(errno, "send to the supervisor");
         }
         off += static_cast<size_t>(n);
@@ -208,6 +229,7 @@ std::optional<Json> Client::read_line() {
         ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == ECONNRESET) throw dropped(errno);
             throw Error::sys(errno, "read from the supervisor");
         }
         if (n == 0) return std::nullopt;
@@ -218,7 +240,8 @@ std::optional<Json> Client::read_line() {
 Json Client::call(const Json& request) {
     send(request);
     auto reply = read_line();
-    if (!reply) throw Error("the supervisor closed the connection without answering");
+    if (!reply) throw Error("the supervisor closed the connection without answering",
+                            "it may be out of file descriptors: see $BERTH_RUNTIME_DIR/<project>.supervisor.log");
     if (!reply->value("ok", false)) throw Error(reply->value("error", std::string("the supervisor refused the request")));
     return *reply;
 }

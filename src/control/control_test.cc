@@ -2,7 +2,11 @@
 #include "control/control.h"
 
 #include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <filesystem>
 #include <thread>
@@ -52,5 +56,34 @@ TEST_CASE("requests and streamed replies over the control socket") {
     loop_thread.join();
     uv_loop_close(&loop);
     CHECK_FALSE(Client::connect(path));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a supervisor that hangs up gets a clear error, not a broken pipe") {
+    char t[] = "/tmp/berth-ctl-XXXXXX";
+    std::string dir = ::mkdtemp(t);
+    std::string path = dir + "/control.sock";
+    // What libuv does out of fds: accept, close at once.
+    int l = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(l, 4) == 0);
+    for (int big : {0, 1}) {
+        auto c = Client::connect(path);
+        REQUIRE(c);
+        ::close(::accept(l, nullptr, nullptr));
+        std::string error, hint;
+        try {
+            c->call({{"op", "ps"}, {"pad", std::string(big ? 1 << 20 : 1, 'x')}});
+        } catch (const berth::Error& e) {
+            error = e.what();
+            hint = e.hint();
+        }
+        CHECK(error.find("the supervisor closed the connection") == 0);
+        CHECK(hint.find("supervisor.log") != std::string::npos);
+    }
+    ::close(l);
     std::filesystem::remove_all(dir);
 }

@@ -235,11 +235,15 @@ void mask_paths(const ChildPlan& p) {
         fail("remount / read-only");
 }
 
+void set_limits(const ChildPlan& p) {
+    for (size_t i = 0; i < p.rlimit_resources.size(); ++i)
+        if (setrlimit(p.rlimit_resources[i], &p.rlimit_values[i]) < 0) fail("setrlimit");
+}
+
 void set_identity_and_limits(const ChildPlan& p) {
     if (p.hostname && sethostname(p.hostname, strlen(p.hostname)) < 0) fail("sethostname", p.hostname);
     if (p.domainname && setdomainname(p.domainname, strlen(p.domainname)) < 0) fail("setdomainname", p.domainname);
-    for (size_t i = 0; i < p.rlimit_resources.size(); ++i)
-        if (setrlimit(p.rlimit_resources[i], &p.rlimit_values[i]) < 0) fail("setrlimit");
+    set_limits(p);
     make_dirs(p.cwd, 0755);
     if (chdir(p.cwd) < 0) fail("chdir", p.cwd);
 }
@@ -346,6 +350,7 @@ void forward(int sig) {
         never_dumpable();  // inherited through fork; said again so no later edit can lose it
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (chdir(plan.cwd) < 0) fail("chdir", plan.cwd);
+        set_limits(plan);
         connect_stdio(plan);
         drop_privileges(plan);
         exec_program(plan);

@@ -1,6 +1,7 @@
 #include "runtime/container.h"
 
 #include "base/error.h"
+#include "base/fdlimit.h"
 #include "cgroups/cgroups.h"
 #include "runtime/child.h"
 #include "runtime/seccomp.h"
@@ -226,6 +227,15 @@ std::vector<cgroups::DeviceRule> prepare_devices(const ContainerSpec& spec, Prep
     return rules;
 }
 
+// A process in a container gets the fd limit its starter had before raising
+// its own (base/fdlimit.h); a spec's own limits, set after, win.
+void inherit_fd_limit(Prepared& p) {
+    if (auto l = original_fd_limit()) {
+        p.plan.rlimit_resources.push_back(RLIMIT_NOFILE);
+        p.plan.rlimit_values.push_back(*l);
+    }
+}
+
 void prepare_process(const ContainerSpec& spec, Prepared& p) {
     if (spec.argv.empty())
         throw Error("no command to run", "the image has no Entrypoint or Cmd: set `command:` for the service");
@@ -237,6 +247,7 @@ void prepare_process(const ContainerSpec& spec, Prepared& p) {
     p.plan.init = spec.init;
     p.plan.hostname = spec.hostname.empty() ? nullptr : p.keep(spec.hostname);
     p.plan.domainname = spec.domainname.empty() ? nullptr : p.keep(spec.domainname);
+    inherit_fd_limit(p);
     for (const auto& r : spec.rlimits) {
         p.plan.rlimit_resources.push_back(r.resource);
         p.plan.rlimit_values.push_back({r.soft, r.hard});
@@ -587,6 +598,7 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
                       const ExecSpec& es, const Stdio& stdio, const std::string& what, int pty_slave) {
     Prepared p;
     prepare_exec(es.argv, es.env, p);
+    inherit_fd_limit(p);
     p.plan.cwd = p.keep(es.cwd.empty() ? "/" : es.cwd);
     p.plan.uid = es.uid;
     p.plan.gid = es.gid;

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/fdlimit.h"
 #include "base/uv_handle.h"
 #include "cgroups/cgroups.h"
 #include "compose/loader.h"
@@ -1478,6 +1479,7 @@ Supervisor::~Supervisor() {
 
 int Supervisor::run() {
     Impl& s = *impl_;
+    raise_fd_limit();  // containers still get the limit we had (base/fdlimit.h)
     uv_loop_init(&s.loop);
     plan::start_order(s.project);  // a cycle fails here, before anything starts
     std::set<std::string> wanted;
