@@ -12,6 +12,7 @@ printf 'BERTHDISK' | dd of="$disk" conv=notrunc 2>/dev/null
 loop=$(losetup -f --show "$disk") || { fail "losetup -f --show $disk"; finish; exit 1; }
 cleanup_loop() { [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null; loop=; }
 trap cleanup_loop EXIT
+trap 'cleanup_loop; exit 1' HUP INT PIPE TERM  # a killed run detaches it too
 maj=$(printf '%d' "0x$(stat -c %t "$loop")")
 min=$(printf '%d' "0x$(stat -c %T "$loop")")
 check "the loop device shows the test's file" "BERTHDISK" "$(head -c 9 "$loop")"
