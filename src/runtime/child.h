@@ -83,6 +83,11 @@ struct ChildError {
     char step[240];   // "exec /app/server", "mount /proc", …
 };
 
+// Both entry points make the process non-dumpable first and keep it so until
+// the program's execve (berth's init: for good), so no process of the
+// container can open their /proc/PID/exe (the host's berth binary) or
+// /proc/PID/fd, or ptrace them.
+
 // The child's whole life: never returns.
 [[noreturn]] void child_main(const ChildPlan& plan);
 
