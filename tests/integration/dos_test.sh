@@ -97,7 +97,9 @@ before=$(nfds "$sup")
 "$BERTH" exec -T flood tcp_hold 127.0.0.11 53 1500 /tmp/stop >"$work/hold.out" 2>&1 &
 hold=$!
 for _ in $(seq 600); do grep -q opened "$work/hold.out" && break; sleep 0.1; done
-contains "the flood opened its connections" "opened 1500" "$(cat "$work/hold.out")"
+opened=$(awk '$1 == "opened" {print $2}' "$work/hold.out")
+check "the flood opened more connections than the supervisor had fds" yes \
+    "$([ "${opened:-0}" -gt 1024 ] && echo yes || echo "no: $(cat "$work/hold.out")")"
 during=$(nfds "$sup")
 echo "supervisor fds: $before before, $during with the flood's connections held"
 check "the supervisor's fds stay bounded" yes "$([ "$during" -le $((before + 64)) ] && echo yes || echo "no: $during")"
