@@ -10,8 +10,9 @@ PKGS="build-essential cmake pkg-config git
   libyaml-cpp-dev libuv1-dev libnl-3-dev libnl-route-3-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev doctest-dev libvalijson-dev libcli11-dev libarchive-dev
   libcurl4-openssl-dev libseccomp-dev libssl-dev libsystemd-dev
+  libzstd-dev liblz4-dev libacl1-dev libbz2-dev liblzma-dev zlib1g-dev nettle-dev
   clang libclang-rt-14-dev
-  busybox-static iproute2 util-linux mount procps python3 crun nftables wget"
+  busybox-static iproute2 util-linux mount procps python3 crun nftables wget hyperfine"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

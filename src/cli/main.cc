@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 
 namespace berth::cli {
 
@@ -14,6 +15,64 @@ bool use_color(const GlobalOptions& g, int fd) {
     if (g.ansi == "never") return false;
     return ::isatty(fd) && !std::getenv("NO_COLOR");
 }
+
+namespace {
+
+using Registrar = void (*)(Cli&);
+
+// Every command file's registration function, in `berth --help` order.
+constexpr Registrar kRegistrars[] = {add_version_command, add_config_command,  add_image_commands,
+                                     add_run_command,     add_up_commands,     add_logs_command,
+                                     add_exec_command,    add_inspect_commands, add_volume_commands,
+                                     add_cp_command,      add_completion_command};
+
+// Which registration function makes each top-level command. Building CLI11's whole command
+// tree costs more than the rest of `berth version` (bench/startup_bench.sh): main registers
+// only the file of the command being run. A command missing here (a new one, `completion`,
+// which walks the tree) gets every file registered, so this table can make berth slower but
+// never wrong; tests/cli/commands.sh checks each command's help against it.
+struct CommandFile {
+    std::string_view name;
+    Registrar add;
+};
+constexpr CommandFile kCommandFiles[] = {
+    {"version", add_version_command}, {"config", add_config_command}, {"image", add_image_commands},
+    {"run", add_run_command},         {"up", add_up_commands},        {"down", add_up_commands},
+    {"stop", add_up_commands},        {"start", add_up_commands},     {"restart", add_up_commands},
+    {"pause", add_up_commands},       {"unpause", add_up_commands},   {"kill", add_up_commands},
+    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_up_commands},
+    {"ls", add_up_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
+    {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
+    {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},
+    {"cp", add_cp_command},
+};
+
+// The global options that take a value in the next argument.
+bool takes_value(std::string_view arg) {
+    for (std::string_view o : {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
+                               "--profile", "--ansi"})
+        if (arg == o) return true;
+    return false;
+}
+
+// The registration function of the command named on the command line, or nullptr for all of
+// them (no command, or an unknown one). CLI11 shows the named command's help for
+// `berth --help up` as for `berth up --help`.
+Registrar command_file(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--") return nullptr;
+        if (arg.empty() || arg[0] != '-') {
+            for (const CommandFile& c : kCommandFiles)
+                if (c.name == arg) return c.add;
+            return nullptr;
+        }
+        if (takes_value(arg)) ++i;
+    }
+    return nullptr;
+}
+
+}  // namespace
 
 }  // namespace berth::cli
 
@@ -37,17 +96,11 @@ int main(int argc, char** argv) {
         ->default_str("auto");
     app.add_flag("--verbose", g.verbose, "Print debug logs on stderr");
 
-    add_version_command(cli);
-    add_config_command(cli);
-    add_image_commands(cli);
-    add_run_command(cli);
-    add_up_commands(cli);
-    add_logs_command(cli);
-    add_exec_command(cli);
-    add_inspect_commands(cli);
-    add_volume_commands(cli);
-    add_cp_command(cli);
-    add_completion_command(cli);
+    if (Registrar add = command_file(argc, argv)) {
+        add(cli);
+    } else {
+        for (Registrar r : kRegistrars) r(cli);
+    }
     one_value_per_occurrence(app);
 
     if (auto unknown = unknown_command(app, argc, argv)) {
