@@ -1,6 +1,7 @@
 #include "compose/yaml_reader.h"
 
 #include "base/strings.h"
+#include "compose/input_file.h"
 #include "compose/load_error.h"
 
 #include <yaml-cpp/eventhandler.h>
@@ -12,12 +13,19 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <unordered_set>
 #include <sstream>
 
 namespace berth::compose {
 namespace {
 
 constexpr int kMaxDepth = 200;  // bounds recursion on hostile input
+// Bounds the document once aliases are expanded. yaml-cpp shares an aliased
+// node, so `*a` costs nothing to parse, but every pass after (the tree, the
+// interpolation, the schema check, JSON) copies it: nine levels of ten aliases
+// ("billion laughs") are 10^9 nodes from a few hundred bytes. A million is far
+// above any real compose file (100,000 environment entries are 200,000).
+constexpr size_t kMaxNodes = 1'000'000;
 
 // yaml-cpp 0.7 (Debian 12) loops forever, allocating, when a flow entry `,`
 // stands at the top level after or instead of a document: the parser emits an
@@ -64,6 +72,8 @@ struct DocumentProbe : YAML::EventHandler {
 // after the loader (JSON output, labels) needs valid UTF-8.
 void check_utf8(const std::string& text, const std::string& filename) {
     auto bad = first_invalid_utf8(text);
+    size_t nul = text.find('\0');  // valid UTF-8, but YAML allows no NUL
+    if (nul != std::string::npos && (!bad || nul < *bad)) bad = nul;
     if (!bad) return;
     int line = 1, column = 1;
     for (size_t i = 0; i < *bad; ++i) {
@@ -74,6 +84,9 @@ void check_utf8(const std::string& text, const std::string& filename) {
             ++column;
         }
     }
+    if (text[*bad] == '\0')
+        throw LoadError(Location{filename, line, column}, "", "the file holds a NUL byte",
+                        "a compose file is YAML text in UTF-8 (not UTF-16, not a binary file)");
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
     throw LoadError(Location{filename, line, column}, "",
@@ -114,6 +127,31 @@ Location loc_of(const YAML::Node& n, const std::string& file) {
     return Location{file, m.line + 1, m.column + 1};
 }
 
+// Counts the nodes the tree will hold, aliases expanded, and refuses past
+// kMaxNodes or kMaxDepth before anything is built: the count costs no memory.
+struct Budget {
+    const std::string& file;
+    size_t left = kMaxNodes;
+
+    void count(const YAML::Node& y, int depth) {
+        if (depth > kMaxDepth)
+            throw LoadError(loc_of(y, file), "", "the document nests more than " + std::to_string(kMaxDepth) + " levels deep");
+        if (left-- == 0)
+            throw LoadError(loc_of(y, file), "",
+                            "the document expands to more than " + std::to_string(kMaxNodes) +
+                                " values (YAML aliases copy their anchor at each use)",
+                            "use fewer or less nested aliases (*name); split a file this large");
+        if (y.IsSequence()) {
+            for (const auto& item : y) count(item, depth + 1);
+        } else if (y.IsMap()) {
+            for (const auto& kv : y) {
+                count(kv.first, depth + 1);
+                count(kv.second, depth + 1);
+            }
+        }
+    }
+};
+
 struct Converter {
     const std::string& file;
 
@@ -150,6 +188,7 @@ struct Converter {
         case YAML::NodeType::Map: {
             Node n = Node::map(loc);
             std::vector<Node> merged;  // `<<` sources, applied after explicit keys
+            std::unordered_set<std::string> keys;  // n.find() per key would be quadratic
             for (const auto& kv : y) {
                 const YAML::Node& k = kv.first;
                 Location kloc = loc_of(k, file);
@@ -174,7 +213,7 @@ struct Converter {
                     }
                     continue;
                 }
-                if (n.find(key))
+                if (!keys.insert(key).second)
                     throw LoadError(kloc, "", "duplicate key \"" + key + "\"",
                                     "each key may appear once in a mapping; remove one of them");
                 n.entries.push_back(MapEntry{key, kloc, convert(kv.second, depth + 1)});
@@ -182,7 +221,7 @@ struct Converter {
             // Earlier merge sources win over later ones; explicit keys win over all.
             for (auto& src : merged)
                 for (auto& e : src.entries)
-                    if (!n.find(e.key)) n.entries.push_back(std::move(e));
+                    if (keys.insert(e.key).second) n.entries.push_back(std::move(e));
             return n;
         }
         }
@@ -196,7 +235,8 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
     std::vector<YAML::Node> docs;
     check_utf8(text, filename);
     try {
-        probe_documents(text, filename);
+        // The probe costs a second scan; only a `,` can make the parser stall.
+        if (text.find(',') != std::string::npos) probe_documents(text, filename);
         docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         Location loc{filename, e.mark.is_null() ? 0 : e.mark.line + 1,
@@ -213,16 +253,13 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
                         "a compose file holds one YAML document, found " +
                             std::to_string(docs.size()),
                         "remove the `---` separators or split the file");
+    Budget{filename}.count(docs[0], 0);
     Converter c{filename};
     return c.convert(docs[0], 0);
 }
 
 Node read_yaml_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw LoadError(Location{path, 0, 0}, "", std::string("cannot read: ") + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_yaml(ss.str(), path);
+    return parse_yaml(read_input_file(path, "compose file"), path);
 }
 
 }  // namespace berth::compose
