@@ -114,7 +114,7 @@ expect huge-env-file "huge.env is too large (more than 16 MiB)" "$config" -f "$d
     seq 1 100000 | sed 's/.*/      K&: v&/'
     echo "    cpus: -1"
 } > "$d/manykeys.yaml"
-expect many-environment-keys "manykeys.yaml:100004:11: services.web.cpus: must not be negative" "$config" -f "$d/manykeys.yaml"
+expect many-environment-keys "manykeys.yaml:100005:11: services.web.cpus: must not be negative" "$config" -f "$d/manykeys.yaml"
 seq 1 100000 | sed 's/.*/K&=v&/' > "$d/many.env"
 echo 'K100001=${' >> "$d/many.env"
 expect many-env-file-keys "many.env:100001:9: K100001: invalid interpolation" "$config" -f "$d/ok.yaml" --env-file "$d/many.env"
