@@ -13,7 +13,9 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 #include <sstream>
 
 namespace berth::compose {
@@ -33,11 +35,21 @@ constexpr size_t kMaxNodes = 1'000'000;
 // 1040, fixed upstream in 0.8.1). This pass walks the documents' events without
 // building nodes and stops when two empty documents in a row begin at the same
 // place, which is the parser making no progress.
+Location at(const YAML::Mark& m, const std::string& file) { return Location{file, m.line + 1, m.column + 1}; }
+
+// Also counts the values the document holds once aliases are expanded, from
+// the events alone (an alias adds its anchor's size), and stops past kMaxNodes
+// or kMaxDepth before any node is built.
 struct DocumentProbe : YAML::EventHandler {
+    explicit DocumentProbe(const std::string& f) : file(f) {}
+    const std::string& file;
     int depth = 0;
     bool root_seen = false;
     bool root_null = false;
     YAML::Mark root_mark;
+    size_t expanded = 0;                          // values so far, aliases expanded
+    std::vector<std::pair<YAML::anchor_t, size_t>> open;  // collections: anchor, `expanded` at start
+    std::unordered_map<YAML::anchor_t, size_t> anchor_size;
 
     void root(const YAML::Mark& m, bool is_null) {
         if (depth == 0 && !root_seen) {
@@ -46,26 +58,59 @@ struct DocumentProbe : YAML::EventHandler {
             root_mark = m;
         }
     }
-    void OnDocumentStart(const YAML::Mark&) override { root_seen = false; }
+    void add(const YAML::Mark& m, size_t n) {
+        expanded += n;
+        if (expanded > kMaxNodes)
+            throw LoadError(at(m, file), "",
+                            "the document expands to more than " + std::to_string(kMaxNodes) +
+                                " values (YAML aliases copy their anchor at each use)",
+                            "use fewer or less nested aliases (*name); split a file this large");
+    }
+    void scalar(const YAML::Mark& m, YAML::anchor_t a) {
+        add(m, 1);
+        if (a) anchor_size[a] = 1;
+    }
+    void start(const YAML::Mark& m, YAML::anchor_t a) {
+        root(m, false);
+        if (++depth > kMaxDepth)
+            throw LoadError(at(m, file), "", "the document nests more than " + std::to_string(kMaxDepth) + " levels deep");
+        add(m, 1);
+        open.emplace_back(a, expanded - 1);
+    }
+    void end() {
+        --depth;
+        if (open.empty()) return;
+        auto [a, begin] = open.back();
+        open.pop_back();
+        if (a) anchor_size[a] = expanded - begin;
+    }
+    void OnDocumentStart(const YAML::Mark&) override {
+        root_seen = false;
+        expanded = 0;
+    }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { root(m, true); }
-    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { root(m, false); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  const std::string&) override {
-        root(m, false);
+    void OnNull(const YAML::Mark& m, YAML::anchor_t a) override {
+        root(m, true);
+        scalar(m, a);
     }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+        root(m, false);
+        auto it = anchor_size.find(a);  // an anchor still open (`&a [*a]`) counts 1
+        add(m, it == anchor_size.end() ? 1 : it->second);
+    }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a, const std::string&) override {
+        root(m, false);
+        scalar(m, a);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
                          YAML::EmitterStyle::value) override {
-        root(m, false);
-        ++depth;
+        start(m, a);
     }
-    void OnSequenceEnd() override { --depth; }
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {
-        root(m, false);
-        ++depth;
+    void OnSequenceEnd() override { end(); }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {
+        start(m, a);
     }
-    void OnMapEnd() override { --depth; }
+    void OnMapEnd() override { end(); }
 };
 
 // YAML text is Unicode; yaml-cpp passes stray bytes through, and everything
@@ -94,12 +139,13 @@ void check_utf8(const std::string& text, const std::string& filename) {
                     "save the file as UTF-8");
 }
 
-// Throws where the parser would stop making progress; returns otherwise, and
+// Throws where the parser would stop making progress, or where aliases expand
+// the document past kMaxNodes; returns otherwise, and
 // then YAML::LoadAll on the same text ends too (the parser is deterministic).
 void probe_documents(const std::string& text, const std::string& filename) {
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentProbe probe;
+    DocumentProbe probe(filename);
     bool last_null = false;
     int last_pos = -1;
     while (parser.HandleNextDocument(probe)) {
@@ -126,31 +172,6 @@ Location loc_of(const YAML::Node& n, const std::string& file) {
     if (m.is_null()) return Location{file, 0, 0};
     return Location{file, m.line + 1, m.column + 1};
 }
-
-// Counts the nodes the tree will hold, aliases expanded, and refuses past
-// kMaxNodes or kMaxDepth before anything is built: the count costs no memory.
-struct Budget {
-    const std::string& file;
-    size_t left = kMaxNodes;
-
-    void count(const YAML::Node& y, int depth) {
-        if (depth > kMaxDepth)
-            throw LoadError(loc_of(y, file), "", "the document nests more than " + std::to_string(kMaxDepth) + " levels deep");
-        if (left-- == 0)
-            throw LoadError(loc_of(y, file), "",
-                            "the document expands to more than " + std::to_string(kMaxNodes) +
-                                " values (YAML aliases copy their anchor at each use)",
-                            "use fewer or less nested aliases (*name); split a file this large");
-        if (y.IsSequence()) {
-            for (const auto& item : y) count(item, depth + 1);
-        } else if (y.IsMap()) {
-            for (const auto& kv : y) {
-                count(kv.first, depth + 1);
-                count(kv.second, depth + 1);
-            }
-        }
-    }
-};
 
 struct Converter {
     const std::string& file;
@@ -235,8 +256,9 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
     std::vector<YAML::Node> docs;
     check_utf8(text, filename);
     try {
-        // The probe costs a second scan; only a `,` can make the parser stall.
-        if (text.find(',') != std::string::npos) probe_documents(text, filename);
+        // The probe costs a second scan: it is needed only where the parser can
+        // stall (at a `,`) or aliases (`*`) can multiply the document.
+        if (text.find_first_of(",*") != std::string::npos) probe_documents(text, filename);
         docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         Location loc{filename, e.mark.is_null() ? 0 : e.mark.line + 1,
@@ -253,7 +275,6 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
                         "a compose file holds one YAML document, found " +
                             std::to_string(docs.size()),
                         "remove the `---` separators or split the file");
-    Budget{filename}.count(docs[0], 0);
     Converter c{filename};
     return c.convert(docs[0], 0);
 }

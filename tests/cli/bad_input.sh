@@ -85,7 +85,7 @@ svc='services:
     done
     echo "x-use: *i"
 } > "$d/bomb.yaml"
-expect alias-bomb "bomb.yaml:4:" "$config" -f "$d/bomb.yaml"
+expect alias-bomb "bomb.yaml:9:31: the document expands" "$config" -f "$d/bomb.yaml"
 expect alias-bomb-message "expands to more than 1000000 values" "$config" -f "$d/bomb.yaml"
 
 # Nesting: 5,000 levels of flow lists.
