@@ -270,6 +270,23 @@ private:
     }
 };
 
+// A project needs a service. An empty file is docker compose's "empty compose
+// file"; a file with only `name:` (or `services: {}`) loads in docker compose
+// but every command that acts then says "no service selected". berth refuses
+// both when it loads, pointing at the spot.
+void require_services(const Node& doc, const std::vector<std::string>& files) {
+    std::string hint = "add a service under `services:`, such as\n  services:\n    web:\n      image: nginx";
+    if (doc.entries.empty())
+        throw LoadError(Location{files[0], 1, 1}, "", "the compose file is empty", hint);
+    const MapEntry* services = doc.find_entry("services");
+    if (!services)
+        throw LoadError(doc.loc, "services", "the project defines no services (there is no `services` key)", hint);
+    for (const auto& e : services->value.entries)
+        if (e.key.rfind("x-", 0) != 0) return;
+    throw LoadError(services->value.is_null() ? services->key_loc : services->value.loc, "services",
+                    "the project defines no services", hint);
+}
+
 std::string getcwd_string() {
     std::error_code ec;
     fs::path p = fs::current_path(ec);
@@ -372,6 +389,7 @@ Project load_project(const LoadOptions& opts) {
         if (i == 0) doc = std::move(one);
         else merge_documents(doc, one);
     }
+    require_services(doc, files);
     if (const MapEntry* v = doc.find_entry("version")) {
         spdlog::warn("{}: the top-level `version` is obsolete and ignored", v->key_loc.str());
         doc.erase("version");

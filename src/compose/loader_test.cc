@@ -1,10 +1,15 @@
 #include "compose/load_error.h"
+#include "compose/input_file.h"
 #include "compose/loader.h"
+
+#include "base/error.h"
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -158,4 +163,69 @@ TEST_CASE("errors name the file, line and column") {
     } catch (const LoadError& e) {
         CHECK(std::string(e.what()).find("compose.yaml:5:9: services.web.ports[0]: ") != std::string::npos);
     }
+}
+
+TEST_CASE("bad input files: FIFOs, devices, too large, NUL bytes, no services") {
+    TempDir d;
+    auto error_of = [&](LoadOptions o) -> std::string {
+        try {
+            load_project(o);
+        } catch (const berth::Error& e) {
+            return e.what();
+        }
+        return "(no error)";
+    };
+    d.write("ok.yaml", "services:\n  web:\n    image: x\n");
+    REQUIRE(::mkfifo((d.path / "fifo.yaml").c_str(), 0600) == 0);
+    LoadOptions o = opts_in(d);
+    o.files = {(d.path / "fifo.yaml").string()};
+    CHECK(error_of(o) == "compose file " + (d.path / "fifo.yaml").string() + " is a FIFO (named pipe), not a regular file");
+    o.files = {"/dev/zero"};
+    CHECK(error_of(o) == "compose file /dev/zero is a character device, not a regular file");
+    fs::resize_file(d.write("huge.yaml", ""), kMaxInputFileBytes + 1);
+    o.files = {(d.path / "huge.yaml").string()};
+    CHECK(error_of(o).find("huge.yaml is too large (more than 16 MiB)") != std::string::npos);
+
+    o.files = {(d.path / "ok.yaml").string()};
+    o.env_files = {"/dev/zero"};
+    CHECK(error_of(o) == "env file /dev/zero is a character device, not a regular file");
+    d.write("nul.env", std::string("A=1\nB=x\0y\n", 10));
+    o.env_files = {(d.path / "nul.env").string()};
+    CHECK(error_of(o) == (d.path / "nul.env").string() + ":2:4: the file holds a NUL byte");
+    o.env_files.clear();
+
+    // env_file: in the compose file points at the entry.
+    d.write("envfifo.yaml", "services:\n  web:\n    image: x\n    env_file: fifo.yaml\n");
+    o.files = {(d.path / "envfifo.yaml").string()};
+    CHECK(error_of(o).find("envfifo.yaml:4:15: services.web.env_file: env file ") != std::string::npos);
+
+    d.write("empty.yaml", "# nothing\n");
+    o.files = {(d.path / "empty.yaml").string()};
+    CHECK(error_of(o) == (d.path / "empty.yaml").string() + ":1:1: the compose file is empty");
+    d.write("name.yaml", "name: p\n");
+    o.files = {(d.path / "name.yaml").string()};
+    CHECK(error_of(o).find("name.yaml:1:1: services: the project defines no services") != std::string::npos);
+    d.write("none.yaml", "services: {}\n");
+    o.files = {(d.path / "none.yaml").string()};
+    CHECK(error_of(o).find("none.yaml:1:11: services: the project defines no services") != std::string::npos);
+    // An override file without services is fine: the project has some.
+    o.files = {(d.path / "ok.yaml").string(), (d.path / "name.yaml").string()};
+    CHECK(error_of(o) == "(no error)");
+}
+
+TEST_CASE("100,000 environment entries, inline and from an env file, load in well under a second") {
+    TempDir d;
+    std::string y = "services:\n  web:\n    image: x\n    env_file: big.env\n    environment:\n";
+    std::string env;
+    for (int i = 0; i < 100000; ++i) {
+        y += "      K" + std::to_string(i) + ": v\n";
+        env += "E" + std::to_string(i) + "=v\n";
+    }
+    d.write("compose.yaml", y);
+    d.write("big.env", env);
+    auto start = std::chrono::steady_clock::now();
+    Project p = load_project(opts_in(d));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    CHECK(p.services.at("web").environment.size() == 200000);
+    CHECK_MESSAGE(ms < 5000, "took " << ms << " ms");  // was minutes; generous for a loaded CI machine
 }

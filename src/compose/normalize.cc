@@ -6,6 +6,7 @@
 #include "compose/units.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,24 @@ Nanos duration(const Node& n, const std::string& path) {
     } catch (const std::invalid_argument& e) {
         fail(n, path, e.what());
     }
+}
+
+// A duration that cannot be negative (a grace period, a health-check interval).
+Nanos non_negative_duration(const Node& n, const std::string& path) {
+    Nanos d = duration(n, path);
+    if (d < 0) fail(n, path, "must not be negative, got \"" + n.text + "\"", "write a duration like 30s or 1m30s");
+    return d;
+}
+
+// A CPU count (`cpus`, deploy's `cpus`): docker takes it as nano-CPUs in an
+// int64, so 9.2e9 is the most any engine could hold; it is not negative.
+double cpu_count(const Node& n, const std::string& path) {
+    double v = number(n, path);
+    constexpr double kMaxCpus = 9.2e9;
+    if (!std::isfinite(v) || v > kMaxCpus)
+        fail(n, path, "value out of range: \"" + n.text + "\"", "give a number of CPUs such as 0.5 or 2");
+    if (v < 0) fail(n, path, "must not be negative, got \"" + n.text + "\"", "give a number of CPUs such as 0.5 or 2");
+    return v;
 }
 
 Bytes bytes(const Node& n, const std::string& path) {
@@ -560,7 +579,7 @@ private:
             else if (k == "secrets") s.secrets = file_refs(v, kp, p.secrets, "secret", true);
             else if (k == "container_name") s.container_name = text(v, kp);
             else if (k == "cpu_shares") s.cpu_shares = integer(v, kp);
-            else if (k == "cpus") s.cpus = number(v, kp);
+            else if (k == "cpus") s.cpus = cpu_count(v, kp);
             else if (k == "cpuset") s.cpuset = text(v, kp);
             else if (k == "depends_on") depends_on(name, v, kp, s);
             else if (k == "deploy") s.deploy = deploy(v, kp);
@@ -606,7 +625,7 @@ private:
             else if (k == "restart") s.restart = restart(v, kp);
             else if (k == "scale") s.scale = static_cast<uint64_t>(non_negative(v, kp));
             else if (k == "security_opt") s.security_opt = string_list(v, kp);
-            else if (k == "stop_grace_period") s.stop_grace_period = duration(v, kp);
+            else if (k == "stop_grace_period") s.stop_grace_period = non_negative_duration(v, kp);
             else if (k == "stop_signal") s.stop_signal = text(v, kp);
             else if (k == "sysctls") s.sysctls = string_dict(v, kp);
             else if (k == "tmpfs") s.tmpfs = string_list(v, kp);
@@ -761,10 +780,7 @@ private:
             d.has_resources = true;
             auto spec = [&](const Node* n, const std::string& sp, ResourceSpec& out) {
                 if (!n || !n->is_map()) return;
-                if (const Node* x = n->find("cpus")) {
-                    out.cpus = number(*x, sp + ".cpus");
-                    if (*out.cpus < 0) fail(*x, sp + ".cpus", "must not be negative");
-                }
+                if (const Node* x = n->find("cpus")) out.cpus = cpu_count(*x, sp + ".cpus");
                 if (const Node* x = n->find("memory")) out.memory = bytes(*x, sp + ".memory");
                 if (const Node* x = n->find("pids")) out.pids = integer(*x, sp + ".pids");
             };
@@ -817,10 +833,10 @@ private:
                              "write [\"CMD\", \"curl\", \"-f\", \"http://localhost\"] or a plain string for a shell command");
                 }
                 if (!h.test.empty() && h.test[0] == "NONE") h.disable = true;
-            } else if (e.key == "interval") h.interval = duration(e.value, kp);
-            else if (e.key == "timeout") h.timeout = duration(e.value, kp);
-            else if (e.key == "start_period") h.start_period = duration(e.value, kp);
-            else if (e.key == "start_interval") h.start_interval = duration(e.value, kp);
+            } else if (e.key == "interval") h.interval = non_negative_duration(e.value, kp);
+            else if (e.key == "timeout") h.timeout = non_negative_duration(e.value, kp);
+            else if (e.key == "start_period") h.start_period = non_negative_duration(e.value, kp);
+            else if (e.key == "start_interval") h.start_interval = non_negative_duration(e.value, kp);
             else if (e.key == "retries") h.retries = static_cast<uint64_t>(non_negative(e.value, kp));
             else if (e.key == "disable") h.disable = boolean(e.value, kp);
         }

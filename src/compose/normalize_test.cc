@@ -235,3 +235,19 @@ TEST_CASE("devices: short and long forms, device_cgroup_rules as written") {
     CHECK(error_of("services:\n  a: {image: x, devices: ['/dev/a:/dev/b:r:x']}\n").find("invalid device") != std::string::npos);
     CHECK(error_of("services:\n  a: {image: x, devices: [{source: /dev/a, mode: r}]}\n").find("unknown key") != std::string::npos);
 }
+
+TEST_CASE("cpus, grace periods and health-check durations are refused out of range") {
+    std::string web = "services:\n  web:\n    image: x\n";
+    CHECK(error_of(web + "    cpus: 1e308\n") == "compose.yaml:4:11: services.web.cpus: value out of range: \"1e308\"");
+    CHECK(error_of(web + "    cpus: .inf\n").find("services.web.cpus: ") != std::string::npos);
+    CHECK(error_of(web + "    cpus: -1\n") == "compose.yaml:4:11: services.web.cpus: must not be negative, got \"-1\"");
+    CHECK(error_of(web + "    deploy:\n      resources:\n        limits:\n          cpus: '-2'\n")
+              .find("compose.yaml:7:17: services.web.deploy.resources.limits.cpus: must not be negative") == 0);
+    CHECK(error_of(web + "    stop_grace_period: -1s\n")
+              .find("compose.yaml:4:24: services.web.stop_grace_period: must not be negative") == 0);
+    for (std::string k : {"interval", "timeout", "start_period", "start_interval"})
+        CHECK_MESSAGE(error_of(web + "    healthcheck:\n      " + k + ": -30s\n")
+                          .find("services.web.healthcheck." + k + ": must not be negative") != std::string::npos,
+                      k);
+    CHECK(norm(web + "    cpus: 0.5\n    stop_grace_period: 0s\n").services.at("web").cpus == 0.5);
+}

@@ -2,13 +2,37 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace berth::compose {
 namespace {
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// A value quoted for a message; a very long one is cut, so that a 5,000-digit
+// number does not fill the terminal.
+std::string quoted(std::string_view s) {
+    constexpr size_t kShown = 40;
+    if (s.size() <= kShown) return "\"" + std::string(s) + "\"";
+    return "\"" + std::string(s.substr(0, kShown)) + "…\" (" + std::to_string(s.size()) + " characters)";
+}
+
+// The digits (and at most one '.') of a duration or size as a number.
+// std::stold would throw std::out_of_range, whose what() is just "stold".
+long double to_number(const std::string& digits, std::string_view whole, const char* limit) {
+    errno = 0;
+    char* end = nullptr;
+    long double v = std::strtold(digits.c_str(), &end);
+    if (end != digits.c_str() + digits.size())
+        throw std::invalid_argument("invalid number in " + quoted(whole));
+    if (errno == ERANGE || !std::isfinite(v))
+        throw std::invalid_argument("value out of range: " + quoted(whole) + " (" + limit + ")");
+    return v;
+}
+
+constexpr const char* kDurationLimit = "the longest duration is about 290 years, 2500000h";
+constexpr const char* kSizeLimit = "the largest size is 8 EiB";
 
 }  // namespace
 
@@ -50,8 +74,9 @@ int64_t parse_duration(std::string_view text) {
         else
             throw std::invalid_argument("invalid duration " + quoted(text) + ": unknown unit " +
                                         quoted(unit) + " (use ns, us, ms, s, m or h)");
-        total += std::stold(num) * mult;
-        if (total > 9.2e18L) throw std::invalid_argument("duration " + quoted(text) + " is too long");
+        total += to_number(num, text, kDurationLimit) * mult;
+        if (total > 9.2e18L)
+            throw std::invalid_argument("value out of range: " + quoted(text) + " (" + kDurationLimit + ")");
     }
     auto ns = static_cast<int64_t>(std::llround(total));
     return neg ? -ns : ns;
@@ -105,7 +130,7 @@ int64_t parse_bytes(std::string_view text) {
     if (i == 0 || std::count(s.begin(), s.begin() + i, '.') > 1)
         throw std::invalid_argument("invalid size " + quoted(text) +
                                     ": expected a number with an optional unit, like 512m or 1g");
-    long double n = std::stold(s.substr(0, i));
+    long double n = to_number(s.substr(0, i), text, kSizeLimit);
     std::string unit;
     for (char c : s.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!unit.empty() && unit.back() == 'b' && unit.size() <= 3) unit.pop_back();
@@ -120,7 +145,7 @@ int64_t parse_bytes(std::string_view text) {
     else
         throw std::invalid_argument("invalid size " + quoted(text) + ": unknown unit (use b, k, m, g, t or p)");
     long double v = n * mult;
-    if (v > 9.2e18L) throw std::invalid_argument("size " + quoted(text) + " is too large");
+    if (v > 9.2e18L) throw std::invalid_argument("value out of range: " + quoted(text) + " (" + kSizeLimit + ")");
     return static_cast<int64_t>(v);
 }
 

@@ -58,3 +58,24 @@ TEST_CASE("commands split as a POSIX shell would") {
     CHECK_THROWS_AS(shell_split("echo 'oops"), std::invalid_argument);
     CHECK_THROWS_AS(shell_split("echo \"oops"), std::invalid_argument);
 }
+
+TEST_CASE("a number too large for any duration or size is out of range, not \"stold\"") {
+    std::string digits(5000, '9');
+    auto message = [](auto f) -> std::string {
+        try {
+            f();
+        } catch (const std::invalid_argument& e) {
+            return e.what();
+        }
+        return "(no error)";
+    };
+    std::string m = message([&] { parse_bytes(digits); });
+    CHECK(m.rfind("value out of range: \"9999", 0) == 0);
+    CHECK(m.find("(5000 characters)") != std::string::npos);  // the value is cut in the message
+    CHECK(m.size() < 200);
+    CHECK(message([&] { parse_bytes(digits + "g"); }).rfind("value out of range", 0) == 0);
+    CHECK(message([] { parse_bytes("9000000p"); }).rfind("value out of range", 0) == 0);
+    CHECK(message([&] { parse_duration(digits + "s"); }).rfind("value out of range", 0) == 0);
+    CHECK(message([] { parse_duration("3000000h"); }).rfind("value out of range", 0) == 0);
+    CHECK(parse_duration("2500000h") == 2500000LL * 3600 * 1'000'000'000LL);
+}

@@ -1,6 +1,7 @@
 #include "compose/yaml_reader.h"
 
 #include "base/strings.h"
+#include "compose/input_file.h"
 #include "compose/load_error.h"
 
 #include <yaml-cpp/eventhandler.h>
@@ -12,12 +13,21 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 #include <sstream>
 
 namespace berth::compose {
 namespace {
 
 constexpr int kMaxDepth = 200;  // bounds recursion on hostile input
+// Bounds the document once aliases are expanded. yaml-cpp shares an aliased
+// node, so `*a` costs nothing to parse, but every pass after (the tree, the
+// interpolation, the schema check, JSON) copies it: nine levels of ten aliases
+// ("billion laughs") are 10^9 nodes from a few hundred bytes. A million is far
+// above any real compose file (100,000 environment entries are 200,000).
+constexpr size_t kMaxNodes = 1'000'000;
 
 // yaml-cpp 0.7 (Debian 12) loops forever, allocating, when a flow entry `,`
 // stands at the top level after or instead of a document: the parser emits an
@@ -25,11 +35,21 @@ constexpr int kMaxDepth = 200;  // bounds recursion on hostile input
 // 1040, fixed upstream in 0.8.1). This pass walks the documents' events without
 // building nodes and stops when two empty documents in a row begin at the same
 // place, which is the parser making no progress.
+Location at(const YAML::Mark& m, const std::string& file) { return Location{file, m.line + 1, m.column + 1}; }
+
+// Also counts the values the document holds once aliases are expanded, from
+// the events alone (an alias adds its anchor's size), and stops past kMaxNodes
+// or kMaxDepth before any node is built.
 struct DocumentProbe : YAML::EventHandler {
+    explicit DocumentProbe(const std::string& f) : file(f) {}
+    const std::string& file;
     int depth = 0;
     bool root_seen = false;
     bool root_null = false;
     YAML::Mark root_mark;
+    size_t expanded = 0;                          // values so far, aliases expanded
+    std::vector<std::pair<YAML::anchor_t, size_t>> open;  // collections: anchor, `expanded` at start
+    std::unordered_map<YAML::anchor_t, size_t> anchor_size;
 
     void root(const YAML::Mark& m, bool is_null) {
         if (depth == 0 && !root_seen) {
@@ -38,32 +58,67 @@ struct DocumentProbe : YAML::EventHandler {
             root_mark = m;
         }
     }
-    void OnDocumentStart(const YAML::Mark&) override { root_seen = false; }
+    void add(const YAML::Mark& m, size_t n) {
+        expanded += n;
+        if (expanded > kMaxNodes)
+            throw LoadError(at(m, file), "",
+                            "the document expands to more than " + std::to_string(kMaxNodes) +
+                                " values (YAML aliases copy their anchor at each use)",
+                            "use fewer or less nested aliases (*name); split a file this large");
+    }
+    void scalar(const YAML::Mark& m, YAML::anchor_t a) {
+        add(m, 1);
+        if (a) anchor_size[a] = 1;
+    }
+    void start(const YAML::Mark& m, YAML::anchor_t a) {
+        root(m, false);
+        if (++depth > kMaxDepth)
+            throw LoadError(at(m, file), "", "the document nests more than " + std::to_string(kMaxDepth) + " levels deep");
+        add(m, 1);
+        open.emplace_back(a, expanded - 1);
+    }
+    void end() {
+        --depth;
+        if (open.empty()) return;
+        auto [a, begin] = open.back();
+        open.pop_back();
+        if (a) anchor_size[a] = expanded - begin;
+    }
+    void OnDocumentStart(const YAML::Mark&) override {
+        root_seen = false;
+        expanded = 0;
+    }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { root(m, true); }
-    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { root(m, false); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  const std::string&) override {
-        root(m, false);
+    void OnNull(const YAML::Mark& m, YAML::anchor_t a) override {
+        root(m, true);
+        scalar(m, a);
     }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+        root(m, false);
+        auto it = anchor_size.find(a);  // an anchor still open (`&a [*a]`) counts 1
+        add(m, it == anchor_size.end() ? 1 : it->second);
+    }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a, const std::string&) override {
+        root(m, false);
+        scalar(m, a);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
                          YAML::EmitterStyle::value) override {
-        root(m, false);
-        ++depth;
+        start(m, a);
     }
-    void OnSequenceEnd() override { --depth; }
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {
-        root(m, false);
-        ++depth;
+    void OnSequenceEnd() override { end(); }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {
+        start(m, a);
     }
-    void OnMapEnd() override { --depth; }
+    void OnMapEnd() override { end(); }
 };
 
 // YAML text is Unicode; yaml-cpp passes stray bytes through, and everything
 // after the loader (JSON output, labels) needs valid UTF-8.
 void check_utf8(const std::string& text, const std::string& filename) {
     auto bad = first_invalid_utf8(text);
+    size_t nul = text.find('\0');  // valid UTF-8, but YAML allows no NUL
+    if (nul != std::string::npos && (!bad || nul < *bad)) bad = nul;
     if (!bad) return;
     int line = 1, column = 1;
     for (size_t i = 0; i < *bad; ++i) {
@@ -74,6 +129,9 @@ void check_utf8(const std::string& text, const std::string& filename) {
             ++column;
         }
     }
+    if (text[*bad] == '\0')
+        throw LoadError(Location{filename, line, column}, "", "the file holds a NUL byte",
+                        "a compose file is YAML text in UTF-8 (not UTF-16, not a binary file)");
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
     throw LoadError(Location{filename, line, column}, "",
@@ -81,12 +139,13 @@ void check_utf8(const std::string& text, const std::string& filename) {
                     "save the file as UTF-8");
 }
 
-// Throws where the parser would stop making progress; returns otherwise, and
+// Throws where the parser would stop making progress, or where aliases expand
+// the document past kMaxNodes; returns otherwise, and
 // then YAML::LoadAll on the same text ends too (the parser is deterministic).
 void probe_documents(const std::string& text, const std::string& filename) {
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentProbe probe;
+    DocumentProbe probe(filename);
     bool last_null = false;
     int last_pos = -1;
     while (parser.HandleNextDocument(probe)) {
@@ -150,6 +209,7 @@ struct Converter {
         case YAML::NodeType::Map: {
             Node n = Node::map(loc);
             std::vector<Node> merged;  // `<<` sources, applied after explicit keys
+            std::unordered_set<std::string> keys;  // n.find() per key would be quadratic
             for (const auto& kv : y) {
                 const YAML::Node& k = kv.first;
                 Location kloc = loc_of(k, file);
@@ -174,7 +234,7 @@ struct Converter {
                     }
                     continue;
                 }
-                if (n.find(key))
+                if (!keys.insert(key).second)
                     throw LoadError(kloc, "", "duplicate key \"" + key + "\"",
                                     "each key may appear once in a mapping; remove one of them");
                 n.entries.push_back(MapEntry{key, kloc, convert(kv.second, depth + 1)});
@@ -182,7 +242,7 @@ struct Converter {
             // Earlier merge sources win over later ones; explicit keys win over all.
             for (auto& src : merged)
                 for (auto& e : src.entries)
-                    if (!n.find(e.key)) n.entries.push_back(std::move(e));
+                    if (keys.insert(e.key).second) n.entries.push_back(std::move(e));
             return n;
         }
         }
@@ -196,7 +256,9 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
     std::vector<YAML::Node> docs;
     check_utf8(text, filename);
     try {
-        probe_documents(text, filename);
+        // The probe costs a second scan: it is needed only where the parser can
+        // stall (at a `,`) or aliases (`*`) can multiply the document.
+        if (text.find_first_of(",*") != std::string::npos) probe_documents(text, filename);
         docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         Location loc{filename, e.mark.is_null() ? 0 : e.mark.line + 1,
@@ -218,11 +280,7 @@ Node parse_yaml(const std::string& text, const std::string& filename) {
 }
 
 Node read_yaml_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw LoadError(Location{path, 0, 0}, "", std::string("cannot read: ") + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_yaml(ss.str(), path);
+    return parse_yaml(read_input_file(path, "compose file"), path);
 }
 
 }  // namespace berth::compose

@@ -111,3 +111,46 @@ TEST_CASE("text that is not UTF-8 is refused at its line and column") {
     CHECK(parse_yaml("a: \"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\xb3\"\n", "t").find("a")->text ==
           "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\xb3");
 }
+
+TEST_CASE("an alias bomb is refused quickly, at the spot where it exceeds the bound") {
+    std::string y = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+    std::string prev = "a";
+    for (std::string l : {"b", "c", "d", "e", "f", "g", "h", "i"}) {
+        y += l + ": &" + l + " [";
+        for (int i = 0; i < 10; ++i) y += (i ? ", *" : "*") + prev;
+        y += "]\n";
+        prev = l;
+    }
+    try {
+        parse_yaml(y, "bomb.yaml");
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(std::string(e.what()).find("bomb.yaml:") == 0);
+        CHECK(std::string(e.what()).find("expands to more than 1000000 values") != std::string::npos);
+    }
+    // Aliases used a reasonable number of times are fine.
+    Node ok = parse_yaml("a: &a [1, 2]\nb: [*a, *a, *a]\n", "ok.yaml");
+    CHECK(ok.find("b")->items.size() == 3);
+}
+
+TEST_CASE("deep nesting and NUL bytes are refused with their place") {
+    std::string deep(5000, '[');
+    CHECK_THROWS_AS(parse_yaml("x: " + deep + "\n", "deep.yaml"), LoadError);
+    std::string deep_ok(150, '[');
+    deep_ok += std::string(150, ']');
+    CHECK(parse_yaml("x: " + deep_ok + "\n", "ok.yaml").is_map());
+    try {
+        parse_yaml(std::string("a: 1\nb: \"x\0y\"\n", 14), "nul.yaml");
+        FAIL("expected an error");
+    } catch (const LoadError& e) {
+        CHECK(std::string(e.what()) == "nul.yaml:2:6: the file holds a NUL byte");
+    }
+}
+
+TEST_CASE("a map of 100,000 keys reads in linear time") {
+    std::string y = "env:\n";
+    for (int i = 0; i < 100000; ++i) y += "  K" + std::to_string(i) + ": v\n";
+    Node n = parse_yaml(y, "big.yaml");  // was quadratic: the duplicate-key check scanned every key
+    CHECK(n.find("env")->entries.size() == 100000);
+    CHECK_THROWS_AS(parse_yaml(y + "  K5: again\n", "big.yaml"), LoadError);  // duplicates still found
+}

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -223,4 +224,61 @@ TEST_CASE("load: docker save and OCI layout archives; digests are checked") {
     REQUIRE(system(("tar -C " + o + " -cf " + t.path + "/bad.tar .").c_str()) == 0);
     CHECK_THROWS_AS(store.load_archive(t.path + "/bad.tar"), berth::Error);
     CHECK(store.list().size() == 2);
+}
+
+namespace {
+
+// Every path under dir with its bytes: a store that is "exactly as before".
+std::map<std::string, std::string> tree_of(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    for (auto& e : fs::recursive_directory_iterator(dir))
+        out[e.path().string()] = e.is_regular_file() ? slurp(e.path().string()) : std::string("<dir>");
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a refused import or load leaves the store exactly as before") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/good.tar", {{"a", AE_IFREG, "1"}});
+    store.import_rootfs(t.path + "/good.tar", "kept:1");
+    auto before = tree_of(t.path + "/root");
+
+    // A tarball cut short: its blob was stored before extraction failed.
+    write_tar(t.path + "/big.tar", {{"big", AE_IFREG, std::string(100000, 'x')}});
+    std::string whole = slurp(t.path + "/big.tar");
+    std::ofstream(t.path + "/cut.tar") << whole.substr(0, 50000);
+    CHECK_THROWS_AS(store.import_rootfs(t.path + "/cut.tar", "cut:1"), berth::Error);
+    CHECK(tree_of(t.path + "/root") == before);
+
+    // docker save whose second layer is cut: the first layer (blob and directory) goes again.
+    std::string d = t.path + "/save";
+    fs::create_directories(d + "/l1");
+    fs::create_directories(d + "/l2");
+    write_tar(d + "/l1/layer.tar", {{"one", AE_IFREG, "1"}});
+    std::ofstream(d + "/l2/layer.tar") << whole.substr(0, 50000);
+    std::ofstream(d + "/cfg.json") << R"({"config":{}})";
+    std::ofstream(d + "/manifest.json")
+        << R"([{"Config":"cfg.json","RepoTags":["one:1"],"Layers":["l1/layer.tar"]},)"
+        << R"({"Config":"cfg.json","RepoTags":["two:1"],"Layers":["l1/layer.tar","l2/layer.tar"]}])";
+    REQUIRE(system(("tar -C " + d + " -cf " + t.path + "/save.tar .").c_str()) == 0);
+    CHECK_THROWS_AS(store.load_archive(t.path + "/save.tar"), berth::Error);
+    CHECK(tree_of(t.path + "/root") == before);  // and "one:1", staged first, is not in the index
+    CHECK(store.list().size() == 1);
+}
+
+TEST_CASE("import and load refuse devices, FIFOs and directories at once") {
+    TempDir t;
+    Store store(t.path + "/root");
+    auto before = tree_of(t.path + "/root");
+    REQUIRE(mkfifo((t.path + "/fifo").c_str(), 0600) == 0);
+    CHECK_THROWS_WITH_AS(store.import_rootfs("/dev/zero", "z:1"),
+                         "cannot import /dev/zero: it is not a regular file (a device, FIFO or socket)", berth::Error);
+    CHECK_THROWS_AS(store.import_rootfs(t.path + "/fifo", "z:1"), berth::Error);
+    CHECK_THROWS_WITH_AS(store.load_archive(t.path), ("cannot load " + t.path + ": it is a directory").c_str(),
+                         berth::Error);
+    CHECK_THROWS_AS(store.load_archive("/dev/zero"), berth::Error);
+    CHECK_THROWS_AS(store.load_archive("-"), berth::Error);
+    CHECK(tree_of(t.path + "/root") == before);
 }

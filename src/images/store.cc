@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -80,6 +81,23 @@ private:
     UniqueFd fd_;
 };
 
+// An archive to import or load must be a regular file: a FIFO would block and
+// /dev/zero would be read (and copied into the store) forever.
+void require_regular_file(const std::string& path, const std::string& verb) {
+    if (path == "-")
+        throw Error("cannot " + verb + " from standard input: berth reads an archive from a file",
+                    "save it to a file first, then name that file");
+    struct stat st {};
+    if (::stat(path.c_str(), &st) < 0) {
+        if (errno == ENOENT) throw Error("cannot " + verb + " " + path + ": no such file");
+        throw Error::sys(errno, verb + " " + path);
+    }
+    if (!S_ISREG(st.st_mode))
+        throw Error("cannot " + verb + " " + path + ": " +
+                        (S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file (a device, FIFO or socket)"),
+                    "name an archive file (.tar, .tar.gz, …)");
+}
+
 Error not_found(const std::string& name) {
     return Error("image " + name + " not found",
                  "make it with `berth image import ROOTFS.tar " + name + "` or `berth image load -i ARCHIVE`");
@@ -139,8 +157,15 @@ std::string Store::put_blob_file(const std::string& path, const std::string& exp
     std::string dest = blob_path(d);
     if (!fs::exists(dest)) {
         std::string tmp = dest + ".tmp" + std::to_string(getpid());
-        fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
-        if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "store blob " + d);
+        try {
+            fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+            if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "store blob " + d);
+        } catch (...) {
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw;
+        }
+        added_.push_back(dest);
     }
     return d;
 }
@@ -158,11 +183,14 @@ std::string Store::ensure_layer(const std::string& blob_digest) {
     std::string blob = blob_path(blob_digest);
     std::string diff_id = uncompressed_digest(blob);
     std::string dir = layers_ + "/" + hex_of(diff_id);
-    if (!fs::exists(dir)) extract_layer(blob, dir);
+    if (!fs::exists(dir)) {
+        extract_layer(blob, dir);
+        added_.push_back(dir);
+    }
     return diff_id;
 }
 
-ImageRecord Store::add_image(const std::string& name, const json& config_in, const std::vector<std::string>& layer_blobs) {
+ImageRecord Store::stage_image(const std::string& name, const json& config_in, const std::vector<std::string>& layer_blobs) {
     json config = config_in;
     json diff_ids = json::array();
     json layers = json::array();
@@ -183,36 +211,82 @@ ImageRecord Store::add_image(const std::string& name, const json& config_in, con
                                  {"size", fs::file_size(blob_path(config_digest))}}},
                      {"layers", layers}};
     std::string manifest_digest = put_blob_json(manifest);
-    ImageRecord rec{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr))};
+    return ImageRecord{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr))};
+}
 
+void Store::commit_images(const std::vector<ImageRecord>& recs) {
     IndexLock lock(images_);
     json index = read_index();
     json& ms = index["manifests"];
-    for (auto it = ms.begin(); it != ms.end();)
-        if ((*it)["annotations"].value(kRefName, "") == rec.name) it = ms.erase(it);
-        else ++it;
-    ms.push_back({{"mediaType", kManifestType},
-                  {"digest", manifest_digest},
-                  {"size", fs::file_size(blob_path(manifest_digest))},
-                  {"annotations", {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}}}});
+    for (const auto& rec : recs) {
+        for (auto it = ms.begin(); it != ms.end();)
+            if ((*it)["annotations"].value(kRefName, "") == rec.name) it = ms.erase(it);
+            else ++it;
+        ms.push_back({{"mediaType", kManifestType},
+                      {"digest", rec.manifest},
+                      {"size", fs::file_size(blob_path(rec.manifest))},
+                      {"annotations", {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}}}});
+    }
     write_index(index);
-    return rec;
 }
+
+// Until commit(), every blob and layer directory the store gained is taken
+// away again when the scope ends: a refused archive leaves the store as it was.
+class Store::Rollback {
+public:
+    explicit Rollback(Store& s) : s_(s) { s_.added_.clear(); }
+    ~Rollback() {
+        for (auto it = s_.added_.rbegin(); it != s_.added_.rend(); ++it) {
+            std::error_code ec;
+            fs::remove_all(*it, ec);
+        }
+        s_.added_.clear();
+    }
+    void commit() { s_.added_.clear(); }
+
+private:
+    Store& s_;
+};
 
 json Store::read_index() const { return read_json(images_ + "/index.json", "the image index"); }
 void Store::write_index(const json& index) const { write_atomic(images_ + "/index.json", index.dump(2)); }
 
 ImageRecord Store::import_rootfs(const std::string& tarball, const std::string& name) {
     normalize_name(name);  // refuse a bad name before any work
-    if (!fs::exists(tarball)) throw Error("cannot import " + tarball + ": no such file");
-    std::string blob = put_blob_file(tarball);
-    json config = {{"created", ""}, {"config", json::object()}};
-    config.erase("created");
-    return add_image(name, config, {blob});
+    require_regular_file(tarball, "import");
+    Rollback rollback(*this);
+    try {
+        std::string blob = put_blob_file(tarball);
+        json config = {{"created", ""}, {"config", json::object()}};
+        config.erase("created");
+        ImageRecord rec = stage_image(name, config, {blob});
+        commit_images({rec});
+        rollback.commit();
+        return rec;
+    } catch (Error& e) {
+        throw e.wrap("cannot import " + tarball);
+    }
 }
 
 std::vector<std::string> Store::load_archive(const std::string& archive) {
-    if (!fs::exists(archive)) throw Error("cannot load " + archive + ": no such file");
+    require_regular_file(archive, "load");
+    Rollback rollback(*this);
+    std::vector<ImageRecord> staged;
+    try {
+        staged = stage_archive(archive);
+        commit_images(staged);
+    } catch (Error& e) {
+        if (e.message().rfind(archive, 0) != 0) e.wrap("cannot load " + archive);
+        throw;
+    }
+    rollback.commit();
+    std::vector<std::string> loaded;
+    for (const auto& r : staged) loaded.push_back(r.name);
+    return loaded;
+}
+
+std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
+    std::vector<ImageRecord> staged;
     std::string tmp = images_ + "/load.tmp" + std::to_string(getpid());
     fs::remove_all(tmp);
     fs::create_directories(tmp);
@@ -224,7 +298,6 @@ std::vector<std::string> Store::load_archive(const std::string& archive) {
         }
     } cleanup{tmp};
     extract_plain(archive, tmp);
-    std::vector<std::string> loaded;
     if (fs::exists(tmp + "/manifest.json")) {
         // docker save: [{"Config": "<id>.json", "RepoTags": [...], "Layers": ["<dir>/layer.tar", …]}]
         json m = read_json(tmp + "/manifest.json", "docker manifest");
@@ -242,7 +315,7 @@ std::vector<std::string> Store::load_archive(const std::string& archive) {
             auto tags = img.value("RepoTags", json::array());
             if (tags.is_null() || tags.empty())
                 throw Error(archive + ": an image has no RepoTags", "tag it before `docker save`, or use `berth image import`");
-            for (const auto& t : tags) loaded.push_back(add_image(t.get<std::string>(), config, blobs).name);
+            for (const auto& t : tags) staged.push_back(stage_image(t.get<std::string>(), config, blobs));
         }
     } else if (fs::exists(tmp + "/index.json")) {
         json index = read_json(tmp + "/index.json", "OCI index");
@@ -262,13 +335,13 @@ std::vector<std::string> Store::load_archive(const std::string& archive) {
             std::vector<std::string> blobs;
             for (const auto& l : manifest.value("layers", json::array()))
                 blobs.push_back(put_blob_file(blob(l.value("digest", "")), l.value("digest", "")));
-            loaded.push_back(add_image(name, config, blobs).name);
+            staged.push_back(stage_image(name, config, blobs));
         }
     } else {
         throw Error(archive + " is neither an OCI image layout nor a `docker save` archive",
                     "for a root filesystem tarball use `berth image import`");
     }
-    return loaded;
+    return staged;
 }
 
 std::vector<ImageRecord> Store::list() const {

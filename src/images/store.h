@@ -64,12 +64,17 @@ private:
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id
-    ImageRecord add_image(const std::string& name, const nlohmann::json& config,
-                          const std::vector<std::string>& layer_blobs);
+    // Stores an image's blobs and layers; commit_images() then names them in the index.
+    ImageRecord stage_image(const std::string& name, const nlohmann::json& config,
+                            const std::vector<std::string>& layer_blobs);
+    void commit_images(const std::vector<ImageRecord>& records);
+    std::vector<ImageRecord> stage_archive(const std::string& archive);  // load_archive's work
+    class Rollback;
     nlohmann::json read_index() const;
     void write_index(const nlohmann::json& index) const;
 
     std::string root_, images_, layers_;
+    std::vector<std::string> added_;  // blobs and layer dirs this import/load created
 };
 
 }  // namespace berth::images
