@@ -1160,8 +1160,7 @@ void Supervisor::Impl::fail_up(const std::string& err) {
 void Supervisor::Impl::start_failed(Unit& u) {
     std::string err = "service \"" + u.cp.service + "\" failed to start: " + u.rec.exit_reason;
     if (!ready_sent) return fail_up(err);
-    spdlog::error("{}", err);
-    if (opts.attach) std::fprintf(stderr, "%s\n", err.c_str());
+    spdlog::error("{}", err);  // the supervisor's stderr: its log, or the terminal of an attached `up`
     answer_waiters();
     check_done();
 }

@@ -138,7 +138,10 @@ for _ in 1 2 3 4 5; do "$BERTH" start fragile >/dev/null 2>&1; done
 rm -rf "$BERTH_ROOT/containers/crashflt-fragile-1" && touch "$BERTH_ROOT/containers/crashflt-fragile-1"
 mkdir src
 for _ in 1 2 3 4 5; do "$BERTH" start fragile >/dev/null 2>&1 && fail "fault: a start over a state file succeeded"; done
-check "fault: no fd leaked over 10 failed starts" "$fds_before" "$(fds)"
+# (Fewer is fine: a control connection of a command that ended may close meanwhile.)
+fds_after=$(fds)
+[ "$fds_after" -le "$fds_before" ] && ok "fault: no fd leaked over 10 failed starts ($fds_before, then $fds_after)" ||
+    fail "fault: fds leaked over 10 failed starts: $fds_before, then $fds_after"
 rm -f "$BERTH_ROOT/containers/crashflt-fragile-1"
 "$BERTH" start fragile >/dev/null 2>&1 || fail "fault: start once the source is back"
 check "fault: start brings fragile back" running "$(state_of fragile)"
