@@ -148,6 +148,9 @@ int stop_grace(const compose::Service& svc, const UpOptions& o) {
     return 10;
 }
 
+std::vector<std::string> cleanup(const std::string& project, bool remove_volumes, const compose::Project* model,
+                                 bool remove_orphans, bool only_orphans);
+
 // A container whose supervisor is gone, to stop: its record and how.
 struct Leftover {
     const state::ContainerRecord* rec;
@@ -1161,8 +1164,7 @@ void Supervisor::Impl::fail_up(const std::string& err) {
 void Supervisor::Impl::start_failed(Unit& u) {
     std::string err = "service \"" + u.cp.service + "\" failed to start: " + u.rec.exit_reason;
     if (!ready_sent) return fail_up(err);
-    spdlog::error("{}", err);
-    if (opts.attach) std::fprintf(stderr, "%s\n", err.c_str());
+    spdlog::error("{}", err);  // the supervisor's stderr: its log, or the terminal of an attached `up`
     answer_waiters();
     check_done();
 }
@@ -1502,7 +1504,7 @@ int Supervisor::run() {
     s.lock_fd = s.pstate.lock_as_supervisor();
     if (auto orph = orphans(s.project); !orph.empty()) {
         if (s.opts.remove_orphans) {
-            cleanup_project(s.project.name, false, &s.project, true);
+            cleanup(s.project.name, false, &s.project, true, true);
         } else {
             std::string names;
             for (const auto& n : orph) names += (names.empty() ? "" : ", ") + n;
@@ -1587,8 +1589,11 @@ std::vector<std::string> orphans(const compose::Project& model) {
     return out;
 }
 
-std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model,
-                                         bool remove_orphans) {
+namespace {
+// cleanup_project; with only_orphans (`up --remove-orphans`, under the
+// supervisor's lock) the other containers and the project's state stay.
+std::vector<std::string> cleanup(const std::string& project, bool remove_volumes, const compose::Project* model,
+                                 bool remove_orphans, bool only_orphans) {
     state::ProjectState ps(state::runtime_dir(), project);
     std::vector<std::string> removed, anonymous;
     bool kept = false;
@@ -1600,8 +1605,9 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
     std::erase_if(records, [&](const auto& rf) {
         const auto& r = rf.first;
         bool orphan = model && !model->services.count(r.service) && !model->disabled_services.count(r.service);
-        if (orphan && !remove_orphans) kept = true;
-        return orphan && !remove_orphans;
+        bool keep = orphan ? !remove_orphans : only_orphans;
+        if (keep) kept = true;
+        return keep;
     });
     std::vector<Leftover> leftovers;
     for (const auto& [r, _] : records) leftovers.push_back({&r});
@@ -1650,6 +1656,12 @@ std::vector<std::string> cleanup_project(const std::string& project, bool remove
         fs::remove(state::runtime_dir() + "/" + project + ".supervisor.log", ec);
     }
     return removed;
+}
+}  // namespace
+
+std::vector<std::string> cleanup_project(const std::string& project, bool remove_volumes, const compose::Project* model,
+                                         bool remove_orphans) {
+    return cleanup(project, remove_volumes, model, remove_orphans, false);
 }
 
 }  // namespace berth::supervisor

@@ -4,6 +4,7 @@
 # twice, so one writer appends to its volume), and a service whose restart
 # fails fails alone (the supervisor and the other services keep running, `ps`
 # and `events` report it, `start` retries it, and no fd leaks on the way).
+# Also: `up --remove-orphans` after a crash removes only the orphans.
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
@@ -82,6 +83,25 @@ check "no copy of the writer left" 0 "$(copies)"
 "$BERTH" down -v >/dev/null 2>&1
 check_no_leaks crashrec-
 
+# After a killed supervisor, `up -d --remove-orphans` removes the orphans only:
+# the other containers' records and the new supervisor's lock stay, so the
+# next `up -d` goes to that supervisor instead of starting a second one.
+mkdir -p "$work/orph" && cd "$work/orph"
+printf 'name: crashorph\nservices:\n  a: {image: it/busybox, command: sleep 1000, init: true}\n  b: {image: it/busybox, command: sleep 1000, init: true}\n' > compose.yaml
+"$BERTH" up -d >/dev/null 2>&1 || fail "orphans: up"
+sup=$(supervisor_of crashorph)
+[ -n "$sup" ] && kill -9 "$sup"
+sleep 0.2
+printf 'name: crashorph\nservices:\n  a: {image: it/busybox, command: sleep 1000, init: true}\n' > compose.yaml
+"$BERTH" up -d --remove-orphans >/dev/null 2>&1 || fail "orphans: up -d --remove-orphans after a killed supervisor"
+sup=$(supervisor_of crashorph)
+check "orphans: the orphan is removed, a stays" "crashorph-a-1" "$("$BERTH" ps -a -q)"
+contains "orphans: the new supervisor holds the project" "running(" "$("$BERTH" ls | grep crashorph)"
+contains "orphans: the next up -d goes to it" "crashorph-a-1  Running" "$("$BERTH" up -d 2>&1)"
+check "orphans: … the same supervisor" "$sup" "$(supervisor_of crashorph)"
+"$BERTH" down >/dev/null 2>&1 || fail "orphans: down"
+check_no_leaks crashorph-
+
 # A service whose restart fails (its bind source removed) fails alone.
 mkdir -p "$work/fault" && cd "$work/fault"
 cat > compose.yaml <<'YAML'
@@ -138,7 +158,10 @@ for _ in 1 2 3 4 5; do "$BERTH" start fragile >/dev/null 2>&1; done
 rm -rf "$BERTH_ROOT/containers/crashflt-fragile-1" && touch "$BERTH_ROOT/containers/crashflt-fragile-1"
 mkdir src
 for _ in 1 2 3 4 5; do "$BERTH" start fragile >/dev/null 2>&1 && fail "fault: a start over a state file succeeded"; done
-check "fault: no fd leaked over 10 failed starts" "$fds_before" "$(fds)"
+# (Fewer is fine: a control connection of a command that ended may close meanwhile.)
+fds_after=$(fds)
+[ "$fds_after" -le "$fds_before" ] && ok "fault: no fd leaked over 10 failed starts ($fds_before, then $fds_after)" ||
+    fail "fault: fds leaked over 10 failed starts: $fds_before, then $fds_after"
 rm -f "$BERTH_ROOT/containers/crashflt-fragile-1"
 "$BERTH" start fragile >/dev/null 2>&1 || fail "fault: start once the source is back"
 check "fault: start brings fragile back" running "$(state_of fragile)"
