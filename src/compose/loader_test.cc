@@ -6,7 +6,6 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
@@ -213,7 +212,9 @@ TEST_CASE("bad input files: FIFOs, devices, too large, NUL bytes, no services") 
     CHECK(error_of(o) == "(no error)");
 }
 
-TEST_CASE("100,000 environment entries, inline and from an env file, load in well under a second") {
+// The time this takes is bounded by tests/cli/bad_input.sh (CPU time, outside the sanitizers slowdown):
+// a unit test checks results, not speed.
+TEST_CASE("100,000 environment entries, inline and from an env file, all load") {
     TempDir d;
     std::string y = "services:\n  web:\n    image: x\n    env_file: big.env\n    environment:\n";
     std::string env;
@@ -223,9 +224,9 @@ TEST_CASE("100,000 environment entries, inline and from an env file, load in wel
     }
     d.write("compose.yaml", y);
     d.write("big.env", env);
-    auto start = std::chrono::steady_clock::now();
     Project p = load_project(opts_in(d));
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    CHECK(p.services.at("web").environment.size() == 200000);
-    CHECK_MESSAGE(ms < 5000, "took " << ms << " ms");  // was minutes; generous for a loaded CI machine
+    const auto& env_map = p.services.at("web").environment;
+    CHECK(env_map.size() == 200000);
+    CHECK(env_map.count("K99999") == 1);
+    CHECK(env_map.count("E99999") == 1);
 }
