@@ -35,6 +35,9 @@ bool use_color(const GlobalOptions& g, int fd);
 // A repeatable option takes exactly one value per occurrence, as in docker
 // (`run -e A=1 web env`: "web" is the service, not a second value of -e).
 void one_value_per_occurrence(CLI::App& app);
+// The first word that is not one of berth's global options or its value (the
+// command's name, if any); the options must be registered before.
+std::optional<std::string> command_word(CLI::App& app, int argc, char** argv);
 // When the first word that is not one of berth's options names no command:
 // what to tell the user (the nearest command, or that berth lacks it yet).
 std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv);

@@ -47,28 +47,14 @@ constexpr CommandFile kCommandFiles[] = {
     {"cp", add_cp_command},
 };
 
-// The global options that take a value in the next argument.
-bool takes_value(std::string_view arg) {
-    for (std::string_view o : {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
-                               "--profile", "--ansi"})
-        if (arg == o) return true;
-    return false;
-}
-
 // The registration function of the command named on the command line, or nullptr for all of
 // them (no command, or an unknown one). CLI11 shows the named command's help for
 // `berth --help up` as for `berth up --help`.
-Registrar command_file(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "--") return nullptr;
-        if (arg.empty() || arg[0] != '-') {
-            for (const CommandFile& c : kCommandFiles)
-                if (c.name == arg) return c.add;
-            return nullptr;
-        }
-        if (takes_value(arg)) ++i;
-    }
+Registrar command_file(CLI::App& app, int argc, char** argv) {
+    auto word = command_word(app, argc, argv);
+    if (!word) return nullptr;
+    for (const CommandFile& c : kCommandFiles)
+        if (c.name == *word) return c.add;
     return nullptr;
 }
 
@@ -96,7 +82,7 @@ int main(int argc, char** argv) {
         ->default_str("auto");
     app.add_flag("--verbose", g.verbose, "Print debug logs on stderr");
 
-    if (Registrar add = command_file(argc, argv)) {
+    if (Registrar add = command_file(app, argc, argv)) {
         add(cli);
     } else {
         for (Registrar r : kRegistrars) r(cli);

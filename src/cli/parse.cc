@@ -34,7 +34,7 @@ void one_value_per_occurrence(CLI::App& app) {
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_occurrence(*sub);
 }
 
-std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv) {
+std::optional<std::string> command_word(CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--") return std::nullopt;
@@ -47,7 +47,14 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
             if (opt && opt->get_items_expected_max() > 0 && !attached) ++i;
             continue;
         }
-        std::string word(arg);
+        return std::string(arg);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv) {
+    if (auto named = command_word(app, argc, argv)) {
+        const std::string& word = *named;
         for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
             if (sub->check_name(word)) return std::nullopt;
         if (std::find(kNotYet.begin(), kNotYet.end(), word) != kNotYet.end())
