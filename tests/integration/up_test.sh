@@ -136,7 +136,9 @@ s=$(date +%s%N)
 "$BERTH" down >"$work/down.out"
 e=$(date +%s%N)
 ms=$(( (e - s) / 1000000 ))
-check "down waits the grace period for a process ignoring SIGTERM" 1 "$([ $ms -ge 1000 ] && [ $ms -lt 4000 ] && echo 1)"
+# stop_grace_period is 1s: down waits at least that, and well under the 10s default
+# (the bound is loose: CI runs two integration tests at once on two cores).
+check "down waits the grace period for a process ignoring SIGTERM" 1 "$([ $ms -ge 1000 ] && [ $ms -lt 9000 ] && echo 1)"
 check "down leaves no state" "" "$("$BERTH" ps -a -q)"
 web_exit=$(grep -n "itup-web-1  Exited" "$work/down.out" | cut -d: -f1)
 db_stop=$(grep -n "itup-db-1  Stopping" "$work/down.out" | cut -d: -f1)
