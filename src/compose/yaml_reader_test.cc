@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <regex>
+#include <string>
+#include <vector>
+
 using namespace berth::compose;
 
 TEST_CASE("yaml reader keeps locations and scalar styles") {
@@ -153,4 +157,49 @@ TEST_CASE("a map of 100,000 keys reads in linear time") {
     Node n = parse_yaml(y, "big.yaml");  // was quadratic: the duplicate-key check scanned every key
     CHECK(n.find("env")->entries.size() == 100000);
     CHECK_THROWS_AS(parse_yaml(y + "  K5: again\n", "big.yaml"), LoadError);  // duplicates still found
+}
+
+// The hand-written matchers in tree.cc against the core schema's regular
+// expressions, on edge cases and on every short string over a small alphabet.
+TEST_CASE("scalar types match the YAML 1.2 core schema's expressions") {
+    const std::regex null_re("^(~|null|Null|NULL|)$");
+    const std::regex bool_re("^(true|True|TRUE|false|False|FALSE)$");
+    const std::regex int_re("^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$");
+    const std::regex float_re(
+        "^([-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
+    auto oracle = [&](const std::string& t) {
+        if (std::regex_match(t, null_re)) return ScalarType::Null;
+        if (std::regex_match(t, bool_re)) return ScalarType::Bool;
+        if (std::regex_match(t, int_re)) return ScalarType::Int;
+        if (std::regex_match(t, float_re)) return ScalarType::Float;
+        return ScalarType::String;
+    };
+    std::vector<std::string> cases{"", "~", "null", "NULL", "nUll", "true", "False", "tRue", "yes",
+                                   "0", "-0", "+12", "0o17", "0o8", "0o", "0x1F", "0xg", "0x", "1_000",
+                                   "1.", ".5", "-.5", "1.5e3", "1e", "1e+", "1E-7", "+.inf", ".Inf",
+                                   "-.INF", ".nan", "-.nan", "+.NaN", ".", "-", "+", "e3", "1.2.3",
+                                   "080", "00x1", " 1", "1 "};
+    const std::string alphabet = "0179.+-eExo";
+    std::vector<std::string> all{""};
+    for (int len = 1; len <= 4; ++len) {
+        std::vector<std::string> next;
+        for (const auto& p : all)
+            if (p.size() == size_t(len - 1))
+                for (char c : alphabet) next.push_back(p + c);
+        all.insert(all.end(), next.begin(), next.end());
+    }
+    cases.insert(cases.end(), all.begin(), all.end());
+    size_t mismatches = 0;
+    for (const auto& t : cases) {
+        Node n = Node::scalar(t, true, Location{"t", 1, 1});
+        if (n.scalar_type() != oracle(t)) {
+            ++mismatches;
+            INFO("scalar: \"" << t << "\"");
+            CHECK(n.scalar_type() == oracle(t));
+        }
+    }
+    CHECK(mismatches == 0);
+    CHECK(cases.size() > 16000);
+    Node quoted = Node::scalar("12", false, Location{"t", 1, 1});
+    CHECK(quoted.scalar_type() == ScalarType::String);
 }
