@@ -29,35 +29,50 @@ constexpr int kMaxDepth = 200;  // bounds recursion on hostile input
 // above any real compose file (100,000 environment entries are 200,000).
 constexpr size_t kMaxNodes = 1'000'000;
 
-// yaml-cpp 0.7 (Debian 12) loops forever, allocating, when a flow entry `,`
-// stands at the top level after or instead of a document: the parser emits an
-// empty document without consuming the token, again and again (yaml-cpp issue
-// 1040, fixed upstream in 0.8.1). This pass walks the documents' events without
-// building nodes and stops when two empty documents in a row begin at the same
-// place, which is the parser making no progress.
-Location at(const YAML::Mark& m, const std::string& file) { return Location{file, m.line + 1, m.column + 1}; }
+Location at(const YAML::Mark& m, const std::string& file) {
+    if (m.is_null()) return Location{file, 0, 0};
+    return Location{file, m.line + 1, m.column + 1};
+}
 
-// Also counts the values the document holds once aliases are expanded, from
-// the events alone (an alias adds its anchor's size), and stops past kMaxNodes
-// or kMaxDepth before any node is built.
-struct DocumentProbe : YAML::EventHandler {
-    explicit DocumentProbe(const std::string& f) : file(f) {}
+// Builds berth's Node tree straight from the parser's events, in one pass:
+// no YAML::Node is made (the node API cost a second walk and most of the
+// allocations of a load). On the way it
+// - counts the values the document holds once aliases are expanded (an alias
+//   adds its anchor's size) and stops past kMaxNodes or kMaxDepth before the
+//   copy is made;
+// - applies `<<` merge keys (explicit keys win, then earlier sources) and
+//   refuses duplicate and non-string keys, with the key's position.
+struct TreeBuilder : YAML::EventHandler {
+    explicit TreeBuilder(const std::string& f) : file(f) {}
+
+    struct Frame {
+        Node node;
+        YAML::anchor_t anchor = 0;
+        size_t begin = 0;                 // `expanded` when the collection opened
+        bool have_key = false;            // a map frame holds a key awaiting its value
+        std::string key;
+        Location key_loc;
+        bool merge_key = false;
+        std::vector<Node> merged;         // `<<` sources, applied after explicit keys
+        std::unordered_set<std::string> keys;
+    };
+    struct Anchored {
+        Node node;
+        size_t size = 0;
+    };
+
     const std::string& file;
-    int depth = 0;
-    bool root_seen = false;
-    bool root_null = false;
+    std::vector<Frame> stack;
+    std::unordered_map<YAML::anchor_t, Anchored> anchors;
+    std::unordered_set<YAML::anchor_t> open_anchors;
+    size_t expanded = 0;
+    int documents = 0;
+    std::optional<Node> first;            // the first document's root
+    Location second_doc;                  // where a second document begins
+    // For the stall check (see parse_yaml): the current document's root.
+    bool root_seen = false, root_null = false;
     YAML::Mark root_mark;
-    size_t expanded = 0;                          // values so far, aliases expanded
-    std::vector<std::pair<YAML::anchor_t, size_t>> open;  // collections: anchor, `expanded` at start
-    std::unordered_map<YAML::anchor_t, size_t> anchor_size;
 
-    void root(const YAML::Mark& m, bool is_null) {
-        if (depth == 0 && !root_seen) {
-            root_seen = true;
-            root_null = is_null;
-            root_mark = m;
-        }
-    }
     void add(const YAML::Mark& m, size_t n) {
         expanded += n;
         if (expanded > kMaxNodes)
@@ -66,51 +81,141 @@ struct DocumentProbe : YAML::EventHandler {
                                 " values (YAML aliases copy their anchor at each use)",
                             "use fewer or less nested aliases (*name); split a file this large");
     }
-    void scalar(const YAML::Mark& m, YAML::anchor_t a) {
-        add(m, 1);
-        if (a) anchor_size[a] = 1;
+    void root(const YAML::Mark& m, bool is_null) {
+        if (!stack.empty() || root_seen) return;
+        root_seen = true;
+        root_null = is_null;
+        root_mark = m;
+        if (documents == 2) second_doc = at(m, file);
     }
-    void start(const YAML::Mark& m, YAML::anchor_t a) {
+    static void set_tag(Node& n, const std::string& tag) {
+        if (tag == "!reset" || tag == "!override") n.tag = tag;
+    }
+    // A map expecting a key refuses a collection there.
+    void check_key_position(const YAML::Mark& m, const char* what) {
+        if (!stack.empty() && stack.back().node.is_map() && !stack.back().have_key)
+            throw LoadError(at(m, file), "", std::string("a mapping key must be a plain string, not ") + what);
+    }
+    // A finished value goes to its parent (or becomes the document).
+    void place(Node n, const YAML::Mark& m) {
+        if (stack.empty()) {
+            if (documents == 1) first = std::move(n);
+            return;
+        }
+        Frame& f = stack.back();
+        if (f.node.is_seq()) {
+            f.node.items.push_back(std::move(n));
+            return;
+        }
+        if (!f.have_key) {  // n is a key
+            if (!n.is_scalar())
+                throw LoadError(at(m, file), "", std::string("a mapping key must be a plain string, not ") +
+                                                     (n.is_map() ? "a mapping" : n.is_seq() ? "a list" : "nothing (null)"));
+            f.have_key = true;
+            f.merge_key = n.text == "<<" && n.plain && n.tag.empty();
+            f.key = std::move(n.text);
+            f.key_loc = n.loc;
+            return;
+        }
+        f.have_key = false;
+        if (f.merge_key) {
+            if (n.is_map()) {
+                f.merged.push_back(std::move(n));
+            } else if (n.is_seq()) {
+                for (auto& item : n.items) {
+                    if (!item.is_map()) throw LoadError(item.loc, "", "a `<<` merge list may only hold mappings");
+                    f.merged.push_back(std::move(item));
+                }
+            } else {
+                throw LoadError(n.loc, "", "`<<` merges a mapping (an alias like *defaults)");
+            }
+            return;
+        }
+        if (!f.keys.insert(f.key).second)
+            throw LoadError(f.key_loc, "", "duplicate key \"" + f.key + "\"",
+                            "each key may appear once in a mapping; remove one of them");
+        f.node.entries.push_back(MapEntry{std::move(f.key), f.key_loc, std::move(n)});
+    }
+    void remember(YAML::anchor_t a, const Node& n, size_t size) {
+        if (a) anchors[a] = Anchored{n, size};
+    }
+    void leaf(Node n, const YAML::Mark& m, YAML::anchor_t a) {
+        add(m, 1);
+        remember(a, n, 1);
+        place(std::move(n), m);
+    }
+    void open(Node n, const YAML::Mark& m, YAML::anchor_t a) {
         root(m, false);
-        if (++depth > kMaxDepth)
+        if (stack.size() >= size_t(kMaxDepth))
             throw LoadError(at(m, file), "", "the document nests more than " + std::to_string(kMaxDepth) + " levels deep");
         add(m, 1);
-        open.emplace_back(a, expanded - 1);
+        if (a) open_anchors.insert(a);
+        Frame f;
+        f.node = std::move(n);
+        f.anchor = a;
+        f.begin = expanded - 1;
+        stack.push_back(std::move(f));
     }
-    void end() {
-        --depth;
-        if (open.empty()) return;
-        auto [a, begin] = open.back();
-        open.pop_back();
-        if (a) anchor_size[a] = expanded - begin;
+    void close(const YAML::Mark& m) {
+        Frame f = std::move(stack.back());
+        stack.pop_back();
+        for (auto& src : f.merged)
+            for (auto& e : src.entries)
+                if (f.keys.insert(e.key).second) f.node.entries.push_back(std::move(e));
+        if (f.anchor) {
+            open_anchors.erase(f.anchor);
+            remember(f.anchor, f.node, expanded - f.begin);
+        }
+        place(std::move(f.node), m);
     }
+
     void OnDocumentStart(const YAML::Mark&) override {
+        ++documents;
         root_seen = false;
         expanded = 0;
+        anchors.clear();
     }
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& m, YAML::anchor_t a) override {
         root(m, true);
-        scalar(m, a);
+        Node n;
+        n.loc = at(m, file);
+        leaf(std::move(n), m, a);
     }
     void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
         root(m, false);
-        auto it = anchor_size.find(a);  // an anchor still open (`&a [*a]`) counts 1
-        add(m, it == anchor_size.end() ? 1 : it->second);
+        if (open_anchors.count(a))
+            throw LoadError(at(m, file), "", "an alias refers to the node that holds it",
+                            "an anchor (&name) can be used (*name) only after its node ends");
+        auto it = anchors.find(a);
+        if (it == anchors.end()) throw LoadError(at(m, file), "", "an alias names no anchor");
+        add(m, it->second.size);
+        place(it->second.node, m);  // as a key, only a scalar's alias is taken
     }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a, const std::string&) override {
+    void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t a, const std::string& value) override {
         root(m, false);
-        scalar(m, a);
+        // yaml-cpp tags a plain scalar "?" and a quoted one "!"; a local tag
+        // such as !reset stands on a plain one.
+        bool plain = tag == "?" || tag == "!reset" || tag == "!override";
+        Node n = Node::scalar(value, plain, at(m, file));
+        set_tag(n, tag);
+        leaf(std::move(n), m, a);
     }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+    void OnSequenceStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t a,
                          YAML::EmitterStyle::value) override {
-        start(m, a);
+        check_key_position(m, "a list");
+        Node n = Node::seq(at(m, file));
+        set_tag(n, tag);
+        open(std::move(n), m, a);
     }
-    void OnSequenceEnd() override { end(); }
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a, YAML::EmitterStyle::value) override {
-        start(m, a);
+    void OnSequenceEnd() override { close(YAML::Mark::null_mark()); }
+    void OnMapStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t a, YAML::EmitterStyle::value) override {
+        check_key_position(m, "a mapping");
+        Node n = Node::map(at(m, file));
+        set_tag(n, tag);
+        open(std::move(n), m, a);
     }
-    void OnMapEnd() override { end(); }
+    void OnMapEnd() override { close(YAML::Mark::null_mark()); }
 };
 
 // YAML text is Unicode; yaml-cpp passes stray bytes through, and everything
@@ -139,144 +244,50 @@ void check_utf8(const std::string& text, const std::string& filename) {
                     "save the file as UTF-8");
 }
 
-// Throws where the parser would stop making progress, or where aliases expand
-// the document past kMaxNodes; returns otherwise, and
-// then YAML::LoadAll on the same text ends too (the parser is deterministic).
-void probe_documents(const std::string& text, const std::string& filename) {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    DocumentProbe probe(filename);
-    bool last_null = false;
-    int last_pos = -1;
-    while (parser.HandleNextDocument(probe)) {
-        bool stuck = probe.root_seen && probe.root_null && last_null &&
-                     probe.root_mark.pos == last_pos;
-        if (stuck) {
-            const YAML::Mark& m = probe.root_mark;
-            std::string what = m.pos >= 0 && static_cast<size_t>(m.pos) < text.size()
-                                   ? std::string("`") + text[m.pos] + "`"
-                                   : std::string("token");
-            throw LoadError(Location{filename, m.line + 1, m.column + 1}, "",
-                            "invalid YAML: unexpected " + what + " outside a flow collection",
-                            "a `,` separates items only inside [ ] or { }; quote the value "
-                            "or remove it");
-        }
-        last_null = probe.root_seen && probe.root_null;
-        last_pos = probe.root_seen ? probe.root_mark.pos : -1;
-        probe.root_seen = false;
-    }
-}
-
-Location loc_of(const YAML::Node& n, const std::string& file) {
-    YAML::Mark m = n.Mark();
-    if (m.is_null()) return Location{file, 0, 0};
-    return Location{file, m.line + 1, m.column + 1};
-}
-
-struct Converter {
-    const std::string& file;
-
-    Node convert(const YAML::Node& y, int depth) {
-        Node n = convert_untagged(y, depth);
-        const std::string& tag = y.Tag();
-        if (tag == "!reset" || tag == "!override") n.tag = tag;
-        return n;
-    }
-
-    Node convert_untagged(const YAML::Node& y, int depth) {
-        Location loc = loc_of(y, file);
-        if (depth > kMaxDepth) throw LoadError(loc, "", "document nests too deeply");
-        switch (y.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null: {
-            Node n;
-            n.loc = loc;
-            return n;
-        }
-        case YAML::NodeType::Scalar: {
-            // yaml-cpp tags a plain scalar "?" and a quoted one "!".
-            // A plain scalar reads "?" (or a local tag such as !reset); a quoted one "!".
-            const std::string& tag = y.Tag();
-            bool plain = tag == "?" || tag == "!reset" || tag == "!override";
-            return Node::scalar(y.Scalar(), plain, loc);
-        }
-        case YAML::NodeType::Sequence: {
-            Node n = Node::seq(loc);
-            n.items.reserve(y.size());
-            for (const auto& item : y) n.items.push_back(convert(item, depth + 1));
-            return n;
-        }
-        case YAML::NodeType::Map: {
-            Node n = Node::map(loc);
-            std::vector<Node> merged;  // `<<` sources, applied after explicit keys
-            std::unordered_set<std::string> keys;  // n.find() per key would be quadratic
-            for (const auto& kv : y) {
-                const YAML::Node& k = kv.first;
-                Location kloc = loc_of(k, file);
-                if (!k.IsScalar())
-                    throw LoadError(kloc, "", "a mapping key must be a plain string, not a " +
-                                                  std::string(k.IsMap() ? "mapping" : "list"));
-                std::string key = k.Scalar();
-                if (key == "<<" && k.Tag() == "?") {
-                    const YAML::Node& v = kv.second;
-                    if (v.IsMap()) {
-                        merged.push_back(convert(v, depth + 1));
-                    } else if (v.IsSequence()) {
-                        for (const auto& item : v) {
-                            if (!item.IsMap())
-                                throw LoadError(loc_of(item, file), "",
-                                                "a `<<` merge list may only hold mappings");
-                            merged.push_back(convert(item, depth + 1));
-                        }
-                    } else {
-                        throw LoadError(loc_of(v, file), "",
-                                        "`<<` merges a mapping (an alias like *defaults)");
-                    }
-                    continue;
-                }
-                if (!keys.insert(key).second)
-                    throw LoadError(kloc, "", "duplicate key \"" + key + "\"",
-                                    "each key may appear once in a mapping; remove one of them");
-                n.entries.push_back(MapEntry{key, kloc, convert(kv.second, depth + 1)});
-            }
-            // Earlier merge sources win over later ones; explicit keys win over all.
-            for (auto& src : merged)
-                for (auto& e : src.entries)
-                    if (keys.insert(e.key).second) n.entries.push_back(std::move(e));
-            return n;
-        }
-        }
-        return Node{};
-    }
-};
-
 }  // namespace
 
 Node parse_yaml(const std::string& text, const std::string& filename) {
-    std::vector<YAML::Node> docs;
     check_utf8(text, filename);
+    TreeBuilder b(filename);
     try {
-        // The probe costs a second scan: it is needed only where the parser can
-        // stall (at a `,`) or aliases (`*`) can multiply the document.
-        if (text.find_first_of(",*") != std::string::npos) probe_documents(text, filename);
-        docs = YAML::LoadAll(text);
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        // yaml-cpp 0.7 (Debian 12) loops forever, allocating, when a flow entry
+        // `,` stands at the top level after or instead of a document: the
+        // parser emits an empty document without consuming the token, again and
+        // again (yaml-cpp issue 1040, fixed upstream in 0.8.1). Two empty
+        // documents in a row that begin at the same place are that stall.
+        bool last_null = false;
+        int last_pos = -1;
+        while (parser.HandleNextDocument(b)) {
+            bool stuck = b.root_seen && b.root_null && last_null && b.root_mark.pos == last_pos;
+            if (stuck) {
+                const YAML::Mark& m = b.root_mark;
+                std::string what = m.pos >= 0 && static_cast<size_t>(m.pos) < text.size()
+                                       ? std::string("`") + text[m.pos] + "`"
+                                       : std::string("token");
+                throw LoadError(at(m, filename), "",
+                                "invalid YAML: unexpected " + what + " outside a flow collection",
+                                "a `,` separates items only inside [ ] or { }; quote the value "
+                                "or remove it");
+            }
+            last_null = b.root_seen && b.root_null;
+            last_pos = b.root_seen ? b.root_mark.pos : -1;
+            b.root_seen = false;
+        }
     } catch (const YAML::Exception& e) {
-        Location loc{filename, e.mark.is_null() ? 0 : e.mark.line + 1,
-                     e.mark.is_null() ? 0 : e.mark.column + 1};
-        throw LoadError(loc, "", "invalid YAML: " + e.msg);
+        throw LoadError(at(e.mark, filename), "", "invalid YAML: " + e.msg);
     }
-    if (docs.empty()) {
+    if (b.documents > 1)
+        throw LoadError(b.second_doc, "",
+                        "a compose file holds one YAML document, found " + std::to_string(b.documents),
+                        "remove the `---` separators or split the file");
+    if (!b.first) {
         Node empty;
         empty.loc = Location{filename, 1, 1};
         return empty;
     }
-    if (docs.size() > 1)
-        throw LoadError(loc_of(docs[1], filename), "",
-                        "a compose file holds one YAML document, found " +
-                            std::to_string(docs.size()),
-                        "remove the `---` separators or split the file");
-    Converter c{filename};
-    return c.convert(docs[0], 0);
+    return std::move(*b.first);
 }
 
 Node read_yaml_file(const std::string& path) {
