@@ -265,9 +265,14 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         one_offs.write(one_off);
     };
     // When it has ended: gone with --rm, else kept as an exited container's files are.
+    // A one-off's record goes; so does the project's runtime dir when nothing else is in it.
+    auto forget = [&] {
+        one_offs.remove(name);
+        state::prune_empty_project(state::runtime_dir(), project.name);
+    };
     auto ended = [&] {
         if (o.rm) {
-            one_offs.remove(name);
+            forget();
             return;
         }
         one_off.state = "exited";
@@ -308,7 +313,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
                 c.teardown(o.rm);
                 ended();
             } catch (const std::exception& e) {
-                one_offs.remove(name);
+                forget();
                 msg = e.what();
                 ssize_t w = write(p[1], msg.data(), msg.size());
                 (void)w;
@@ -332,7 +337,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     try {
         started_c.emplace(runtime::Container::start(spec, runtime::Stdio{o.interactive ? 0 : -1, 1, 2}, hooks));
     } catch (...) {
-        one_offs.remove(name);
+        forget();
         throw;
     }
     runtime::Container& c = *started_c;

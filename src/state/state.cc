@@ -211,6 +211,14 @@ void ProjectState::remove_all() const {
     if (ec) throw Error::sys(ec.value(), "remove " + dir_);
 }
 
+void prune_empty_project(const std::string& runtime_dir, const std::string& project) {
+    // rmdir removes only empty directories: a supervisor's lock or any record
+    // keeps them (and an `up` starting at this moment keeps its own).
+    std::string dir = runtime_dir + "/" + project;
+    for (const std::string& d : {dir + "/runs/containers", dir + "/runs", dir + "/containers", dir})
+        if (::rmdir(d.c_str()) < 0 && errno != ENOENT) return;
+}
+
 std::vector<std::string> list_projects(const std::string& runtime_dir) {
     std::vector<std::string> out;
     std::error_code ec;

@@ -94,6 +94,10 @@ private:
     std::string dir_;
 };
 
+// Removes the project's runtime directory when nothing is left in it (after the
+// last one-off container of a project that is not up): `ls` no longer lists it.
+void prune_empty_project(const std::string& runtime_dir, const std::string& project);
+
 // Projects with a directory under the runtime dir.
 std::vector<std::string> list_projects(const std::string& runtime_dir);
 

@@ -14,21 +14,84 @@ check() {  # check NAME EXPECTED ACTUAL
 contains() {  # contains NAME NEEDLE HAYSTACK
     case "$3" in *"$2"*) ok "$1" ;; *) fail "$1: [$2] not in [$3]" ;; esac
 }
-# Nothing of berth's may remain: mounts under the work dir, container cgroups, processes, state dirs.
+# The leak checker. leak_state prints what berth can leave on the host, one
+# "KIND NAME" line each: mounts, links and nft tables of this script's private
+# namespaces, berth cgroups of this script's projects (in every hierarchy, v1
+# and v2), supervisors and container processes of this script, and files under
+# the runtime dir and the containers' state. The script's start is the
+# baseline; check_no_leaks PREFIX compares after a project's `down` (another
+# project of the script may still run: cgroups, processes and files are
+# matched to PREFIX), and finish compares everything, named, once all is down.
+leak_prefixes=""
+leak_cgroups() {  # berth cgroup directories of the given name prefixes
+    for pre in "$@"; do
+        find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -path '*/berth/*' -name "$pre*" 2>/dev/null
+    done | sort -u
+}
+leak_procs() {  # this script's supervisors (berth with its state root), and processes in its projects' cgroups
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        [ "$pid" = $$ ] && continue
+        if [ "$(readlink "$d/exe" 2>/dev/null)" = "$(readlink -f "$BERTH")" ] &&
+            tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "BERTH_ROOT=$BERTH_ROOT"; then
+            echo "process $pid berth $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+            continue
+        fi
+        for pre in "$@"; do
+            if grep -q "/berth/$pre" "$d/cgroup" 2>/dev/null; then
+                echo "process $pid $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in $(grep -m1 -o "/berth/$pre[^/]*" "$d/cgroup")"
+                break
+            fi
+        done
+    done
+}
+leak_state() {  # leak_state [PREFIX...]: without prefixes, only what is private to this script
+    awk '{print "mount " $5}' /proc/self/mountinfo | sort -u
+    ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}' | sort
+    nft list tables 2>/dev/null | sed 's/^table /nft-table /' | sort
+    [ $# -gt 0 ] && leak_cgroups "$@" | sed 's/^/cgroup /'
+    leak_procs "$@"
+    # networks.lock is the address allocator's flock file: kept on purpose, empty.
+    find "$BERTH_RUNTIME_DIR" -mindepth 1 ! -path "$BERTH_RUNTIME_DIR/networks.lock" 2>/dev/null | sort | sed 's/^/runtime-file /'
+    find "$BERTH_ROOT/containers" -mindepth 1 -maxdepth 1 2>/dev/null | sort | sed 's/^/container-dir /'
+}
+leak_baseline=$(leak_state)
+# Lines of `leak_state` now that the baseline lacks, for kinds matching $1 (a grep -E pattern).
+leak_new() {
+    kinds=$1; shift
+    leak_state "$@" | grep -E "^($kinds) " | while IFS= read -r line; do
+        printf '%s\n' "$leak_baseline" | grep -qxF "$line" || echo "$line"
+    done
+}
+# check_no_leaks PREFIX: nothing of the project(s) PREFIX* remains. Mounts are
+# checked whole (berth mounts only under the state root); cgroups, processes,
+# runtime files and container dirs by name.
 check_no_leaks() {
-    if grep -q "$work" /proc/self/mountinfo; then fail "leak: a mount under $work remains"; else ok "no mounts left"; fi
-    left=$(find /sys/fs/cgroup/*/berth -mindepth 1 -maxdepth 1 -type d -name "$1*" 2>/dev/null | wc -l)
-    check "no cgroups left" 0 "$left"
+    leak_prefixes="$leak_prefixes $1"
+    left=$(leak_new mount)
+    if [ -n "$(echo "$left" | grep "$work")" ]; then fail "leak: $(echo "$left" | grep "$work" | head -3 | tr '\n' ' ')"; else ok "no mounts left"; fi
+    left=$(leak_cgroups "$1")
+    check "no cgroups left" "" "$left"
     # The parent group goes with the last container in it (another test's containers may still be there).
     empty=0
     for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
         [ -d "$d" ] && [ -z "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" ] && empty=$((empty + 1))
     done
     check "no empty berth parent group left" 0 "$empty"
-    left=$(ls "$BERTH_ROOT/containers" 2>/dev/null | grep -c "^$1" || true)
-    check "no container dirs left" 0 "$left"
+    left=$(ls "$BERTH_ROOT/containers" 2>/dev/null | grep "^$1" || true)
+    check "no container dirs left" "" "$left"
+    left=$(leak_procs "$1" | grep -v "^process [0-9]* berth" || true)
+    check "no container processes left" "" "$left"
+}
+# Everything the script made is gone: the whole state, diffed against the
+# script's start, each leftover named.
+check_all_gone() {
+    # shellcheck disable=SC2086
+    left=$(leak_new 'mount|link|nft-table|cgroup|process|runtime-file|container-dir' $leak_prefixes)
+    check "nothing leaked (mounts, links, nft tables, cgroups, processes, runtime and state files)" "" "$left"
 }
 finish() {
+    check_all_gone
     rm -rf "$work"
     echo "$fails failed"
     [ "$fails" -eq 0 ]
