@@ -110,7 +110,7 @@ void absolutize_document(Node& doc, const fs::path& dir) {
 
 class Loader {
 public:
-    explicit Loader(const Env& env) : env_(env) {}
+    Loader(const Env& env, const ValidMemo& memo) : env_(env), memo_(memo) {}
 
     // read → interpolate → validate → include → extends
     Node load_file(const std::string& path, const Env& env, int depth) {
@@ -119,7 +119,7 @@ public:
         Node doc = read_yaml_file(path);
         if (doc.is_null()) doc = Node::map(doc.loc);
         interpolate_tree(doc, lookup_in(env));
-        validate(doc);
+        validate(doc, memo_);
         resolve_includes(doc, path, depth);
         resolve_extends(doc, path, env, depth);
         return doc;
@@ -127,6 +127,7 @@ public:
 
 private:
     const Env& env_;
+    const ValidMemo& memo_;
     std::vector<std::string> include_stack_;
 
     void resolve_includes(Node& doc, const std::string& path, int depth) {
@@ -251,7 +252,7 @@ private:
             Node other = read_yaml_file(file);
             if (other.is_null()) other = Node::map(other.loc);
             interpolate_tree(other, lookup_in(env));
-            validate(other);
+            validate(other, memo_);
             const Node* others = other.find("services");
             if (!others || !others->find(base_name))
                 throw LoadError(ext->loc, ep, "service \"" + base_name + "\" not found in " + file);
@@ -382,7 +383,7 @@ Project load_project(const LoadOptions& opts) {
         for (auto& [k, v] : from_file) env.emplace(k, v);
     }
 
-    Loader loader(env);
+    Loader loader(env, opts.valid_memo);
     Node doc;
     for (size_t i = 0; i < files.size(); ++i) {
         Node one = loader.load_file(files[i], env, 0);

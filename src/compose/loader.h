@@ -5,6 +5,7 @@
 #pragma once
 
 #include "compose/model.h"
+#include "compose/validate.h"
 
 #include <map>
 #include <optional>
@@ -22,6 +23,8 @@ struct LoadOptions {
     std::string working_dir;                // "" → the current directory
     // The process environment; nullopt → this process's environ.
     std::optional<std::map<std::string, std::string>> environment;
+    // Documents already known to match the schema (see validate.h); empty → none.
+    ValidMemo valid_memo;
 };
 
 Project load_project(const LoadOptions& opts);

@@ -237,15 +237,25 @@ std::string quoted_from(const std::string& d, char q) {
 
 std::string_view compose_schema() { return kComposeSchema; }
 
-void validate(const Node& root) {
+void validate(const Node& root, const ValidMemo& memo) {
     if (!root.is_map())
         throw LoadError(root.loc, "", "a compose file must be a mapping with a `services` key, not " + describe(root));
-    const Compiled& c = compiled();
     json doc = to_json(root);
+    // The verdict depends on `doc` alone (to_json keeps every key, type and string the schema
+    // looks at), so its text is the memo's key.
+    std::string canonical;
+    if (memo.known_valid) {
+        canonical = doc.dump();
+        if (memo.known_valid(canonical)) return;
+    }
+    const Compiled& c = compiled();
     valijson::adapters::NlohmannJsonAdapter target(doc);
     valijson::Validator validator;
     valijson::ValidationResults results;
-    if (validator.validate(c.schema, target, &results)) return;
+    if (validator.validate(c.schema, target, &results)) {
+        if (memo.remember) memo.remember(canonical.empty() ? doc.dump() : canonical);
+        return;
+    }
 
     std::optional<Violation> best;
     valijson::ValidationResults::Error err;

@@ -2,10 +2,10 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/sha256.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -22,24 +22,6 @@ namespace fs = std::filesystem;
 
 namespace berth::images {
 namespace {
-
-struct Sha256 {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
-    Sha256() { EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr); }
-    void update(const void* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); }
-    std::string hex() {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_DigestFinal_ex(ctx.get(), md, &len);
-        static const char* d = "0123456789abcdef";
-        std::string s = "sha256:";
-        for (unsigned i = 0; i < len; ++i) {
-            s += d[md[i] >> 4];
-            s += d[md[i] & 15];
-        }
-        return s;
-    }
-};
 
 using ReadArchive = std::unique_ptr<archive, decltype(&archive_read_free)>;
 using WriteArchive = std::unique_ptr<archive, decltype(&archive_write_free)>;
@@ -161,7 +143,7 @@ std::string file_digest(const std::string& path) {
     Sha256 h;
     char buf[1 << 16];
     while (in.read(buf, sizeof buf) || in.gcount() > 0) h.update(buf, static_cast<size_t>(in.gcount()));
-    return h.hex();
+    return "sha256:" + h.hex();
 }
 
 std::string uncompressed_digest(const std::string& path) {
@@ -174,7 +156,7 @@ std::string uncompressed_digest(const std::string& path) {
     la_ssize_t n;
     while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
     if (n < 0) throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
-    return h.hex();
+    return "sha256:" + h.hex();
 }
 
 void extract_layer(const std::string& archive, const std::string& dest) {

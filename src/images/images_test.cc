@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
+#include <regex>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -90,6 +92,43 @@ std::string slurp(const std::string& p) {
 }
 
 }  // namespace
+
+TEST_CASE("the hand-written reference matchers agree with docker's regular expressions") {
+    // The grammar of docker's reference package, as regular expressions (the old implementation).
+    const std::regex digest_re("sha256:[a-f0-9]{64}");
+    const std::regex tag_re("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
+    const std::regex path_re("[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*");
+    std::mt19937 rng(12345);
+    // Short strings over the alphabet that matters, so that every separator case comes up.
+    const std::string alpha = "ab09_.-/A:";
+    int agreed = 0, paths_ok = 0, tags_ok = 0;
+    for (int i = 0; i < 40000; ++i) {
+        std::string t;
+        int len = static_cast<int>(rng() % 9);
+        for (int k = 0; k < len; ++k) t += alpha[rng() % alpha.size()];
+        INFO("string: \"" << t << "\"");
+        bool p = std::regex_match(t, path_re), g = std::regex_match(t, tag_re);
+        REQUIRE(is_valid_repository_path(t) == p);
+        REQUIRE(is_valid_tag(t) == g);
+        paths_ok += p;
+        tags_ok += g;
+        ++agreed;
+    }
+    CHECK(agreed == 40000);
+    CHECK(paths_ok > 500);  // the sample holds valid paths, not only invalid ones
+    CHECK(tags_ok > 500);
+    std::string tag128(128, 'a'), tag129(129, 'a');
+    CHECK(is_valid_tag(tag128) == std::regex_match(tag128, tag_re));
+    CHECK(is_valid_tag(tag129) == std::regex_match(tag129, tag_re));
+    std::string d = "sha256:" + std::string(64, 'f');
+    CHECK(is_valid_digest(d));
+    CHECK(std::regex_match(d, digest_re));
+    for (std::string bad : {"sha256:" + std::string(63, 'f'), "sha256:" + std::string(64, 'F'), "sha512:" + std::string(64, 'f'),
+                            "sha256:" + std::string(65, 'f')}) {
+        CHECK_FALSE(is_valid_digest(bad));
+        CHECK_FALSE(std::regex_match(bad, digest_re));
+    }
+}
 
 TEST_CASE("import: one layer, resolved with its files; list, inspect, rm") {
     TempDir t;

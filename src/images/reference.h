@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace berth::images {
 
@@ -17,6 +18,11 @@ struct Reference {
     std::string str() const; // the full normalized name
     std::string familiar() const;  // as `docker images` shows it: busybox:latest
 };
+
+// The parts of the grammar, as docker's reference package defines them.
+bool is_valid_digest(std::string_view d);           // sha256:<64 lowercase hex>
+bool is_valid_tag(std::string_view t);              // [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
+bool is_valid_repository_path(std::string_view p);  // lowercase components joined by '/'
 
 // Throws berth::Error with what is wrong and how the name should look.
 Reference parse_reference(const std::string& name);

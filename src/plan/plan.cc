@@ -1,10 +1,10 @@
 #include "plan/plan.h"
 
 #include "base/error.h"
+#include "base/sha256.h"
 #include "base/strings.h"
 #include "compose/serialize.h"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <functional>
@@ -33,22 +33,6 @@ std::vector<ContainerPlan> containers(const compose::Project& p, const std::map<
     return out;
 }
 
-namespace {
-
-std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
-}
-
-}  // namespace
 
 std::string config_hash(const compose::Project& p, const std::string& service) {
     const compose::Service& s = p.services.at(service);

@@ -13,7 +13,7 @@ for f in "$data"/compose-errors/*.yaml; do
     name=$(basename "$f" .yaml)
     want=$(head -1 "$f" | sed -n 's/^# expect: //p')
     dir=$(dirname "$f")
-    out=$(cd "$dir" && env -i PATH="$PATH" HOME=/root "$berth" -f "$f" -p errtest config 2>&1)
+    out=$(cd "$dir" && env -i PATH="$PATH" HOME=/root BERTH_RUNTIME_DIR="${BERTH_RUNTIME_DIR:-}" "$berth" -f "$f" -p errtest config 2>&1)
     status=$?
     if [ "$status" -ne 1 ]; then
         echo "FAIL $name: exit status $status, want 1; output:"; echo "$out" | sed 's/^/    /'

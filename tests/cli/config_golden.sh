@@ -18,7 +18,7 @@ for dir in "$data"/compose/*/; do
     [ -f "$dir/args" ] && args=$(cat "$dir/args")
     # A clean environment: only what the case's .env and args say.
     # shellcheck disable=SC2086
-    actual=$(cd "$dir" && env -i PATH="$PATH" HOME=/root "$berth" $args config 2>&1)
+    actual=$(cd "$dir" && env -i PATH="$PATH" HOME=/root BERTH_RUNTIME_DIR="${BERTH_RUNTIME_DIR:-}" "$berth" $args config 2>&1)
     if [ "$actual" != "$expected" ]; then
         echo "FAIL $case: berth config differs from expected.yaml:"
         printf '%s\n' "$expected" >/tmp/berth-expected.$$
@@ -29,7 +29,7 @@ for dir in "$data"/compose/*/; do
         continue
     fi
     # shellcheck disable=SC2086
-    if ! (cd "$dir" && env -i PATH="$PATH" HOME=/root "$berth" $args config --format json) |
+    if ! (cd "$dir" && env -i PATH="$PATH" HOME=/root BERTH_RUNTIME_DIR="${BERTH_RUNTIME_DIR:-}" "$berth" $args config --format json) |
         python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["services"], "no services"'; then
         echo "FAIL $case: config --format json is not valid JSON with services"
         fail=$((fail + 1))

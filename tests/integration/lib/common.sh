@@ -52,7 +52,8 @@ leak_state() {  # leak_state [PREFIX...]: without prefixes, only what is private
     [ $# -gt 0 ] && leak_cgroups "$@" | sed 's/^/cgroup /'
     leak_procs "$@"
     # networks.lock is the address allocator's flock file: kept on purpose, empty.
-    find "$BERTH_RUNTIME_DIR" -mindepth 1 ! -path "$BERTH_RUNTIME_DIR/networks.lock" 2>/dev/null | sort | sed 's/^/runtime-file /'
+    # memo/ is a cache of compose documents found valid (state/memo.h): kept on purpose.
+    find "$BERTH_RUNTIME_DIR" -mindepth 1 ! -path "$BERTH_RUNTIME_DIR/networks.lock" ! -path "$BERTH_RUNTIME_DIR/memo" ! -path "$BERTH_RUNTIME_DIR/memo/*" 2>/dev/null | sort | sed 's/^/runtime-file /'
     find "$BERTH_ROOT/containers" -mindepth 1 -maxdepth 1 2>/dev/null | sort | sed 's/^/container-dir /'
 }
 leak_baseline=$(leak_state)
