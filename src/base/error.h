@@ -28,11 +28,20 @@ public:
     const std::string& hint() const { return hint_; }
     void set_hint(std::string hint) { hint_ = std::move(hint); }
     int code() const { return errno_; }
+    // The exit status berth ends with when this error reaches the top: 1, or what
+    // docker uses for a container that could not start its program (127 not found,
+    // 126 not executable).
+    int exit_status() const { return exit_status_; }
+    Error& set_exit_status(int status) {
+        exit_status_ = status;
+        return *this;
+    }
 
 private:
     std::string message_;
     std::string hint_;
     int errno_ = 0;
+    int exit_status_ = 1;
 };
 
 }  // namespace berth

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%serror:%s %s\n", color ? "\033[31m" : "", color ? "\033[0m" : "",
                      e.what());
         if (!e.hint().empty()) std::fprintf(stderr, "%s\n", e.hint().c_str());
-        return 1;
+        return e.exit_status();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -185,6 +185,19 @@ void prepare_mounts(const ContainerSpec& spec, Prepared& p) {
     }
 }
 
+// What the child reported through its error pipe, as the error berth shows.
+Error child_error(ChildError& ce) {
+    ce.step[sizeof ce.step - 1] = '\0';
+    Error err(std::string(ce.step) + ": " + std::strerror(ce.err));
+    if (std::strncmp(ce.step, "exec ", 5) == 0) {
+        // As docker: 127 when the program is not there, 126 when it cannot be run.
+        bool missing = ce.err == ENOENT || ce.err == ENOTDIR;
+        err.set_exit_status(missing ? 127 : 126);
+        if (missing) err.set_hint("check the command and the image's PATH");
+    }
+    return err;
+}
+
 void prepare_security(const ContainerSpec& spec, Prepared& p) {
     if (!spec.privileged) {
         p.plan.masked_files = {"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -195,7 +208,7 @@ void prepare_security(const ContainerSpec& spec, Prepared& p) {
     }
     p.plan.capabilities = spec.privileged ? bounding_capabilities() : (spec.capabilities & bounding_capabilities());
     p.plan.no_new_privileges = spec.no_new_privileges;
-    p.plan.seccomp = (spec.seccomp && !spec.privileged) ? &default_seccomp_program() : nullptr;
+    p.plan.seccomp = (spec.seccomp && !spec.privileged) ? &seccomp_program(p.plan.capabilities) : nullptr;
 }
 
 void prepare_exec(const std::vector<std::string>& argv, const std::vector<std::string>& env, Prepared& p);
@@ -482,12 +495,7 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     if (n == static_cast<ssize_t>(sizeof ce)) {
         c.wait();
         c.teardown(true);
-        ce.step[sizeof ce.step - 1] = '\0';
-        std::string msg = std::string(ce.step) + ": " + std::strerror(ce.err);
-        Error err(msg);
-        if (ce.err == ENOENT && std::strncmp(ce.step, "exec ", 5) == 0)
-            err.set_hint("check the command and the image's PATH");
-        throw err;
+        throw child_error(ce);
     }
     return c;
 }
@@ -605,7 +613,7 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
     p.plan.groups = es.groups;
     p.plan.capabilities = caps & bounding_capabilities();
     p.plan.no_new_privileges = nnp;
-    p.plan.seccomp = seccomp ? &default_seccomp_program() : nullptr;
+    p.plan.seccomp = seccomp ? &seccomp_program(p.plan.capabilities) : nullptr;
     if (pty_slave >= 0) {
         p.plan.stdin_fd = p.plan.stdout_fd = p.plan.stderr_fd = pty_slave;
         p.plan.tty = true;
@@ -655,8 +663,7 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
     do n = ::read(err_r.get(), &ce, sizeof ce); while (n < 0 && errno == EINTR);
     if (n == static_cast<ssize_t>(sizeof ce)) {
         proc.wait();
-        ce.step[sizeof ce.step - 1] = '\0';
-        throw Error(std::string(ce.step) + ": " + std::strerror(ce.err));
+        throw child_error(ce);
     }
     return proc;
 }

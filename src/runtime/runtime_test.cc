@@ -85,3 +85,21 @@ TEST_CASE("seccomp: the default program compiles to BPF") {
     CHECK(prog.size() > 20);
     CHECK(&prog == &default_seccomp_program());  // built once
 }
+
+TEST_CASE("seccomp: capabilities widen the program as docker's profile does") {
+    CapSet def = default_capabilities();
+    const auto& plain = seccomp_program(def);
+    CHECK(&plain == &default_seccomp_program());
+    CapSet admin = def | (CapSet{1} << 21);  // CAP_SYS_ADMIN
+    const auto& widened = seccomp_program(admin);
+    CHECK(&widened != &plain);
+    // Fewer refusals: mount, umount2, the user-namespace clone checks and more go.
+    CHECK(widened.size() < plain.size());
+    // A capability the program does not look at (CAP_NET_ADMIN, 12) changes nothing.
+    CHECK(&seccomp_program(def | (CapSet{1} << 12)) == &plain);
+    // Each gating capability alone changes the program.
+    for (int cap : {16 /*SYS_MODULE*/, 25 /*SYS_TIME*/, 22 /*SYS_BOOT*/, 17 /*SYS_RAWIO*/, 19 /*SYS_PTRACE*/}) {
+        INFO("capability " << cap);
+        CHECK(seccomp_program(def | (CapSet{1} << cap)).size() < plain.size());
+    }
+}

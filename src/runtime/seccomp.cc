@@ -10,24 +10,96 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <initializer_list>
+#include <linux/capability.h>
+#include <map>
 #include <memory>
+#include <mutex>
 
 namespace berth::runtime {
 namespace {
 
-constexpr const char* kRefused[] = {
-    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-    "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-    "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
-    "lookup_dcookie", "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at",
-    "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "query_module", "quotactl", "quotactl_fd", "reboot",
-    "request_key", "set_mempolicy", "settimeofday", "stime",
-    "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2",
-    "uselib", "userfaultfd", "ustat", "vm86", "vm86old", "fanotify_init", "lookup_dcookie",
-    "syslog",
+// What Docker's default profile refuses, and the capabilities that allow each call again
+// (cap_add: [SYS_ADMIN] lets mount through, as in docker). An empty list: always refused.
+struct Rule {
+    const char* syscall;
+    std::initializer_list<int> allowed_by;
+};
+const Rule kRules[] = {
+    {"acct", {CAP_SYS_PACCT}},
+    {"add_key", {}},
+    {"bpf", {CAP_SYS_ADMIN, CAP_BPF}},
+    {"clock_adjtime", {CAP_SYS_TIME}},
+    {"clock_settime", {CAP_SYS_TIME}},
+    {"create_module", {}},
+    {"delete_module", {CAP_SYS_MODULE}},
+    {"fanotify_init", {CAP_SYS_ADMIN}},
+    {"finit_module", {CAP_SYS_MODULE}},
+    {"fsconfig", {CAP_SYS_ADMIN}},
+    {"fsmount", {CAP_SYS_ADMIN}},
+    {"fsopen", {CAP_SYS_ADMIN}},
+    {"fspick", {CAP_SYS_ADMIN}},
+    {"get_kernel_syms", {}},
+    {"get_mempolicy", {CAP_SYS_NICE}},
+    {"init_module", {CAP_SYS_MODULE}},
+    {"ioperm", {CAP_SYS_RAWIO}},
+    {"iopl", {CAP_SYS_RAWIO}},
+    {"kcmp", {CAP_SYS_PTRACE}},
+    {"kexec_file_load", {}},
+    {"kexec_load", {}},
+    {"keyctl", {}},
+    {"lookup_dcookie", {CAP_SYS_ADMIN}},
+    {"mbind", {CAP_SYS_NICE}},
+    {"mount", {CAP_SYS_ADMIN}},
+    {"mount_setattr", {CAP_SYS_ADMIN}},
+    {"move_mount", {CAP_SYS_ADMIN}},
+    {"move_pages", {CAP_SYS_NICE}},
+    {"name_to_handle_at", {CAP_SYS_ADMIN}},
+    {"nfsservctl", {}},
+    {"open_by_handle_at", {CAP_DAC_READ_SEARCH}},
+    {"open_tree", {CAP_SYS_ADMIN}},
+    {"perf_event_open", {CAP_SYS_ADMIN, CAP_PERFMON}},
+    {"pivot_root", {CAP_SYS_ADMIN}},
+    {"query_module", {}},
+    {"quotactl", {CAP_SYS_ADMIN}},
+    {"quotactl_fd", {CAP_SYS_ADMIN}},
+    {"reboot", {CAP_SYS_BOOT}},
+    {"request_key", {}},
+    {"set_mempolicy", {CAP_SYS_NICE}},
+    {"settimeofday", {CAP_SYS_TIME}},
+    {"stime", {CAP_SYS_TIME}},
+    {"swapoff", {}},
+    {"swapon", {}},
+    {"sysfs", {}},
+    {"_sysctl", {}},
+    {"syslog", {CAP_SYS_ADMIN, CAP_SYSLOG}},
+    {"umount", {CAP_SYS_ADMIN}},
+    {"umount2", {CAP_SYS_ADMIN}},
+    {"uselib", {}},
+    {"userfaultfd", {}},
+    {"ustat", {}},
+    {"vhangup", {CAP_SYS_TTY_CONFIG}},
+    {"vm86", {}},
+    {"vm86old", {}},
 };
 
-std::vector<sock_filter> build() {
+bool holds(CapSet caps, int cap) { return cap < 64 && (caps >> cap) & 1; }
+
+bool allowed(const Rule& r, CapSet caps) {
+    for (int cap : r.allowed_by)
+        if (holds(caps, cap)) return true;
+    return false;
+}
+
+// The capabilities the program depends on: two sets that agree on these get the same program.
+CapSet gating_mask() {
+    CapSet m = CapSet{1} << CAP_SYS_ADMIN;
+    for (const Rule& r : kRules)
+        for (int cap : r.allowed_by) m |= CapSet{1} << cap;
+    return m;
+}
+
+std::vector<sock_filter> build(CapSet caps) {
     struct Ctx {
         scmp_filter_ctx c;
         ~Ctx() { seccomp_release(c); }
@@ -37,19 +109,22 @@ std::vector<sock_filter> build() {
         int rc = seccomp_rule_add_array(ctx.c, SCMP_ACT_ERRNO(err), nr, count, cmp);
         if (rc < 0 && rc != -EEXIST) throw Error::sys(-rc, "seccomp: add rule");
     };
-    for (const char* name : kRefused) {
-        int nr = seccomp_syscall_resolve_name(name);
+    for (const Rule& r : kRules) {
+        if (allowed(r, caps)) continue;
+        int nr = seccomp_syscall_resolve_name(r.syscall);
         if (nr == __NR_SCMP_ERROR || nr < 0) continue;  // not on this architecture
         refuse(nr, 0, nullptr, EPERM);
     }
-    // New user namespaces: refused through clone, unshare and setns flags.
-    scmp_arg_cmp newuser0 = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
-    scmp_arg_cmp newuser1 = SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
-    refuse(SCMP_SYS(clone), 1, &newuser0, EPERM);
-    refuse(SCMP_SYS(unshare), 1, &newuser0, EPERM);
-    refuse(SCMP_SYS(setns), 1, &newuser1, EPERM);
-    // clone3 passes its flags in memory that seccomp cannot read.
-    refuse(SCMP_SYS(clone3), 0, nullptr, ENOSYS);
+    if (!holds(caps, CAP_SYS_ADMIN)) {
+        // New user namespaces: refused through clone, unshare and setns flags.
+        scmp_arg_cmp newuser0 = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
+        scmp_arg_cmp newuser1 = SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
+        refuse(SCMP_SYS(clone), 1, &newuser0, EPERM);
+        refuse(SCMP_SYS(unshare), 1, &newuser0, EPERM);
+        refuse(SCMP_SYS(setns), 1, &newuser1, EPERM);
+        // clone3 passes its flags in memory that seccomp cannot read.
+        refuse(SCMP_SYS(clone3), 0, nullptr, ENOSYS);
+    }
 
     int fd = memfd_create("berth-seccomp", MFD_CLOEXEC);
     if (fd < 0) throw Error::sys(errno, "seccomp: memfd_create");
@@ -66,9 +141,23 @@ std::vector<sock_filter> build() {
 
 }  // namespace
 
-const std::vector<sock_filter>& default_seccomp_program() {
-    static const std::vector<sock_filter> prog = build();
-    return prog;
+const std::vector<sock_filter>& seccomp_program(CapSet caps) {
+    static std::mutex mu;
+    static std::map<CapSet, std::vector<sock_filter>> built;  // node-based: references stay valid
+    static const CapSet mask = gating_mask();
+    std::lock_guard lock(mu);
+    auto [it, fresh] = built.try_emplace(caps & mask);
+    if (fresh) {
+        try {
+            it->second = build(caps & mask);
+        } catch (...) {
+            built.erase(it);
+            throw;
+        }
+    }
+    return it->second;
 }
+
+const std::vector<sock_filter>& default_seccomp_program() { return seccomp_program(default_capabilities()); }
 
 }  // namespace berth::runtime

@@ -3,6 +3,8 @@
 // kernel (prctl(PR_SET_SECCOMP)), which is async-signal-safe.
 #pragma once
 
+#include "runtime/caps.h"
+
 #include <linux/filter.h>
 #include <vector>
 
@@ -13,7 +15,14 @@ namespace berth::runtime {
 // new user namespaces (clone/unshare/setns with CLONE_NEWUSER), swap, clock
 // setting, accounting, perf, ptrace-adjacent and obsolete calls. Refused
 // calls fail with EPERM; clone3 fails with ENOSYS so libcs fall back to clone,
-// whose flags can be checked. Throws berth::Error if libseccomp fails.
+// whose flags can be checked. As in Docker's profile, capabilities widen it:
+// SYS_ADMIN allows mount, umount, new user namespaces, bpf, perf...; SYS_MODULE
+// module loading; SYS_TIME clock setting; SYS_BOOT reboot; SYS_PTRACE kcmp;
+// SYS_RAWIO iopl/ioperm; SYS_NICE the NUMA calls; DAC_READ_SEARCH
+// open_by_handle_at; and so on. One program per distinct set, built once and
+// kept (the reference stays valid). Throws berth::Error if libseccomp fails.
+const std::vector<sock_filter>& seccomp_program(CapSet caps);
+// The program for Docker's default capabilities.
 const std::vector<sock_filter>& default_seccomp_program();
 
 }  // namespace berth::runtime

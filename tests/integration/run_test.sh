@@ -39,8 +39,11 @@ out=$("$BERTH" run --rm -T -e A=1 app env </dev/null 2>&1 | grep -c '^A=1$')
 check "run -e A=1 SERVICE env: env is the command" "1" "$out"
 
 out=$("$BERTH" run --rm --name itest-miss app /no/such </dev/null 2>&1)
-check "missing program exits 1" 1 $?
+check "a missing program exits 127, as in docker" 127 $?
 contains "missing program is named" "exec /no/such: No such file or directory" "$out"
+out=$("$BERTH" run --rm --name itest-noexec app /etc/passwd </dev/null 2>&1)
+check "a program that cannot be executed exits 126, as in docker" 126 $?
+contains "… and says why" "exec /etc/passwd: Permission denied" "$out"
 
 out=$("$BERTH" run --rm --name itest-oom oom </dev/null 2>&1)
 check "OOM kill exit code" 137 $?
