@@ -66,6 +66,15 @@ struct Matcher {
     std::string_view s;
     std::vector<signed char> memo;
 
+    // '?' and classes take one character: a whole UTF-8 sequence.
+    size_t char_len(size_t j) const {
+        auto c = static_cast<unsigned char>(s[j]);
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        size_t k = 1;
+        while (k < n && j + k < s.size() && (static_cast<unsigned char>(s[j + k]) & 0xC0) == 0x80) ++k;
+        return k;
+    }
+
     bool at(size_t i, size_t j) {
         if (i == t.size()) return j == s.size();
         signed char& m = memo[i * (s.size() + 1) + j];
@@ -74,8 +83,8 @@ struct Matcher {
         const Token& k = t[i];
         switch (k.type) {
         case Token::Lit: r = j < s.size() && s[j] == k.c && at(i + 1, j + 1); break;
-        case Token::One: r = j < s.size() && s[j] != '/' && at(i + 1, j + 1); break;
-        case Token::Class: r = j < s.size() && class_matches(k, s[j]) && at(i + 1, j + 1); break;
+        case Token::One: r = j < s.size() && s[j] != '/' && at(i + 1, j + char_len(j)); break;
+        case Token::Class: r = j < s.size() && class_matches(k, s[j]) && at(i + 1, j + char_len(j)); break;
         case Token::Star: r = at(i + 1, j) || (j < s.size() && s[j] != '/' && at(i, j + 1)); break;
         case Token::DStarAny: r = at(i + 1, j) || (j < s.size() && at(i, j + 1)); break;
         case Token::DStarSlash:
