@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 using namespace berth::build;
 
 namespace {
@@ -316,4 +320,26 @@ TEST_CASE("CRLF line endings, a BOM, keywords in any case, leading blanks") {
     CHECK(nth(df, 1).loc.column == 3);
     CHECK(nth(df, 1).as<RunData>().cmd.args[0] == "echo   x");
     CHECK(nth(df, 2).as<CmdData>().cmd.json);
+}
+
+TEST_CASE("the fuzz seed corpus parses") {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(BERTH_TEST_DATA) / ".." / "fuzz" / "corpus-dockerfile";
+    int parsed = 0;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        if (e.path().extension() != ".Dockerfile") continue;
+        CAPTURE(e.path().string());
+        std::ifstream in(e.path());
+        std::stringstream ss;
+        ss << in.rdbuf();
+        Dockerfile df = parse_dockerfile(ss.str(), e.path().filename().string());
+        CHECK(!df.instructions.empty());
+        if (e.path().filename() == "windows.Dockerfile") {
+            CHECK(df.escape == '`');
+            CHECK(df.instructions.back().as<CmdData>().cmd.args ==
+                  std::vector<std::string>{"C:\\app\\run.exe", "--flag"});
+        }
+        ++parsed;
+    }
+    CHECK(parsed == 5);
 }
