@@ -3,7 +3,7 @@
 #include "base/strings.h"
 #include "build/parse_internal.h"
 
-#include <regex>
+#include <algorithm>
 
 namespace berth::build::detail {
 namespace {
@@ -162,11 +162,38 @@ PairsData parse_pairs(const Req& r) {
     return d;
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// 644, 0755.
+bool octal_mode(std::string_view v) {
+    return (v.size() == 3 || v.size() == 4) && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '7'; });
+}
+
+// u+x, go-w, a=rX, comma-separated clauses: [ugoa]*[-+=][rwxXst]*.
+bool symbolic_mode(std::string_view v) {
+    size_t i = 0;
+    for (;;) {
+        while (i < v.size() && std::string_view("ugoa").find(v[i]) != std::string_view::npos) ++i;
+        if (i == v.size() || std::string_view("-+=").find(v[i]) == std::string_view::npos) return false;
+        ++i;
+        while (i < v.size() && std::string_view("rwxXst").find(v[i]) != std::string_view::npos) ++i;
+        if (i == v.size()) return true;
+        if (v[i] != ',') return false;
+        ++i;
+    }
+}
+
+// docker's ^[a-z][a-z0-9-_.]*$
+bool valid_stage_name(std::string_view n) {
+    if (n.empty() || n[0] < 'a' || n[0] > 'z') return false;
+    return std::all_of(n.begin(), n.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '_' || c == '.';
+    });
+}
+
 void check_chmod(const Req& r, const std::string& v) {
     if (v.empty() || v.find('$') != std::string::npos) return;
-    static const std::regex octal("^[0-7]{3,4}$");
-    static const std::regex symbolic("^([ugoa]*[-+=][rwxXst]*)(,[ugoa]*[-+=][rwxXst]*)*$");
-    if (!std::regex_match(v, octal) && !std::regex_match(v, symbolic))
+    if (!octal_mode(v) && !symbolic_mode(v))
         r.fail("invalid --chmod value \"" + v + "\"", "use an octal mode such as 755 or 0644", "--chmod");
 }
 
@@ -234,8 +261,7 @@ FromData parse_from(const Req& r) {
     FromData d;
     if (args.size() == 3 && lower(args[1]) == "as") {
         d.stage_name = lower(args[2]);
-        static const std::regex valid("^[a-z][a-z0-9-_.]*$");
-        if (!std::regex_match(d.stage_name, valid))
+        if (!valid_stage_name(d.stage_name))
             r.fail("invalid name for build stage: \"" + args[2] + "\", name can't start with a number or contain symbols",
                    "use lowercase letters, digits, '-', '_' and '.', starting with a letter", args[2]);
     } else if (args.size() != 1) {
@@ -319,8 +345,9 @@ HealthcheckData parse_healthcheck(Req r) {
     d.start_interval = interval(r, f, "start-interval");
     std::string retries = f.get("retries");
     if (!retries.empty()) {
-        static const std::regex num("^[+-]?[0-9]{1,9}$");
-        if (!std::regex_match(retries, num)) r.fail("--retries: invalid number \"" + retries + "\"", {}, "--retries");
+        std::string_view digits = retries;
+        if (digits[0] == '-' || digits[0] == '+') digits.remove_prefix(1);
+        if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), is_digit)) r.fail("--retries: invalid number \"" + retries + "\"", {}, "--retries");
         d.retries = std::stoi(retries);
         if (d.retries < 0) r.fail("--retries cannot be negative (" + retries + ")", {}, "--retries");
     }

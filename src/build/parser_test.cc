@@ -343,3 +343,16 @@ TEST_CASE("the fuzz seed corpus parses") {
     }
     CHECK(parsed == 5);
 }
+
+TEST_CASE("--chmod forms and stage names as docker accepts them") {
+    CHECK(error_of("FROM a\nCOPY --chmod=0755 x /y\n") == "no error");
+    CHECK(error_of("FROM a\nCOPY --chmod=u+x,go-w x /y\n") == "no error");
+    CHECK(error_of("FROM a\nCOPY --chmod=a=rX x /y\n") == "no error");
+    CHECK(error_of("FROM a\nCOPY --chmod=$MODE x /y\n") == "no error");  // checked once expanded
+    CHECK(error_of("FROM a\nCOPY --chmod=u+q x /y\n").find("invalid --chmod value") != std::string::npos);
+    CHECK(error_of("FROM a\nCOPY --chmod=75 x /y\n").find("invalid --chmod value") != std::string::npos);
+    CHECK(error_of("FROM a AS my-stage_1.x\n") == "no error");
+    CHECK(error_of("FROM a AS -x\n").find("invalid name for build stage") != std::string::npos);
+    CHECK(error_of("FROM a AS x/y\n").find("invalid name for build stage") != std::string::npos);
+    CHECK(error_of("FROM a\nHEALTHCHECK --retries=x CMD true\n").find("--retries: invalid number \"x\"") != std::string::npos);
+}

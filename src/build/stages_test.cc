@@ -125,6 +125,9 @@ RUN --mount=type=cache,target=$D/cache,id=c-$P make
     CHECK(step(p, 0, 6).inst.as<WordsData>().words == std::vector<std::string>{"8080", "8080/udp"});
     CHECK(step(p, 0, 7).inst.as<WordsData>().words == std::vector<std::string>{"/data", "[/data]"});
     CHECK(step(p, 0, 8).inst.as<StringData>().value == "SIGINT");
+    auto labels = plan("FROM a\nARG V=1\nLABEL \"my key\"=\"v $V\" 'raw'='$V' k=a\\ b\n");
+    CHECK(step(labels, 0, 1).inst.as<PairsData>().pairs ==
+          std::vector<KeyValue>{{"my key", "v 1"}, {"raw", "$V"}, {"k", "a b"}});
     const auto& cp = step(p, 0, 9).inst.as<CopyData>();
     CHECK(cp.chown == "8080:8080");
     CHECK(cp.sources == std::vector<std::string>{"/data/a", "/data/b"});
