@@ -103,11 +103,13 @@ std::string replace_pattern(std::string_view value, std::string_view pattern, st
     size_t pos = 0;
     while (pos <= value.size()) {
         size_t start = pos, len = std::string::npos;
+        // A pattern that starts with '*' matches from `pos` if it matches anywhere after it.
+        bool floating = !pat.empty() && pat[0].type == PatToken::Any;
         for (; start <= value.size(); ++start) {
             auto ends = prefix_matches(pat, value.substr(start));
             for (size_t n = ends.size(); n-- > 0;)
                 if (ends[n]) { len = n; break; }
-            if (len != std::string::npos) break;
+            if (len != std::string::npos || floating) break;
         }
         if (len == std::string::npos) break;
         out.append(value.substr(pos, start - pos));

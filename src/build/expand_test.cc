@@ -118,3 +118,21 @@ TEST_CASE("shell patterns") {
     CHECK_FALSE(shell_pattern_match("a\\*", "ab"));
     CHECK(shell_pattern_match("*", ""));
 }
+
+TEST_CASE("pattern substitution corner cases") {
+    auto lookup = [](const std::string& n) -> std::optional<std::string> {
+        if (n == "V") return std::string("aXbXc");
+        if (n == "LONG") return std::string(3000, 'a');
+        return std::nullopt;
+    };
+    CHECK(expand_word("${V/X/-}", lookup) == "a-bXc");
+    CHECK(expand_word("${V//X/-}", lookup) == "a-b-c");
+    CHECK(expand_word("${V/*X/-}", lookup) == "-c");  // greedy
+    CHECK(expand_word("${V/Y/-}", lookup) == "aXbXc");
+    CHECK(expand_word("${V//?/.}", lookup) == ".....");
+    CHECK(expand_word("${UNSET/a/b}", lookup) == "");
+    // No match in a long value stays cheap (a leading '*' is tried once).
+    CHECK(expand_word("${LONG/*z/-}", lookup) == std::string(3000, 'a'));
+    CHECK(expand_word("${LONG##*a}", lookup) == "");
+    CHECK(expand_word("${LONG%a*}", lookup) == std::string(2999, 'a'));
+}
