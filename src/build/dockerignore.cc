@@ -1,10 +1,10 @@
 #include "build/dockerignore.h"
 
+#include "base/dir.h"
 #include "base/error.h"
 
 #include <algorithm>
 #include <cerrno>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -304,16 +304,7 @@ namespace {
 
 void walk_dir(const std::string& root, const std::string& rel, const IgnoreMatcher& m,
               const std::function<void(const std::string&, const struct stat&)>& visit) {
-    std::string dir = rel.empty() ? root : root + "/" + rel;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) throw Error::sys(errno, "open directory " + dir);
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(std::move(n));
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
+    std::vector<std::string> names = sorted_dir_entries(rel.empty() ? root : root + "/" + rel);
     for (const auto& n : names) {
         std::string r = rel.empty() ? n : rel + "/" + n;
         struct stat st {};

@@ -1,5 +1,6 @@
 #include "images/layer_writer.h"
 
+#include "base/dir.h"
 #include "base/error.h"
 #include "base/fd.h"
 #include "images/sha256.h"
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <dirent.h>
 #include <fcntl.h>
 #include <map>
 #include <memory>
@@ -53,6 +53,20 @@ struct Sink {
 
 void check(archive* a, int r, const std::string& what) {
     if (r < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "error"));
+}
+
+// Calls `fn` with each block of the file's bytes.
+template <class Fn> void read_chunks(const std::string& path, int flags, Fn&& fn) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags));
+    if (!fd) throw Error::sys(errno, "open " + path);
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error::sys(errno, "read " + path);
+        if (n == 0) return;
+        fn(buf, static_cast<size_t>(n));
+    }
 }
 
 bool is_overlay_xattr(const std::string& name) {
@@ -133,17 +147,9 @@ private:
     }
 
     void copy_data(const std::string& path, const std::string& rel) {
-        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-        if (!fd) throw Error::sys(errno, "open " + path);
-        char buf[1 << 16];
-        for (;;) {
-            ssize_t n = ::read(fd.get(), buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw Error::sys(errno, "read " + path);
-            if (n == 0) break;
-            if (archive_write_data(a_.get(), buf, static_cast<size_t>(n)) < 0)
-                check(a_.get(), ARCHIVE_FATAL, "write " + rel);
-        }
+        read_chunks(path, O_NOFOLLOW, [&](const char* buf, size_t n) {
+            if (archive_write_data(a_.get(), buf, n) < 0) check(a_.get(), ARCHIVE_FATAL, "write " + rel);
+        });
     }
 
     void add(const std::string& rel, const std::string& path, const struct stat& st) {
@@ -187,16 +193,7 @@ private:
     }
 
     void walk(const std::string& rel) {
-        std::string dir = rel.empty() ? root_ : root_ + "/" + rel;
-        DIR* d = ::opendir(dir.c_str());
-        if (!d) throw Error::sys(errno, "open directory " + dir);
-        std::vector<std::string> names;
-        while (dirent* de = ::readdir(d)) {
-            std::string n = de->d_name;
-            if (n != "." && n != "..") names.push_back(std::move(n));
-        }
-        ::closedir(d);
-        std::sort(names.begin(), names.end());
+        std::vector<std::string> names = sorted_dir_entries(rel.empty() ? root_ : root_ + "/" + rel);
         for (const auto& n : names) {
             std::string r = rel.empty() ? n : rel + "/" + n;
             std::string path = root_ + "/" + r;
@@ -219,16 +216,9 @@ void gzip_file(const std::string& tar, Sink& sink) {
     archive_entry_set_pathname(e.get(), "layer.tar");
     archive_entry_set_filetype(e.get(), AE_IFREG);
     check(a.get(), archive_write_header(a.get(), e.get()), "gzip layer");
-    UniqueFd fd(::open(tar.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw Error::sys(errno, "open " + tar);
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error::sys(errno, "read " + tar);
-        if (n == 0) break;
-        if (archive_write_data(a.get(), buf, static_cast<size_t>(n)) < 0) check(a.get(), ARCHIVE_FATAL, "gzip layer");
-    }
+    read_chunks(tar, 0, [&](const char* buf, size_t n) {
+        if (archive_write_data(a.get(), buf, n) < 0) check(a.get(), ARCHIVE_FATAL, "gzip layer");
+    });
     check(a.get(), archive_write_close(a.get()), "finish gzip");
 }
 
