@@ -196,7 +196,7 @@ std::chrono::nanoseconds parse_duration(std::string_view s) {
         while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
         if (i == 0) throw bad();
         std::string num(s.substr(0, i));
-        if (num == "." || std::count(num.begin(), num.end(), '.') > 1) throw bad();
+        if (num == "." || num.size() > 30 || std::count(num.begin(), num.end(), '.') > 1) throw bad();
         s.remove_prefix(i);
         size_t u = 0;
         while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;

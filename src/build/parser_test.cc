@@ -204,6 +204,7 @@ TEST_CASE("flag errors: unknown with did-you-mean, missing value, duplicates, ba
     CHECK(error_of("FROM a\nCOPY --chmod=99z x /y\n").find("invalid --chmod value \"99z\"") != std::string::npos);
     CHECK(error_of("FROM a\nHEALTHCHECK --interval=10 CMD true\n").find("invalid duration \"10\"") != std::string::npos);
     CHECK(error_of("FROM a\nHEALTHCHECK --retries=-1 CMD true\n").find("--retries cannot be negative") != std::string::npos);
+    CHECK(error_of("FROM a\nHEALTHCHECK --interval=" + std::string(5000, '9') + "s CMD true\n").find("invalid duration") != std::string::npos);
     CHECK(error_of("FROM a\nHEALTHCHECK --interval=1ns CMD true\n").find("cannot be less than 1ms") != std::string::npos);
     // "--" ends the flags; the rest are arguments.
     auto df = parse_dockerfile("FROM a\nCOPY --link -- --weird /y\n");
