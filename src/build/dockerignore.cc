@@ -302,8 +302,18 @@ IgnoreMatcher load_ignore(const std::string& context_dir, const std::string& doc
 
 namespace {
 
-void walk_dir(const std::string& root, const std::string& rel, const IgnoreMatcher& m,
-              const std::function<void(const std::string&, const struct stat&)>& visit) {
+using Visit = std::function<void(const std::string&, const struct stat&)>;
+
+// Excluded directories walked for their exceptions: each is visited just
+// before the first entry under it that is included, as docker sends it.
+struct Pending {
+    std::string rel;
+    struct stat st;
+    bool visited;
+};
+
+void walk_dir(const std::string& root, const std::string& rel, const IgnoreMatcher& m, const Visit& visit,
+              std::vector<Pending>& pending) {
     std::vector<std::string> names = sorted_dir_entries(rel.empty() ? root : root + "/" + rel);
     for (const auto& n : names) {
         std::string r = rel.empty() ? n : rel + "/" + n;
@@ -313,16 +323,27 @@ void walk_dir(const std::string& root, const std::string& rel, const IgnoreMatch
             throw Error::sys(errno, "stat " + root + "/" + r);
         }
         bool excluded = m.excluded(r);
-        if (!excluded) visit(r, st);
-        if (S_ISDIR(st.st_mode) && (!excluded || m.may_include_under(r))) walk_dir(root, r, m, visit);
+        if (!excluded) {
+            for (auto& p : pending)
+                if (!p.visited) visit(p.rel, p.st), p.visited = true;
+            visit(r, st);
+        }
+        if (!S_ISDIR(st.st_mode)) continue;
+        if (!excluded) {
+            walk_dir(root, r, m, visit, pending);
+        } else if (m.may_include_under(r)) {
+            pending.push_back({r, st, false});
+            walk_dir(root, r, m, visit, pending);
+            pending.pop_back();
+        }
     }
 }
 
 }  // namespace
 
-void walk_context(const std::string& context_dir, const IgnoreMatcher& m,
-                  const std::function<void(const std::string& rel, const struct stat& st)>& visit) {
-    walk_dir(context_dir, "", m, visit);
+void walk_context(const std::string& context_dir, const IgnoreMatcher& m, const Visit& visit) {
+    std::vector<Pending> pending;
+    walk_dir(context_dir, "", m, visit, pending);
 }
 
 }  // namespace berth::build

@@ -73,6 +73,8 @@ IgnoreMatcher load_ignore(const std::string& context_dir, const std::string& doc
 
 // Every entry of the context that is not excluded, in sorted order, parents
 // before children, symlinks not followed. `rel` is relative to the context.
+// An excluded directory that holds a re-included entry is visited too, just
+// before that entry (its children that are excluded are not).
 void walk_context(const std::string& context_dir, const IgnoreMatcher& m,
                   const std::function<void(const std::string& rel, const struct stat& st)>& visit);
 

@@ -120,9 +120,12 @@ TEST_CASE("walking a context: excluded dirs skipped unless an exception reaches 
     IgnoreMatcher m = load_ignore(root.string(), (root / "Dockerfile").string());
     std::vector<std::string> seen;
     walk_context(root.string(), m, [&](const std::string& rel, const struct stat&) { seen.push_back(rel); });
-    CHECK(seen == std::vector<std::string>{"Dockerfile", "app", "app/main.go", "docs/README.md", "empty", "etc-link",
-                                           "tmp", "tmp/deep", "vendor/keep", "vendor/keep/k.go"});
+    CHECK(seen == std::vector<std::string>{"Dockerfile", "app", "app/main.go", "docs", "docs/README.md", "empty",
+                                           "etc-link", "tmp", "tmp/deep", "vendor", "vendor/keep", "vendor/keep/k.go"});
     CHECK(m.may_include_under("vendor"));
+    CHECK(m.excluded("vendor"));
+    CHECK(m.excluded("vendor/a/a.go"));
+    CHECK_FALSE(m.excluded("vendor/keep/k.go"));
     CHECK_FALSE(m.may_include_under("node_modules"));
 
     // Dockerfile.dockerignore beside the Dockerfile wins over the context's.
