@@ -64,7 +64,7 @@ bool class_matches(const Token& t, char c) {
 struct Matcher {
     const std::vector<Token>& t;
     std::string_view s;
-    std::vector<signed char> memo;
+    std::vector<signed char>& memo;
 
     // '?' and classes take one character: a whole UTF-8 sequence.
     size_t char_len(size_t j) const {
@@ -99,7 +99,9 @@ struct Matcher {
 };
 
 bool tokens_match(const std::vector<Token>& t, std::string_view s) {
-    Matcher m{t, s, std::vector<signed char>((t.size() + 1) * (s.size() + 1), -1)};
+    thread_local std::vector<signed char> memo;  // reused: no allocation per path
+    memo.assign((t.size() + 1) * (s.size() + 1), -1);
+    Matcher m{t, s, memo};
     return m.at(0, 0);
 }
 
@@ -185,6 +187,12 @@ IgnorePattern::IgnorePattern(std::string text, bool exception) : text_(std::move
         }
     }
     mode_ = detected;
+    // Literal ends every match must have: a cheap test before the full match.
+    for (const Token& t : tokens_) {
+        if (t.type != Token::Lit) break;
+        lit_prefix_ += t.c;
+    }
+    for (size_t i = tokens_.size(); i-- > 0 && tokens_[i].type == Token::Lit;) lit_suffix_.insert(0, 1, tokens_[i].c);
 }
 
 bool IgnorePattern::matches(std::string_view path) const {
@@ -197,7 +205,11 @@ bool IgnorePattern::matches(std::string_view path) const {
         if (path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix) return true;
         return !suffix.empty() && suffix[0] == '/' && path == suffix.substr(1);
     }
-    case Mode::Tokens: return tokens_match(tokens_, path);
+    case Mode::Tokens:
+        if (path.substr(0, lit_prefix_.size()) != lit_prefix_) return false;
+        if (path.size() < lit_suffix_.size() || path.substr(path.size() - lit_suffix_.size()) != lit_suffix_)
+            return false;
+        return tokens_match(tokens_, path);
     }
     return false;
 }
@@ -254,16 +266,13 @@ IgnoreMatcher IgnoreMatcher::from_text(std::string_view text) { return IgnoreMat
 bool IgnoreMatcher::excluded(std::string_view path) const {
     std::string file = clean(path);
     if (file == ".") return false;  // the context itself is never excluded
-    auto parts = components(file);
+    std::string_view f = file;
     bool matched = false;
     for (const auto& p : patterns_) {
         if (p.exception() != matched) continue;  // cannot change the outcome
-        bool m = p.matches(file);
-        std::string parent;
-        for (size_t k = 0; !m && k + 1 < parts.size(); ++k) {
-            parent += (k ? "/" : "") + std::string(parts[k]);
-            m = p.matches(parent);
-        }
+        bool m = p.matches(f);
+        for (size_t slash = f.find('/'); !m && slash != std::string_view::npos; slash = f.find('/', slash + 1))
+            m = p.matches(f.substr(0, slash));  // a parent directory
         if (m) matched = !p.exception();
     }
     return matched;

@@ -40,6 +40,7 @@ private:
     std::string text_;
     bool exception_;
     std::vector<Token> tokens_;
+    std::string lit_prefix_, lit_suffix_;  // of tokens_
 };
 
 class IgnoreMatcher {
