@@ -160,10 +160,18 @@ struct Directive {
     int line = 0;
 };
 
+// Something docker accepts but that is most likely a mistake.
+struct Warning {
+    Location loc;
+    std::string message;  // "Dockerfile:3:1: CMD: …", as errors read
+    std::string hint;
+};
+
 struct Dockerfile {
     std::string filename;  // as errors name it ("Dockerfile")
     char escape = '\\';
     std::vector<Directive> directives;
+    std::vector<Warning> warnings;
     std::vector<ArgData> meta_args;          // ARGs before the first FROM, in order
     std::vector<Location> meta_arg_locs;     // one per meta_args entry
     std::vector<Instruction> instructions;  // from the first FROM on

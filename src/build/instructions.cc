@@ -116,6 +116,14 @@ std::vector<std::string> split_blanks(std::string_view s) {
     return out;
 }
 
+// `['echo', 'x']`, `["a" "b"]`: meant as exec form, but not JSON.
+bool looks_like_json(std::string_view s) {
+    if (s.empty() || s[0] != '[') return false;
+    size_t i = 1;
+    while (i < s.size() && is_blank(s[i])) ++i;
+    return i < s.size() && (s[i] == '"' || s[i] == '\'');
+}
+
 CommandLine command_line(const Req& r, bool allow_empty_json) {
     CommandLine c;
     if (auto j = r.json()) {
@@ -126,6 +134,15 @@ CommandLine command_line(const Req& r, bool allow_empty_json) {
     if (r.args.empty()) r.fail(std::string(kind_name(r.kind)) + " requires at least one argument",
                                std::string("write ") + kind_name(r.kind) + " [\"executable\", \"arg\"] or " +
                                    kind_name(r.kind) + " command text");
+    if (looks_like_json(r.args) && r.ctx.warnings) {
+        const LogicalLine& l = r.line;
+        r.ctx.warnings->push_back(
+            {l.loc,
+             r.ctx.filename + ":" + std::to_string(l.loc.line) + ":" + std::to_string(l.loc.column) + ": " +
+                 kind_name(r.kind) + ": the arguments look like a JSON array but are not valid JSON: they run as a "
+                 "shell command",
+             "JSON needs double quotes, commas between elements and a closing ]: [\"echo\", \"hi\"]"});
+    }
     c.args = {r.args};
     c.files = r.heredocs;
     return c;

@@ -23,6 +23,7 @@ struct LogicalLine {
 struct Ctx {
     std::string filename;
     char escape = '\\';
+    std::vector<Warning>* warnings = nullptr;
 };
 
 // Throws the located error: "FILE:LINE:COL: WHAT: message".

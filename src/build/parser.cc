@@ -113,6 +113,7 @@ public:
         df.filename = ctx_.filename;
         read_directives(df);
         df.escape = ctx_.escape;
+        ctx_.warnings = &df.warnings;
         while (next_logical()) {
             std::vector<Heredoc> docs;
             if (wants_heredocs(cur_.text, ctx_.escape) && cur_.text.find("<<") != std::string::npos)

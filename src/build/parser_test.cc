@@ -357,3 +357,27 @@ TEST_CASE("--chmod forms and stage names as docker accepts them") {
     CHECK(error_of("FROM a AS x/y\n").find("invalid name for build stage") != std::string::npos);
     CHECK(error_of("FROM a\nHEALTHCHECK --retries=x CMD true\n").find("--retries: invalid number \"x\"") != std::string::npos);
 }
+
+// BuildKit's parser testfiles (jeztah-invalid-json-*, json): what is and is not exec form.
+TEST_CASE("invalid JSON is shell form, with a warning when it was meant as JSON") {
+    auto df = parse_dockerfile(
+        "FROM x\n"
+        "CMD \"[\\\"echo\\\", \\\"Phew\\\"]\"\n"
+        "CMD '[\"echo\", \"JSON in a string\"]'\n"
+        "CMD ['echo','single quotes are invalid JSON']\n"
+        "CMD [\"echo\", \"Please, close the brackets\"\n"
+        "CMD [\"echo\", \"look ma, no quote!]\n"
+        "CMD [\t\"a\",\t\"b\"\t]\t\n"
+        "CMD [\"abc 123\", \"\\u2665\", \"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0000\"]\n"
+        "RUN [ -f /etc/passwd ] && echo yes\n");
+    for (size_t i = 1; i <= 5; ++i) CHECK_FALSE(nth(df, i).as<CmdData>().cmd.json);
+    CHECK(nth(df, 3).as<CmdData>().cmd.args[0] == "['echo','single quotes are invalid JSON']");
+    CHECK(nth(df, 6).as<CmdData>().cmd.args == std::vector<std::string>{"a", "b"});
+    CHECK(nth(df, 7).as<CmdData>().cmd.args ==
+          std::vector<std::string>{"abc 123", "\xE2\x99\xA5", std::string("\" \\ / \b \f \n \r \t \0", 17)});
+    REQUIRE(df.warnings.size() == 3);  // lines 4, 5, 6; not the quoted strings, not `[ -f … ]`
+    CHECK(df.warnings[0].loc.line == 4);
+    CHECK(df.warnings[0].message ==
+          "Dockerfile:4:1: CMD: the arguments look like a JSON array but are not valid JSON: they run as a shell command");
+    CHECK(df.warnings[2].loc.line == 6);
+}
