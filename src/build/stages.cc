@@ -33,6 +33,22 @@ bool is_digits(const std::string& s) {
     return !s.empty() && s.size() < 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// What docker's signal.ParseSignal accepts on Linux: a number, or a name with or without SIG.
+bool valid_signal(const std::string& s) {
+    if (is_digits(s)) return std::stoul(s) >= 1 && std::stoul(s) <= 64;
+    std::string n = s;
+    for (char& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (n.rfind("SIG", 0) == 0) n.erase(0, 3);
+    static const std::set<std::string> names = {
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
+        "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU",
+        "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX", "UNUSED"};
+    if (names.count(n)) return true;
+    for (const char* rt : {"RTMIN+", "RTMAX-"})
+        if (n.rfind(rt, 0) == 0 && is_digits(n.substr(6)) && std::stoul(n.substr(6)) <= 15) return true;
+    return false;
+}
+
 class Planner {
 public:
     Planner(const Dockerfile& df, const BuildOptions& opt) : df_(df), opt_(opt) {}
@@ -253,8 +269,14 @@ private:
             for (auto& w : in.as<WordsData>().words) x(w);
             break;
         case Kind::User:
-        case Kind::Workdir:
-        case Kind::StopSignal: x(in.as<StringData>().value); break;
+        case Kind::Workdir: x(in.as<StringData>().value); break;
+        case Kind::StopSignal: {
+            std::string& sig = in.as<StringData>().value;
+            x(sig);
+            if (!valid_signal(sig))
+                fail(in.loc, "STOPSIGNAL", "invalid signal \"" + sig + "\"", "use a name such as SIGTERM or SIGQUIT, or a number");
+            break;
+        }
         case Kind::Run:
             for (auto& m : in.as<RunData>().mounts) {
                 x(m.target), x(m.source), x(m.from), x(m.id), x(m.mode), x(m.uid), x(m.gid), x(m.size), x(m.env);

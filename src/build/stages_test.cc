@@ -207,3 +207,14 @@ TEST_CASE("builtin platform args, base image env, proxy args") {
     CHECK(step(p, 0, 2).args == std::vector<KeyValue>{{"TARGETOS", "linux"}, {"HTTP_PROXY", "http://proxy:3128"}});
     CHECK(p.unused_args.empty());
 }
+
+TEST_CASE("STOPSIGNAL is checked once expanded") {
+    CHECK(error_of("FROM a\nSTOPSIGNAL SIGQUIT\n") == "no error");
+    CHECK(error_of("FROM a\nSTOPSIGNAL term\n") == "no error");
+    CHECK(error_of("FROM a\nSTOPSIGNAL 9\n") == "no error");
+    CHECK(error_of("FROM a\nSTOPSIGNAL SIGRTMIN+3\n") == "no error");
+    CHECK(error_of("FROM a\nARG S=SIGWINCH\nSTOPSIGNAL $S\n") == "no error");
+    CHECK(error_of("FROM a\nSTOPSIGNAL SIGFOO\n") ==
+          "Dockerfile:2:1: STOPSIGNAL: invalid signal \"SIGFOO\" | use a name such as SIGTERM or SIGQUIT, or a number");
+    CHECK(error_of("FROM a\nSTOPSIGNAL 99\n").find("invalid signal \"99\"") != std::string::npos);
+}
