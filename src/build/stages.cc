@@ -336,6 +336,19 @@ private:
 
 }  // namespace
 
+std::vector<std::vector<size_t>> BuildPlan::waves() const {
+    std::map<size_t, size_t> wave_of;
+    std::vector<std::vector<size_t>> out;
+    for (size_t s : order) {  // dependencies come first in `order`
+        size_t w = 0;
+        for (const auto& d : stages[s].deps) w = std::max(w, wave_of.at(d.stage) + 1);
+        wave_of[s] = w;
+        if (out.size() <= w) out.resize(w + 1);
+        out[w].push_back(s);
+    }
+    return out;
+}
+
 std::string Stage::display() const { return name.empty() ? "stage-" + std::to_string(index) : name; }
 
 std::map<std::string, std::string> platform_args() {

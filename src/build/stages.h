@@ -71,6 +71,10 @@ struct BuildPlan {
     size_t target = 0;
     std::vector<size_t> order;               // the stages the target needs, each after its dependencies
     std::vector<std::string> unused_args;    // build args no ARG consumed (docker warns)
+
+    // `order` in waves: each wave's stages need only stages of earlier waves,
+    // so the stages of one wave can be built in parallel.
+    std::vector<std::vector<size_t>> waves() const;
 };
 
 // Throws berth::Error "Dockerfile:LINE:COL: INSTRUCTION: …" for an expansion

@@ -172,6 +172,8 @@ RUN test
     CHECK(q.target == 4);
     CHECK(names(q) == std::vector<std::string>{"base", "build", "unrelated", "assets", "final"});
     CHECK(q.stages[4].images == std::vector<std::string>{"nginx:1.25"});
+    // base, unrelated and assets need nothing: one wave; build needs base; final needs all.
+    CHECK(q.waves() == std::vector<std::vector<size_t>>{{0, 2, 3}, {1}, {4}});
     o.target = "build";
     CHECK(names(plan(df, o)) == std::vector<std::string>{"base", "build"});
     o.target = "assets";
