@@ -12,7 +12,7 @@ echo "== build"
 echo "== tests"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 echo "== unit tests under ASan/UBSan"
-BUILD_DIR=build-asan BUILD_TYPE=Debug ./scripts/build.sh -DBERTH_SANITIZE=ON
+BUILD_DIR=build-asan BUILD_TYPE=Debug ./scripts/build.sh -DBERTH_SANITIZE=ON -DBERTH_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j2 -L unit --timeout 300)
 echo "== fuzzing the compose loader for ${FUZZ_SECONDS:-60}s"
