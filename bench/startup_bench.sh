@@ -30,10 +30,15 @@ cleanup() {
         umount -l /sys/fs/cgroup/hugetlb
     fi
     [ "$made_hugetlb_dir" = 1 ] && rmdir /sys/fs/cgroup/hugetlb
+    umount "$work/state" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
 export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/state"
+# The runtime dir is /run/berth, a tmpfs on every systemd machine (this VM's /run is plain
+# ext4): a tmpfs here, in our private mount namespace, as users have it. The state root
+# (/var/lib/berth: images, layers, containers' upper dirs) stays on the disk.
+mkdir -p "$BERTH_RUNTIME_DIR" && mount -t tmpfs -o size=64m berth-bench-run "$BERTH_RUNTIME_DIR"
 ip link set lo up
 "$here/../tests/integration/lib/make-busybox-rootfs.sh" "$work/bb.tar"
 "$berth" image import "$work/bb.tar" $project/busybox >/dev/null
