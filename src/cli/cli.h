@@ -21,6 +21,7 @@ struct GlobalOptions {
     std::vector<std::string> profiles;      // --profile
     std::string ansi = "auto";              // --ansi never|always|auto
     bool verbose = false;                   // --verbose: debug logs on stderr
+    std::string command;                    // the command's name ("ps", "up"…), set by main
 };
 
 struct Cli {

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
         ->default_str("auto");
     app.add_flag("--verbose", g.verbose, "Print debug logs on stderr");
 
+    if (auto word = command_word(app, argc, argv)) g.command = *word;
     if (Registrar add = command_file(app, argc, argv)) {
         add(cli);
     } else {

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/project.h"
+#include "cli/ps_format.h"
 #include "control/control.h"
 #include "state/state.h"
 #include "supervisor/supervisor.h"
@@ -214,35 +215,8 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     return 0;
 }
 
-// `down -p NAME` without a compose file at hand: the files the project was
-// brought up with (recorded in its state), or, when those are gone too, a
-// model made of its state (its containers' services, its labelled volumes).
-compose::Project project_for_down(const GlobalOptions& g) {
-    try {
-        return load_project(g);
-    } catch (const Error&) {
-        if (g.project_name.empty() || !g.files.empty()) throw;
-        state::ProjectState ps(state::runtime_dir(), g.project_name);
-        auto recorded = ps.read_project();
-        if (!recorded) throw;
-        GlobalOptions from_state = g;
-        from_state.files = recorded->value("files", std::vector<std::string>{});
-        from_state.project_directory = recorded->value("working_dir", "");
-        try {
-            if (!from_state.files.empty()) return load_project(from_state);
-        } catch (const Error&) {
-        }
-        compose::Project p;
-        p.name = g.project_name;
-        for (const auto& r : ps.read_all()) p.services[r.service].name = r.service;
-        for (const auto& v : volumes::Store(state::state_root()).list())
-            if (v.project == p.name) p.volumes[v.name].name = v.name;
-        return p;
-    }
-}
-
 int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans) {
-    compose::Project project = project_for_down(g);
+    compose::Project project = load_project(g);  // by name alone too (cli/project.h)
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> names;
     for (const auto& r : ps.read_all()) names.push_back(r.name);
@@ -298,8 +272,11 @@ int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans)
     return 0;
 }
 
-int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, const std::string& format) {
+int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, const std::string& format,
+               const std::vector<std::string>& only) {
     compose::Project project = load_project(g);
+    for (const auto& s : only)
+        if (!project.services.count(s)) throw Error("no such service: " + s);
     state::ProjectState ps(state::runtime_dir(), project.name);
     auto records = ps.read_all();
     bool sup_alive = ps.supervisor_pid() > 0;
@@ -314,6 +291,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         if (!sup_alive && r.state == "restarting") r.state = "exited";
         bool live = r.state == "running" || r.state == "starting" || r.state == "restarting" || r.state == "stopping" || r.state == "paused";
         if (!all && !live) continue;
+        if (!only.empty() && std::find(only.begin(), only.end(), r.service) == only.end()) continue;
         if (services) {
             if (seen.insert(r.service).second) std::printf("%s\n", r.service.c_str());
             continue;
@@ -327,18 +305,20 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         if (!r.health.empty()) status += " (" + r.health + ")";
         if (format == "json") {
             nlohmann::json j = state::to_json(r);
-            j["Status"] = status;
+            add_docker_ps_fields(j, r, project, status);
             out.push_back(j);
         } else {
             std::string ports;
-            for (const auto& p : r.ports) ports += (ports.empty() ? "" : ", ") + p;
+            for (const auto& p : shown_ports(r, project)) ports += (ports.empty() ? "" : ", ") + p;
             // Why it stopped or did not start ("exited (127): bind source … does not exist").
             if (!r.exit_reason.empty() && r.state == "exited") status += ": " + r.exit_reason;
             std::printf("%-32s %-14s %-28s %-9d %s\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts,
                         ports.c_str());
         }
     }
-    if (format == "json" && !quiet && !services) std::printf("%s\n", out.dump().c_str());
+    // One object per line, as docker compose prints them (`docker compose ps --format json | jq`).
+    if (format == "json" && !quiet && !services)
+        for (const auto& j : out) std::printf("%s\n", j.dump().c_str());
     return 0;
 }
 
@@ -560,9 +540,11 @@ void add_up_commands(Cli& cli) {
     ps_cmd->add_flag("-q,--quiet", *quiet, "Only names");
     ps_cmd->add_flag("--services", *services, "Only service names");
     ps_cmd->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
-    ps_cmd->callback([&cli, all, quiet, services, format] {
-        cli.action = [&cli, all, quiet, services, format] {
-            return ps_command(cli.global, *all, *quiet, *services, *format);
+    auto only = std::make_shared<std::vector<std::string>>();
+    ps_cmd->add_option("SERVICE", *only, "Only these services' containers");
+    ps_cmd->callback([&cli, all, quiet, services, format, only] {
+        cli.action = [&cli, all, quiet, services, format, only] {
+            return ps_command(cli.global, *all, *quiet, *services, *format, *only);
         };
     });
 }

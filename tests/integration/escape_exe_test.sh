@@ -48,7 +48,7 @@ while [ $n -lt 100 ] && ! { [ -f out/plain/result ] && [ -f out/init/result ]; }
 json=$("$sup" ps -a --format json)
 for s in plain init; do
     check "$s: health checks ran (healthy)" healthy \
-        "$(echo "$json" | python3 -c "import json,sys; print([c.get('health') for c in json.load(sys.stdin) if c['service']=='$s'][0])")"
+        "$(echo "$json" | python3 -c "import json,sys; print([c.get('health') for c in [json.loads(l) for l in sys.stdin if l.strip()] if c['service']=='$s'][0])")"
 done
 "$sup" down >/dev/null 2>&1
 

@@ -51,8 +51,8 @@ YAML
 "$BERTH" up -d >/dev/null 2>&1
 check "up -d succeeds" 0 $?
 json=$("$BERTH" ps -a --format json)
-started() { echo "$json" | python3 -c "import json,sys; print([c['started_at'] for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
-field() { echo "$json" | python3 -c "import json,sys; print([c.get('$2') for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
+started() { echo "$json" | python3 -c "import json,sys; print([c['started_at'] for c in [json.loads(l) for l in sys.stdin if l.strip()] if c['service']=='$1'][0])"; }
+field() { echo "$json" | python3 -c "import json,sys; print([c.get('$2') for c in [json.loads(l) for l in sys.stdin if l.strip()] if c['service']=='$1'][0])"; }
 db=$(started db); mig=$(started migrate); web=$(started web)
 check "migrate starts after db" 1 "$([ "$mig" \> "$db" ] && echo 1)"
 check "web starts after migrate completed" 1 "$([ "$web" \> "$mig" ] && echo 1)"
