@@ -408,11 +408,10 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     c.cgroup_ = std::make_unique<CgroupHandle>(
         cgroup_manager(manager).create(spec.cgroup_parent + "/" + spec.id, limits));
 
-    int sync[2], errp[2];
+    int sync[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) throw Error::sys(errno, "socketpair");
     UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    auto [err_r, err_w] = make_pipe();
     p.plan.sync_fd = sync_r.get();
     p.plan.sync_twice = static_cast<bool>(hooks.before_continue);
     p.plan.error_fd = err_w.get();
@@ -606,11 +605,8 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
         p.plan.stderr_fd = stdio.err;
     }
 
-    int sync[2], errp[2];
-    if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    auto [sync_r, sync_w] = make_pipe();
+    auto [err_r, err_w] = make_pipe();
     p.plan.sync_fd = sync_r.get();
     p.plan.error_fd = err_w.get();
     p.plan.parent_fds[0] = sync_w.get();
