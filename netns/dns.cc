@@ -417,25 +417,28 @@ size_t DnsServer::tcp_connections(const std::string& asker) const {
 }
 
 namespace {
+// An unreferenced handle in `slot` (set first, so that the endpoint's close
+// frees it on failure) that takes over the socket `fd`.
+template <typename H>
+void open_on_fd(uv_loop_t* loop, H*& slot, void* data, UniqueFd fd, int (*init)(uv_loop_t*, H*),
+                int (*open)(H*, uv_os_sock_t)) {
+    slot = new_handle<H>();
+    init(loop, slot);
+    uv_unref(reinterpret_cast<uv_handle_t*>(slot));
+    slot->data = data;
+    if (int e = open(slot, fd.get()); e < 0) throw Error(std::string("dns: ") + uv_strerror(e));
+    fd.release();
+}
+
 void listen_endpoint(uv_loop_t* loop, Endpoint* ep, UniqueFd u, UniqueFd t) {
-    ep->udp = new_handle<uv_udp_t>();
-    uv_udp_init(loop, ep->udp);
-    uv_unref(reinterpret_cast<uv_handle_t*>(ep->udp));
-    ep->udp->data = ep;
-    if (int e = uv_udp_open(ep->udp, u.get()); e < 0) throw Error(std::string("dns: ") + uv_strerror(e));
-    u.release();
+    open_on_fd(loop, ep->udp, ep, std::move(u), uv_udp_init, uv_udp_open);
     uv_udp_recv_start(ep->udp, alloc_buf, [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
         if (n <= 0 || !from) return;
         auto* e = static_cast<Endpoint*>(h->data);
         e->srv->answer(e, reinterpret_cast<const uint8_t*>(b->base), static_cast<size_t>(n), from, 0);
     });
 
-    ep->tcp = new_handle<uv_tcp_t>();
-    uv_tcp_init(loop, ep->tcp);
-    uv_unref(reinterpret_cast<uv_handle_t*>(ep->tcp));
-    ep->tcp->data = ep;
-    if (int e = uv_tcp_open(ep->tcp, t.get()); e < 0) throw Error(std::string("dns: ") + uv_strerror(e));
-    t.release();
+    open_on_fd(loop, ep->tcp, ep, std::move(t), uv_tcp_init, uv_tcp_open);
     int e = uv_listen(reinterpret_cast<uv_stream_t*>(ep->tcp), 16, [](uv_stream_t* server, int status) {
         if (status < 0) return;
         auto* e = static_cast<Endpoint*>(server->data);

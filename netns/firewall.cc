@@ -23,11 +23,8 @@ struct NftResult {
 };
 
 NftResult run_nft(const std::vector<std::string>& args, const std::string& input) {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd in_r(in[0]), in_w(in[1]);
-    if (pipe2(out, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd out_r(out[0]), out_w(out[1]);
+    auto [in_r, in_w] = make_pipe();
+    auto [out_r, out_w] = make_pipe();
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);

@@ -39,20 +39,6 @@ std::string format_ipv4(uint32_t ip) {
     return buf;
 }
 
-Subnet Subnet::parse(const std::string& cidr) {
-    auto slash = cidr.find('/');
-    if (slash == std::string::npos)
-        throw Error("invalid subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. 172.20.0.0/16");
-    Subnet s;
-    uint32_t ip = parse_ipv4(cidr.substr(0, slash));
-    s.prefix = prefix_length(cidr, slash, 32, "subnet");
-    s.network = ip & s.mask();
-    if (s.network != ip)
-        throw Error("invalid subnet \"" + cidr + "\": host bits are set",
-                    "did you mean " + format_ipv4(s.network) + "/" + std::to_string(s.prefix) + "?");
-    return s;
-}
-
 Ip6 parse_ipv6(const std::string& text) {
     Ip6 a{};
     if (inet_pton(AF_INET6, text.c_str(), a.data()) != 1)
@@ -66,19 +52,41 @@ std::string format_ipv6(const Ip6& ip) {
     return buf;
 }
 
-Subnet6 Subnet6::parse(const std::string& cidr) {
+namespace {
+
+uint32_t masked(const Subnet& s, uint32_t ip) { return ip & s.mask(); }
+Ip6 masked(const Subnet6& s, Ip6 ip) {
+    for (int bit = s.prefix; bit < 128; ++bit) ip[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    return ip;
+}
+std::string format_ip(uint32_t ip) { return format_ipv4(ip); }
+std::string format_ip(const Ip6& ip) { return format_ipv6(ip); }
+
+// "ADDRESS/PREFIX" of either family: the prefix in range, no host bits set.
+template <typename S, typename ParseIp>
+S parse_subnet(const std::string& cidr, int bits, const std::string& what, const char* example, ParseIp parse_ip) {
     auto slash = cidr.find('/');
     if (slash == std::string::npos)
-        throw Error("invalid IPv6 subnet \"" + cidr + "\": no prefix length", "write it as ADDRESS/PREFIX, e.g. fd00:1::/64");
-    Subnet6 s;
-    Ip6 ip = parse_ipv6(cidr.substr(0, slash));
-    s.prefix = prefix_length(cidr, slash, 128, "IPv6 subnet");
-    s.network = ip;
-    for (int bit = s.prefix; bit < 128; ++bit) s.network[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+        throw Error("invalid " + what + " \"" + cidr + "\": no prefix length",
+                    std::string("write it as ADDRESS/PREFIX, e.g. ") + example);
+    S s;
+    auto ip = parse_ip(cidr.substr(0, slash));
+    s.prefix = prefix_length(cidr, slash, bits, what);
+    s.network = masked(s, ip);
     if (s.network != ip)
-        throw Error("invalid IPv6 subnet \"" + cidr + "\": host bits are set",
-                    "did you mean " + format_ipv6(s.network) + "/" + std::to_string(s.prefix) + "?");
+        throw Error("invalid " + what + " \"" + cidr + "\": host bits are set",
+                    "did you mean " + format_ip(s.network) + "/" + std::to_string(s.prefix) + "?");
     return s;
+}
+
+}  // namespace
+
+Subnet Subnet::parse(const std::string& cidr) {
+    return parse_subnet<Subnet>(cidr, 32, "subnet", "172.20.0.0/16", parse_ipv4);
+}
+
+Subnet6 Subnet6::parse(const std::string& cidr) {
+    return parse_subnet<Subnet6>(cidr, 128, "IPv6 subnet", "fd00:1::/64", parse_ipv6);
 }
 
 std::string Subnet6::str() const { return format_ipv6(network) + "/" + std::to_string(prefix); }

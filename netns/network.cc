@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/files.h"
 #include "base/hash.h"
 #include "netns/firewall.h"
 #include "netns/link.h"
@@ -29,7 +30,7 @@ std::string hex(uint64_t v, int digits) {
 }
 
 void write_atomic(const std::string& path, const std::string& text) {
-    fs::create_directories(fs::path(path).parent_path());
+    files::create_directories(fs::path(path).parent_path());
     std::string tmp = path + ".tmp";
     {
         std::ofstream f(tmp, std::ios::trunc);
@@ -37,7 +38,7 @@ void write_atomic(const std::string& path, const std::string& text) {
         f.flush();
         if (!f) throw Error("cannot write " + tmp);
     }
-    fs::rename(tmp, path);
+    files::rename(tmp, path);
 }
 
 nlohmann::json cfg_json(const NetworkConfig& c) {
@@ -92,7 +93,7 @@ void derive_ipv6(const NetworkConfig& cfg, std::optional<Subnet6>& subnet6, Ip6&
 }  // namespace
 
 FileLock::FileLock(const std::string& path) {
-    fs::create_directories(fs::path(path).parent_path());
+    files::create_directories(fs::path(path).parent_path());
     fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd_) throw Error::sys(errno, "open " + path);
     while (flock(fd_.get(), LOCK_EX) < 0)
@@ -417,7 +418,7 @@ void Networks::remove_all() {
 }
 
 void remove_networks(const std::string& state_file) {
-    if (!fs::exists(state_file)) return;
+    if (!files::exists(state_file)) return;
     Networks(state_file, fs::path(state_file).parent_path().parent_path() / "networks.lock").remove_all();
 }
 

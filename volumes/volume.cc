@@ -1,6 +1,7 @@
 #include "volumes/volume.h"
 
 #include "base/error.h"
+#include "base/files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -75,7 +76,7 @@ MountPlan mount_plan(const VolumeInfo& v) {
     if (type.empty() && o.empty() && device.empty()) return p;
     if ((type == "none" || type.empty()) && o.find("bind") != std::string::npos) {
         if (device.empty()) throw Error("volume " + v.name + ": driver_opts o: bind needs `device:` (the host path)");
-        if (!fs::is_directory(device))
+        if (!files::is_directory(device))
             throw Error("volume " + v.name + ": bind device " + device + " does not exist",
                         "create the directory first (a bind volume never creates it)");
         p.kind = MountPlan::Kind::Bind;
@@ -133,12 +134,12 @@ void Store::write_meta(const std::string& dir, const VolumeInfo& v) const {
         f.flush();
         if (!f) throw Error("cannot write " + tmp);
     }
-    fs::rename(tmp, dir + "/volume.json");
+    files::rename(tmp, dir + "/volume.json");
 }
 
 std::optional<VolumeInfo> Store::get(const std::string& name) const {
     std::string d = dir_ + "/" + name;
-    if (name.empty() || name[0] == '.' || !fs::is_directory(d + "/_data")) return std::nullopt;
+    if (name.empty() || name[0] == '.' || !files::is_directory(d + "/_data")) return std::nullopt;
     VolumeInfo v;
     v.name = name;
     v.mountpoint = d + "/_data";
@@ -156,7 +157,7 @@ std::optional<VolumeInfo> Store::get(const std::string& name) const {
             // An unreadable description keeps its data: the volume is still listed.
         }
     } else {
-        v.initialized = !fs::is_empty(v.mountpoint);  // made by an older berth: never copy over data
+        v.initialized = !files::is_empty(v.mountpoint);  // made by an older berth: never copy over data
     }
     return v;
 }
@@ -164,12 +165,12 @@ std::optional<VolumeInfo> Store::get(const std::string& name) const {
 VolumeInfo Store::ensure(const VolumeSpec& spec) {
     check_name(spec.name);
     if (auto v = get(spec.name)) return *v;
-    fs::create_directories(dir_);
+    files::create_directories(dir_);
     // Build it aside, then rename into place: readers see all of it or nothing.
     std::string tmp = dir_ + "/.tmp-" + spec.name + "-" + std::to_string(::getpid());
     std::error_code ec;
     fs::remove_all(tmp, ec);
-    fs::create_directories(tmp + "/_data");
+    files::create_directories(tmp + "/_data");
     ::chmod((tmp + "/_data").c_str(), 0755);
     VolumeInfo v;
     v.name = spec.name;
@@ -260,7 +261,7 @@ void Store::mark_initialized(VolumeInfo& v) {
 
 void Store::copy_up(VolumeInfo& v, const std::string& source) {
     if (v.initialized) return;
-    if (fs::is_empty(v.mountpoint) && fs::is_directory(source)) copy_tree(source, v.mountpoint);
+    if (files::is_empty(v.mountpoint) && files::is_directory(source)) copy_tree(source, v.mountpoint);
     mark_initialized(v);
 }
 
@@ -270,24 +271,24 @@ void Store::copy_up_from_layers(VolumeInfo& v, const std::vector<std::string>& l
     if (layers.size() == 1) return copy_up(v, layers[0] + path);
     // Several layers: look through a read-only overlay of them, whiteouts applied by the kernel.
     std::string view = dir_ + "/.tmp-view-" + std::to_string(::getpid());
-    fs::create_directories(view);
+    files::create_directories(view);
     std::string lower;
     for (const auto& l : layers) lower += (lower.empty() ? "" : ":") + l;
     std::string opts = "lowerdir=" + lower;
     if (::mount("overlay", view.c_str(), "overlay", MS_RDONLY, opts.c_str()) < 0) {
         int e = errno;
-        fs::remove(view);
+        files::remove(view);
         throw Error::sys(e, "volume " + v.name + ": mount the image to copy its content");
     }
     try {
         copy_up(v, view + path);
     } catch (...) {
         ::umount2(view.c_str(), MNT_DETACH);
-        fs::remove(view);
+        files::remove(view);
         throw;
     }
     ::umount2(view.c_str(), MNT_DETACH);
-    fs::remove(view);
+    files::remove(view);
 }
 
 void copy_tree(const std::string& from, const std::string& to) {

@@ -1,6 +1,8 @@
-// UniqueFd — owns one file descriptor and closes it exactly once.
+// UniqueFd — owns one file descriptor and closes it exactly once; make_pipe()
+// returns a pipe as two of them, so no error path can leak an end.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -31,5 +33,14 @@ public:
 private:
     int fd_ = -1;
 };
+
+// The two ends of a pipe, each owned.
+struct Pipe {
+    UniqueFd read;
+    UniqueFd write;
+};
+
+// pipe2(flags) (O_CLOEXEC by default); throws berth::Error "pipe: …" with errno.
+Pipe make_pipe(int flags = O_CLOEXEC);
 
 }  // namespace berth

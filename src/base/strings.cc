@@ -86,4 +86,14 @@ std::optional<size_t> first_invalid_utf8(std::string_view s) {
 }
 
 
+void set_env(std::vector<std::string>& env, const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('='));
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+            e = kv;
+            return;
+        }
+    env.push_back(kv);
+}
+
 }  // namespace berth

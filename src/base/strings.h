@@ -18,5 +18,8 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 // The offset of the first byte that is not part of a well-formed UTF-8
 // sequence (overlong forms and surrogates included); nullopt when all are.
 std::optional<size_t> first_invalid_utf8(std::string_view s);
+// Sets "KEY=VALUE" in an environment list: replaces the entry for KEY, or
+// appends one. A `kv` without '=' names the whole string as its key.
+void set_env(std::vector<std::string>& env, const std::string& kv);
 
 }  // namespace berth

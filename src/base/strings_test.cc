@@ -30,3 +30,16 @@ TEST_CASE("Error wraps context and keeps errno") {
     CHECK(std::string(e.what()) == "service web: open /x: No such file or directory");
     CHECK(e.code() == ENOENT);
 }
+
+TEST_CASE("set_env replaces the entry for a key, or appends") {
+    std::vector<std::string> env{"PATH=/bin", "HOME=/root", "HOMEDIR=/x"};
+    set_env(env, "HOME=/home/u");
+    CHECK(env == std::vector<std::string>{"PATH=/bin", "HOME=/home/u", "HOMEDIR=/x"});
+    set_env(env, "TERM=xterm");
+    CHECK(env.back() == "TERM=xterm");
+    CHECK(env.size() == 4);
+    // A prefix of another key's name is a different key.
+    set_env(env, "HOMED=1");
+    CHECK(env.size() == 5);
+    CHECK(env[2] == "HOMEDIR=/x");
+}

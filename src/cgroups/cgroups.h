@@ -1,6 +1,8 @@
 // cgroups: a container's resource limits, membership, OOM accounting and
-// stats, behind one interface with a v2 backend (unified hierarchy) and a v1
-// backend (one hierarchy per controller), picked at run time by detect().
+// stats, behind one interface with a v2 backend (unified hierarchy,
+// cgroup_v2.cc) and a v1 backend (one hierarchy per controller, cgroup_v1.cc),
+// picked at run time by detect(). Limits is the one description of a
+// container's limits (the runtime's ResourceLimits is the same struct).
 #pragma once
 
 #include "cgroups/devices.h"
@@ -46,12 +48,24 @@ public:
     virtual void destroy() = 0;
 };
 
+// A backend's group before create() has set it up.
+class BackendGroup : public Group {
+public:
+    // Makes the directories and writes the limits; create() destroys the
+    // group when this throws.
+    virtual void setup(const Limits& limits) = 0;
+};
+
 class Manager {
 public:
     virtual ~Manager() = default;
     virtual int version() const = 0;  // 1 or 2
-    // Creates the group (and its parents) with the limits set, empty.
-    virtual std::unique_ptr<Group> create(const std::string& relpath, const Limits& limits) = 0;
+    // Creates the group (and its parents) with the limits set, empty; on
+    // failure removes whatever it made and throws.
+    std::unique_ptr<Group> create(const std::string& relpath, const Limits& limits);
+
+protected:
+    virtual std::unique_ptr<BackendGroup> new_group(const std::string& relpath) = 0;
 };
 
 // The backend for this machine: v2 when /sys/fs/cgroup is a cgroup2 mount

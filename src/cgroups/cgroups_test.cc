@@ -322,3 +322,31 @@ TEST_CASE("v2 device program in the kernel: a process in the group opens only wh
     CHECK_FALSE(fs::exists("/sys/fs/cgroup/unified/" + parent));  // berth's parent went with the last group
     fs::remove_all(dir);
 }
+
+TEST_CASE("a group whose setup fails is removed again, by either backend") {
+    std::string root = fs::temp_directory_path() / ("berth-cgfail-" + std::to_string(getpid()));
+    // v2: the directory is made, then memory.max cannot be written (a plain
+    // directory, not cgroupfs, has no such file): create throws, nothing stays.
+    fs::create_directories(root + "/v2");
+    std::ofstream(root + "/v2/cgroup.subtree_control") << "";
+    Limits l;
+    l.memory = 64 << 20;
+    auto v2 = make_v2(root + "/v2");
+    CHECK_THROWS_AS(v2->create("berth/c1", l), berth::Error);
+    CHECK_FALSE(fs::exists(root + "/v2/berth/c1"));
+    CHECK_FALSE(fs::exists(root + "/v2/berth"));  // berth's own parent went with it
+    // v1: the same with memory.limit_in_bytes, in every controller's hierarchy.
+    V1Mounts mounts;
+    mounts.memory = root + "/memory";
+    mounts.pids = root + "/pids";
+    fs::create_directories(mounts.memory);
+    fs::create_directories(mounts.pids);
+    auto v1 = make_v1(mounts);
+    CHECK_THROWS_AS(v1->create("berth/c1", l), berth::Error);
+    CHECK_FALSE(fs::exists(root + "/memory/berth"));
+    CHECK_FALSE(fs::exists(root + "/pids/berth"));
+    // With nothing to write, the same create succeeds and leaves the group.
+    auto g = v1->create("berth/c2", {});
+    CHECK(fs::is_directory(root + "/pids/berth/c2"));
+    fs::remove_all(root);
+}

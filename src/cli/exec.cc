@@ -2,6 +2,7 @@
 // Runs a command in a running container of a service, in its namespaces and
 // cgroup, with its capabilities and seccomp filter.
 #include "base/error.h"
+#include "base/strings.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/project.h"
@@ -26,16 +27,6 @@ struct ExecOptions {
     bool detach = false, no_tty = false, privileged = false;
     int index = 1;
 };
-
-void set_env(std::vector<std::string>& env, const std::string& kv) {
-    std::string key = kv.substr(0, kv.find('='));
-    for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) {
-            e = kv;
-            return;
-        }
-    env.push_back(kv);
-}
 
 int exec_command(const GlobalOptions& g, const ExecOptions& o) {
     if (o.command.empty()) throw Error("exec: no command given", "berth exec SERVICE COMMAND [ARGS…]");

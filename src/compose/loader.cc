@@ -1,5 +1,6 @@
 #include "compose/loader.h"
 
+#include "base/files.h"
 #include "base/strings.h"
 #include "compose/dotenv.h"
 #include "compose/interpolate.h"
@@ -158,13 +159,13 @@ private:
             }
             if (files.empty()) throw LoadError(item.loc, ip, "an include needs a `path`");
             for (const auto& f : files)
-                if (!fs::exists(f)) throw LoadError(item.loc, ip, "included file " + f + " not found");
+                if (!files::exists(f)) throw LoadError(item.loc, ip, "included file " + f + " not found");
             if (std::find(include_stack_.begin(), include_stack_.end(), files[0]) != include_stack_.end())
                 throw LoadError(item.loc, ip, "include cycle: " + join(include_stack_, " -> ") + " -> " + files[0]);
             if (project_dir.empty()) project_dir = fs::path(files[0]).parent_path().string();
             // The included project sees the process environment and its own .env.
             Env env = env_;
-            if (env_files.empty() && fs::exists(fs::path(project_dir) / ".env"))
+            if (env_files.empty() && files::exists(fs::path(project_dir) / ".env"))
                 env_files.push_back((fs::path(project_dir) / ".env").string());
             for (const auto& ef : env_files)
                 for (auto& [k, v] : read_dotenv_file(ef, lookup_in(env))) env.emplace(k, v);
@@ -248,7 +249,7 @@ private:
             svc = doc.find("services")->find(name);  // the recursion may have moved entries
         } else {
             std::string file = abs_path(base_file, fs::path(path).parent_path());
-            if (!fs::exists(file)) throw LoadError(ext->loc, ep + ".file", "file " + file + " not found");
+            if (!files::exists(file)) throw LoadError(ext->loc, ep + ".file", "file " + file + " not found");
             Node other = read_yaml_file(file);
             if (other.is_null()) other = Node::map(other.loc);
             interpolate_tree(other, lookup_in(env));
@@ -288,6 +289,15 @@ void require_services(const Node& doc, const std::vector<std::string>& files) {
                     "the project defines no services", hint);
 }
 
+// A service's env_file, for the normalizer: nullopt when there is no such file.
+std::optional<EnvList> read_env_file(const std::string& path, const Lookup& lookup) {
+    std::error_code ec;
+    bool exists = fs::exists(path, ec);
+    if (ec) throw Error::sys(ec.value(), "env file " + path);
+    if (!exists) return std::nullopt;
+    return read_dotenv_file(path, lookup);
+}
+
 std::string getcwd_string() {
     std::error_code ec;
     fs::path p = fs::current_path(ec);
@@ -304,10 +314,10 @@ std::vector<std::string> find_compose_files(const std::string& start) {
     for (fs::path dir = fs::path(start); ; dir = dir.parent_path()) {
         for (const char* n : kNames) {
             fs::path f = dir / n;
-            if (fs::is_regular_file(f)) {
+            if (files::is_regular_file(f)) {
                 std::vector<std::string> out{f.string()};
                 for (const char* o : kOverrides)
-                    if (fs::is_regular_file(dir / o)) {
+                    if (files::is_regular_file(dir / o)) {
                         out.push_back((dir / o).string());
                         break;
                     }
@@ -346,7 +356,7 @@ Project load_project(const LoadOptions& opts) {
     if (files.empty()) {
         std::string compose_file;
         if (auto it = env.find("COMPOSE_FILE"); it != env.end()) compose_file = it->second;
-        else if (fs::exists(fs::path(cwd) / ".env")) {
+        else if (files::exists(fs::path(cwd) / ".env")) {
             for (auto& [k, v] : read_dotenv_file((fs::path(cwd) / ".env").string(), lookup_in(env)))
                 if (k == "COMPOSE_FILE") compose_file = v;
         }
@@ -364,8 +374,8 @@ Project load_project(const LoadOptions& opts) {
     }
     for (const auto& f : files) {
         if (f == "-") throw Error("reading the compose file from standard input is not supported yet", "pass a path with -f");
-        if (!fs::exists(f)) throw Error("compose file " + f + " not found", "check the path given with -f or COMPOSE_FILE");
-        if (fs::is_directory(f)) throw Error(f + " is a directory, not a compose file");
+        if (!files::exists(f)) throw Error("compose file " + f + " not found", "check the path given with -f or COMPOSE_FILE");
+        if (files::is_directory(f)) throw Error(f + " is a directory, not a compose file");
     }
 
     // The project directory and its .env.
@@ -373,10 +383,10 @@ Project load_project(const LoadOptions& opts) {
                                                               : fs::path(files[0]).parent_path().string();
     std::vector<std::string> env_files;
     for (const auto& f : opts.env_files) env_files.push_back(abs_path(f, cwd));
-    if (env_files.empty() && fs::is_regular_file(fs::path(project_dir) / ".env"))
+    if (env_files.empty() && files::is_regular_file(fs::path(project_dir) / ".env"))
         env_files.push_back((fs::path(project_dir) / ".env").string());
     for (const auto& ef : env_files) {
-        if (!fs::exists(ef)) throw Error("env file " + ef + " not found", "check the path given with --env-file");
+        if (!files::exists(ef)) throw Error("env file " + ef + " not found", "check the path given with --env-file");
         // The process environment wins over .env; later files win over earlier ones.
         Env from_file;
         for (auto& [k, v] : read_dotenv_file(ef, lookup_in(env))) from_file[k] = v;
@@ -429,6 +439,7 @@ Project load_project(const LoadOptions& opts) {
                 if (!trim(p).empty()) ctx.profiles.emplace_back(trim(p));
     ctx.env = env;
     ctx.home = env.count("HOME") ? env.at("HOME") : "/root";
+    ctx.read_env_file = read_env_file;
     Project project = normalize(doc, ctx);
     project.compose_files = files;
     return project;

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -208,6 +210,39 @@ std::vector<std::string> shell_split(std::string_view text) {
     }
     if (in_word) words.push_back(std::move(cur));
     return words;
+}
+
+std::optional<int> signal_number(std::string_view text) {
+    constexpr int kRtMin = 34;      // docker's SIGRTMIN on Linux (glibc keeps 32 and 33)
+    constexpr int kMaxSignal = 64;  // SIGRTMAX
+    auto small_number = [](std::string_view digits, int max) -> std::optional<int> {
+        if (digits.empty() || digits.size() > 2 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        int n = std::stoi(std::string(digits));
+        return n >= 1 && n <= max ? std::optional<int>(n) : std::nullopt;
+    };
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos)
+        return small_number(text, kMaxSignal);
+    std::string name;
+    for (char c : text) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+    if (name.empty()) return std::nullopt;
+    // docker's real-time names: RTMIN, RTMIN+1…+15, RTMAX-14…-1, RTMAX.
+    auto offset = [&](std::string_view base, char sign) -> std::optional<int> {
+        if (name.rfind(base, 0) != 0) return std::nullopt;
+        std::string_view rest = std::string_view(name).substr(base.size());
+        if (rest.empty()) return 0;
+        if (rest[0] != sign) return std::nullopt;
+        return small_number(rest.substr(1), 15);
+    };
+    if (auto n = offset("RTMIN", '+')) return kRtMin + *n;
+    if (auto n = offset("RTMAX", '-')) return kMaxSignal - *n;
+    static const std::pair<const char*, int> aliases[] = {{"CLD", SIGCHLD}, {"IOT", SIGABRT}, {"POLL", SIGIO}};
+    for (auto& [alias, sig] : aliases)
+        if (name == alias) return sig;
+    for (int s = 1; s < 32; ++s)
+        if (const char* abbrev = sigabbrev_np(s); abbrev && name == abbrev) return s;
+    return std::nullopt;
 }
 
 }  // namespace berth::compose

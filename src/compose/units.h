@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,10 @@ int64_t parse_duration(std::string_view text);
 std::string format_duration(int64_t ns);
 // "512m", "1g", "1.5GB", "100k", "1024" (binary multiples, case-insensitive) → bytes.
 int64_t parse_bytes(std::string_view text);
+// A signal as docker reads one (stop_signal, kill -s): a name with or without
+// "SIG" in any case (TERM, SIGterm, RTMIN+3, RTMAX-1) or a number 1-64;
+// nullopt when it names no signal.
+std::optional<int> signal_number(std::string_view text);
 // Splits a command line as a POSIX shell would (quotes, backslashes), without
 // expansions. Throws on an unterminated quote.
 std::vector<std::string> shell_split(std::string_view text);

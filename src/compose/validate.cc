@@ -2,6 +2,7 @@
 
 #include "base/strings.h"
 #include "compose/load_error.h"
+#include "compose/node_read.h"
 
 #include <nlohmann/json.hpp>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -115,12 +116,7 @@ void schemas_at(const json& root, const json& s0, const std::vector<std::string>
 }
 
 std::string describe(const Node& n) {
-    switch (n.kind) {
-    case Node::Kind::Null: return "nothing (null)";
-    case Node::Kind::Map: return "a mapping";
-    case Node::Kind::Seq: return "a list";
-    case Node::Kind::Scalar: break;
-    }
+    if (!n.is_scalar()) return nodes::kind_name(n);
     switch (n.scalar_type()) {
     case ScalarType::Null: return "nothing (null)";
     case ScalarType::Bool: return "the boolean " + n.text;

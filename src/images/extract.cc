@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/files.h"
 #include "base/sha256.h"
 
 #include <archive.h>
@@ -104,7 +105,7 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
             check_no_symlink_parents(dir, rel);
             std::string parent = fs::path(rel).parent_path().string();
             std::string pdir = parent.empty() ? dir : dir + "/" + parent;
-            fs::create_directories(pdir);
+            files::create_directories(pdir);
             if (base == ".wh..wh..opq") {
                 if (::setxattr(pdir.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0)
                     throw Error::sys(errno, "mark " + pdir + " opaque");
@@ -161,7 +162,7 @@ std::string uncompressed_digest(const std::string& path) {
 
 void extract_layer(const std::string& archive, const std::string& dest) {
     std::string tmp = temp_sibling(dest);
-    fs::create_directories(tmp);
+    files::create_directories(tmp);
     try {
         extract_into(archive, tmp, true);
         if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "rename layer into " + dest);

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/files.h"
 #include "images/extract.h"
 #include "images/reference.h"
 
@@ -140,10 +141,10 @@ ImageConfig parse_image_config(const json& blob) {
 
 Store::Store(std::string root)
     : root_(std::move(root)), images_(root_ + "/images"), layers_(root_ + "/layers") {
-    fs::create_directories(images_ + "/blobs/sha256");
-    fs::create_directories(layers_);
-    if (!fs::exists(images_ + "/oci-layout")) write_atomic(images_ + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
-    if (!fs::exists(images_ + "/index.json"))
+    files::create_directories(images_ + "/blobs/sha256");
+    files::create_directories(layers_);
+    if (!files::exists(images_ + "/oci-layout")) write_atomic(images_ + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    if (!files::exists(images_ + "/index.json"))
         write_atomic(images_ + "/index.json", json{{"schemaVersion", 2}, {"manifests", json::array()}}.dump());
 }
 
@@ -155,10 +156,10 @@ std::string Store::put_blob_file(const std::string& path, const std::string& exp
         throw Error("blob " + path + " has digest " + d + " but the image says " + expect,
                     "the archive is corrupt or was altered; fetch it again");
     std::string dest = blob_path(d);
-    if (!fs::exists(dest)) {
+    if (!files::exists(dest)) {
         std::string tmp = dest + ".tmp" + std::to_string(getpid());
         try {
-            fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+            files::copy_file(path, tmp, fs::copy_options::overwrite_existing);
             if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "store blob " + d);
         } catch (...) {
             std::error_code ec;
@@ -175,7 +176,7 @@ std::string Store::put_blob_json(const json& j) {
     std::string tmp = images_ + "/blobs/json.tmp" + std::to_string(getpid());
     write_atomic(tmp, text);
     std::string d = put_blob_file(tmp);
-    fs::remove(tmp);
+    files::remove(tmp);
     return d;
 }
 
@@ -183,7 +184,7 @@ std::string Store::ensure_layer(const std::string& blob_digest) {
     std::string blob = blob_path(blob_digest);
     std::string diff_id = uncompressed_digest(blob);
     std::string dir = layers_ + "/" + hex_of(diff_id);
-    if (!fs::exists(dir)) {
+    if (!files::exists(dir)) {
         extract_layer(blob, dir);
         added_.push_back(dir);
     }
@@ -197,7 +198,7 @@ ImageRecord Store::stage_image(const std::string& name, const json& config_in, c
     int64_t size = 0;
     for (const auto& b : layer_blobs) {
         diff_ids.push_back(ensure_layer(b));
-        int64_t s = static_cast<int64_t>(fs::file_size(blob_path(b)));
+        int64_t s = static_cast<int64_t>(files::file_size(blob_path(b)));
         size += s;
         layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", b}, {"size", s}});
     }
@@ -208,7 +209,7 @@ ImageRecord Store::stage_image(const std::string& name, const json& config_in, c
     json manifest = {{"schemaVersion", 2},
                      {"mediaType", kManifestType},
                      {"config", {{"mediaType", kConfigType}, {"digest", config_digest},
-                                 {"size", fs::file_size(blob_path(config_digest))}}},
+                                 {"size", files::file_size(blob_path(config_digest))}}},
                      {"layers", layers}};
     std::string manifest_digest = put_blob_json(manifest);
     return ImageRecord{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr))};
@@ -224,7 +225,7 @@ void Store::commit_images(const std::vector<ImageRecord>& recs) {
             else ++it;
         ms.push_back({{"mediaType", kManifestType},
                       {"digest", rec.manifest},
-                      {"size", fs::file_size(blob_path(rec.manifest))},
+                      {"size", files::file_size(blob_path(rec.manifest))},
                       {"annotations", {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}}}});
     }
     write_index(index);
@@ -288,8 +289,8 @@ std::vector<std::string> Store::load_archive(const std::string& archive) {
 std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
     std::vector<ImageRecord> staged;
     std::string tmp = images_ + "/load.tmp" + std::to_string(getpid());
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
+    files::remove_all(tmp);
+    files::create_directories(tmp);
     struct Cleanup {
         std::string dir;
         ~Cleanup() {
@@ -298,7 +299,7 @@ std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
         }
     } cleanup{tmp};
     extract_plain(archive, tmp);
-    if (fs::exists(tmp + "/manifest.json")) {
+    if (files::exists(tmp + "/manifest.json")) {
         // docker save: [{"Config": "<id>.json", "RepoTags": [...], "Layers": ["<dir>/layer.tar", …]}]
         json m = read_json(tmp + "/manifest.json", "docker manifest");
         if (!m.is_array()) throw Error(archive + ": manifest.json is not a list");
@@ -317,7 +318,7 @@ std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
                 throw Error(archive + ": an image has no RepoTags", "tag it before `docker save`, or use `berth image import`");
             for (const auto& t : tags) staged.push_back(stage_image(t.get<std::string>(), config, blobs));
         }
-    } else if (fs::exists(tmp + "/index.json")) {
+    } else if (files::exists(tmp + "/index.json")) {
         json index = read_json(tmp + "/index.json", "OCI index");
         auto blob = [&](const std::string& digest) { return tmp + "/blobs/sha256/" + hex_of(digest); };
         for (const auto& desc : index.value("manifests", json::array())) {
@@ -381,7 +382,7 @@ ResolvedImage Store::resolve(const std::string& name) const {
         auto diff_ids = config["rootfs"].value("diff_ids", json::array());
         for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
             std::string dir = layers_ + "/" + hex_of(it->get<std::string>());
-            if (!fs::exists(dir)) throw Error("image " + name + ": layer " + dir + " is missing", "load the image again");
+            if (!files::exists(dir)) throw Error("image " + name + ": layer " + dir + " is missing", "load the image again");
             img.layer_dirs.push_back(dir);
         }
         return img;
@@ -426,7 +427,7 @@ void Store::remove(const std::string& name) {
     }
     for (const auto& e : fs::directory_iterator(layers_)) {
         std::string h = e.path().filename().string();
-        if (h.size() == 64 && !keep.count(h)) fs::remove_all(e.path());
+        if (h.size() == 64 && !keep.count(h)) files::remove_all(e.path());
     }
 }
 

@@ -43,21 +43,11 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-cgroups::Manager& cgroup_manager() {
+// The machine's manager, for callers that pass none.
+cgroups::Manager& cgroup_manager(cgroups::Manager* given) {
+    if (given) return *given;
     static std::unique_ptr<cgroups::Manager> m = cgroups::detect();
     return *m;
-}
-
-cgroups::Limits to_cgroup_limits(const ResourceLimits& r) {
-    cgroups::Limits l;
-    l.memory = r.memory;
-    l.memory_swap = r.memory_swap;
-    l.memory_reservation = r.memory_reservation;
-    l.cpus = r.cpus;
-    l.cpu_shares = r.cpu_shares;
-    l.cpuset_cpus = r.cpuset_cpus;
-    l.pids = r.pids;
-    return l;
 }
 
 void write_file(const std::string& path, const std::string& content) {
@@ -357,13 +347,14 @@ Container::~Container() {
     }
 }
 
-Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks) {
+Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks,
+                           cgroups::Manager* manager) {
     if (spec.layers.empty()) throw Error("container " + spec.id + ": the image has no layers");
     if (spec.state_dir.empty()) throw Error("container " + spec.id + ": no state directory");
 
     // Checked before anything is written: a bad device leaves nothing behind.
     Prepared p;
-    cgroups::Limits limits = to_cgroup_limits(spec.limits);
+    cgroups::Limits limits = spec.limits;
     limits.devices = prepare_devices(spec, p);
 
     // Files and directories of this container.
@@ -428,13 +419,12 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
 
     // The cgroup exists, with its limits, before the child does.
     c.cgroup_ = std::make_unique<CgroupHandle>(
-        cgroup_manager().create(spec.cgroup_parent + "/" + spec.id, limits));
+        cgroup_manager(manager).create(spec.cgroup_parent + "/" + spec.id, limits));
 
-    int sync[2], errp[2];
+    int sync[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) throw Error::sys(errno, "socketpair");
     UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    auto [err_r, err_w] = make_pipe();
     p.plan.sync_fd = sync_r.get();
     p.plan.sync_twice = static_cast<bool>(hooks.before_continue);
     p.plan.error_fd = err_w.get();
@@ -623,11 +613,8 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
         p.plan.stderr_fd = stdio.err;
     }
 
-    int sync[2], errp[2];
-    if (pipe2(sync, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd sync_r(sync[0]), sync_w(sync[1]);
-    if (pipe2(errp, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd err_r(errp[0]), err_w(errp[1]);
+    auto [sync_r, sync_w] = make_pipe();
+    auto [err_r, err_w] = make_pipe();
     p.plan.sync_fd = sync_r.get();
     p.plan.error_fd = err_w.get();
     p.plan.parent_fds[0] = sync_w.get();
@@ -677,12 +664,12 @@ ExecProcess Container::exec(const ExecSpec& es, const Stdio& stdio) {
 }
 
 ExecProcess exec_in(pid_t pid, const std::string& cgroup, CapSet caps, bool seccomp, bool nnp, const ExecSpec& es,
-                    const Stdio& stdio, int pty_slave) {
+                    const Stdio& stdio, int pty_slave, cgroups::Manager* manager) {
     int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     if (fd < 0) throw Error::sys(errno, "the container's process " + std::to_string(pid));
     UniqueFd pidfd(fd);
     std::unique_ptr<cgroups::Group> group;
-    if (!cgroup.empty()) group = cgroup_manager().create(cgroup, {});  // exists: joins it, changes nothing
+    if (!cgroup.empty()) group = cgroup_manager(manager).create(cgroup, {});  // exists: joins it, changes nothing
     return exec_with(pidfd.get(), group.get(), caps, seccomp, nnp, es, stdio, cgroup, pty_slave);
 }
 

@@ -73,12 +73,17 @@ private:
 // Joins a container this process did not start (`berth exec` from the CLI):
 // its PID 1 `pid`, its cgroup (relative path, e.g. "berth/web-1") and the
 // capability set and seccomp mode it runs with.
+// `manager`: the hierarchy's manager; null, the machine's (detected once).
 ExecProcess exec_in(pid_t pid, const std::string& cgroup, CapSet capabilities, bool seccomp,
-                    bool no_new_privileges, const ExecSpec& spec, const Stdio& stdio, int pty_slave = -1);
+                    bool no_new_privileges, const ExecSpec& spec, const Stdio& stdio, int pty_slave = -1,
+                    cgroups::Manager* manager = nullptr);
 
 class Container {
 public:
-    static Container start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks = {});
+    // `manager` makes the container's group; null, the machine's manager
+    // (cgroups::detect(), once per process).
+    static Container start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks = {},
+                           cgroups::Manager* manager = nullptr);
 
     Container(Container&&) noexcept;
     Container& operator=(Container&&) noexcept;

@@ -3,6 +3,7 @@
 // (the `run` command, the supervisor) resolves those into this spec.
 #pragma once
 
+#include "cgroups/cgroups.h"
 #include "runtime/caps.h"
 
 #include <cstdint>
@@ -38,16 +39,10 @@ struct Rlimit {
     uint64_t soft = 0, hard = 0;
 };
 
-// cgroup limits; unset means "no limit".
-struct ResourceLimits {
-    std::optional<int64_t> memory;              // bytes
-    std::optional<int64_t> memory_swap;         // memory+swap bytes; -1 = unlimited
-    std::optional<int64_t> memory_reservation;  // bytes
-    std::optional<double> cpus;
-    std::optional<int64_t> cpu_shares;
-    std::string cpuset_cpus;
-    std::optional<int64_t> pids;
-};
+// cgroup limits; unset means "no limit". The cgroups module's own struct, so
+// nothing copies it field by field; its `devices` is filled by the runtime
+// from the spec's devices and device_cgroup_rules.
+using ResourceLimits = cgroups::Limits;
 
 struct ContainerSpec {
     std::string id;          // unique; names the state directory and the cgroup

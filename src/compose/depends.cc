@@ -1,0 +1,37 @@
+#include "compose/depends.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+namespace berth::compose {
+
+DependencyWalk walk_dependencies(const Project& p) {
+    enum Mark { New, Visiting, Done };
+    DependencyWalk walk;
+    std::map<std::string, Mark> mark;
+    std::vector<std::string> stack;
+    // false once a cycle is found: the walk stops there.
+    std::function<bool(const std::string&)> visit = [&](const std::string& s) {
+        mark[s] = Visiting;
+        stack.push_back(s);
+        for (const auto& [dep, _] : p.services.at(s).depends_on) {
+            if (!p.services.count(dep)) continue;
+            if (mark[dep] == Visiting) {
+                walk.cycle.assign(std::find(stack.begin(), stack.end(), dep), stack.end());
+                walk.cycle.push_back(dep);
+                return false;
+            }
+            if (mark[dep] == New && !visit(dep)) return false;
+        }
+        stack.pop_back();
+        mark[s] = Done;
+        walk.order.push_back(s);
+        return true;
+    };
+    for (const auto& [name, _] : p.services)
+        if (mark[name] == New && !visit(name)) break;
+    return walk;
+}
+
+}  // namespace berth::compose
