@@ -13,6 +13,7 @@
 #include "netns/network.h"
 #include "runtime/container.h"
 #include "state/state.h"
+#include "plan/brief.h"
 #include "supervisor/container_spec.h"
 
 #include <spdlog/spdlog.h>
@@ -254,8 +255,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     one_off.bundle_dir = spec.state_dir;
-    for (const auto& m : svc.volumes)  // so that `volume rm` refuses them while it runs
-        if (m.type == "volume") one_off.volumes.push_back(supervisor::volume_name(project, m, name));
+    one_off.volumes = plan::volume_names(project, svc, name);  // so that `volume rm` refuses them while it runs
     one_offs.write(one_off);
     auto started = [&](pid_t pid) {
         if (one_off.pid == pid) return;  // the network hook recorded it already

@@ -1,10 +1,10 @@
 #include "supervisor/container_spec.h"
 
 #include "base/error.h"
-#include "base/hash.h"
 #include "compose/units.h"
 #include "netns/dns.h"
 #include "netns/files.h"
+#include "plan/brief.h"
 #include "runtime/user.h"
 #include "volumes/volume.h"
 
@@ -50,17 +50,6 @@ std::optional<std::string> shared_network_of(const compose::Service& s) {
     for (const char* prefix : {"service:", "container:"})
         if (s.network_mode.rfind(prefix, 0) == 0) return s.network_mode.substr(std::strlen(prefix));
     return std::nullopt;
-}
-
-std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container) {
-    if (m.source.empty()) {  // anonymous: one per container and mount point
-        uint64_t h = fnv1a(m.target);
-        char buf[17];
-        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-        return container + "-anon-" + std::string(buf, 12);
-    }
-    auto it = project.volumes.find(m.source);
-    return it != project.volumes.end() ? it->second.name : m.source;
 }
 
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
@@ -144,7 +133,7 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
             }
         } else if (m.type == "volume") {
             volumes::Store store(state_root);
-            std::string real = volume_name(project, m, name);
+            std::string real = plan::volume_name(project, m, name);
             auto it = project.volumes.find(m.source);
             volumes::VolumeInfo v;
             if (it != project.volumes.end() && it->second.external) {

@@ -32,9 +32,6 @@ struct NetworkSetup {
 // `network_mode: service:NAME` or `container:NAME`: that NAME, whose network namespace the service joins.
 std::optional<std::string> shared_network_of(const compose::Service& s);
 
-// The named volume a `type: volume` mount of `container` uses (anonymous ones get a name of their own).
-std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container);
-
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& service,
                                            const images::ResolvedImage& image, const std::string& container_name,
                                            const std::string& state_root, const RunOverrides& o = {},

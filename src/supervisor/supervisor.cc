@@ -15,6 +15,8 @@
 #include "netns/network.h"
 #include "netns/nft_queue.h"
 #include "netns/proxy.h"
+#include "plan/brief.h"
+#include "plan/diff.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
 #include "state/state.h"
@@ -92,39 +94,9 @@ netns::NetworkConfig network_config(const compose::Network& n) {
     return c;
 }
 
-// A published port's host side for replica `index`: a fixed port, one of a range, or 0 (any).
-struct HostPort {
-    uint16_t first = 0, last = 0;
-};
-HostPort host_ports(const compose::Port& p) {
-    HostPort h;
-    if (p.published.empty()) return h;
-    auto dash = p.published.find('-');
-    try {
-        h.first = static_cast<uint16_t>(std::stoul(p.published.substr(0, dash)));
-        h.last = dash == std::string::npos ? h.first : static_cast<uint16_t>(std::stoul(p.published.substr(dash + 1)));
-    } catch (...) {
-        throw Error("invalid published port \"" + p.published + "\"");
-    }
-    return h;
-}
-
-std::string port_text(const std::string& host_ip, uint16_t host_port, const compose::Port& p) {
-    return (host_ip.empty() ? "0.0.0.0" : host_ip) + ":" + std::to_string(host_port) + "->" + std::to_string(p.target) +
+std::string port_text(uint16_t host_port, const plan::PublishedPort& p) {
+    return (p.host_ip.empty() ? "0.0.0.0" : p.host_ip) + ":" + std::to_string(host_port) + "->" + std::to_string(p.target) +
            "/" + p.protocol;
-}
-
-int signal_number(const std::string& name, int fallback) {
-    if (name.empty()) return fallback;
-    std::string n = name;
-    if (n.rfind("SIG", 0) == 0) n = n.substr(3);
-    for (int s = 1; s < NSIG; ++s)
-        if (const char* a = sigabbrev_np(s); a && n == a) return s;
-    try {
-        return std::stoi(name);
-    } catch (...) {
-        return fallback;
-    }
 }
 
 // A pipe whose ends close themselves.
@@ -137,15 +109,21 @@ Pipe make_pipe(int flags) {
     return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-int stop_signal_of(const compose::Service& svc, const std::string& image_stop_signal) {
-    return signal_number(svc.stop_signal.empty() ? image_stop_signal : svc.stop_signal, SIGTERM);
+// What plan needs of an image: its stop signal and health check.
+plan::ImageDefaults image_defaults(const images::ImageConfig& c) {
+    plan::ImageDefaults d;
+    d.stop_signal = c.stop_signal;
+    if (c.healthcheck) {
+        const auto& h = *c.healthcheck;
+        d.healthcheck = plan::ImageDefaults::Health{h.test, h.interval, h.timeout, h.start_period, h.start_interval, h.retries};
+    }
+    return d;
 }
 
 // Seconds a container has to exit after its stop signal: -t, stop_grace_period, or 10.
-int stop_grace(const compose::Service& svc, const UpOptions& o) {
+int stop_grace(std::optional<int> stop_grace_s, const UpOptions& o) {
     if (o.stop_timeout) return *o.stop_timeout;
-    if (svc.stop_grace_period) return static_cast<int>((*svc.stop_grace_period + kSecond - 1) / kSecond);
-    return 10;
+    return stop_grace_s.value_or(10);
 }
 
 std::vector<std::string> cleanup(const std::string& project, bool remove_volumes, const compose::Project* model,
@@ -245,6 +223,7 @@ struct Supervisor::Impl {
     std::map<const control::Peer*, nlohmann::json> peer_notes;  // extra fields for a waiter's reply
     std::deque<compose::Project> retired;  // earlier models: units may still point into them
     std::map<std::string, images::ResolvedImage> images_by_service;
+    std::map<std::string, plan::ServicePlan> briefs;  // of the services acted on, resolved before they start
     std::vector<std::shared_ptr<control::Peer>> subscribers;  // `events`
     std::vector<std::unique_ptr<Unit>> retired_units;          // removed by `rm`, freed with the loop
     std::unique_ptr<netns::Networks> nets;
@@ -313,7 +292,9 @@ struct Supervisor::Impl {
     void answer_waiters();
     void advance_stop();
     void restart_dependents(const std::string& service);
-    Unit* add_unit(const plan::ContainerPlan& cp);
+    Unit* add_unit(const plan::Change& ch);
+    // Images and briefs of these services: a missing image or a bad value fails before anything starts.
+    void resolve(const compose::Project& p, const std::set<std::string>& services, const char* no_image_hint);
     void apply(compose::Project next, const std::vector<std::string>& services, bool force,
                const std::shared_ptr<control::Peer>& peer);
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
@@ -340,6 +321,7 @@ struct Unit {
     plan::ContainerPlan cp;
     const compose::Service* svc;
     images::ResolvedImage image;
+    plan::ServicePlan brief;  // svc resolved with image: what the unit acts on
     state::ContainerRecord rec;
     std::optional<runtime::Container> c;
     std::unique_ptr<logs::LogWriter> log;
@@ -460,16 +442,13 @@ struct Unit {
     // False when it cannot start: then it is exited (127) with the error as its exit reason.
     bool start() {
         pending = false;
-        std::string hash = plan::config_hash(sup->project, cp.service);
         runtime::ContainerSpec spec;
         runtime::StartHooks hooks;
         try {
             NetworkSetup net;
             std::vector<netns::Attachment> atts = plan_network(net);
             spec = make_container_spec(sup->project, *svc, image, name(), sup->root, {}, net);
-            rec.volumes.clear();
-            for (const auto& m : svc->volumes)
-                if (m.type == "volume") rec.volumes.push_back(volume_name(sup->project, m, name()));
+            rec.volumes = plan::volume_names(sup->project, *svc, name());
             open_ports();
             if (!atts.empty())
                 hooks.before_continue = [this, atts](pid_t pid) {
@@ -477,13 +456,13 @@ struct Unit {
                     sup->nets->attach(name(), fd.get(), atts);
                     sup->dns->serve(name(), fd.get(), svc->dns);
                 };
-            bool changed = rec.config_hash != hash && !sup->opts.no_recreate;
-            if (fs::exists(spec.state_dir) && (changed || recreate)) {
+            if (recreate && fs::exists(spec.state_dir)) {
                 fs::remove_all(spec.state_dir);  // configuration changed: a new container
                 log.reset();
             }
             recreate = false;
-            rec.config_hash = hash;
+            rec.config_hash = brief.config_hash;
+            rec.config_keys = brief.config_keys;
             rec.bundle_dir = spec.state_dir;
             rec.cgroup = spec.cgroup_parent + "/" + name();
             Pipe out = make_pipe(O_CLOEXEC), err = make_pipe(O_CLOEXEC);
@@ -491,14 +470,10 @@ struct Unit {
             fcntl(out.read.get(), F_SETPIPE_SZ, 1 << 20);
             fcntl(err.read.get(), F_SETPIPE_SZ, 1 << 18);
             fs::create_directories(spec.state_dir);
-            if (!svc->logging || svc->logging->driver.empty() || svc->logging->driver == "json-file" ||
-                svc->logging->driver == "local") {
+            if (brief.log.writes()) {
                 logs::LogOptions lo;
-                if (svc->logging) {
-                    auto& o = svc->logging->options;
-                    if (auto it = o.find("max-size"); it != o.end()) lo.max_size = compose::parse_bytes(it->second);
-                    if (auto it = o.find("max-file"); it != o.end()) lo.max_file = std::max(1, std::stoi(it->second));
-                }
+                lo.max_size = brief.log.max_size;
+                lo.max_file = brief.log.max_file;
                 if (!log) log = std::make_unique<logs::LogWriter>(spec.state_dir + "/" + name() + "-json.log", lo);
             }
             rec.state = "starting";
@@ -527,7 +502,7 @@ struct Unit {
         rec.exit_code.reset();
         rec.exit_reason.clear();
         rec.state = "running";
-        rec.health = has_healthcheck() ? "starting" : "";
+        rec.health = brief.health.enabled ? "starting" : "";
         save();
         point_proxies(primary_ip);
         publish_ports();
@@ -535,7 +510,7 @@ struct Unit {
         uv_poll_init(&sup->loop, exit_poll, c->pidfd());
         exit_poll->data = this;
         uv_poll_start(exit_poll, UV_READABLE, [](uv_poll_t* p, int, int) { static_cast<Unit*>(p->data)->on_exit(); });
-        if (has_healthcheck()) schedule_health(first_health_delay());
+        if (brief.health.enabled) schedule_health(brief.health.first_delay());
         if (sup->opts.attach) std::fprintf(stderr, "Container %s  Started\n", name().c_str());
         return true;
     }
@@ -563,16 +538,10 @@ struct Unit {
             return atts;
         }
         if (svc->networks.empty() || !sup->nets) return atts;
-        // Highest priority first (it gets eth0 and the default route), then by name.
-        std::vector<std::pair<std::string, const compose::ServiceNetwork*>> order;
-        for (const auto& [key, sn] : svc->networks) order.emplace_back(key, &sn);
-        std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-            return a.second->priority.value_or(0) > b.second->priority.value_or(0);
-        });
-        for (const auto& [key, sn] : order) {
-            const auto& real = sup->project.networks.at(key).name;
+        for (const auto& sn : brief.networks) {
+            const auto& real = sn.name;
             std::optional<uint32_t> want;
-            if (!sn->ipv4_address.empty()) want = netns::parse_ipv4(sn->ipv4_address);
+            if (!sn.ipv4_address.empty()) want = netns::parse_ipv4(sn.ipv4_address);
             uint32_t ip;
             try {
                 ip = sup->nets->assign(real, name(), want);
@@ -582,7 +551,7 @@ struct Unit {
             std::optional<netns::Ip6> ip6;
             try {
                 std::optional<netns::Ip6> want6;
-                if (!sn->ipv6_address.empty()) want6 = netns::parse_ipv6(sn->ipv6_address);
+                if (!sn.ipv6_address.empty()) want6 = netns::parse_ipv6(sn.ipv6_address);
                 ip6 = sup->nets->address6_for(real, ip, want6);
             } catch (Error& e) {
                 throw e.wrap("service \"" + cp.service + "\": network " + real);
@@ -610,32 +579,34 @@ struct Unit {
             return;
         }
         std::string key;
-        for (const auto& p : svc->ports) key += p.host_ip + "|" + p.published + "|" + std::to_string(p.target) + "|" + p.protocol + ";";
-        if (key == proxies_key && proxies.size() == svc->ports.size()) return;
+        for (const auto& p : brief.ports)
+            key += p.host_ip + "|" + std::to_string(p.first) + "-" + std::to_string(p.last) + "|" + std::to_string(p.target) +
+                   "|" + p.protocol + ";";
+        if (key == proxies_key && proxies.size() == brief.ports.size()) return;
         proxies.clear();
         proxies6.clear();
         rec.ports.clear();
         proxies_key.clear();
-        for (const auto& p : svc->ports) {
-            HostPort hp = host_ports(p);
+        for (const auto& p : brief.ports) {
             std::unique_ptr<netns::PortProxy> proxy;
-            if (hp.first != hp.last) {  // a range: the first port of it that binds
-                for (uint32_t port = hp.first; port <= hp.last && !proxy; ++port) {
+            if (p.first != p.last) {  // a range: the first port of it that binds
+                for (uint32_t port = p.first; port <= p.last && !proxy; ++port) {
                     try {
                         proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, static_cast<uint16_t>(port), p.protocol);
                     } catch (const Error&) {
                     }
                 }
                 if (!proxy)
-                    throw Error("service \"" + cp.service + "\": every port of " + p.published + "/" + p.protocol + " is in use on the host");
+                    throw Error("service \"" + cp.service + "\": every port of " + std::to_string(p.first) + "-" +
+                                std::to_string(p.last) + "/" + p.protocol + " is in use on the host");
             } else {
                 try {
-                    proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, hp.first, p.protocol);
+                    proxy = std::make_unique<netns::PortProxy>(&sup->loop, p.host_ip, p.first, p.protocol);
                 } catch (Error& e) {
                     throw e.wrap("service \"" + cp.service + "\"");
                 }
             }
-            rec.ports.push_back(port_text(p.host_ip, proxy->port(), p));
+            rec.ports.push_back(port_text(proxy->port(), p));
             std::unique_ptr<netns::PortProxy> proxy6;
             if ((p.host_ip.empty() || p.host_ip == "0.0.0.0") && netns::ipv6_enabled()) {
                 try {
@@ -661,8 +632,7 @@ struct Unit {
         if (proxies.empty() || primary_net.empty()) return;  // no network of its own (network_mode): the proxy forwards
         std::vector<netns::PublishedPort> pp;
         for (size_t i = 0; i < proxies.size(); ++i)
-            pp.push_back({svc->ports[i].host_ip, proxies[i]->port(), static_cast<uint16_t>(svc->ports[i].target),
-                          svc->ports[i].protocol});
+            pp.push_back({brief.ports[i].host_ip, proxies[i]->port(), brief.ports[i].target, brief.ports[i].protocol});
         std::optional<netns::Ip6> ip6;
         if (auto it = rec.networks6.find(primary_net); it != rec.networks6.end()) ip6 = netns::parse_ipv6(it->second);
         std::string script = sup->nets->publish_script(name(), primary_net, primary_ip, pp, ip6);
@@ -676,7 +646,7 @@ struct Unit {
     void point_proxies(uint32_t ip) {
         for (size_t i = 0; i < proxies.size(); ++i)
             for (auto* p : {proxies[i].get(), proxies6[i].get()})
-                if (p) p->set_target(ip, static_cast<uint16_t>(svc->ports[i].target));
+                if (p) p->set_target(ip, brief.ports[i].target);
     }
     void unpublish_ports() {
         if (!published) return;
@@ -753,24 +723,7 @@ struct Unit {
         sup->check_done();
     }
 
-    bool should_restart(int code) const {
-        std::string r = svc->restart;
-        if (svc->deploy && !svc->deploy->restart_condition.empty()) {
-            const std::string& c = svc->deploy->restart_condition;
-            if (c == "none") return false;
-            if (c == "any") return true;
-            if (c == "on-failure") return code != 0 && (!svc->deploy->restart_max_attempts ||
-                                                        rec.restarts < static_cast<int>(*svc->deploy->restart_max_attempts));
-        }
-        if (r == "always" || r == "unless-stopped") return true;
-        if (r.rfind("on-failure", 0) == 0) {
-            if (code == 0) return false;
-            auto colon = r.find(':');
-            if (colon == std::string::npos) return true;
-            return rec.restarts < std::stoi(r.substr(colon + 1));
-        }
-        return false;
-    }
+    bool should_restart(int code) const { return brief.restart.should_restart(code, rec.restarts); }
 
     void stop(int grace_s, bool by_user) {
         rec.stopped_by_user = by_user || rec.stopped_by_user;
@@ -792,7 +745,7 @@ struct Unit {
         }
         rec.state = "stopping";
         save();
-        c->kill(stop_signal_of(*svc, image.config.stop_signal));
+        c->kill(brief.stop_signal);
         if (grace_s <= 0) {
             c->kill(SIGKILL);
             return;
@@ -807,46 +760,11 @@ struct Unit {
         }, static_cast<uint64_t>(grace_s) * 1000, 0);
     }
 
-    int grace() const { return stop_grace(*svc, sup->opts); }
+    int grace() const { return stop_grace(brief.stop_grace_s, sup->opts); }
 
     // ---- health ----
-    bool has_healthcheck() const {
-        if (svc->healthcheck) return !svc->healthcheck->disable && !svc->healthcheck->test.empty();
-        return image.config.healthcheck && !image.config.healthcheck->test.empty() &&
-               image.config.healthcheck->test[0] != "NONE";
-    }
-    int64_t interval() const {
-        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
-        return (h && h->interval) ? *h->interval : image.config.healthcheck && image.config.healthcheck->interval ? image.config.healthcheck->interval : 30 * kSecond;
-    }
-    int64_t timeout() const {
-        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
-        return (h && h->timeout) ? *h->timeout : image.config.healthcheck && image.config.healthcheck->timeout ? image.config.healthcheck->timeout : 30 * kSecond;
-    }
-    int64_t start_period() const {
-        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
-        return (h && h->start_period) ? *h->start_period : image.config.healthcheck ? image.config.healthcheck->start_period : 0;
-    }
-    int64_t start_interval() const {
-        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
-        return (h && h->start_interval) ? *h->start_interval : image.config.healthcheck && image.config.healthcheck->start_interval ? image.config.healthcheck->start_interval : 5 * kSecond;
-    }
-    int retries() const {
-        auto* h = svc->healthcheck ? &*svc->healthcheck : nullptr;
-        if (h && h->retries) return static_cast<int>(*h->retries);
-        if (image.config.healthcheck && image.config.healthcheck->retries) return image.config.healthcheck->retries;
-        return 3;
-    }
-    std::vector<std::string> test() const {
-        std::vector<std::string> t = svc->healthcheck && !svc->healthcheck->test.empty() ? svc->healthcheck->test
-                                                                                          : image.config.healthcheck->test;
-        if (t.empty()) return t;
-        if (t[0] == "CMD") return {t.begin() + 1, t.end()};
-        if (t[0] == "CMD-SHELL") return {"/bin/sh", "-c", t.size() > 1 ? t[1] : ""};
-        return t;
-    }
-    bool in_start_period() const { return logs::now_ns() - started_ns < start_period(); }
-    int64_t first_health_delay() const { return start_period() > 0 ? std::min(start_interval(), interval()) : interval(); }
+    bool has_healthcheck() const { return brief.health.enabled; }
+    bool in_start_period() const { return logs::now_ns() - started_ns < brief.health.start_period; }
 
     void schedule_health(int64_t delay_ns) {
         if (!health_timer) {
@@ -870,9 +788,9 @@ struct Unit {
     void run_health() {
         if (!running()) return;
         int p[2];
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return schedule_health(interval());
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return schedule_health(brief.health.interval);
         runtime::ExecSpec es;
-        es.argv = test();
+        es.argv = brief.health.argv;
         es.env = image.config.env;
         for (const auto& [k, v] : svc->environment)
             if (v) es.env.push_back(k + "=" + *v);
@@ -891,7 +809,7 @@ struct Unit {
         health_poll->data = this;
         uv_poll_start(health_poll, UV_READABLE, [](uv_poll_t* h, int, int) { static_cast<Unit*>(h->data)->health_done(false); });
         uv_timer_start(health_timer, [](uv_timer_t* t) { static_cast<Unit*>(t->data)->health_done(true); },
-                       static_cast<uint64_t>(std::max<int64_t>(timeout() / 1000000, 1)), 0);
+                       static_cast<uint64_t>(std::max<int64_t>(brief.health.timeout / 1000000, 1)), 0);
     }
     int64_t health_check_started = 0;
     void health_done(bool timed_out) {
@@ -907,7 +825,7 @@ struct Unit {
         while ((n = ::read(health_out, buf, sizeof buf)) > 0 && output.size() < 4096) output.append(buf, static_cast<size_t>(n));
         ::close(health_out);
         health_out = -1;
-        if (timed_out) output = "Health check exceeded timeout (" + compose::format_duration(timeout()) + ")";
+        if (timed_out) output = "Health check exceeded timeout (" + compose::format_duration(brief.health.timeout) + ")";
         record_health(timed_out ? -1 : st.code, output);
     }
     void record_health(int code, const std::string& output) {
@@ -922,10 +840,11 @@ struct Unit {
             health_failures = 0;
             rec.health = "healthy";
         } else if (!in_start_period()) {
-            if (++health_failures >= retries()) rec.health = "unhealthy";
+            if (++health_failures >= brief.health.retries) rec.health = "unhealthy";
         }
         save();
-        if (running()) schedule_health(rec.health == "starting" && in_start_period() ? start_interval() : interval());
+        if (running())
+            schedule_health(rec.health == "starting" && in_start_period() ? brief.health.start_interval : brief.health.interval);
         sup->schedule();
     }
 
@@ -1010,8 +929,17 @@ void Supervisor::Impl::stop_survivors() {
         else if (auto d = project.disabled_services.find(r.service); d != project.disabled_services.end()) svc = &d->second;
         if (!svc) continue;  // an orphan
         auto img = images_by_service.find(r.service);
-        list.push_back({&r, stop_signal_of(*svc, img == images_by_service.end() ? "" : img->second.config.stop_signal),
-                        stop_grace(*svc, opts)});
+        plan::ImageDefaults defaults;
+        if (img != images_by_service.end()) defaults = image_defaults(img->second.config);
+        int sig = SIGTERM;
+        try {
+            sig = plan::stop_signal(*svc, defaults);
+        } catch (const Error& e) {
+            spdlog::warn("{}: {}", r.name, e.what());
+        }
+        std::optional<int> grace;
+        if (svc->stop_grace_period) grace = static_cast<int>((*svc->stop_grace_period + kSecond - 1) / kSecond);
+        list.push_back({&r, sig, stop_grace(grace, opts)});
     }
     stop_leftovers(list);
     for (const auto& l : list) {
@@ -1032,17 +960,14 @@ void Supervisor::Impl::check_ports(const std::vector<plan::ContainerPlan>& plans
     std::map<std::string, std::string> owner;  // "ip:port/proto" → container
     for (const auto& cp : plans) {
         if (!wanted.count(cp.service)) continue;
-        const auto& svc = project.services.at(cp.service);
-        if (svc.network_mode == "host" || svc.network_mode == "none") continue;
-        for (const auto& p : svc.ports) {
-            HostPort hp = host_ports(p);
-            if (hp.first == 0 || hp.first != hp.last) continue;  // any port, or a range: chosen at start
-            std::string key = (p.host_ip.empty() ? "0.0.0.0" : p.host_ip) + ":" + std::to_string(hp.first) + "/" + p.protocol;
+        for (const auto& p : briefs.at(cp.service).ports) {
+            if (!p.fixed()) continue;  // any port, or a range: chosen at start
+            std::string key = (p.host_ip.empty() ? "0.0.0.0" : p.host_ip) + ":" + std::to_string(p.first) + "/" + p.protocol;
             auto [it, fresh] = owner.emplace(key, cp.name);
             if (!fresh)
                 throw Error("port " + key + " is published by both " + it->second + " and " + cp.name,
                             "a fixed host port serves one container: use a range (\"8000-8010:80\") or drop the host port");
-            int err = netns::port_bind_error(p.host_ip, hp.first, p.protocol);
+            int err = netns::port_bind_error(p.host_ip, p.first, p.protocol);
             if (err == EADDRINUSE)
                 throw Error("service \"" + cp.service + "\": port " + key + " is already in use on the host",
                             "stop what listens there, or publish another host port in `ports:`");
@@ -1221,12 +1146,27 @@ void Supervisor::Impl::check_done() {
     ready(exit_code == 0, "every container exited");
 }
 
-Unit* Supervisor::Impl::add_unit(const plan::ContainerPlan& cp) {
+void Supervisor::Impl::resolve(const compose::Project& p, const std::set<std::string>& services, const char* no_image_hint) {
+    std::map<std::string, images::ResolvedImage> imgs;
+    std::map<std::string, plan::ServicePlan> plans;
+    for (const auto& n : services) {
+        const auto& svc = p.services.at(n);
+        if (svc.image.empty()) throw Error("service \"" + n + "\" has no image", no_image_hint);
+        imgs[n] = store.resolve(svc.image);
+        plans[n] = plan::resolve(p, n, image_defaults(imgs[n].config));
+    }
+    for (auto& [n, img] : imgs) images_by_service[n] = std::move(img);
+    for (auto& [n, b] : plans) briefs[n] = std::move(b);
+}
+
+Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
+    plan::ContainerPlan cp{ch.service, ch.index, ch.container};
     auto u = std::make_unique<Unit>();
     u->sup = this;
     u->cp = cp;
     u->svc = &project.services.at(cp.service);
     u->image = images_by_service.at(cp.service);
+    u->brief = briefs.at(cp.service);
     if (auto old = pstate.read(cp.name)) u->rec = *old;
     u->rec.name = cp.name;
     u->rec.project = project.name;
@@ -1236,7 +1176,8 @@ Unit* Supervisor::Impl::add_unit(const plan::ContainerPlan& cp) {
     u->rec.state = "created";
     u->rec.stopped_by_user = false;
     u->rec.created_at = logs::format_time(logs::now_ns());
-    u->recreate = opts.force_recreate;
+    // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
+    u->recreate = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
     u->save();
     units.push_back(std::move(u));
     return units.back().get();
@@ -1253,31 +1194,42 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     } else {
         wanted = plan::with_dependencies(next, services);
     }
-    std::map<std::string, images::ResolvedImage> imgs;
-    for (const auto& n : wanted) {
-        const auto& svc = next.services.at(n);
-        if (svc.image.empty()) throw Error("service \"" + n + "\" has no image");
-        imgs[n] = store.resolve(svc.image);
-    }
+    resolve(next, wanted, "berth does not build images: set `image:` and import it");
     retired.push_back(std::move(project));
     project = std::move(next);
-    for (auto& [n, img] : imgs) images_by_service[n] = img;
     ensure_networks(wanted);
     nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(),
                    kept = nlohmann::json::array();
     std::vector<std::string> waiting;
+    std::vector<plan::Current> current;
+    std::map<std::string, Unit*> by_name;
     for (auto& u : units) {
         auto it = project.services.find(u->cp.service);
         if (it == project.services.end()) continue;  // an orphan: left as it is
         u->svc = &it->second;
-        if (!wanted.count(u->cp.service)) continue;
-        std::string hash = plan::config_hash(project, u->cp.service);
-        bool differs = hash != u->rec.config_hash || force;
-        if (!differs && (u->running() || u->timer)) {
+        current.push_back({u->name(), u->cp.service, u->rec.config_hash, u->rec.config_keys, u->running() || u->timer});
+        by_name[u->name()] = u.get();
+    }
+    plan::DiffOptions d;
+    d.services = wanted;
+    d.scale = opts.scale;
+    d.force_recreate = force;
+    for (const auto& ch : plan::diff(current, project, d)) {
+        if (ch.action == plan::Action::Create) {
+            add_unit(ch);
+            started.push_back(ch.container);
+            waiting.push_back(ch.container);
+            continue;
+        }
+        Unit* u = by_name.at(ch.container);
+        if (ch.action == plan::Action::Keep) {
             kept.push_back(u->name());
             continue;
         }
-        u->image = imgs.at(u->cp.service);
+        bool differs = ch.action == plan::Action::Recreate;
+        if (differs) spdlog::info("{}: recreated: {}", u->name(), ch.reason);
+        u->image = images_by_service.at(u->cp.service);
+        u->brief = briefs.at(u->cp.service);
         u->recreate = differs;
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
@@ -1290,17 +1242,8 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
             u->pending = true;
         }
     }
-    for (const auto& cp : plan::containers(project, opts.scale)) {
-        if (!wanted.count(cp.service)) continue;
-        bool exists = std::any_of(units.begin(), units.end(), [&](auto& u) { return u->name() == cp.name; });
-        if (exists) continue;
-        add_unit(cp);
-        started.push_back(cp.name);
-        waiting.push_back(cp.name);
-    }
     pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
-    (void)peer;
     schedule();
     waiters.push_back({peer, waiting, true});
     peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}};
@@ -1493,14 +1436,8 @@ int Supervisor::run() {
         wanted = s.opts.no_deps ? std::set<std::string>(s.opts.services.begin(), s.opts.services.end())
                                 : plan::with_dependencies(s.project, s.opts.services);
     }
-    // Images resolve before anything starts: a missing one is a clear error now.
-    std::map<std::string, images::ResolvedImage> imgs;
-    for (const auto& n : wanted) {
-        const auto& svc = s.project.services.at(n);
-        if (svc.image.empty())
-            throw Error("service \"" + n + "\" has no image", "berth does not build images: set `image:` and import it");
-        imgs[n] = s.store.resolve(svc.image);
-    }
+    // Images and briefs resolve before anything starts: a missing image or a bad value is a clear error now.
+    s.resolve(s.project, wanted, "berth does not build images: set `image:` and import it");
     s.lock_fd = s.pstate.lock_as_supervisor();
     if (auto orph = orphans(s.project); !orph.empty()) {
         if (s.opts.remove_orphans) {
@@ -1517,7 +1454,6 @@ int Supervisor::run() {
                                           {"files", s.project.compose_files},
                                           {"supervisor", ::getpid()}});
     fs::create_directories(s.root + "/containers");
-    s.images_by_service = imgs;
     s.stop_survivors();
     auto plans = plan::containers(s.project, s.opts.scale);
     s.check_ports(plans, wanted);
@@ -1532,8 +1468,14 @@ int Supervisor::run() {
             }
         }
     s.ensure_networks(wanted);
-    for (const auto& cp : plans)
-        if (wanted.count(cp.service)) s.add_unit(cp);
+    std::vector<plan::Current> current;  // stop_survivors stopped every one
+    for (const auto& r : s.pstate.read_all()) current.push_back({r.name, r.service, r.config_hash, r.config_keys, false});
+    plan::DiffOptions d;
+    d.services = wanted;
+    d.scale = s.opts.scale;
+    d.force_recreate = s.opts.force_recreate;
+    d.no_recreate = s.opts.no_recreate;
+    for (const auto& ch : plan::diff(current, s.project, d)) s.add_unit(ch);
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });
     s.server->start();
@@ -1583,9 +1525,13 @@ std::map<std::string, std::string> volumes_in_use() {
 }
 
 std::vector<std::string> orphans(const compose::Project& model) {
-    std::vector<std::string> out;
+    std::vector<plan::Current> current;
     for (const auto& r : state::ProjectState(state::runtime_dir(), model.name).read_all())
-        if (!model.services.count(r.service) && !model.disabled_services.count(r.service)) out.push_back(r.name);
+        current.push_back({r.name, r.service, r.config_hash, r.config_keys, false});
+    plan::DiffOptions d;  // no service acted on: only the orphans to remove
+    d.remove_orphans = true;
+    std::vector<std::string> out;
+    for (const auto& ch : plan::diff(current, model, d)) out.push_back(ch.container);
     return out;
 }
 
