@@ -221,14 +221,14 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         for (const auto& r : one_offs.read_all())
             if (state::process_alive(r.pid, r.pid_start_time))
                 for (const auto& [n, ip] : r.networks) taken.push_back(netns::parse_ipv4(ip));
-        for (const auto& [key, sn] : svc.networks) {
-            auto pn = project.networks.find(key);
-            if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
-            uint32_t ip = nets->transient_address(pn->second.name, name, taken);
-            auto ip6 = nets->address6_for(pn->second.name, ip);
-            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
-            one_off.networks[pn->second.name] = netns::format_ipv4(ip);
-            if (ip6) one_off.networks6[pn->second.name] = netns::format_ipv6(*ip6);
+        // The same order as the stack's containers: `priority` first (eth0, the default route), then by key.
+        for (const auto& a : plan::network_attachments(project, svc)) {
+            if (!nets->has(a.name)) continue;
+            uint32_t ip = nets->transient_address(a.name, name, taken);
+            auto ip6 = nets->address6_for(a.name, ip);
+            atts.push_back({a.name, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
+            one_off.networks[a.name] = netns::format_ipv4(ip);
+            if (ip6) one_off.networks6[a.name] = netns::format_ipv6(*ip6);
         }
         if (!atts.empty()) one_offs.write(one_off);
         if (!atts.empty()) {

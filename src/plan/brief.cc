@@ -102,7 +102,9 @@ LogPolicy log_policy(const compose::Service& s) {
     return l;
 }
 
-std::vector<NetworkAttachment> attachments(const compose::Project& p, const compose::Service& s) {
+}  // namespace
+
+std::vector<NetworkAttachment> network_attachments(const compose::Project& p, const compose::Service& s) {
     std::vector<std::pair<std::string, const compose::ServiceNetwork*>> order;
     for (const auto& [key, sn] : s.networks) order.emplace_back(key, &sn);
     // Highest priority first (it gets eth0 and the default route), then by name.
@@ -118,7 +120,6 @@ std::vector<NetworkAttachment> attachments(const compose::Project& p, const comp
     return out;
 }
 
-}  // namespace
 
 bool RestartPolicy::should_restart(int code, int restarts) const {
     switch (kind) {
@@ -186,7 +187,7 @@ ServicePlan resolve(const compose::Project& p, const std::string& service, const
             }
         }
     sp.log = log_policy(s);
-    sp.networks = attachments(p, s);
+    sp.networks = network_attachments(p, s);
     sp.config_keys = config_keys(p, service);
     sp.config_hash = config_hash(p, service);
     return sp;

@@ -93,6 +93,10 @@ int stop_signal(const compose::Service& s, const ImageDefaults& image);
 // "8080", "8000-8010" or "" (any) as integers; throws Error for anything else.
 PublishedPort published_port(const compose::Port& p);
 
+// The networks a container of `s` is plugged into: highest priority first (eth0, the default route),
+// then by key. Throws Error for a network the project does not define.
+std::vector<NetworkAttachment> network_attachments(const compose::Project& p, const compose::Service& s);
+
 // The service's brief. Throws berth::Error ("service \"web\": stop_signal …") for what cannot be resolved.
 ServicePlan resolve(const compose::Project& p, const std::string& service, const ImageDefaults& image = {});
 
