@@ -4,6 +4,7 @@
 // namespace, so paths (and symlinks) resolve inside the container and never
 // escape to the host; extraction refuses "..", absolute names and links out.
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "state/state.h"
@@ -116,13 +117,13 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
 // Runs `fn` in a child that joined the mount namespace of `pid`; returns its exit status.
 template <class F>
 pid_t in_container(int pid, F fn) {
-    int ns = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) throw Error::sys(errno, "open the container's mount namespace");
+    UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw Error::sys(errno, "open the container's mount namespace");
     pid_t child = fork();
-    if (child < 0) throw Error::sys(errno, "fork");
+    if (child < 0) throw Error::sys(errno, "fork");  // ns closes itself
     if (child == 0) {
         try {
-            if (setns(ns, CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
+            if (setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
             fn();
             _exit(0);
         } catch (const std::exception& e) {
@@ -130,7 +131,6 @@ pid_t in_container(int pid, F fn) {
             _exit(1);
         }
     }
-    ::close(ns);
     return child;
 }
 

@@ -13,6 +13,7 @@
 #include "netns/network.h"
 #include "runtime/container.h"
 #include "state/state.h"
+#include "plan/brief.h"
 #include "supervisor/container_spec.h"
 
 #include <spdlog/spdlog.h>
@@ -220,14 +221,14 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         for (const auto& r : one_offs.read_all())
             if (state::process_alive(r.pid, r.pid_start_time))
                 for (const auto& [n, ip] : r.networks) taken.push_back(netns::parse_ipv4(ip));
-        for (const auto& [key, sn] : svc.networks) {
-            auto pn = project.networks.find(key);
-            if (pn == project.networks.end() || !nets->has(pn->second.name)) continue;
-            uint32_t ip = nets->transient_address(pn->second.name, name, taken);
-            auto ip6 = nets->address6_for(pn->second.name, ip);
-            atts.push_back({pn->second.name, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
-            one_off.networks[pn->second.name] = netns::format_ipv4(ip);
-            if (ip6) one_off.networks6[pn->second.name] = netns::format_ipv6(*ip6);
+        // The same order as the stack's containers: `priority` first (eth0, the default route), then by key.
+        for (const auto& a : plan::network_attachments(project, svc)) {
+            if (!nets->has(a.name)) continue;
+            uint32_t ip = nets->transient_address(a.name, name, taken);
+            auto ip6 = nets->address6_for(a.name, ip);
+            atts.push_back({a.name, "eth" + std::to_string(atts.size()), ip, atts.empty(), ip6});
+            one_off.networks[a.name] = netns::format_ipv4(ip);
+            if (ip6) one_off.networks6[a.name] = netns::format_ipv6(*ip6);
         }
         if (!atts.empty()) one_offs.write(one_off);
         if (!atts.empty()) {
@@ -254,8 +255,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     one_off.bundle_dir = spec.state_dir;
-    for (const auto& m : svc.volumes)  // so that `volume rm` refuses them while it runs
-        if (m.type == "volume") one_off.volumes.push_back(supervisor::volume_name(project, m, name));
+    one_off.volumes = plan::volume_names(project, svc, name);  // so that `volume rm` refuses them while it runs
     one_offs.write(one_off);
     auto started = [&](pid_t pid) {
         if (one_off.pid == pid) return;  // the network hook recorded it already

@@ -8,6 +8,9 @@
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "control/control.h"
+#include "plan/brief.h"
+#include "plan/diff.h"
+#include "plan/plan.h"
 #include "state/state.h"
 #include "supervisor/supervisor.h"
 #include "volumes/volume.h"
@@ -36,7 +39,7 @@ namespace {
 
 struct UpFlags {
     bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false, no_recreate = false;
-    bool wait = false, remove_orphans = false;
+    bool wait = false, remove_orphans = false, dry_run = false;
     int wait_timeout = 0;
     std::string exit_code_from;
     std::vector<std::string> scale;
@@ -92,10 +95,39 @@ int detach_stdio(const std::string& project, int keep) {
     return keep;
 }
 
+// `up --dry-run`: the plan's diff against the project's state, as docker compose prints it.
+int dry_run(const compose::Project& project, const UpFlags& f, const supervisor::UpOptions& o) {
+    std::set<std::string> wanted;
+    for (const auto& n : f.services)
+        if (!project.services.count(n)) throw Error("no such service: " + n);
+    if (f.services.empty()) {
+        for (const auto& [n, _] : project.services) wanted.insert(n);
+    } else {
+        wanted = f.no_deps ? std::set<std::string>(f.services.begin(), f.services.end())
+                           : plan::with_dependencies(project, f.services);
+    }
+    plan::start_order(project);  // a cycle is an error here as in `up`
+    for (const auto& n : wanted) plan::resolve(project, n);  // bad values fail as `up` would
+    std::vector<plan::Current> current;
+    for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
+        current.push_back({r.name, r.service, r.config_hash, r.config_keys,
+                           r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)});
+    plan::DiffOptions d;
+    d.services = wanted;
+    d.scale = o.scale;
+    d.force_recreate = o.force_recreate;
+    d.no_recreate = o.no_recreate;
+    d.remove_orphans = o.remove_orphans;
+    for (const auto& ch : plan::diff(current, project, d))
+        std::printf("DRY-RUN MODE - %s\n", plan::describe(ch).c_str());
+    return 0;
+}
+
 int up(const GlobalOptions& g, const UpFlags& flags) {
     UpFlags f = flags;
     if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
+    if (f.dry_run) return dry_run(project, f, to_options(f));
     state::ProjectState ps(state::runtime_dir(), project.name);
     if (ps.supervisor_pid() > 0) {
         // Already up: the supervisor recreates what changed and starts what is new.
@@ -443,6 +475,7 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
     up_cmd->add_flag("--no-recreate", f->no_recreate, "Keep existing containers even if their configuration changed");
     up_cmd->add_flag("--remove-orphans", f->remove_orphans, "Remove containers of services no longer in the compose file");
+    up_cmd->add_flag("--dry-run", f->dry_run, "Print what up would create, recreate (and why), start and remove, and do nothing");
     up_cmd->add_flag("--wait", f->wait, "Return once services are running and healthy (implies -d)");
     up_cmd->add_option("--wait-timeout", f->wait_timeout, "Seconds to wait with --wait");
     up_cmd->add_option("--scale", f->scale, "SERVICE=NUM: number of containers of a service");
@@ -493,19 +526,9 @@ void add_up_commands(Cli& cli) {
     kill_cmd->add_option("-s,--signal", *ksig, "Signal to send (name or number)");
     kill_cmd->callback([&cli, ksvcs, ksig] {
         cli.action = [&cli, ksvcs, ksig] {
-            std::string n = *ksig;
-            if (n.rfind("SIG", 0) == 0) n = n.substr(3);
-            int sig = 0;
-            for (int s = 1; s < NSIG; ++s)
-                if (const char* a = sigabbrev_np(s); a && n == a) sig = s;
-            if (!sig) {
-                try {
-                    sig = std::stoi(n);
-                } catch (const std::exception&) {
-                    throw Error("unknown signal \"" + *ksig + "\"", "use a name such as SIGTERM, SIGHUP, or a number");
-                }
-            }
-            return project_op(cli.global, "kill", *ksvcs, {{"signal", sig}}, "Killed");
+            auto sig = plan::signal_number(*ksig);
+            if (!sig) throw Error("unknown signal \"" + *ksig + "\"", "use a name such as SIGTERM, SIGHUP, or a number");
+            return project_op(cli.global, "kill", *ksvcs, {{"signal", *sig}}, "Killed");
         };
     });
     auto* wait_cmd = cli.app.add_subcommand("wait", "Block until services' containers stop; print their exit codes");

@@ -7,6 +7,7 @@
 
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 
 namespace berth::plan {
@@ -34,7 +35,11 @@ std::vector<ContainerPlan> containers(const compose::Project& p, const std::map<
 }
 
 
-std::string config_hash(const compose::Project& p, const std::string& service) {
+namespace {
+
+// The service's canonical form, and what it uses of the project (its networks'
+// and volumes' definitions).
+std::pair<nlohmann::ordered_json, nlohmann::ordered_json> config_of(const compose::Project& p, const std::string& service) {
     const compose::Service& s = p.services.at(service);
     nlohmann::ordered_json j = compose::service_to_json(s);
     // Scaling is not a change of configuration: replicas come and go without recreating the rest.
@@ -47,7 +52,25 @@ std::string config_hash(const compose::Project& p, const std::string& service) {
     for (const auto& m : s.volumes)
         if (m.type == "volume" && full.contains("volumes") && full["volumes"].contains(m.source))
             used["volumes"][m.source] = full["volumes"][m.source];
+    return {std::move(j), std::move(used)};
+}
+
+}  // namespace
+
+std::string config_hash(const compose::Project& p, const std::string& service) {
+    auto [j, used] = config_of(p, service);
     return sha256_hex(j.dump() + used.dump());
+}
+
+std::map<std::string, std::string> config_keys(const compose::Project& p, const std::string& service) {
+    auto [j, used] = config_of(p, service);
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : j.items()) out[k] = sha256_hex(v.dump()).substr(0, 12);
+    for (const char* kind : {"networks", "volumes"})
+        if (used.contains(kind))
+            for (const auto& [k, v] : used[kind].items())
+                out[std::string(kind).substr(0, std::strlen(kind) - 1) + " " + k] = sha256_hex(v.dump()).substr(0, 12);
+    return out;
 }
 
 std::vector<std::string> start_order(const compose::Project& p) {

@@ -34,6 +34,10 @@ std::vector<ContainerPlan> containers(const compose::Project& p,
 // project (its networks' and volumes' definitions). Stable across runs.
 std::string config_hash(const compose::Project& p, const std::string& service);
 
+// The same configuration key by key (top-level service keys, "network NAME", "volume NAME") → a
+// short hash of each: what the diff names when a container is recreated.
+std::map<std::string, std::string> config_keys(const compose::Project& p, const std::string& service);
+
 // Services in an order where every dependency comes before its dependents
 // (ties by name). Throws berth::Error naming the cycle when there is one.
 std::vector<std::string> start_order(const compose::Project& p);

@@ -38,6 +38,7 @@ nlohmann::json to_json(const ContainerRecord& r) {
         {"restarts", r.restarts}, {"stopped_by_user", r.stopped_by_user}, {"cgroup", r.cgroup},
         {"bundle_dir", r.bundle_dir}, {"ports", r.ports}, {"networks", r.networks}, {"networks6", r.networks6}, {"volumes", r.volumes}, {"created_at", r.created_at},
         {"started_at", r.started_at}, {"finished_at", r.finished_at}};
+    if (!r.config_keys.empty()) j["config_keys"] = r.config_keys;
     j["exit_code"] = r.exit_code ? nlohmann::json(*r.exit_code) : nlohmann::json(nullptr);
     nlohmann::json log = nlohmann::json::array();
     for (const auto& h : r.health_log)
@@ -54,6 +55,8 @@ ContainerRecord record_from_json(const nlohmann::json& j) {
     r.index = j.value("index", 1);
     r.image = j.value("image", "");
     r.config_hash = j.value("config_hash", "");
+    if (j.contains("config_keys") && j["config_keys"].is_object())
+        r.config_keys = j["config_keys"].get<std::map<std::string, std::string>>();
     r.state = j.value("state", "created");
     r.health = j.value("health", "");
     r.pid = j.value("pid", 0);

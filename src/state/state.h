@@ -39,6 +39,7 @@ struct ContainerRecord {
     int index = 1;
     std::string image;
     std::string config_hash;
+    std::map<std::string, std::string> config_keys;  // per-key hashes of the configuration (plan::config_keys)
     // created, starting, running, stopping, exited, restarting, paused, dead
     std::string state = "created";
     std::string health;  // "", starting, healthy, unhealthy

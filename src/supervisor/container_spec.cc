@@ -1,10 +1,10 @@
 #include "supervisor/container_spec.h"
 
 #include "base/error.h"
-#include "base/hash.h"
 #include "compose/units.h"
 #include "netns/dns.h"
 #include "netns/files.h"
+#include "plan/brief.h"
 #include "runtime/user.h"
 #include "volumes/volume.h"
 
@@ -52,21 +52,13 @@ std::optional<std::string> shared_network_of(const compose::Service& s) {
     return std::nullopt;
 }
 
-std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container) {
-    if (m.source.empty()) {  // anonymous: one per container and mount point
-        uint64_t h = fnv1a(m.target);
-        char buf[17];
-        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-        return container + "-anon-" + std::string(buf, 12);
-    }
-    auto it = project.volumes.find(m.source);
-    return it != project.volumes.end() ? it->second.name : m.source;
+std::string user_of(const compose::Service& s, const images::ResolvedImage& image, const RunOverrides& o) {
+    return o.user ? *o.user : !s.user.empty() ? s.user : image.config.user;
 }
 
-runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
-                                           const images::ResolvedImage& image, const std::string& name,
-                                           const std::string& state_root, const RunOverrides& o,
-                                           const NetworkSetup& net) {
+runtime::ContainerSpec translate(const compose::Project& project, const compose::Service& s, const images::ResolvedImage& image,
+                                 const std::string& name, const std::string& state_root, const runtime::ResolvedUser& who,
+                                 const RunOverrides& o, const NetworkSetup& net) {
     runtime::ContainerSpec spec;
     spec.id = name;
     spec.state_dir = state_root + "/containers/" + name;
@@ -102,8 +94,6 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
         else if (const char* v = std::getenv(kv.c_str())) set_env(spec.env, kv + "=" + v);
     }
 
-    std::string user = o.user ? *o.user : !s.user.empty() ? s.user : ic.user;
-    auto who = runtime::resolve_user_in_layers(user, s.group_add, spec.layers);
     spec.uid = who.uid;
     spec.gid = who.gid;
     spec.groups = who.groups;
@@ -130,7 +120,8 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
         spec.etc_resolv_conf = netns::resolv_conf(s.dns, s.dns_search, s.dns_opt);
     }
 
-    // Mounts: binds, tmpfs, and named volumes as directories of the state root.
+    // Mounts in the order of `volumes:`, then `tmpfs:`. A named volume's source
+    // is its name until prepare_mounts puts its directory there.
     for (const auto& m : s.volumes) {
         runtime::MountSpec ms;
         ms.target = m.target;
@@ -138,45 +129,8 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
         if (m.type == "bind") {
             ms.source = m.source;
             ms.propagation = m.bind_propagation;
-            if (!fs::exists(ms.source)) {
-                if (m.bind_create_host_path.value_or(true)) fs::create_directories(ms.source);
-                else throw Error("service \"" + s.name + "\": bind source " + ms.source + " does not exist");
-            }
         } else if (m.type == "volume") {
-            volumes::Store store(state_root);
-            std::string real = volume_name(project, m, name);
-            auto it = project.volumes.find(m.source);
-            volumes::VolumeInfo v;
-            if (it != project.volumes.end() && it->second.external) {
-                try {
-                    v = store.external(real);
-                } catch (Error& e) {
-                    throw e.wrap("service \"" + s.name + "\"");
-                }
-            } else if (it != project.volumes.end()) {
-                v = store.ensure({real, it->second.driver, it->second.driver_opts, it->second.labels, project.name});
-            } else {
-                v = store.ensure({real, "local", {}, {{"com.docker.volume.anonymous", ""}}, project.name});
-            }
-            auto plan = volumes::mount_plan(v);
-            if (plan.kind == volumes::MountPlan::Kind::Tmpfs) {
-                ms.type = runtime::MountSpec::Type::Tmpfs;
-                ms.size = plan.size;
-                ms.mode = plan.mode;
-            } else {
-                ms.source = plan.source;
-                if (plan.kind == volumes::MountPlan::Kind::Device) store.mount_device(v);
-                // First use of an empty volume: the image's content at the mount point goes in (as Docker does).
-                if (plan.kind == volumes::MountPlan::Kind::Directory || plan.kind == volumes::MountPlan::Kind::Device) {
-                    if (m.volume_nocopy) store.mark_initialized(v);
-                    else store.copy_up_from_layers(v, spec.layers, m.target);
-                }
-                if (!m.volume_subpath.empty()) {
-                    ms.source += "/" + m.volume_subpath;
-                    if (!fs::exists(ms.source))
-                        throw Error("service \"" + s.name + "\": subpath " + m.volume_subpath + " does not exist in volume " + real);
-                }
-            }
+            ms.source = plan::volume_name(project, m, name);
         } else if (m.type == "tmpfs") {
             ms.type = runtime::MountSpec::Type::Tmpfs;
             ms.size = m.tmpfs_size;
@@ -230,7 +184,69 @@ runtime::ContainerSpec make_container_spec(const compose::Project& project, cons
     l.cpuset_cpus = s.cpuset;
     l.pids = s.pids_limit ? s.pids_limit : lim ? lim->pids : std::nullopt;
     spec.cgroup_parent = s.cgroup_parent.empty() ? "berth" : s.cgroup_parent;
-    (void)project;
+    return spec;
+}
+
+void prepare_mounts(runtime::ContainerSpec& spec, const compose::Project& project, const compose::Service& s,
+                    const std::string& state_root) {
+    for (size_t i = 0; i < s.volumes.size(); ++i) {
+        const compose::Mount& m = s.volumes[i];
+        runtime::MountSpec& ms = spec.mounts.at(i);
+        if (m.type == "bind") {
+            std::error_code ec;
+            if (fs::exists(ms.source, ec)) continue;
+            if (!m.bind_create_host_path.value_or(true))
+                throw Error("service \"" + s.name + "\": bind source " + ms.source + " does not exist");
+            if (fs::create_directories(ms.source, ec); ec)
+                throw Error::sys(ec.value(), "service \"" + s.name + "\": create bind source " + ms.source);
+            continue;
+        }
+        if (m.type != "volume") continue;
+        volumes::Store store(state_root);
+        std::string real = ms.source;  // translate put the volume's name there
+        auto it = project.volumes.find(m.source);
+        volumes::VolumeInfo v;
+        if (it != project.volumes.end() && it->second.external) {
+            try {
+                v = store.external(real);
+            } catch (Error& e) {
+                throw e.wrap("service \"" + s.name + "\"");
+            }
+        } else if (it != project.volumes.end()) {
+            v = store.ensure({real, it->second.driver, it->second.driver_opts, it->second.labels, project.name});
+        } else {
+            v = store.ensure({real, "local", {}, {{"com.docker.volume.anonymous", ""}}, project.name});
+        }
+        auto plan = volumes::mount_plan(v);
+        if (plan.kind == volumes::MountPlan::Kind::Tmpfs) {
+            ms.type = runtime::MountSpec::Type::Tmpfs;
+            ms.source.clear();
+            ms.size = plan.size;
+            ms.mode = plan.mode;
+            continue;
+        }
+        ms.source = plan.source;
+        if (plan.kind == volumes::MountPlan::Kind::Device) store.mount_device(v);
+        // First use of an empty volume: the image's content at the mount point goes in (as Docker does).
+        if (plan.kind == volumes::MountPlan::Kind::Directory || plan.kind == volumes::MountPlan::Kind::Device) {
+            if (m.volume_nocopy) store.mark_initialized(v);
+            else store.copy_up_from_layers(v, spec.layers, m.target);
+        }
+        if (!m.volume_subpath.empty()) {
+            ms.source += "/" + m.volume_subpath;
+            std::error_code ec;
+            if (!fs::exists(ms.source, ec))
+                throw Error("service \"" + s.name + "\": subpath " + m.volume_subpath + " does not exist in volume " + real);
+        }
+    }
+}
+
+runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& s,
+                                           const images::ResolvedImage& image, const std::string& name,
+                                           const std::string& state_root, const RunOverrides& o, const NetworkSetup& net) {
+    auto who = runtime::resolve_user_in_layers(user_of(s, image, o), s.group_add, image.layer_dirs);
+    runtime::ContainerSpec spec = translate(project, s, image, name, state_root, who, o, net);
+    prepare_mounts(spec, project, s, state_root);
     return spec;
 }
 

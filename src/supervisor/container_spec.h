@@ -1,12 +1,14 @@
 // From a compose service and its image to a runtime::ContainerSpec: the one
 // place where compose's rules for merging a service with its image live
-// (entrypoint/command, environment, user, working_dir, limits, mounts).
+// (entrypoint/command, environment, user, working_dir, limits, mounts), as a
+// pure translation and, beside it, the disk work its mounts need.
 #pragma once
 
 #include "compose/model.h"
 #include "images/store.h"
 #include "netns/files.h"
 #include "runtime/spec.h"
+#include "runtime/user.h"
 
 #include <optional>
 #include <string>
@@ -32,9 +34,26 @@ struct NetworkSetup {
 // `network_mode: service:NAME` or `container:NAME`: that NAME, whose network namespace the service joins.
 std::optional<std::string> shared_network_of(const compose::Service& s);
 
-// The named volume a `type: volume` mount of `container` uses (anonymous ones get a name of their own).
-std::string volume_name(const compose::Project& project, const compose::Mount& m, const std::string& container);
+// The user the container runs as: run's -u, the service's, the image's.
+std::string user_of(const compose::Service& s, const images::ResolvedImage& image, const RunOverrides& o);
 
+// Pure: the service merged with its image (entrypoint/command, environment,
+// user `who`, working_dir, hostname, resolv.conf and hosts, mounts, limits,
+// capabilities). Named volumes' mounts have the volume's name as their source
+// until prepare_mounts; nothing on disk is looked at or made.
+runtime::ContainerSpec translate(const compose::Project& project, const compose::Service& service,
+                                 const images::ResolvedImage& image, const std::string& container_name,
+                                 const std::string& state_root, const runtime::ResolvedUser& who,
+                                 const RunOverrides& o = {}, const NetworkSetup& net = {});
+
+// The disk side: bind sources made (or refused without create_host_path),
+// named volumes made, mounted and filled from the image on first use; the
+// volume mounts' sources set to their directories.
+void prepare_mounts(runtime::ContainerSpec& spec, const compose::Project& project, const compose::Service& service,
+                    const std::string& state_root);
+
+// The one launch path's spec (the supervisor's units and `berth run`): the
+// user read from the image's layers, translate, then prepare_mounts.
 runtime::ContainerSpec make_container_spec(const compose::Project& project, const compose::Service& service,
                                            const images::ResolvedImage& image, const std::string& container_name,
                                            const std::string& state_root, const RunOverrides& o = {},

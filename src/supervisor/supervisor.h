@@ -1,12 +1,12 @@
 // supervisor: one libuv loop that runs a project's containers.
 //
-// Every container is a Unit with a small state machine
-// (created → starting → running [→ healthy/unhealthy] → stopping → exited,
-// and restarting between runs). Everything is event-driven: a container's
-// exit arrives as its pidfd turning readable, its output through pipes,
-// signals through uv_signal; timers exist only for what is scheduled
-// (health checks, restart backoff, stop grace periods). Each change is written
-// to the project's state files, so `ps` and `down` work without this process.
+// Every container is a Unit, an explicit state machine (unit.h: created →
+// waiting → starting → running [⇄ paused] → stopping → exited, and restarting
+// between runs). Everything is event-driven: a container's exit arrives as its
+// pidfd turning readable, its output through pipes, signals through
+// uv_signal; timers exist only for what is scheduled (health checks, restart
+// backoff, stop grace periods). Each change is written to the project's state
+// files, so `ps` and `down` work without this process.
 #pragma once
 
 #include "compose/model.h"

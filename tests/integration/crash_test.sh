@@ -170,6 +170,22 @@ fragile=$(pid_of fragile)
 check "fault: steady untouched" "$steady" "$(pid_of steady)"
 check "fault: the same supervisor throughout" "$sup" "$(supervisor_of crashflt)"
 kill -0 "$sup" 2>/dev/null && ok "fault: … and it still runs" || fail "fault: the supervisor ended"
+# A start that fails inside the runtime (no such program: the child reports it
+# over its error pipe once the output pipes, the log and the ports are made)
+# leaks none of the supervisor's fds either: `up` while up recreates fragile so.
+awk '/^  fragile:/{f=1} f&&/command:/{sub(/sleep 1000/, "/no/such/program")} f&&/init:/{sub(/true/, "false"); f=0} {print}' \
+    compose.yaml > compose.new &&
+    mv compose.new compose.yaml
+"$BERTH" up -d >/dev/null 2>&1
+contains "fault: a program that does not exist: exited (127)" "exited (127)" "$("$BERTH" ps -a | grep fragile)"
+contains "fault: … saying which" "/no/such/program" "$("$BERTH" ps -a --format json)"
+"$BERTH" start fragile >/dev/null 2>&1  # its log file is open from here on, for the unit's life
+fds_before=$(fds)
+for _ in 1 2 3 4 5; do "$BERTH" start fragile >/dev/null 2>&1 && fail "fault: a start of a missing program succeeded"; done
+fds_after=$(fds)
+[ "$fds_after" -le "$fds_before" ] && ok "fault: no fd leaked over 5 starts failed in the runtime ($fds_before, then $fds_after)" ||
+    fail "fault: fds leaked over 5 starts failed in the runtime: $fds_before, then $fds_after"
+check "fault: steady still untouched" "$steady" "$(pid_of steady)"
 "$BERTH" down >/dev/null 2>&1 || fail "fault: down"
 check_no_leaks crashflt-
 finish

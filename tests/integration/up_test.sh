@@ -83,6 +83,11 @@ check "logs keeps every run" 4 "$("$BERTH" logs flaky | grep -c 'flaky run')"
 json=$("$BERTH" ps -a --format json)
 db_before=$(started db); web_before=$(started web)
 sed -i '/^    command: sh -c .trap "exit 0" TERM/s/sleep 0.05/sleep 0.06/' compose.yaml
+out=$("$BERTH" up --dry-run web 2>&1)
+contains "up --dry-run names the key that changed" "DRY-RUN MODE - Container itup-web-1  Recreate (command changed)" "$out"
+contains "… and keeps the unchanged one" "DRY-RUN MODE - Container itup-db-1  Running" "$out"
+json=$("$BERTH" ps -a --format json)
+check "… and changes nothing" "$web_before" "$(started web)"
 out=$("$BERTH" up -d web 2>&1)
 contains "up again reports the recreated service" "itup-web-1  Recreated" "$out"
 contains "and the unchanged one as running" "itup-db-1  Running" "$out"

@@ -1,0 +1,136 @@
+// The pure model → ContainerSpec translation: compose's rules for merging a
+// service with its image, without touching the disk.
+#include "base/error.h"
+#include "supervisor/container_spec.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace berth;
+using namespace berth::supervisor;
+
+namespace {
+
+struct Fixture {
+    compose::Project p;
+    images::ResolvedImage img;
+    runtime::ResolvedUser who;
+    Fixture() {
+        p.name = "shop";
+        compose::Service s;
+        s.name = "web";
+        s.image = "app";
+        p.services["web"] = s;
+        img.record.name = "app:latest";
+        img.layer_dirs = {"/layers/b", "/layers/a"};
+        img.config.entrypoint = std::vector<std::string>{"/entry"};
+        img.config.cmd = std::vector<std::string>{"serve", "--port", "80"};
+        img.config.env = {"PATH=/bin", "MODE=image"};
+        img.config.working_dir = "/srv";
+        who.uid = 1000;
+        who.gid = 1000;
+        who.home = "/home/app";
+    }
+    compose::Service& svc() { return p.services["web"]; }
+    runtime::ContainerSpec spec(const RunOverrides& o = {}, const NetworkSetup& net = {}) {
+        return translate(p, svc(), img, "shop-web-1", "/var/lib/berth", who, o, net);
+    }
+};
+
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+}  // namespace
+
+TEST_CASE("entrypoint and command merge as compose merges them") {
+    Fixture f;
+    CHECK(f.spec().argv == std::vector<std::string>{"/entry", "serve", "--port", "80"});
+    f.svc().command = std::vector<std::string>{"check"};
+    CHECK(f.spec().argv == std::vector<std::string>{"/entry", "check"});
+    f.svc().command.reset();
+    f.svc().entrypoint = std::vector<std::string>{"/other"};
+    CHECK(f.spec().argv == std::vector<std::string>{"/other"});  // a new entrypoint drops the image's cmd
+    RunOverrides o;
+    o.entrypoint = "sh -c";
+    o.command = std::vector<std::string>{"echo hi"};
+    CHECK(f.spec(o).argv == std::vector<std::string>{"sh", "-c", "echo hi"});
+    f.svc().entrypoint = std::vector<std::string>{};
+    f.img.config.cmd.reset();
+    CHECK_THROWS_AS(f.spec(), Error);  // nothing to run
+}
+
+TEST_CASE("environment: image, then service, then run's -e; HOME and HOSTNAME filled in") {
+    Fixture f;
+    f.svc().environment["MODE"] = "service";
+    f.svc().environment["UNSET"] = std::nullopt;
+    RunOverrides o;
+    o.env = {"EXTRA=1"};
+    auto s = f.spec(o);
+    CHECK(has(s.env, "MODE=service"));
+    CHECK_FALSE(has(s.env, "MODE=image"));
+    CHECK(has(s.env, "PATH=/bin"));
+    CHECK(has(s.env, "EXTRA=1"));
+    CHECK(has(s.env, "HOME=/home/app"));
+    CHECK(s.env.front() == "HOSTNAME=shop-web-1");
+    CHECK(std::none_of(s.env.begin(), s.env.end(), [](auto& e) { return e.rfind("UNSET", 0) == 0; }));
+    CHECK(s.uid == 1000);
+    CHECK(s.cwd == "/srv");
+    CHECK(s.state_dir == "/var/lib/berth/containers/shop-web-1");
+    CHECK(s.layers == f.img.layer_dirs);
+}
+
+TEST_CASE("mounts: binds as given, named volumes by name until prepared, tmpfs") {
+    Fixture f;
+    compose::Volume v;
+    v.name = "shop_data";
+    f.p.volumes["data"] = v;
+    f.svc().volumes = {{"bind", "/nonexistent/src", "/src"}, {"volume", "data", "/data"}, {"tmpfs", "", "/tmp"}};
+    f.svc().volumes[0].read_only = true;
+    f.svc().volumes[2].tmpfs_size = 1 << 20;
+    f.svc().tmpfs = {"/run:size=1m"};
+    auto s = f.spec();  // no disk work: the bind source need not exist
+    REQUIRE(s.mounts.size() == 4);
+    CHECK(s.mounts[0].source == "/nonexistent/src");
+    CHECK(s.mounts[0].read_only);
+    CHECK(s.mounts[1].source == "shop_data");
+    CHECK(s.mounts[1].target == "/data");
+    CHECK(s.mounts[2].type == runtime::MountSpec::Type::Tmpfs);
+    CHECK(s.mounts[2].size == (1 << 20));
+    CHECK(s.mounts[3].target == "/run");
+    f.svc().volumes = {{"npipe", "x", "/x"}};
+    CHECK_THROWS_AS(f.spec(), Error);
+}
+
+TEST_CASE("network: the embedded DNS server, a shared namespace, host") {
+    Fixture f;
+    NetworkSetup net;
+    net.embedded_dns = true;
+    net.own.push_back({"10.0.0.2", {"shop-web-1"}});
+    auto s = f.spec({}, net);
+    CHECK(s.etc_resolv_conf.find("nameserver 127.0.0.11") != std::string::npos);
+    CHECK(s.etc_resolv_conf.find("ndots:0") != std::string::npos);
+    CHECK(s.etc_hosts.find("10.0.0.2") != std::string::npos);
+    net = {};
+    net.net_ns_path = "/proc/42/ns/net";
+    CHECK(f.spec({}, net).net_ns_path == "/proc/42/ns/net");
+    f.svc().network_mode = "host";
+    CHECK(f.spec().host_network);
+}
+
+TEST_CASE("limits, capabilities, security options") {
+    Fixture f;
+    f.svc().mem_limit = 64 << 20;
+    f.svc().pids_limit = 100;
+    f.svc().cap_drop = {"ALL"};
+    f.svc().security_opt = {"no-new-privileges:true"};
+    auto s = f.spec();
+    CHECK(s.limits.memory == (64 << 20));
+    CHECK(s.limits.pids == 100);
+    CHECK(s.capabilities == 0);
+    CHECK(s.no_new_privileges);
+    CHECK(s.cgroup_parent == "berth");
+    f.svc().security_opt = {"apparmor=x", "label:disable"};
+    CHECK_NOTHROW(f.spec());
+    f.svc().security_opt = {"seccomp=/profile.json"};
+    CHECK_THROWS_AS(f.spec(), Error);
+}

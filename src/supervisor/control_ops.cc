@@ -1,0 +1,217 @@
+// The control socket's operations, one function each: down, ping, events, up
+// (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
+#include "base/error.h"
+#include "compose/loader.h"
+#include "supervisor/impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::supervisor {
+namespace {
+
+void reply_names(const std::shared_ptr<control::Peer>& peer, const std::vector<Unit*>& targets) {
+    std::vector<std::string> names;
+    for (auto* u : targets) names.push_back(u->name());
+    peer->send({{"ok", true}, {"containers", names}});
+}
+
+std::vector<std::string> names_of(const std::vector<Unit*>& targets) {
+    std::vector<std::string> names;
+    for (auto* u : targets) names.push_back(u->name());
+    return names;
+}
+
+}  // namespace
+
+void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+    std::string op = req.value("op", "");
+    if (op == "down") return op_down(req, peer);
+    if (op == "ping") return peer->send({{"ok", true}, {"pid", ::getpid()}});
+    if (op == "events") return subscribers.push_back(peer);
+    if (op == "up") return op_up(req, peer);
+    std::set<std::string> wanted;
+    for (const auto& s : req.value("services", nlohmann::json::array())) wanted.insert(s.get<std::string>());
+    for (const auto& s : wanted)
+        if (!unit_of(units, s)) return peer->send({{"ok", false}, {"error", "no such service in the running project: " + s}});
+    std::vector<Unit*> targets;
+    for (auto& u : units)
+        if (wanted.empty() || wanted.count(u->cp.service)) targets.push_back(u.get());
+    int timeout = req.contains("timeout") && req["timeout"].is_number() ? req["timeout"].get<int>() : -1;
+    try {
+        if (op == "stop") op_stop(targets, timeout, peer);
+        else if (op == "start") op_start(targets, peer);
+        else if (op == "restart") op_restart(targets, timeout, peer);
+        else if (op == "wait") op_wait(targets, peer);
+        else if (op == "rm") op_rm(targets, peer);
+        else if (op == "kill") op_kill(targets, req.value("signal", SIGKILL), peer);
+        else if (op == "pause" || op == "unpause") op_pause(targets, op == "pause", peer);
+        else peer->send({{"ok", false}, {"error", "unknown op \"" + op + "\""}});
+    } catch (const std::exception& e) {
+        peer->send({{"ok", false}, {"error", e.what()}});
+    }
+}
+
+void Supervisor::Impl::op_down(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+    if (req.contains("timeout") && req["timeout"].is_number()) opts.stop_timeout = req["timeout"].get<int>();
+    remove_on_exit = true;
+    waiting_peers.push_back(peer);
+    stop_all(false);
+}
+
+void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+    try {
+        compose::LoadOptions lo;
+        lo.files = req.value("files", std::vector<std::string>{});
+        lo.project_name = project.name;
+        lo.project_directory = req.value("project_directory", std::string());
+        lo.env_files = req.value("env_files", std::vector<std::string>{});
+        lo.profiles = req.value("profiles", std::vector<std::string>{});
+        lo.working_dir = req.value("working_dir", std::string());
+        lo.environment = req.value("environment", std::map<std::string, std::string>{});
+        apply(compose::load_project(lo), req.value("services", std::vector<std::string>{}),
+              req.value("force_recreate", false), peer);
+    } catch (const Error& e) {
+        peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
+    } catch (const std::exception& e) {
+        peer->send({{"ok", false}, {"error", e.what()}});
+    }
+}
+
+// `up` while up: services whose configuration changed are recreated, new ones
+// started, the rest keep running untouched (plan::diff decides).
+void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force,
+                             const std::shared_ptr<control::Peer>& peer) {
+    plan::start_order(next);
+    std::set<std::string> wanted;
+    if (services.empty()) {
+        for (auto& [n, _] : next.services) wanted.insert(n);
+    } else {
+        wanted = plan::with_dependencies(next, services);
+    }
+    resolve(next, wanted, "berth does not build images: set `image:` and import it");
+    retired.push_back(std::move(project));
+    project = std::move(next);
+    ensure_networks(wanted);
+    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array();
+    std::vector<std::string> waiting;
+    std::vector<plan::Current> current;
+    std::map<std::string, Unit*> by_name;
+    for (auto& u : units) {
+        auto it = project.services.find(u->cp.service);
+        if (it == project.services.end()) continue;  // an orphan: left as it is
+        u->svc = &it->second;
+        current.push_back({u->name(), u->cp.service, u->rec.config_hash, u->rec.config_keys, u->running() || u->restart_due()});
+        by_name[u->name()] = u.get();
+    }
+    plan::DiffOptions d;
+    d.services = wanted;
+    d.scale = opts.scale;
+    d.force_recreate = force;
+    for (const auto& ch : plan::diff(current, project, d)) {
+        if (ch.action == plan::Action::Create) {
+            add_unit(ch);
+            started.push_back(ch.container);
+            waiting.push_back(ch.container);
+            continue;
+        }
+        Unit* u = by_name.at(ch.container);
+        if (ch.action == plan::Action::Keep) {
+            kept.push_back(u->name());
+            continue;
+        }
+        bool differs = ch.action == plan::Action::Recreate;
+        if (differs) spdlog::info("{}: recreated: {}", u->name(), ch.reason);
+        u->image = images_by_service.at(u->cp.service);
+        u->brief = briefs.at(u->cp.service);
+        u->fresh = differs;
+        waiting.push_back(u->name());
+        (differs ? changed : started).push_back(u->name());
+        if (u->running()) u->on({Event::Restart, 0, grace(*u), true});
+        else u->on({Event::Wait});
+    }
+    pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
+                                        {"files", project.compose_files}, {"supervisor", ::getpid()}});
+    schedule();
+    waiters.push_back({peer, waiting, true});
+    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}};
+    answer_waiters();
+}
+
+void Supervisor::Impl::op_stop(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets) u->on({Event::Stop, 0, timeout >= 0 ? timeout : grace(*u), true});
+    waiters.push_back({peer, names_of(targets), false});
+    answer_waiters();
+}
+
+void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {
+    std::string errors;
+    for (auto* u : targets)
+        if (!u->running() && !u->restart_due()) {
+            u->rec.stopped_by_user = false;
+            u->backoff_ms = 100;
+            if (!u->on({Event::Go})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
+        }
+    if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
+    else reply_names(peer, targets);
+}
+
+void Supervisor::Impl::op_restart(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets) {
+        bool was_running = u->running();
+        u->on({Event::Restart, 0, timeout >= 0 ? timeout : grace(*u), true});
+        if (was_running) restart_dependents(*u);
+    }
+    waiters.push_back({peer, names_of(targets), true});
+    answer_waiters();
+}
+
+void Supervisor::Impl::op_wait(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {
+    waiters.push_back({peer, names_of(targets), false});
+    peer_notes[peer.get()] = nlohmann::json::object();
+    answer_waiters();
+}
+
+void Supervisor::Impl::op_rm(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {
+    nlohmann::json removed = nlohmann::json::array();
+    for (auto it = units.begin(); it != units.end();) {
+        Unit* u = it->get();
+        bool target = std::find(targets.begin(), targets.end(), u) != targets.end();
+        if (!target || u->running() || u->restart_due()) {
+            ++it;
+            continue;
+        }
+        close_unit(*u);
+        if (u->inst.container) u->inst.container->teardown(true);
+        std::error_code ec;
+        fs::remove_all(u->rec.bundle_dir, ec);
+        pstate.remove(u->name());
+        if (nets) nets->release(u->name());  // its addresses go back to the networks
+        removed.push_back(u->name());
+        retired_units.push_back(std::move(*it));  // handles close asynchronously
+        it = units.erase(it);
+    }
+    peer->send({{"ok", true}, {"containers", removed}});
+}
+
+void Supervisor::Impl::op_kill(const std::vector<Unit*>& targets, int sig, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets)
+        if (u->running()) signal(*u, sig);
+    reply_names(peer, targets);
+}
+
+void Supervisor::Impl::op_pause(const std::vector<Unit*>& targets, bool pause, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets) {
+        if (!u->running()) continue;
+        if (pause) u->inst.container->freeze(), u->on({Event::Pause});
+        else u->inst.container->thaw(), u->on({Event::Unpause});
+    }
+    reply_names(peer, targets);
+}
+
+}  // namespace berth::supervisor

@@ -1,0 +1,84 @@
+// Containers' output: read from their pipes into their log files, and whole
+// lines to the terminal of an attached `up` (colored per service) and to the
+// unit's tail, kept for error messages.
+#include "supervisor/impl.h"
+
+#include <cstdio>
+#include <functional>
+
+namespace berth::supervisor {
+namespace {
+
+template <int S>
+void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+    auto* u = static_cast<Unit*>(s->data);
+    auto* sup = static_cast<Supervisor::Impl*>(&u->host);
+    if (n > 0) sup->on_output(*u, S, b->base, static_cast<size_t>(n));
+    delete[] b->base;
+    if (n < 0) {
+        if (!u->inst.partial[S].empty()) {
+            sup->emit_line(*u, u->inst.partial[S]);
+            u->inst.partial[S].clear();
+            if (sup->opts.attach) std::fflush(stdout);
+        }
+        u->inst.pipes[S].close();
+    }
+}
+
+}  // namespace
+
+void Supervisor::Impl::open_output(Unit& u, int stream, UniqueFd fd) {
+    uv_pipe_t* p = u.inst.pipes[stream].make([this](uv_pipe_t* h) { uv_pipe_init(&loop, h, 0); }, &u);
+    uv_pipe_open(p, fd.release());
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(p),
+        [](uv_handle_t*, size_t, uv_buf_t* b) {
+            constexpr size_t kRead = 256 * 1024;  // a large read drains a busy pipe in few calls
+            b->base = new char[kRead];
+            b->len = kRead;
+        },
+        stream == 0 ? on_read<0> : on_read<1>);
+}
+
+void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n) {
+    int64_t t = logs::now_ns();
+    if (u.inst.log) {
+        u.inst.log->write(stream ? logs::Stream::Stderr : logs::Stream::Stdout, std::string_view(data, n), t);
+        u.inst.log->flush();  // one write per chunk read: `logs` sees it at once
+    }
+    // Whole lines go to the terminal (attached) and the tail kept for error messages.
+    std::string& buf = u.inst.partial[stream];
+    std::string_view chunk(data, n);
+    size_t start = 0, nl;
+    while ((nl = chunk.find('\n', start)) != std::string_view::npos) {
+        if (buf.empty()) {
+            emit_line(u, chunk.substr(start, nl - start));
+        } else {
+            buf.append(chunk.substr(start, nl - start));
+            emit_line(u, buf);
+            buf.clear();
+        }
+        start = nl + 1;
+    }
+    buf.append(chunk.substr(start));
+    if (buf.size() > 16384) {
+        emit_line(u, buf);
+        buf.clear();
+    }
+    if (opts.attach) std::fflush(stdout);
+}
+
+void Supervisor::Impl::emit_line(Unit& u, std::string_view line) {
+    if (u.inst.tail.size() >= 10) u.inst.tail.pop_front();
+    u.inst.tail.emplace_back(line);
+    if (!opts.attach) return;
+    if (opts.color) {
+        static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};
+        int c = palette[std::hash<std::string>{}(u.cp.service) % 10];
+        std::fprintf(stdout, "\x1b[%dm%s  |\x1b[0m %.*s\n", c, u.name().c_str(), static_cast<int>(line.size()), line.data());
+    } else {
+        std::fprintf(stdout, "%s  | %.*s\n", u.name().c_str(), static_cast<int>(line.size()), line.data());
+    }
+}
+
+}  // namespace berth::supervisor

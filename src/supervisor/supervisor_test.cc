@@ -1,0 +1,288 @@
+// The Unit state machine and the scheduling decisions, driven through a fake
+// UnitHost: no container, no kernel, no loop.
+#include "base/error.h"
+#include "supervisor/schedule.h"
+#include "supervisor/unit.h"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+using namespace berth;
+using namespace berth::supervisor;
+
+namespace {
+
+constexpr int64_t kS = 1000000000;
+
+struct FakeHost : UnitHost {
+    std::vector<std::string> calls;
+    std::vector<int64_t> timers;  // armed, in ms
+    std::vector<int> signals;
+    std::vector<std::string> restarted_with;
+    bool fail_launch = false;
+    bool stopping = false;
+    int launches = 0, saves = 0, failures = 0;
+    int64_t now = 1000 * kS;
+
+    void launch(Unit& u) override {
+        ++launches;
+        if (fail_launch) throw Error("mount /data: No such file or directory");
+        u.mark_starting();
+        u.rec.pid = 4242;
+    }
+    void started(Unit&) override { calls.push_back("started"); }
+    void signal(Unit&, int sig) override { signals.push_back(sig); }
+    void thaw(Unit&) override { calls.push_back("thaw"); }
+    void arm_timer(Unit&, int64_t ms) override { timers.push_back(ms); }
+    void cancel_timer(Unit&) override { calls.push_back("cancel_timer"); }
+    void changed(Unit&) override { ++saves; }
+    bool stopping_all() const override { return stopping; }
+    void restart_dependents(Unit& u) override { restarted_with.push_back(u.cp.service); }
+    void start_failed(Unit&) override { ++failures; }
+    int64_t now_ns() const override { return now; }
+};
+
+compose::Project project_of(std::map<std::string, compose::Service> services) {
+    compose::Project p;
+    p.name = "shop";
+    for (auto& [n, s] : services) {
+        s.name = n;
+        s.image = "busybox";
+        p.services[n] = s;
+    }
+    return p;
+}
+
+std::unique_ptr<Unit> unit(FakeHost& h, const compose::Project& p, const std::string& service) {
+    plan::ContainerPlan cp{service, 1, "shop-" + service + "-1"};
+    auto u = std::make_unique<Unit>(h, cp, &p.services.at(service), plan::resolve(p, service));
+    u->rec.name = cp.name;
+    u->rec.service = service;
+    return u;
+}
+
+compose::Service with_restart(const std::string& policy) {
+    compose::Service s;
+    s.restart = policy;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a unit waits, starts and runs; its record follows") {
+    FakeHost h;
+    auto p = project_of({{"web", {}}});
+    auto u = unit(h, p, "web");
+    CHECK(u->state() == State::Created);
+    u->on({Event::Wait});
+    CHECK(u->pending());
+    CHECK(u->live());
+    CHECK(u->on({Event::Go}));
+    CHECK(u->state() == State::Running);
+    CHECK(u->rec.state == "running");
+    CHECK(u->started_once());
+    CHECK(h.calls.back() == "started");
+    u->on({Event::Exit, 0});
+    CHECK(u->state() == State::Exited);
+    CHECK(u->done());
+    CHECK_FALSE(u->live());
+    CHECK(h.timers.empty());  // restart: no
+}
+
+TEST_CASE("restart backoff doubles up to a minute and resets after a long run") {
+    FakeHost h;
+    auto p = project_of({{"web", with_restart("always")}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    for (int i = 0; i < 12; ++i) {
+        h.now += kS;  // a short run
+        u->on({Event::Exit, 1});
+        CHECK(u->state() == State::Restarting);
+        CHECK(u->rec.state == "restarting");
+        CHECK(u->restart_due());
+        u->on({Event::Timer});
+        CHECK(u->state() == State::Running);
+    }
+    REQUIRE(h.timers.size() == 12);
+    CHECK(h.timers[0] == 100);
+    CHECK(h.timers[1] == 200);
+    CHECK(h.timers[2] == 400);
+    CHECK(h.timers[10] == 60000);
+    CHECK(h.timers[11] == 60000);
+    CHECK(u->rec.restarts == 12);
+    CHECK(h.restarted_with.size() == 12);  // dependents with restart: true go with it
+    h.now += 11 * kS;  // ran more than 10 s: the backoff starts again
+    u->on({Event::Exit, 1});
+    CHECK(h.timers.back() == 100);
+}
+
+TEST_CASE("on-failure restarts failures only, up to its count") {
+    FakeHost h;
+    auto p = project_of({{"job", with_restart("on-failure:2")}, {"ok", with_restart("on-failure")}});
+    auto u = unit(h, p, "job");
+    u->on({Event::Go});
+    u->on({Event::Exit, 3});
+    CHECK(u->restart_due());
+    u->on({Event::Timer});
+    u->on({Event::Exit, 3});
+    CHECK(u->restart_due());
+    u->on({Event::Timer});
+    u->on({Event::Exit, 3});
+    CHECK(u->done());
+    CHECK(u->rec.restarts == 2);
+    auto ok = unit(h, p, "ok");
+    ok->on({Event::Go});
+    ok->on({Event::Exit, 0});
+    CHECK(ok->done());
+}
+
+TEST_CASE("a user's stop is final: no restart policy brings it back") {
+    FakeHost h;
+    auto s = with_restart("always");
+    s.stop_signal = "SIGQUIT";
+    auto p = project_of({{"web", s}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    u->on({Event::Stop, 0, 5, true});
+    CHECK(u->state() == State::Stopping);
+    CHECK(u->running());
+    CHECK(h.signals == std::vector<int>{SIGQUIT});
+    CHECK(h.timers.back() == 5000);
+    u->on({Event::Timer});  // the grace period is over
+    CHECK(h.signals.back() == SIGKILL);
+    u->on({Event::Exit, 137});
+    CHECK(u->done());
+    CHECK(u->rec.stopped_by_user);
+    // `start` clears it: then the policy applies again.
+    u->rec.stopped_by_user = false;
+    CHECK(u->on({Event::Go}));
+    u->on({Event::Exit, 1});
+    CHECK(u->restart_due());
+    // A stop while a restart is due cancels it.
+    u->on({Event::Stop, 0, 10, true});
+    CHECK(u->done());
+    CHECK(h.calls.back() == "cancel_timer");
+}
+
+TEST_CASE("stop with no grace kills at once; a paused one is thawed first") {
+    FakeHost h;
+    auto p = project_of({{"web", {}}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    u->on({Event::Pause});
+    CHECK(u->rec.state == "paused");
+    u->on({Event::Stop, 0, 0, false});
+    CHECK(h.calls.back() == "thaw");
+    CHECK(h.signals == std::vector<int>{SIGTERM, SIGKILL});
+    CHECK(h.timers.empty());
+}
+
+TEST_CASE("restart: stop, then start again at once, whatever the policy") {
+    FakeHost h;
+    auto p = project_of({{"web", {}}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    u->on({Event::Restart, 0, 10, true});
+    CHECK(u->state() == State::Stopping);
+    CHECK(u->restart_after_stop());
+    u->on({Event::Exit, 143});
+    CHECK(u->state() == State::Running);
+    CHECK(h.launches == 2);
+    CHECK_FALSE(u->rec.stopped_by_user);
+    // Stopping everything: the restart does not happen.
+    u->on({Event::Restart, 0, 10, true});
+    h.stopping = true;
+    u->on({Event::Exit, 143});
+    CHECK(u->done());
+    CHECK(h.launches == 2);
+}
+
+TEST_CASE("a failed launch leaves it exited with code 127 and the error") {
+    FakeHost h;
+    h.fail_launch = true;
+    auto p = project_of({{"web", with_restart("always")}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Wait});
+    CHECK_FALSE(u->on({Event::Go}));
+    CHECK(u->done());
+    CHECK(u->rec.exit_code == 127);
+    CHECK(u->rec.exit_reason == "mount /data: No such file or directory");
+    CHECK(h.failures == 1);
+    CHECK(h.timers.empty());  // no restart loop on a start that cannot succeed
+}
+
+TEST_CASE("dependency conditions") {
+    FakeHost h;
+    compose::Service web, db, job, plain;
+    web.depends_on["db"].condition = "service_healthy";
+    web.depends_on["job"].condition = "service_completed_successfully";
+    db.healthcheck = compose::Healthcheck{};
+    db.healthcheck->test = {"CMD", "true"};
+    auto p = project_of({{"web", web}, {"db", db}, {"job", job}, {"plain", plain}});
+    Units units;
+    for (const char* n : {"db", "job", "web"}) units.push_back(unit(h, p, n));
+    Unit& udb = *units[0];
+    Unit& ujob = *units[1];
+    Unit& uweb = *units[2];
+    for (auto& u : units) u->on({Event::Wait});
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Waiting);
+    udb.on({Event::Go});
+    ujob.on({Event::Go});
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Waiting);  // db is only starting its health
+    udb.set_health(Health::Healthy);
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Waiting);  // job still runs
+    ujob.on({Event::Exit, 0});
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Ready);
+    udb.set_health(Health::Unhealthy);
+    Blocker b = blocker(units, uweb, p, false);
+    CHECK(b.readiness == Readiness::Failed);
+    CHECK(b.failure == "dependency service \"db\" is unhealthy");
+    CHECK(b.dependency == &udb);
+    udb.set_health(Health::Healthy);
+    ujob.on({Event::Go});
+    ujob.on({Event::Exit, 2});
+    b = blocker(units, uweb, p, false);
+    CHECK(b.readiness == Readiness::Failed);
+    CHECK(b.failure == "service \"job\" didn't complete successfully: exit 2");
+    std::string failure;
+    CHECK_FALSE(condition_met(units, "job", "service_healthy", failure));
+    CHECK(failure == "dependency service \"job\" is not running (exited)");
+    // service_healthy on a service without a health check can never be met.
+    ujob.on({Event::Go});
+    failure.clear();
+    CHECK_FALSE(condition_met(units, "job", "service_healthy", failure));
+    CHECK(failure.find("has no healthcheck") != std::string::npos);
+    // A required dependency with no container blocks, unless --no-deps.
+    compose::Service needs;
+    needs.depends_on["plain"] = {};
+    auto p2 = project_of({{"needs", needs}, {"plain", plain}});
+    Units only;
+    only.push_back(unit(h, p2, "needs"));
+    CHECK(blocker(only, *only[0], p2, false).readiness == Readiness::Waiting);
+    CHECK(blocker(only, *only[0], p2, true).readiness == Readiness::Ready);
+}
+
+TEST_CASE("stop order: dependents first; restart: true dependents restart with their dependency") {
+    FakeHost h;
+    compose::Service web, api, db;
+    web.depends_on["api"] = {};
+    api.depends_on["db"].restart = true;
+    auto p = project_of({{"web", web}, {"api", api}, {"db", db}});
+    Units units;
+    for (const char* n : {"db", "api", "web"}) units.push_back(unit(h, p, n));
+    for (auto& u : units) u->on({Event::Go});
+    auto next = next_to_stop(units);
+    REQUIRE(next.size() == 1);
+    CHECK(next[0]->cp.service == "web");
+    next[0]->on({Event::Stop, 0, 10, false});
+    CHECK(next_to_stop(units).empty());  // web is stopping but still runs: api waits
+    units[2]->on({Event::Exit, 0});
+    next = next_to_stop(units);
+    REQUIRE(next.size() == 1);
+    CHECK(next[0]->cp.service == "api");
+    auto with_db = restart_with(units, "db");
+    REQUIRE(with_db.size() == 1);
+    CHECK(with_db[0]->cp.service == "api");
+    CHECK(restart_with(units, "api").empty());  // web depends on api without restart: true
+}

@@ -1,0 +1,174 @@
+#include "supervisor/unit.h"
+
+#include <algorithm>
+#include <csignal>
+
+namespace berth::supervisor {
+namespace {
+constexpr int64_t kSecond = 1000000000;
+}
+
+const char* state_text(State s) {
+    switch (s) {
+    case State::Created:
+    case State::Waiting: return "created";
+    case State::Starting: return "starting";
+    case State::Running: return "running";
+    case State::Paused: return "paused";
+    case State::Stopping: return "stopping";
+    case State::Restarting: return "restarting";
+    case State::Exited: return "exited";
+    }
+    return "";
+}
+
+const char* health_text(Health h) {
+    switch (h) {
+    case Health::None: return "";
+    case Health::Starting: return "starting";
+    case Health::Healthy: return "healthy";
+    case Health::Unhealthy: return "unhealthy";
+    }
+    return "";
+}
+
+Unit::Unit(UnitHost& h, plan::ContainerPlan c, const compose::Service* s, plan::ServicePlan b)
+    : host(h), cp(std::move(c)), svc(s), brief(std::move(b)) {}
+
+// Waiting keeps the record's state: the container is as it was until it starts.
+void Unit::set(State s) {
+    state_ = s;
+    if (s != State::Waiting) rec.state = state_text(s);
+}
+
+void Unit::set_health(Health h) {
+    health_ = h;
+    rec.health = health_text(h);
+}
+
+void Unit::mark_starting() {
+    set(State::Starting);
+    save();
+}
+
+bool Unit::on(const Event& e) {
+    switch (e.kind) {
+    case Event::Wait:
+        rec.stopped_by_user = false;
+        set(State::Waiting);
+        return true;
+    case Event::Go:
+        return start();
+    case Event::Hold:
+        if (state_ == State::Waiting) state_ = State::Created;
+        return true;
+    case Event::Exit:
+        exited(e.code);
+        return true;
+    case Event::Stop:
+        stop(e.grace_s, e.by_user);
+        return true;
+    case Event::Restart:
+        if (running()) {
+            restart_after_stop_ = true;
+            stop(e.grace_s, e.by_user);
+        } else if (!restart_due()) {
+            rec.stopped_by_user = false;
+            return start();
+        }
+        return true;
+    case Event::Timer:
+        if (state_ == State::Restarting) {
+            if (!host.stopping_all()) return start();
+            set(State::Exited);
+            save();
+        } else if (running()) {
+            host.signal(*this, SIGKILL);  // the stop grace period is over
+        }
+        return true;
+    case Event::Pause:
+        if (state_ == State::Running) set(State::Paused), save();
+        return true;
+    case Event::Unpause:
+        if (state_ == State::Paused) set(State::Running), save();
+        return true;
+    }
+    return true;
+}
+
+// False when it cannot start: then it is exited (127) with the error as its exit reason.
+bool Unit::start() {
+    state_ = State::Starting;
+    try {
+        host.launch(*this);
+    } catch (const std::exception& e) {
+        rec.exit_code = 127;  // as docker reports a container that could not start
+        rec.exit_reason = e.what();
+        rec.pid = 0;
+        rec.finished_at = logs::format_time(host.now_ns());
+        set(State::Exited);
+        save();
+        host.start_failed(*this);
+        return false;
+    }
+    ++starts_;
+    started_ns = host.now_ns();
+    rec.started_at = logs::format_time(started_ns);
+    rec.exit_code.reset();
+    rec.exit_reason.clear();
+    set(State::Running);
+    set_health(brief.health.enabled ? Health::Starting : Health::None);
+    save();
+    host.started(*this);
+    return true;
+}
+
+void Unit::exited(int code) {
+    rec.exit_code = code;
+    set_health(Health::None);
+    host.cancel_timer(*this);
+    if (restart_after_stop_ && !host.stopping_all()) {
+        restart_after_stop_ = false;
+        rec.stopped_by_user = false;
+        set(State::Exited);
+        save();
+        start();
+        return;
+    }
+    bool ran_long = host.now_ns() - started_ns > 10 * kSecond;
+    if (ran_long) backoff_ms = 100;
+    if (!host.stopping_all() && !rec.stopped_by_user && brief.restart.should_restart(code, rec.restarts)) {
+        set(State::Restarting);
+        rec.restarts++;
+        save();
+        host.restart_dependents(*this);
+        host.arm_timer(*this, backoff_ms);
+        backoff_ms = std::min<int64_t>(backoff_ms * 2, 60000);
+    } else {
+        set(State::Exited);
+        save();
+    }
+}
+
+void Unit::stop(int grace_s, bool by_user) {
+    rec.stopped_by_user = by_user || rec.stopped_by_user;
+    if (state_ == State::Restarting) {  // a restart was due: cancel it
+        host.cancel_timer(*this);
+        set(State::Exited);
+        save();
+        return;
+    }
+    if (state_ == State::Waiting) state_ = State::Created;
+    if (!running()) return;
+    if (state_ == State::Paused) host.thaw(*this);  // a frozen process cannot take its stop signal
+    set(State::Stopping);
+    save();
+    host.signal(*this, brief.stop_signal);
+    if (grace_s <= 0) {
+        host.signal(*this, SIGKILL);
+        return;
+    }
+    host.arm_timer(*this, static_cast<int64_t>(grace_s) * 1000);
+}
+
+}  // namespace berth::supervisor

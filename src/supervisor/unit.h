@@ -1,0 +1,152 @@
+// supervisor/unit: one container of the project as an explicit state machine.
+//
+//   Created ─(wait)→ Waiting ─(go)→ Starting → Running ⇄ Paused
+//   Running/Paused ─(stop)→ Stopping ─(exit)→ Exited | Restarting | Starting (restart asked)
+//   Running ─(exit)→ Restarting (policy says so) ─(timer)→ Starting, else → Exited
+//   Starting ─(launch fails)→ Exited (127, the error as its reason)
+//
+// `Unit::on` is the one transition function. What a transition does to the
+// world (start the container, signal it, arm the unit's timer, write its
+// record) goes through UnitHost: the supervisor in production, a fake in
+// supervisor_test. What a started container holds (pipes, log, pidfd poll,
+// timers, health probe, port listeners) is the unit's Instance, owned here and
+// released through RAII owners.
+#pragma once
+
+#include "base/fd.h"
+#include "base/uv_handle.h"
+#include "compose/model.h"
+#include "images/store.h"
+#include "logs/log_file.h"
+#include "netns/proxy.h"
+#include "plan/brief.h"
+#include "plan/plan.h"
+#include "runtime/container.h"
+#include "state/state.h"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::supervisor {
+
+enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restarting, Exited };
+enum class Health { None, Starting, Healthy, Unhealthy };
+
+const char* state_text(State s);    // as records and `ps` say it: "created", "running", …
+const char* health_text(Health h);  // "", "starting", "healthy", "unhealthy"
+
+struct Unit;
+
+// What a unit asks of the world.
+class UnitHost {
+public:
+    virtual ~UnitHost() = default;
+    // Starts the unit's container (on a new filesystem when u.fresh); throws berth::Error when it
+    // cannot. Calls u.mark_starting() once it is about to create the container.
+    virtual void launch(Unit& u) = 0;
+    virtual void started(Unit& u) = 0;  // it runs and its record says so: ports, exit watch, health checks
+    virtual void signal(Unit& u, int sig) = 0;
+    virtual void thaw(Unit& u) = 0;
+    virtual void arm_timer(Unit& u, int64_t ms) = 0;  // the unit's one timer: restart backoff or stop grace
+    virtual void cancel_timer(Unit& u) = 0;
+    virtual void changed(Unit& u) = 0;  // write its record, send its event
+    virtual bool stopping_all() const = 0;
+    virtual void restart_dependents(Unit& u) = 0;  // depends_on with restart: true
+    virtual void start_failed(Unit& u) = 0;
+    virtual int64_t now_ns() const = 0;
+};
+
+// What a started container holds; empty before the first start (and in tests).
+struct Instance {
+    std::optional<runtime::Container> container;
+    std::unique_ptr<logs::LogWriter> log;
+    std::string partial[2];        // an unfinished output line per stream
+    std::deque<std::string> tail;  // last lines, for error messages
+    UvHandle<uv_poll_t> exit_poll;
+    UvHandle<uv_pipe_t> pipes[2];
+    UvHandle<uv_timer_t> timer;  // restart backoff or stop grace
+    UvHandle<uv_timer_t> health_timer;
+    UvHandle<uv_poll_t> health_poll;
+    std::optional<runtime::ExecProcess> health_proc;
+    UniqueFd health_out;
+    int64_t health_started = 0;
+    int health_failures = 0;
+    std::vector<std::unique_ptr<netns::PortProxy>> proxies;  // published ports, for the life of the unit
+    // The same ports on [::] for those published on every address (null where
+    // the host has no IPv6): forwarded by the kernel to a container with an
+    // IPv6 address, else proxied to its IPv4 address.
+    std::vector<std::unique_ptr<netns::PortProxy>> proxies6;
+    std::string proxies_key;  // the ports configuration they were made for
+    uint32_t primary_ip = 0;  // address on the first network: where published ports forward to
+    std::string primary_net;  // … and that network's name
+    bool published = false;   // kernel forwarding (DNAT) rules are in place
+};
+
+struct Event {
+    enum Kind {
+        Wait,     // `up`/apply: start once its dependencies are met
+        Go,       // its dependencies are met (or `start`): start now
+        Hold,     // a dependency failed: not started, `up` or `start` tries again
+        Exit,     // its container exited with `code`
+        Stop,     // stop within `grace_s` (by_user: no restart policy brings it back)
+        Restart,  // stop within `grace_s` and start again (`restart`, a recreate, a dependency's restart)
+        Timer,    // its timer fired
+        Pause,
+        Unpause,
+    };
+    Kind kind;
+    int code = 0;
+    int grace_s = 0;
+    bool by_user = false;
+};
+
+struct Unit {
+    Unit(UnitHost& host, plan::ContainerPlan cp, const compose::Service* svc, plan::ServicePlan brief);
+
+    UnitHost& host;
+    plan::ContainerPlan cp;
+    const compose::Service* svc;  // into the supervisor's current model
+    images::ResolvedImage image;
+    plan::ServicePlan brief;  // svc resolved with image: what the unit acts on
+    state::ContainerRecord rec;
+    Instance inst;
+    bool fresh = false;  // the next start makes a new filesystem (configuration changed, --force-recreate)
+    int64_t backoff_ms = 100;
+    int64_t started_ns = 0;
+
+    const std::string& name() const { return cp.name; }
+    State state() const { return state_; }
+    Health health() const { return health_; }
+    bool running() const { return state_ == State::Running || state_ == State::Paused || state_ == State::Stopping; }
+    bool pending() const { return state_ == State::Waiting; }
+    bool done() const { return state_ == State::Exited; }  // exited, no restart coming
+    bool restart_due() const { return state_ == State::Restarting; }
+    bool restart_after_stop() const { return restart_after_stop_; }
+    bool started_once() const { return starts_ > 0; }
+    // Something will still happen to it: it runs, waits for dependencies or for its restart.
+    bool live() const { return running() || pending() || restart_due(); }
+
+    // The transition function. Go returns false when the container could not start.
+    bool on(const Event& e);
+
+    void set_health(Health h);
+    void mark_starting();
+    void save() { host.changed(*this); }
+
+private:
+    void set(State s);
+    bool start();
+    void exited(int code);
+    void stop(int grace_s, bool by_user);
+
+    State state_ = State::Created;
+    Health health_ = Health::None;
+    bool restart_after_stop_ = false;
+    int starts_ = 0;
+};
+
+}  // namespace berth::supervisor
