@@ -13,6 +13,9 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(doctest REQUIRED)
 pkg_check_modules(CLI11 REQUIRED IMPORTED_TARGET CLI11)
+# libcurl is linked shared even in static builds: Debian's libcurl.a needs archives Debian does
+# not ship (nghttp2, rtmp, ssh2, psl, gssapi_krb5, ldap).
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 
 if(NOT BERTH_STATIC_DEPS)

@@ -1,4 +1,4 @@
-// berth image import|load|ls|rm|inspect
+// berth image import|load|ls|rm|inspect (image pull: cli/pull.cc)
 #include "base/error.h"
 #include "cli/cli.h"
 #include "images/reference.h"
@@ -28,6 +28,8 @@ std::string human_size(int64_t b) {
 
 void add_image_commands(Cli& cli) {
     auto* image = cli.app.add_subcommand("image", "Manage images")->require_subcommand(1);
+
+    add_image_pull_command(cli, image);
 
     auto* imp = image->add_subcommand("import", "Make an image from a root filesystem tarball (.tar, .tar.gz, …)");
     auto tarball = std::make_shared<std::string>();
