@@ -83,12 +83,11 @@ void Store::ensure_layer_checked(const std::string& blob_digest, const std::stri
     fs::create_directories(images_ + "/ingest");
     UniqueFd lock(lock_file(images_ + "/ingest/layer-" + hex_of(diff_id) + ".lock"));
     if (fs::exists(dir)) return;  // another berth extracted it while we waited
-    std::string blob = blob_path(blob_digest);
-    std::string got = uncompressed_digest(blob);
-    if (got != diff_id)
-        throw Error("layer " + blob_digest + " decompresses to " + got + " but the image config says " + diff_id,
-                    "the image is corrupt in the registry; push it again");
-    extract_layer(blob, dir);
+    try {
+        extract_layer(blob_path(blob_digest), dir, diff_id);
+    } catch (Error& e) {
+        throw e.wrap("layer " + blob_digest);
+    }
 }
 
 ImageRecord Store::add_pulled(const std::string& name, const std::string& manifest_digest,

@@ -76,12 +76,14 @@ public:
     // config, then adds the name to the index.
     ImageRecord add_pulled(const std::string& name, const std::string& manifest_digest,
                            const std::string& media_type, const std::string& repo_digest);
+    // Extracts one stored layer blob (if its diff_id is not extracted yet), checking the
+    // diff_id in the same pass; a puller calls it as each layer arrives.
+    void ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id);
 
 private:
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id
-    void ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id);
     // Stores an image's blobs and layers; commit_images() then names them in the index.
     ImageRecord stage_image(const std::string& name, const nlohmann::json& config,
                             const std::vector<std::string>& layer_blobs);

@@ -113,13 +113,20 @@ struct Puller {
                 if (m.is_index()) throw Error("image " + name + ": an index names another index for " + want.str() + ", which berth does not follow");
             }
             json mj = json::parse(m.bytes);
-            std::vector<json> blobs{mj.value("config", json::object())};
+            json config = mj.value("config", json::object());
+            fetch_all(c, name, {config}, {});
+            json cfg = json::parse(images::detail::read_all(store.blob_path(config.value("digest", ""))), nullptr, false);
+            json diff_ids = cfg.is_object() ? cfg.value("rootfs", json::object()).value("diff_ids", json::array()) : json::array();
+            std::vector<json> layers;
             for (const auto& l : mj.value("layers", json::array())) {
                 std::string t = l.value("mediaType", "");
                 if (!known_layer_type(t)) throw Error("image " + name + " has a layer of type \"" + t + "\", which berth cannot unpack");
-                blobs.push_back(l);
+                layers.push_back(l);
             }
-            fetch_all(c, name, blobs);
+            if (diff_ids.size() != layers.size())
+                throw Error("image " + name + ": the manifest has " + std::to_string(layers.size()) + " layers but its config lists " +
+                            std::to_string(diff_ids.size()) + " diff_ids");
+            fetch_all(c, name, layers, diff_ids.get<std::vector<std::string>>());
             if (store.put_blob_bytes(m.bytes) != m.digest) throw Error("the manifest of " + name + " changed while stored");
             say(name + "  Extracting");
             store.add_pulled(req.ref, m.digest, m.media_type, target);
@@ -135,25 +142,29 @@ struct Puller {
         return res;
     }
 
-    void fetch_all(Client& c, const std::string& name, const std::vector<json>& blobs) {
+    // Fetches the blobs in parallel; with diff_ids (one per blob), each layer is extracted as
+    // soon as it is stored, while the others still download.
+    void fetch_all(Client& c, const std::string& name, const std::vector<json>& blobs, const std::vector<std::string>& diff_ids) {
         std::vector<std::future<void>> jobs;
-        for (const auto& b : blobs) {
+        for (size_t i = 0; i < blobs.size(); ++i) {
+            const json& b = blobs[i];
+            std::string diff_id = i < diff_ids.size() ? diff_ids[i] : "";
             std::string digest = b.value("digest", "");
             int64_t size = b.value("size", int64_t{0});
             if (digest.rfind("sha256:", 0) != 0) throw Error("image " + name + " names a blob by \"" + digest + "\": berth checks sha256 digests only");
             std::string short_id = digest.substr(7, 12);
-            if (store.has_blob(digest)) {
-                say(name + "  " + short_id + "  Already exists");
-                continue;
-            }
-            jobs.push_back(std::async(std::launch::async, [this, &c, name, digest, size, short_id] {
-                slots.acquire();
-                struct Release {
-                    Slots& s;
-                    ~Release() { s.release(); }
-                } release{slots};
-                bool fetched = c.fetch_blob(store, digest, size, nullptr);
+            jobs.push_back(std::async(std::launch::async, [this, &c, name, digest, size, short_id, diff_id] {
+                bool fetched = false;
+                if (!store.has_blob(digest)) {
+                    slots.acquire();
+                    struct Release {
+                        Slots& s;
+                        ~Release() { s.release(); }
+                    } release{slots};
+                    fetched = c.fetch_blob(store, digest, size, nullptr);
+                }
                 say(name + "  " + short_id + (fetched ? "  Downloaded " + human(size) : "  Already exists"));
+                if (!diff_id.empty()) store.ensure_layer_checked(digest, diff_id);
             }));
         }
         std::exception_ptr first;
