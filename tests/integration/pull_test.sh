@@ -146,6 +146,8 @@ shared=$(ls "$work/bb/blobs/sha256" | while read -r h; do
 check "the shared layer downloaded once" 1 "$(echo "$out" | grep -c "$shared  Downloaded")"
 check "two images in the store" 2 "$("$BERTH" image ls -q | wc -l)"
 check "berth pull -q prints nothing" "" "$("$BERTH" pull -q 2>&1)"
+contains "berth images lists the services' images" "three" "$("$BERTH" images)"
+check "berth images -q: an id per service" 3 "$("$BERTH" images -q | wc -l)"
 
 # pull_policy with up.
 "$BERTH" image rm "$reg/bb:1" "$reg/bb2:1" > /dev/null
@@ -193,6 +195,16 @@ check "the corrupt blob is not in the store" "" "$(ls "$BERTH_ROOT/images/blobs/
 check "no partial download is left" "" "$(ls "$BERTH_ROOT/images/ingest" | grep partial)"
 check "no image was named" "" "$("$BERTH" image ls -q)"
 cp "$work/saved-blob" "$data"
+
+# A config whose diff_id is not its layer's: refused, the layer not extracted.
+rm -rf "$BERTH_ROOT/images" "$BERTH_ROOT/layers"
+BAD_DIFF_ID=1 "$here/lib/make-oci-layout.sh" "$work/liar" 1 amd64 liar "$work/extra.tar" > /dev/null
+push liar:1 liar:1
+out=$("$BERTH" image pull "$reg/liar:1" 2>&1)
+check "a wrong diff_id fails the pull" 1 $?
+contains "the error says which layer and why" "but the image config says" "$out"
+check "nothing was extracted" "" "$(ls "$BERTH_ROOT/layers")"
+check "no image was named (diff_id)" "" "$("$BERTH" image ls -q)"
 
 # Two pulls of the same image at once.
 rm -rf "$BERTH_ROOT/images" "$BERTH_ROOT/layers"

@@ -2,7 +2,8 @@
 # make-oci-layout.sh DIR TAG ARCH LABEL LAYER.tar...: adds to the OCI image layout DIR (made if
 # new) an image for linux/ARCH with gzip layers from the given tars, a config with label
 # berth.test=LABEL, named TAG in DIR/index.json. Prints the manifest's digest and size.
-# With MULTI=1 in the environment the image is not named: DIR/index.json is left alone.
+# With MULTI=1 in the environment the image is not named: DIR/index.json is left alone; with
+# BAD_DIFF_ID=1 the config names wrong diff_ids.
 set -eu
 dir=$1 tag=$2 arch=$3 label=$4
 shift 4
@@ -17,6 +18,7 @@ put() {  # put FILE: moves FILE into blobs, prints "HEX SIZE"
 diffs="" layers=""
 for t in "$@"; do
     d=$(sha256sum < "$t" | cut -d' ' -f1)
+    [ "${BAD_DIFF_ID:-0}" = 1 ] && d=$(echo "$d" | sha256sum | cut -d' ' -f1)  # a config that lies
     gzip -n -1 -c "$t" > "$dir/tmp.gz"
     set -- $(put "$dir/tmp.gz")
     diffs="$diffs${diffs:+,}\"sha256:$d\""
