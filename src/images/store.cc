@@ -418,6 +418,17 @@ json Store::inspect(const std::string& name) const {
             {"LayerDirs", img.layer_dirs}};
 }
 
+ImageRecord Store::tag(const std::string& source, const std::string& target) {
+    std::string t = normalize_name(target);
+    auto rec = find(source);
+    if (!rec) throw not_found(source);
+    rec->name = t;
+    rec->created = static_cast<int64_t>(std::time(nullptr));
+    rec->repo_digest.clear();  // the registry's digest belongs to the source's repository
+    commit_images({*rec});
+    return *rec;
+}
+
 void Store::remove(const std::string& name) {
     std::string n = normalize_name(name);
     IndexLock lock(images_);

@@ -57,6 +57,7 @@ public:
     std::vector<std::string> load_archive(const std::string& archive);
     std::vector<ImageRecord> list() const;
     void remove(const std::string& name);  // also removes layers no other image uses
+    ImageRecord tag(const std::string& source, const std::string& target);  // `docker tag`
     ResolvedImage resolve(const std::string& name) const;
     nlohmann::json inspect(const std::string& name) const;
     bool has(const std::string& name) const;

@@ -97,6 +97,11 @@ digest=$(curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http:
 contains "image inspect shows the registry's digest" "$digest" "$("$BERTH" image inspect "$reg/bb:1")"
 out=$("$BERTH" image pull "$reg/bb:1" 2>&1)
 contains "a second pull finds it up to date" "Up to date" "$out"
+"$BERTH" image tag "$reg/bb:1" local/copy:2
+check "image tag names the same image anew" "$("$BERTH" image inspect "$reg/bb:1" | grep '"Id"')" \
+    "$("$BERTH" image inspect local/copy:2 | grep '"Id"')"
+"$BERTH" image tag nosuch:1 x:1 2>/dev/null
+check "image tag of an unknown image fails" 1 $?
 out=$("$BERTH" image pull -q "$reg/bb@$digest" 2>&1)
 check "pull by digest" "$reg/bb@$digest" "$out"
 out=$("$BERTH" image pull -q "$reg/bb:1@$digest" 2>&1)
