@@ -13,6 +13,10 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(doctest REQUIRED)
 pkg_check_modules(CLI11 REQUIRED IMPORTED_TARGET CLI11)
+# libcurl: only its headers at build time; src/registry/curl_loader.cc opens libcurl.so.4 when a
+# registry is first used (Debian's libcurl.a needs archives Debian does not ship, and linking the
+# shared library would load ~30 libraries in every berth command).
+find_path(CURL_INCLUDE_DIR curl/curl.h REQUIRED)
 find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 
 if(NOT BERTH_STATIC_DEPS)

@@ -55,5 +55,7 @@ void add_inspect_commands(Cli& cli);
 void add_completion_command(Cli& cli);
 void add_volume_commands(Cli& cli);
 void add_cp_command(Cli& cli);
+void add_pull_commands(Cli& cli);  // pull, login, logout
+void add_image_pull_command(Cli& cli, CLI::App* image);
 
 }  // namespace berth::cli

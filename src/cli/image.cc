@@ -1,4 +1,4 @@
-// berth image import|load|ls|rm|inspect
+// berth image import|load|ls|rm|inspect|tag (image pull: cli/pull.cc)
 #include "base/error.h"
 #include "cli/cli.h"
 #include "images/reference.h"
@@ -28,6 +28,8 @@ std::string human_size(int64_t b) {
 
 void add_image_commands(Cli& cli) {
     auto* image = cli.app.add_subcommand("image", "Manage images")->require_subcommand(1);
+
+    add_image_pull_command(cli, image);
 
     auto* imp = image->add_subcommand("import", "Make an image from a root filesystem tarball (.tar, .tar.gz, …)");
     auto tarball = std::make_shared<std::string>();
@@ -99,6 +101,17 @@ void add_image_commands(Cli& cli) {
                 store.remove(n);
                 std::printf("Untagged: %s\n", images::parse_reference(n).familiar().c_str());
             }
+            return 0;
+        };
+    });
+
+    auto* tag = image->add_subcommand("tag", "Give an image another name");
+    auto tag_names = std::make_shared<std::pair<std::string, std::string>>();
+    tag->add_option("SOURCE", tag_names->first, "An image in the store")->required();
+    tag->add_option("TARGET", tag_names->second, "The new name, e.g. registry.local:5000/app:1")->required();
+    tag->callback([&cli, tag_names] {
+        cli.action = [tag_names] {
+            images::Store(state::state_root()).tag(tag_names->first, tag_names->second);
             return 0;
         };
     });

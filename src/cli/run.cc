@@ -8,6 +8,7 @@
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "cli/pull.h"
 #include "images/store.h"
 #include "netns/link.h"
 #include "netns/network.h"
@@ -44,6 +45,7 @@ struct RunOptions {
     bool rm = false, detach = false, no_tty = false, interactive = true;
     std::vector<std::string> env;
     std::string user, workdir, entrypoint, name;
+    std::string pull;  // --pull always|missing|never
 };
 
 std::string random_hex(int n) {
@@ -176,6 +178,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     const compose::Service& svc = it->second;
     if (svc.image.empty())
         throw Error("service \"" + o.service + "\" has no image", "berth does not build images: set `image:` and import it");
+    ensure_images(project, {o.service}, o.pull, false);
     std::string root = state::state_root();
     images::Store store(root);
     images::ResolvedImage image = store.resolve(svc.image);
@@ -368,6 +371,8 @@ void add_run_command(Cli& cli) {
     cmd->add_option("--entrypoint", o->entrypoint, "Override the image's entrypoint");
     cmd->add_option("--name", o->name, "Name of the container");
     cmd->add_flag("-T,--no-TTY", o->no_tty, "Do not allocate a pseudo-terminal");
+    cmd->add_option("--pull", o->pull, "Pull the image: always, missing or never (default: the service's pull_policy)")
+        ->check(CLI::IsMember({"always", "missing", "never"}));
     auto no_stdin = std::make_shared<bool>(false);
     cmd->add_flag("--no-interactive", *no_stdin, "Keep stdin closed");
     // Everything after SERVICE is the container's command, options included.

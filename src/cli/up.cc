@@ -7,6 +7,7 @@
 #include "cli/progress.h"
 #include "cli/project.h"
 #include "cli/ps_format.h"
+#include "cli/pull.h"
 #include "control/control.h"
 #include "plan/brief.h"
 #include "plan/diff.h"
@@ -45,6 +46,7 @@ struct UpFlags {
     std::vector<std::string> scale;
     int timeout = -1;
     std::vector<std::string> services;
+    std::string pull;  // --pull always|missing|never
 };
 
 supervisor::UpOptions to_options(const UpFlags& f) {
@@ -128,6 +130,20 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
     if (f.dry_run) return dry_run(project, f, to_options(f));
+    {
+        std::vector<std::string> svcs;
+        if (f.services.empty() || !f.no_deps) {
+            std::set<std::string> all;
+            if (f.services.empty())
+                for (const auto& [n, _] : project.services) all.insert(n);
+            else
+                all = plan::with_dependencies(project, f.services);
+            svcs.assign(all.begin(), all.end());
+        } else {
+            svcs = f.services;
+        }
+        ensure_images(project, svcs, f.pull, false);
+    }
     state::ProjectState ps(state::runtime_dir(), project.name);
     if (ps.supervisor_pid() > 0) {
         // Already up: the supervisor recreates what changed and starts what is new.
@@ -480,6 +496,8 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_option("--wait-timeout", f->wait_timeout, "Seconds to wait with --wait");
     up_cmd->add_option("--scale", f->scale, "SERVICE=NUM: number of containers of a service");
     up_cmd->add_option("-t,--timeout", f->timeout, "Seconds to wait for a container to stop");
+    up_cmd->add_option("--pull", f->pull, "Pull images: always, missing or never (default: each service's pull_policy)")
+        ->check(CLI::IsMember({"always", "missing", "never"}));
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
     up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up(cli.global, *f); }; });
 

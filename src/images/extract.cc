@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <vector>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -71,8 +72,48 @@ std::string temp_sibling(const std::string& dest) {
     return (fs::path(dest).parent_path() / (fs::path(dest).filename().string() + buf)).string();
 }
 
-void extract_into(const std::string& path, const std::string& dir, bool whiteouts) {
-    ReadArchive in = open_read(path, false);
+// A layer's decompressed bytes as a libarchive read source for the tar reader, hashed on the
+// way: the diff_id comes out of the same single decompression pass as the files.
+struct Decompressed {
+    explicit Decompressed(const std::string& p) : raw(open_read(p, true)), path(p) {
+        archive_entry* e = nullptr;
+        if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK)
+            throw Error("cannot read " + path + ": " + archive_error_string(raw.get()));
+    }
+    static la_ssize_t read(archive* a, void* ud, const void** out) {
+        auto* d = static_cast<Decompressed*>(ud);
+        la_ssize_t n = archive_read_data(d->raw.get(), d->buf.data(), d->buf.size());
+        if (n < 0) {
+            archive_set_error(a, EIO, "%s", archive_error_string(d->raw.get()));
+            return -1;
+        }
+        d->hash.update(d->buf.data(), static_cast<size_t>(n));
+        *out = d->buf.data();
+        return n;
+    }
+    std::string finish() {  // hashes what the tar reader left (padding after its end)
+        la_ssize_t n;
+        while ((n = archive_read_data(raw.get(), buf.data(), buf.size())) > 0) hash.update(buf.data(), static_cast<size_t>(n));
+        if (n < 0) throw Error("cannot read " + path + ": " + archive_error_string(raw.get()));
+        return "sha256:" + hash.hex();
+    }
+    ReadArchive raw;
+    std::string path;
+    Sha256 hash;
+    std::vector<char> buf = std::vector<char>(1 << 17);
+};
+
+ReadArchive open_tar(Decompressed& d) {
+    ReadArchive a(archive_read_new(), archive_read_free);
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    if (archive_read_open(a.get(), &d, nullptr, &Decompressed::read, nullptr) != ARCHIVE_OK)
+        throw Error("cannot read " + d.path + ": " + archive_error_string(a.get()));
+    return a;
+}
+
+void extract_into(const std::string& path, const std::string& dir, bool whiteouts, Decompressed* source = nullptr) {
+    ReadArchive in = source ? open_tar(*source) : open_read(path, false);
     WriteArchive out(archive_write_disk_new(), archive_write_free);
     archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                                   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_OWNER |
@@ -160,11 +201,19 @@ std::string uncompressed_digest(const std::string& path) {
     return "sha256:" + h.hex();
 }
 
-void extract_layer(const std::string& archive, const std::string& dest) {
+void extract_layer(const std::string& archive, const std::string& dest, const std::string& expect_diff_id) {
     std::string tmp = temp_sibling(dest);
     files::create_directories(tmp);
     try {
-        extract_into(archive, tmp, true);
+        if (expect_diff_id.empty()) {
+            extract_into(archive, tmp, true);
+        } else {
+            Decompressed source(archive);
+            extract_into(archive, tmp, true, &source);
+            if (std::string got = source.finish(); got != expect_diff_id)
+                throw Error("it decompresses to " + got + " but the image config says " + expect_diff_id,
+                            "the image is corrupt in the registry; push it again");
+        }
         if (::rename(tmp.c_str(), dest.c_str()) < 0) throw Error::sys(errno, "rename layer into " + dest);
     } catch (...) {
         std::error_code ec;

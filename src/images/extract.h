@@ -4,6 +4,7 @@
 // links and device nodes.
 #pragma once
 
+#include <memory>
 #include <string>
 
 namespace berth::images {
@@ -15,7 +16,9 @@ std::string uncompressed_digest(const std::string& path);
 // Extracts `archive` into `dest`, which must not exist yet: everything goes to
 // a temporary sibling first, renamed into place on success and removed on
 // failure. Throws berth::Error naming the offending entry.
-void extract_layer(const std::string& archive, const std::string& dest);
+// With expect_diff_id, the digest of the decompressed bytes (computed in the same pass) must
+// be it, or nothing is put in place.
+void extract_layer(const std::string& archive, const std::string& dest, const std::string& expect_diff_id = {});
 
 // Extracts a whole archive (an image archive, not a layer) into an existing
 // directory with the same protections, no whiteout handling.

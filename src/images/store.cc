@@ -5,6 +5,7 @@
 #include "base/files.h"
 #include "images/extract.h"
 #include "images/reference.h"
+#include "images/store_detail.h"
 
 #include <cerrno>
 #include <ctime>
@@ -21,11 +22,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace berth::images {
-namespace {
-
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
-constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
-constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
+namespace detail {
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -59,6 +56,16 @@ std::string hex_of(const std::string& digest) {
         throw Error("unsupported or malformed digest \"" + digest + "\"");
     return digest.substr(7);
 }
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
+constexpr const char* kRefName = "org.opencontainers.image.ref.name";
+constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
+constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
 
 int64_t parse_ns(const json& j, const char* key) {
     return j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0;
@@ -212,7 +219,7 @@ ImageRecord Store::stage_image(const std::string& name, const json& config_in, c
                                  {"size", files::file_size(blob_path(config_digest))}}},
                      {"layers", layers}};
     std::string manifest_digest = put_blob_json(manifest);
-    return ImageRecord{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr))};
+    return ImageRecord{normalize_name(name), config_digest, manifest_digest, size, static_cast<int64_t>(std::time(nullptr)), {}, {}};
 }
 
 void Store::commit_images(const std::vector<ImageRecord>& recs) {
@@ -223,10 +230,12 @@ void Store::commit_images(const std::vector<ImageRecord>& recs) {
         for (auto it = ms.begin(); it != ms.end();)
             if ((*it)["annotations"].value(kRefName, "") == rec.name) it = ms.erase(it);
             else ++it;
-        ms.push_back({{"mediaType", kManifestType},
+        json ann = {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}};
+        if (!rec.repo_digest.empty()) ann["berth.repo-digest"] = rec.repo_digest;
+        ms.push_back({{"mediaType", rec.media_type.empty() ? kManifestType : rec.media_type},
                       {"digest", rec.manifest},
                       {"size", files::file_size(blob_path(rec.manifest))},
-                      {"annotations", {{kRefName, rec.name}, {"berth.created", std::to_string(rec.created)}}}});
+                      {"annotations", ann}});
     }
     write_index(index);
 }
@@ -359,16 +368,20 @@ std::vector<ImageRecord> Store::list() const {
             continue;
         }
         r.created = std::stoll(d["annotations"].value("berth.created", "0"));
+        r.media_type = d.value("mediaType", "");
+        r.repo_digest = d["annotations"].value("berth.repo-digest", "");
         out.push_back(r);
     }
     return out;
 }
 
-bool Store::has(const std::string& name) const {
+bool Store::has(const std::string& name) const { return find(name).has_value(); }
+
+std::optional<ImageRecord> Store::find(const std::string& name) const {
     std::string n = normalize_name(name);
     for (const auto& r : list())
-        if (r.name == n) return true;
-    return false;
+        if (r.name == n) return r;
+    return std::nullopt;
 }
 
 ResolvedImage Store::resolve(const std::string& name) const {
@@ -397,11 +410,24 @@ json Store::inspect(const std::string& name) const {
             {"RepoTags", {parse_reference(img.record.name).familiar()}},
             {"Name", img.record.name},
             {"Manifest", img.record.manifest},
+            {"RepoDigests", img.record.repo_digest.empty() ? json::array()
+                                : json::array({parse_reference(img.record.name).familiar() + "@" + img.record.repo_digest})},
             {"Size", img.record.size},
             {"Created", img.record.created},
             {"Config", config.value("config", json::object())},
             {"RootFS", config.value("rootfs", json::object())},
             {"LayerDirs", img.layer_dirs}};
+}
+
+ImageRecord Store::tag(const std::string& source, const std::string& target) {
+    std::string t = normalize_name(target);
+    auto rec = find(source);
+    if (!rec) throw not_found(source);
+    rec->name = t;
+    rec->created = static_cast<int64_t>(std::time(nullptr));
+    rec->repo_digest.clear();  // the registry's digest belongs to the source's repository
+    commit_images({*rec});
+    return *rec;
 }
 
 void Store::remove(const std::string& name) {

@@ -37,6 +37,8 @@ struct ImageRecord {
     std::string manifest;   // sha256:… of the manifest blob
     int64_t size = 0;       // bytes of layer blobs
     int64_t created = 0;    // unix seconds it was stored
+    std::string media_type;   // of the manifest; empty: OCI manifest
+    std::string repo_digest;  // what the registry named it by when pulled (index or manifest)
 };
 
 struct ResolvedImage {
@@ -55,12 +57,31 @@ public:
     std::vector<std::string> load_archive(const std::string& archive);
     std::vector<ImageRecord> list() const;
     void remove(const std::string& name);  // also removes layers no other image uses
+    ImageRecord tag(const std::string& source, const std::string& target);  // `docker tag`
     ResolvedImage resolve(const std::string& name) const;
     nlohmann::json inspect(const std::string& name) const;
     bool has(const std::string& name) const;
+    std::optional<ImageRecord> find(const std::string& name) const;
+
+    // Pulling (images/ingest.cc). A blob is written to ingest_path() under
+    // lock_blob() while it is hashed, then commit_blob() renames it into
+    // blobs/ once its digest is verified: nothing unverified is ever in blobs/.
+    std::string blob_path(const std::string& digest) const;
+    bool has_blob(const std::string& digest) const;
+    std::string ingest_path(const std::string& digest) const;  // the partial download
+    int lock_blob(const std::string& digest) const;            // an flock'd fd; close to unlock
+    void commit_blob(const std::string& tmp, const std::string& digest);
+    std::string put_blob_bytes(const std::string& bytes);      // returns its digest
+    // Names an image whose manifest, config and layer blobs are all in blobs/:
+    // extracts each layer not yet extracted, checking its diff_id against the
+    // config, then adds the name to the index.
+    ImageRecord add_pulled(const std::string& name, const std::string& manifest_digest,
+                           const std::string& media_type, const std::string& repo_digest);
+    // Extracts one stored layer blob (if its diff_id is not extracted yet), checking the
+    // diff_id in the same pass; a puller calls it as each layer arrives.
+    void ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id);
 
 private:
-    std::string blob_path(const std::string& digest) const;
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id

@@ -1,0 +1,57 @@
+#include "registry/helper.h"
+
+#include "base/fd.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace berth::registry {
+
+HelperResult run_helper(const std::string& program, const std::string& verb, const std::string& input) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) < 0) return {-1, std::strerror(errno)};
+    UniqueFd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) < 0) return {-1, std::strerror(errno)};
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) return {-1, std::strerror(errno)};
+    if (pid == 0) {
+        ::dup2(in_r.get(), 0);
+        ::dup2(out_w.get(), 1);
+        ::execlp(program.c_str(), program.c_str(), verb.c_str(), static_cast<char*>(nullptr));
+        const char msg[] = "cannot run the credential helper\n";
+        [[maybe_unused]] auto n = ::write(1, msg, sizeof msg - 1);
+        ::_exit(127);
+    }
+    in_r.reset();
+    out_w.reset();
+    auto old = std::signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < input.size()) {
+        ssize_t n = ::write(in_w.get(), input.data() + off, input.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+    }
+    in_w.reset();
+    std::signal(SIGPIPE, old);
+    HelperResult r;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (r.output.size() < (1 << 20)) r.output.append(buf, static_cast<size_t>(n));
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+}  // namespace berth::registry

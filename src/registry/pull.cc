@@ -1,0 +1,196 @@
+#include "registry/pull.h"
+
+#include "base/error.h"
+#include "images/reference.h"
+#include "images/store_detail.h"
+#include "registry/client.h"
+#include "registry/config.h"
+#include "registry/platform.h"
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using json = nlohmann::json;
+
+namespace berth::registry {
+namespace {
+
+std::string human(int64_t b) {
+    char buf[32];
+    if (b >= 1000 * 1000) std::snprintf(buf, sizeof buf, "%.1fMB", b / 1e6);
+    else if (b >= 1000) std::snprintf(buf, sizeof buf, "%.1fkB", b / 1e3);
+    else std::snprintf(buf, sizeof buf, "%lldB", static_cast<long long>(b));
+    return buf;
+}
+
+// A counting semaphore over the blobs in flight.
+class Slots {
+public:
+    explicit Slots(int n) : free_(n) {}
+    void acquire() {
+        std::unique_lock l(mu_);
+        cv_.wait(l, [&] { return free_ > 0; });
+        --free_;
+    }
+    void release() {
+        {
+            std::lock_guard l(mu_);
+            ++free_;
+        }
+        cv_.notify_one();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int free_;
+};
+
+bool known_layer_type(const std::string& t) {
+    return t.empty() || t == "application/vnd.oci.image.layer.v1.tar" || t == "application/vnd.oci.image.layer.v1.tar+gzip" ||
+           t == "application/vnd.oci.image.layer.v1.tar+zstd" || t == "application/vnd.docker.image.rootfs.diff.tar.gzip" ||
+           t == "application/vnd.docker.image.rootfs.diff.tar" ||
+           t == "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" ||
+           t == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+}
+
+// Whether a stored image is for the platform asked for ("" is this machine's): the same
+// index digest pulled for another platform is not up to date.
+bool stored_platform_fits(const images::ImageRecord& rec, const std::string& platform, const images::Store& store) {
+    json cfg = json::parse(images::detail::read_all(store.blob_path(rec.id)), nullptr, false);
+    if (!cfg.is_object()) return false;
+    std::string have = cfg.value("os", "linux") + "/" + cfg.value("architecture", "") +
+                       (cfg.value("variant", "").empty() ? "" : "/" + cfg.value("variant", ""));
+    Platform want = platform.empty() ? host_platform() : parse_platform(platform);
+    try {
+        return parse_platform(have).str() == parse_platform(want.str()).str();
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+struct Puller {
+    images::Store& store;
+    Session& session;
+    const Settings& settings;
+    Slots& slots;
+    const PullOptions& o;
+    std::mutex out_mu;
+
+    void say(const std::string& line) {
+        if (!o.progress) return;
+        std::lock_guard l(out_mu);
+        o.progress(line);
+    }
+
+    PullResult pull(const PullRequest& req) {
+        PullResult res;
+        res.ref = req.ref;
+        try {
+            images::Reference ref = images::parse_reference(req.ref);
+            std::string name = ref.familiar();
+            Client c(session, ref, endpoints(settings, ref.domain));
+            say(name + "  Pulling");
+            std::string target = ref.digest.empty() ? c.resolve() : ref.digest;
+            auto existing = store.find(req.ref);
+            if (existing && !target.empty() && existing->repo_digest == target && stored_platform_fits(*existing, req.platform, store)) {
+                res.ok = true;
+                res.digest = target;
+                say(name + "  Up to date (" + target.substr(0, 19) + ")");
+                return res;
+            }
+            Manifest m = c.fetch_manifest(target.empty() ? ref.tag : target);
+            if (target.empty()) target = m.digest;
+            if (m.is_index()) {
+                Platform want = req.platform.empty() ? host_platform() : parse_platform(req.platform);
+                json desc = choose_manifest(json::parse(m.bytes), want, name);
+                m = c.fetch_manifest(desc.value("digest", ""));
+                if (m.is_index()) throw Error("image " + name + ": an index names another index for " + want.str() + ", which berth does not follow");
+            }
+            json mj = json::parse(m.bytes);
+            json config = mj.value("config", json::object());
+            fetch_all(c, name, {config}, {});
+            json cfg = json::parse(images::detail::read_all(store.blob_path(config.value("digest", ""))), nullptr, false);
+            json diff_ids = cfg.is_object() ? cfg.value("rootfs", json::object()).value("diff_ids", json::array()) : json::array();
+            std::vector<json> layers;
+            for (const auto& l : mj.value("layers", json::array())) {
+                std::string t = l.value("mediaType", "");
+                if (!known_layer_type(t)) throw Error("image " + name + " has a layer of type \"" + t + "\", which berth cannot unpack");
+                layers.push_back(l);
+            }
+            if (diff_ids.size() != layers.size())
+                throw Error("image " + name + ": the manifest has " + std::to_string(layers.size()) + " layers but its config lists " +
+                            std::to_string(diff_ids.size()) + " diff_ids");
+            fetch_all(c, name, layers, diff_ids.get<std::vector<std::string>>());
+            if (store.put_blob_bytes(m.bytes) != m.digest) throw Error("the manifest of " + name + " changed while stored");
+            say(name + "  Extracting");
+            store.add_pulled(req.ref, m.digest, m.media_type, target);
+            res.ok = res.updated = true;
+            res.digest = target;
+            say(name + "  Pulled " + target);
+        } catch (const Error& e) {
+            res.error = e.message();
+            res.hint = e.hint();
+        } catch (const std::exception& e) {
+            res.error = e.what();
+        }
+        return res;
+    }
+
+    // Fetches the blobs in parallel; with diff_ids (one per blob), each layer is extracted as
+    // soon as it is stored, while the others still download.
+    void fetch_all(Client& c, const std::string& name, const std::vector<json>& blobs, const std::vector<std::string>& diff_ids) {
+        std::vector<std::future<void>> jobs;
+        for (size_t i = 0; i < blobs.size(); ++i) {
+            const json& b = blobs[i];
+            std::string diff_id = i < diff_ids.size() ? diff_ids[i] : "";
+            std::string digest = b.value("digest", "");
+            int64_t size = b.value("size", int64_t{0});
+            if (digest.rfind("sha256:", 0) != 0) throw Error("image " + name + " names a blob by \"" + digest + "\": berth checks sha256 digests only");
+            std::string short_id = digest.substr(7, 12);
+            jobs.push_back(std::async(std::launch::async, [this, &c, name, digest, size, short_id, diff_id] {
+                bool fetched = false;
+                if (!store.has_blob(digest)) {
+                    slots.acquire();
+                    struct Release {
+                        Slots& s;
+                        ~Release() { s.release(); }
+                    } release{slots};
+                    fetched = c.fetch_blob(store, digest, size, nullptr);
+                }
+                say(name + "  " + short_id + (fetched ? "  Downloaded " + human(size) : "  Already exists"));
+                if (!diff_id.empty()) store.ensure_layer_checked(digest, diff_id);
+            }));
+        }
+        std::exception_ptr first;
+        for (auto& j : jobs) {
+            try {
+                j.get();
+            } catch (...) {
+                if (!first) first = std::current_exception();
+            }
+        }
+        if (first) std::rethrow_exception(first);
+    }
+};
+
+}  // namespace
+
+std::vector<PullResult> pull_images(images::Store& store, const std::vector<PullRequest>& reqs, const PullOptions& o) {
+    Settings settings = load_settings();
+    Session session;
+    Slots slots(std::max(1, o.parallel));
+    Puller p{store, session, settings, slots, o, {}};
+    std::vector<PullResult> results(reqs.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < reqs.size(); ++i) threads.emplace_back([&, i] { results[i] = p.pull(reqs[i]); });
+    for (auto& t : threads) t.join();
+    return results;
+}
+
+}  // namespace berth::registry
