@@ -293,6 +293,7 @@ struct Supervisor::Impl {
         std::string key = r.state + "/" + r.health;
         if (last_event[r.name] == key) return;
         last_event[r.name] = key;
+        if (opts.on_container) opts.on_container(r.name, r.state, r.health, r.exit_code);  // notify hook
         std::string action = r.health.empty() || r.state != "running" ? r.state : "health_status: " + r.health;
         if (opts.on_progress && !ready_sent) opts.on_progress(r.name, action);
         if (subscribers.empty()) return;
@@ -417,6 +418,7 @@ struct Unit {
     void emit(std::string_view line) {
         if (tail.size() >= 10) tail.pop_front();
         tail.emplace_back(line);
+        if (sup->opts.on_line && sup->opts.on_line(cp.service, name(), line)) return;  // notify hook: the journal
         if (!sup->opts.attach) return;
         if (sup->opts.color) {
             static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};
@@ -1170,6 +1172,7 @@ void Supervisor::Impl::start_failed(Unit& u) {
 }
 
 void Supervisor::Impl::stop_all(bool kill_now) {
+    if (!stopping_all && opts.on_stopping) opts.on_stopping();  // notify hook
     stopping_all = true;
     for (auto& u : units) u->pending = false;
     if (kill_now) {
@@ -1556,8 +1559,10 @@ int Supervisor::run() {
     uv_signal_start(s.sigterm, on_signal, SIGTERM);
     ::signal(SIGPIPE, SIG_IGN);
 
+    if (s.opts.on_loop) s.opts.on_loop(&s.loop);  // notify hook
     s.schedule();
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    if (s.opts.on_loop_end) s.opts.on_loop_end();  // notify hook
     s.units.clear();
     s.retired_units.clear();
     s.dns.reset();
