@@ -33,8 +33,9 @@ std::unique_ptr<notify::Journal> journal_lines(supervisor::UpOptions& o, const c
     auto j = std::make_unique<notify::Journal>(sock && *sock ? sock : notify::kJournalSocket);
     o.on_line = [j = j.get(), all, services, name = project.name](const std::string& service, const std::string& container,
                                                                   std::string_view line) {
-        if (!all && !services.count(service)) return false;
-        return j->send(name, service, container, line);
+        if (all) return j->send(name, service, container, line);  // taken: stdout is the journal too
+        if (services.count(service)) j->send(name, service, container, line);
+        return false;  // still printed when attached, as docker compose shows a journald service
     };
     return j;
 }

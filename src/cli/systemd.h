@@ -21,8 +21,8 @@ std::unique_ptr<notify::Notifier> notify_systemd(supervisor::UpOptions& o);
 
 // Containers' output lines to the journal, as entries with CONTAINER_NAME=, SYSLOG_IDENTIFIER=
 // (the service) and COMPOSE_PROJECT=: every line when `o` is attached and stdout is the
-// journal's stream (a unit's output), and, attached or not, the lines of the services with
-// `logging: driver: journald`. Null when neither applies; else it must outlive the run.
+// journal's stream (a unit's output; then not printed), and, attached or not, the lines of
+// the services with `logging: driver: journald` (printed too when attached). Null when neither applies; else it must outlive the run.
 // $BERTH_JOURNAL_SOCKET replaces /run/systemd/journal/socket (tests).
 std::unique_ptr<notify::Journal> journal_lines(supervisor::UpOptions& o, const compose::Project& project);
 
