@@ -64,7 +64,7 @@ grep -q 'READY=1' "$work/notify.log"
 check "READY=1 arrives" 0 $?
 
 json=$("$BERTH" ps -a --format json)
-field() { echo "$json" | python3 -c "import json,sys; print([c.get('$2') for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
+field() { printf '%s' "$json" | python3 -c "import json,sys; print([c.get('$2') for c in json.load(sys.stdin) if c['service']=='$1'][0])"; }
 check "db is healthy when READY=1 is sent" healthy "$(field db health)"
 check "web runs when READY=1 is sent" running "$(field web state)"
 check "migrate has completed" 0 "$(field migrate exit_code)"
