@@ -26,8 +26,9 @@ services:
       start_interval: 50ms
   cache:
     image: it/busybox
-    command: sh -c 'trap "echo cache >> /out/stopped; exit 0" TERM; while true; do sleep 0.05; done'
+    command: sh -c 'trap "echo cache >> /out/stopped; exit 0" TERM; echo cache up; while true; do sleep 0.05; done'
     volumes: [./out:/out]
+    logging: {driver: journald}
   migrate:
     image: it/busybox
     command: sh -c 'echo migrated; exit 0'
@@ -54,7 +55,11 @@ with open(sys.argv[2], "w") as out:
 PY
 python3 "$work/listen.py" "$work/notify.sock" "$work/notify.log" &
 listener=$!
-for _ in $(seq 100); do grep -q listening "$work/notify.log" 2>/dev/null && break; sleep 0.05; done
+# journald's side too: cache logs with `driver: journald` (BERTH_JOURNAL_SOCKET for the test).
+python3 "$work/listen.py" "$work/journal.sock" "$work/journal.log" &
+journal=$!
+export BERTH_JOURNAL_SOCKET="$work/journal.sock"
+for _ in $(seq 100); do grep -q listening "$work/notify.log" 2>/dev/null && grep -q listening "$work/journal.log" 2>/dev/null && break; sleep 0.05; done
 
 # WATCHDOG_USEC 400 ms: pings every 200 ms.
 NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=400000 "$BERTH" up > "$work/up.out" 2>&1 &
@@ -104,6 +109,15 @@ n=$(awk -v t0="$t0" '$1 >= t0 && $1 < t0 + 2 && /WATCHDOG=1/' "$work/notify.log"
 echo "     $n watchdog pings in 2 s (asked: every 200 ms)"
 check "watchdog pings at the asked interval (8..12 in 2 s)" 1 "$([ "$n" -ge 8 ] && [ "$n" -le 12 ] && echo 1)"
 
+# Reload (the unit's ExecReload=berth up -d): the running supervisor applies a changed file.
+sed -i 's/echo web up;/echo web up again;/' compose.yaml
+out=$("$BERTH" up -d 2>&1)
+contains "reload recreates the changed service" "Container itnotify-web-1  Recreated" "$out"
+for _ in $(seq 100); do grep -q 'web up again' "$work/up.out" && break; sleep 0.05; done
+contains "the recreated web runs under the same supervisor" "itnotify-web-1  | web up again" "$(cat "$work/up.out")"
+check "READY=1 is not sent again" 1 "$(grep -c 'READY=1' "$work/notify.log")"
+: > out/stopped
+
 # SIGTERM: STOPPING=1, then web stops before db (it depends on db); up exits 0.
 kill -TERM $up
 wait $up
@@ -117,6 +131,9 @@ json=$("$BERTH" ps -a --format json)
 check "db finished after web" 1 "$([ "$(field db finished_at)" \> "$(field web finished_at)" ] && echo 1)"
 check "every container exited" "exited exited exited exited" "$(for s in db cache migrate web; do field $s state; done | tr '\n' ' ' | sed 's/ $//')"
 contains "attached output is there" "itnotify-web-1  | web up" "$(cat "$work/up.out")"
+contains "a journald service's line is printed too" "itnotify-cache-1  | cache up" "$(cat "$work/up.out")"
+contains "… and sent to the journal with docker's fields" "MESSAGE=cache up|PRIORITY=6|SYSLOG_IDENTIFIER=cache|CONTAINER_NAME=itnotify-cache-1|COMPOSE_PROJECT=itnotify|COMPOSE_SERVICE=cache|" "$(cat "$work/journal.log")"
+check "only the journald service's lines go to the journal" "" "$(grep -v -e listening -e 'CONTAINER_NAME=itnotify-cache-1' "$work/journal.log")"
 check "no escape codes in attached output to a non-terminal" 0 "$(grep -c "$(printf '\033')" "$work/up.out")"
 
 # Without NOTIFY_SOCKET nothing is sent; WATCHDOG_PID of another process: no pings.
@@ -125,8 +142,18 @@ lines=$(wc -l < "$work/notify.log")
 "$BERTH" down >/dev/null 2>&1
 check "up -d without NOTIFY_SOCKET sends nothing" "$lines" "$(wc -l < "$work/notify.log")"
 
-kill $listener
-wait $listener 2>/dev/null
+# Under systemd (stdout is the journal's stream, $JOURNAL_STREAM names it): every line goes to
+# the journal as an entry of its own, none to stdout.
+: > "$work/journal.log"
+touch "$work/up2.out"
+js=$(stat -c '%d:%i' "$work/up2.out")
+JOURNAL_STREAM=$js "$BERTH" up --abort-on-container-exit migrate > "$work/up2.out" 2>/dev/null
+check "under the journal: no container line on stdout" "" "$(grep '|' "$work/up2.out")"
+contains "under the journal: migrate's line as an entry" "MESSAGE=migrated|PRIORITY=6|SYSLOG_IDENTIFIER=migrate|CONTAINER_NAME=itnotify-migrate-1" "$(cat "$work/journal.log")"
+"$BERTH" down >/dev/null 2>&1
+
+kill $listener $journal
+wait $listener $journal 2>/dev/null
 "$BERTH" down >/dev/null 2>&1
 check_no_leaks itnotify-
 finish
