@@ -11,7 +11,7 @@ port=${SHOP_PORT:-8088}
 $berth $stack down >/dev/null 2>&1 || true   # a stack left from an earlier run
 echo "== berth up --wait   (returns once every service is healthy)"
 $berth $stack up --wait --wait-timeout 60
-echo "== one request through the gateway: curl http://127.0.0.1:$port/cgi-bin/order?item=teapot"
+echo "== one request through the gateway: wget -qO- http://127.0.0.1:$port/cgi-bin/order?item=teapot"
 timeout 15 wget -qO- "http://127.0.0.1:$port/cgi-bin/order?item=teapot"
 echo "== berth ps"
 $berth $stack ps
