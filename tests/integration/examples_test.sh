@@ -2,7 +2,8 @@
 # The example stacks run as their READMEs say: examples/shop (the microservices demo: one
 # order through the gateway's published port touches every service; audit crashed once and
 # was restarted; the store keeps its orders on its volume across down/up) and examples/hello
-# (the smallest stack: published port, a name resolved from another container).
+# (the smallest stack: published port, a name resolved from another container) and
+# examples/limits (memory, pids and cpus limits, each hit and measured).
 . "$(dirname "$0")/lib/common.sh"
 ip link set lo up
 examples=$(cd "$here/../../examples" && pwd)
@@ -54,4 +55,19 @@ contains "hello: the published port" "Hello from berth" "$(timeout 5 wget -qO- h
 contains "hello: web by name from store" "Hello from berth" "$($BERTH $hello exec -T store wget -qO- http://web:8080/)"
 $BERTH $hello down -v >/dev/null 2>&1
 check_no_leaks hello-
+
+# --- limits: each service runs into its limit (attached `up` ends when all three have) ---
+limits="-f $examples/limits/compose.yaml"
+out=$($BERTH $limits up 2>&1)
+echo "$out" | grep -e 'pids:' -e 'cpus:' -e 'exited with' | sed 's/^/     /'
+json=$($BERTH $limits ps -a --format json)
+check "memory: OOM-killed at 32m" "137" "$(field memory exit_code)"
+held=$(echo "$out" | sed -n 's/.*memory: holding \([0-9]*\) MiB$/\1/p' | tail -1)
+check "memory: held less than 32 MiB when killed" 1 "$([ "${held:-99}" -lt 32 ] && echo 1)"
+n=$(echo "$out" | sed -n 's/.*fork failed with \([0-9]*\) processes running/\1/p')
+check "pids: fork failed at 16 processes at most" 1 "$([ -n "$n" ] && [ "$n" -le 16 ] && [ "$n" -ge 8 ] && echo 1)"
+cpu=$(echo "$out" | sed -n 's/.*used \([0-9]*\) ms of CPU in \([0-9]*\) ms/\1 \2/p')
+check "cpus: at most 0.25 CPU (plus one 100 ms period)" 1 "$([ -n "$cpu" ] && [ $((${cpu% *} * 100 / ${cpu#* })) -le 30 ] && echo 1)"
+$BERTH $limits down >/dev/null 2>&1
+check_no_leaks limits-
 finish
