@@ -13,7 +13,7 @@
 namespace berth::notify {
 
 std::string status_line(const std::map<std::string, ContainerStatus>& containers) {
-    size_t up = 0, checked = 0, healthy = 0;
+    size_t up = 0, checked = 0, healthy = 0, waiting_count = 0;
     std::string waiting;
     for (const auto& [name, c] : containers) {
         bool completed = c.state == "exited" && c.exit_code.value_or(-1) == 0;
@@ -22,8 +22,9 @@ std::string status_line(const std::map<std::string, ContainerStatus>& containers
         if (!c.health.empty()) ++checked;
         if (running && c.health == "healthy") ++healthy;
         bool there = completed || (running && (c.health.empty() || c.health == "healthy"));
-        if (!there) waiting += (waiting.empty() ? "" : ", ") + name;
+        if (!there && ++waiting_count <= kStatusNames) waiting += (waiting.empty() ? "" : ", ") + name;
     }
+    if (waiting_count > kStatusNames) waiting += " and " + std::to_string(waiting_count - kStatusNames) + " more";
     std::string line = std::to_string(up) + "/" + std::to_string(containers.size()) + " running";
     if (checked) line += ", " + std::to_string(healthy) + "/" + std::to_string(checked) + " healthy";
     if (!waiting.empty()) line += ", waiting for " + waiting;

@@ -34,7 +34,9 @@ struct ContainerStatus {
 };
 
 // "3/5 running, 2/3 healthy, waiting for db, web": containers running (or a one-shot job done
-// with 0) out of all, healthy out of those with a health check, and the ones not there yet.
+// with 0) out of all, healthy out of those with a health check, and the ones not there yet
+// (the first kStatusNames by name, then "and N more").
+inline constexpr size_t kStatusNames = 5;
 std::string status_line(const std::map<std::string, ContainerStatus>& containers);
 
 // How long systemd should still wait for READY=1 each time the stack makes progress.

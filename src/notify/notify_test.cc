@@ -46,6 +46,9 @@ TEST_CASE("status_line counts running, healthy and names who is waited for") {
     c["app-migrate-1"].exit_code = 2;  // a failed one-shot job is not there
     CHECK(status_line(c) == "3/4 running, 1/1 healthy, waiting for app-migrate-1");
     CHECK(status_line({}) == "0/0 running");
+    std::map<std::string, ContainerStatus> many;
+    for (char c = 'a'; c <= 'h'; ++c) many[std::string(1, c)] = {"created", "", {}};
+    CHECK(status_line(many) == "0/8 running, waiting for a, b, c, d, e and 3 more");
 }
 
 TEST_CASE("socket_address: paths and abstract names") {
