@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/systemd.h"
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "cli/pull.h"
@@ -183,6 +184,8 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
                 failed = true;
             }
         };
+        auto notifier = notify_systemd(o);  // Type=notify under systemd; null elsewhere
+        auto journal = journal_lines(o, project);
         supervisor::Supervisor sup(std::move(project), o);
         int code = sup.run();
         return failed && code == 0 ? 1 : code;
@@ -197,6 +200,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         ::close(p[0]);
         setsid();
         int wfd = detach_stdio(project.name, p[1]);
+        auto journal = journal_lines(o, project);  // logging: driver: journald
         o.on_progress = [wfd](const std::string& name, const std::string& action) {
             std::string line = "P\t" + name + "\t" + action + "\n";
             ssize_t w = ::write(wfd, line.data(), line.size());

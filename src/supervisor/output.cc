@@ -71,6 +71,7 @@ void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n
 void Supervisor::Impl::emit_line(Unit& u, std::string_view line) {
     if (u.inst.tail.size() >= 10) u.inst.tail.pop_front();
     u.inst.tail.emplace_back(line);
+    if (opts.on_line && opts.on_line(u.cp.service, u.name(), line)) return;  // notify hook: the journal
     if (!opts.attach) return;
     if (opts.color) {
         static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};

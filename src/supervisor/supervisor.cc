@@ -94,6 +94,7 @@ void Supervisor::Impl::emit_event(const state::ContainerRecord& r) {
     std::string key = r.state + "/" + r.health;
     if (last_event[r.name] == key) return;
     last_event[r.name] = key;
+    if (opts.on_container) opts.on_container(r.name, r.state, r.health, r.exit_code);  // notify hook
     std::string action = r.health.empty() || r.state != "running" ? r.state : "health_status: " + r.health;
     if (opts.on_progress && !ready_sent) opts.on_progress(r.name, action);
     if (subscribers.empty()) return;
@@ -240,6 +241,7 @@ void Supervisor::Impl::schedule() {
 // ---- stopping ----
 
 void Supervisor::Impl::stop_all(bool kill_now) {
+    if (!stopping && opts.on_stopping) opts.on_stopping();  // notify hook
     stopping = true;
     for (auto& u : units) u->on({Event::Hold});
     if (kill_now) {
@@ -405,8 +407,10 @@ int Supervisor::run() {
     uv_signal_start(s.sigterm.get(), on_signal, SIGTERM);
     ::signal(SIGPIPE, SIG_IGN);
 
+    if (s.opts.on_loop) s.opts.on_loop(&s.loop);  // notify hook
     s.schedule();
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    if (s.opts.on_loop_end) s.opts.on_loop_end();  // notify hook
     s.units.clear();
     s.retired_units.clear();
     s.dns.reset();

@@ -16,7 +16,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+struct uv_loop_s;
 
 namespace berth::supervisor {
 
@@ -37,6 +40,18 @@ struct UpOptions {
     std::function<void(const std::string& name, const std::string& action)> on_progress;
     // Called once: everything requested is started (ok) or `up` failed (error text).
     std::function<void(bool ok, const std::string& error)> on_ready;
+    // Hooks for systemd's notification protocol (cli/up.cc, notify/notify.h):
+    // every container state change for the whole run, not only until ready;
+    std::function<void(const std::string& name, const std::string& state, const std::string& health,
+                       std::optional<int> exit_code)> on_container;
+    // the stack begins to stop (a signal, `down`, --abort-on-container-exit);
+    std::function<void()> on_stopping;
+    // the loop runs / has ended: a caller's handles on it (a watchdog timer) start in on_loop,
+    // must not keep the loop alive (uv_unref), and are closed in on_loop_end.
+    std::function<void(uv_loop_s* loop)> on_loop;
+    std::function<void()> on_loop_end;
+    // A whole line of a container's output; true: taken (sent to the journal), not printed.
+    std::function<bool(const std::string& service, const std::string& container, std::string_view line)> on_line;
 };
 
 class Supervisor {

@@ -1,0 +1,73 @@
+#!/bin/sh
+# The example stacks run as their READMEs say: examples/shop (the microservices demo: one
+# order through the gateway's published port touches every service; audit crashed once and
+# was restarted; the store keeps its orders on its volume across down/up) and examples/hello
+# (the smallest stack: published port, a name resolved from another container) and
+# examples/limits (memory, pids and cpus limits, each hit and measured).
+. "$(dirname "$0")/lib/common.sh"
+ip link set lo up
+examples=$(cd "$here/../../examples" && pwd)
+
+# --- shop ---
+"$examples/shop/make-image.sh" "$BERTH" >/dev/null
+export SHOP_PORT=18088
+shop="-f $examples/shop/compose.yaml"
+start=$(date +%s.%N)
+$BERTH $shop up --wait --wait-timeout 60 >/dev/null 2>"$work/up.err"
+check "shop: up --wait" 0 $?
+echo "     shop healthy in $(python3 -c "import time; print(round(time.time() - $start, 1))") s"
+out=$(timeout 20 wget -qO- "http://127.0.0.1:$SHOP_PORT/cgi-bin/order?item=teapot")
+echo "$out" | sed 's/^/     /'
+contains "gateway took the order" "gateway: order for teapot" "$out"
+contains "orders placed it" "orders: placed order" "$out"
+contains "inventory reserved it, asking orders back by name" "inventory: reserved 1 teapot (price 18 from orders" "$out"
+contains "store saved it on its volume and queued a job" "on volume store-data (1 orders kept), queued a job" "$out"
+contains "the worker finished it" "done by shop-worker-1" "$out"
+contains "audit logged it after its restart" "audit: logged order" "$out"
+json=$($BERTH $shop ps -a --format json)
+field() { printf '%s' "$json" | python3 -c "import json,sys; print([c.get('$2') for c in [json.loads(l) for l in sys.stdin if l.strip()] if c['service']=='$1'][0])"; }
+check "audit crashed on purpose and was restarted" 1 "$(field audit restarts)"
+check "every service runs" "running running running running running running" \
+    "$(for s in gateway orders inventory store worker audit; do field $s state; done | tr '\n' ' ' | sed 's/ $//')"
+contains "audit's crash is in its logs" "audit: crashing on purpose" "$($BERTH $shop logs audit)"
+contains "the worker's logs" "worker: shipping order" "$($BERTH $shop logs worker)"
+# The worker's limits, in its cgroup (v2: one hierarchy; v1: memory and pids controllers).
+cg=$(field worker cgroup)
+limit() {  # limit V2FILE V1CONTROLLER V1FILE
+    if [ -f "/sys/fs/cgroup/$cg/$1" ]; then cat "/sys/fs/cgroup/$cg/$1"; else cat "/sys/fs/cgroup/$2/$cg/$3" 2>/dev/null; fi
+}
+check "the worker's memory limit (16m)" 16777216 "$(limit memory.max memory memory.limit_in_bytes)"
+check "the worker's pids limit" 16 "$(limit pids.max pids pids.max)"
+# The store's orders survive down/up (named volume); down -v removes them.
+$BERTH $shop down >/dev/null 2>&1
+$BERTH $shop up --wait --wait-timeout 60 >/dev/null 2>&1
+out=$(timeout 20 wget -qO- "http://127.0.0.1:$SHOP_PORT/cgi-bin/order?item=kettle")
+contains "orders kept on the volume across down/up" "(2 orders kept)" "$out"
+$BERTH $shop down -v >/dev/null 2>&1
+check_no_leaks shop-
+
+# --- hello ---
+"$examples/hello/make-image.sh" "$BERTH" >/dev/null
+hello="-f $examples/hello/compose.yaml"
+$BERTH $hello up -d >/dev/null 2>&1
+check "hello: up -d" 0 $?
+contains "hello: the published port" "Hello from berth" "$(timeout 5 wget -qO- http://127.0.0.1:8080/)"
+contains "hello: web by name from store" "Hello from berth" "$($BERTH $hello exec -T store wget -qO- http://web:8080/)"
+$BERTH $hello down -v >/dev/null 2>&1
+check_no_leaks hello-
+
+# --- limits: each service runs into its limit (attached `up` ends when all three have) ---
+limits="-f $examples/limits/compose.yaml"
+out=$($BERTH $limits up 2>&1)
+echo "$out" | grep -e 'pids:' -e 'cpus:' -e 'exited with' | sed 's/^/     /'
+json=$($BERTH $limits ps -a --format json)
+check "memory: OOM-killed at 32m" "137" "$(field memory exit_code)"
+held=$(echo "$out" | sed -n 's/.*memory: holding \([0-9]*\) MiB$/\1/p' | tail -1)
+check "memory: held less than 32 MiB when killed" 1 "$([ "${held:-99}" -lt 32 ] && echo 1)"
+n=$(echo "$out" | sed -n 's/.*fork failed with \([0-9]*\) processes running/\1/p')
+check "pids: fork failed at 16 processes at most" 1 "$([ -n "$n" ] && [ "$n" -le 16 ] && [ "$n" -ge 8 ] && echo 1)"
+cpu=$(echo "$out" | sed -n 's/.*used \([0-9]*\) ms of CPU in \([0-9]*\) ms/\1 \2/p')
+check "cpus: at most 0.25 CPU (plus one 100 ms period)" 1 "$([ -n "$cpu" ] && [ $((${cpu% *} * 100 / ${cpu#* })) -le 30 ] && echo 1)"
+$BERTH $limits down >/dev/null 2>&1
+check_no_leaks limits-
+finish
