@@ -118,7 +118,7 @@ public:
             std::vector<Heredoc> docs;
             if (wants_heredocs(cur_.text, ctx_.escape) && cur_.text.find("<<") != std::string::npos)
                 docs = read_heredocs();
-            add(df, parse_instruction(ctx_, cur_, std::move(docs), false));
+            add(df, parse_instruction(ctx_, cur_, std::move(docs)));
         }
         if (df.instructions.empty()) {
             LogicalLine at{{}, {std::max(1, static_cast<int>(lines_.size())), 1, 0}, 0};
