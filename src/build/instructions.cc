@@ -124,7 +124,7 @@ bool looks_like_json(std::string_view s) {
     return i < s.size() && (s[i] == '"' || s[i] == '\'');
 }
 
-CommandLine command_line(const Req& r, bool allow_empty_json) {
+CommandLine command_line(const Req& r) {
     CommandLine c;
     if (auto j = r.json()) {
         c.args = std::move(*j);
@@ -310,7 +310,7 @@ RunData parse_run(const Req& r) {
     d.security = f.get("security");
     if (!d.security.empty() && d.security != "sandbox" && d.security != "insecure")
         r.fail("unsupported security mode \"" + d.security + "\"", "use --security=sandbox or insecure", "--security");
-    d.cmd = command_line(r, true);
+    d.cmd = command_line(r);
     return d;
 }
 
@@ -384,7 +384,7 @@ Payload parse_payload(const Req& r) {
     case Kind::From: return parse_from(r);
     case Kind::Run: return parse_run(r);
     case Kind::Cmd:
-    case Kind::Entrypoint: r.no_flags(); return CmdData{command_line(r, true)};
+    case Kind::Entrypoint: r.no_flags(); return CmdData{command_line(r)};
     case Kind::Label:
     case Kind::Env: r.no_flags(); return parse_pairs(r);
     case Kind::Add:
@@ -439,7 +439,7 @@ Payload parse_payload(const Req& r) {
 
 }  // namespace
 
-Instruction parse_instruction(const Ctx& ctx, const LogicalLine& line, std::vector<Heredoc> heredocs, bool nested) {
+Instruction parse_instruction(const Ctx& ctx, const LogicalLine& line, std::vector<Heredoc> heredocs) {
     auto [kw, rest] = split_keyword(line.text);
     std::string up = upper(kw);
     Instruction in;
@@ -472,13 +472,12 @@ Instruction parse_instruction(const Ctx& ctx, const LogicalLine& line, std::vect
         OnbuildData d;
         d.expression = rest;
         for (const auto& h : heredocs) d.expression += "\n" + h.content + h.name;
-        d.trigger = std::make_shared<const Instruction>(parse_instruction(ctx, sub, std::move(heredocs), true));
+        d.trigger = std::make_shared<const Instruction>(parse_instruction(ctx, sub, std::move(heredocs)));
         in.data = std::move(d);
         return in;
     }
     FlagWords fw = extract_flags(rest, ctx.escape);
     Req r{ctx, line, in.kind, std::move(fw.flags), std::move(fw.rest), std::move(heredocs)};
-    (void)nested;
     in.data = parse_payload(r);
     return in;
 }

@@ -58,7 +58,7 @@ std::vector<Heredoc> heredocs_in_line(std::string_view line);
 std::optional<Heredoc> heredoc_word(std::string_view word);
 
 // Types one instruction. `heredocs` hold their bodies.
-Instruction parse_instruction(const Ctx& ctx, const LogicalLine& line, std::vector<Heredoc> heredocs, bool nested);
+Instruction parse_instruction(const Ctx& ctx, const LogicalLine& line, std::vector<Heredoc> heredocs);
 
 // Flag table of one instruction.
 enum class FlagType { Bool, String, Strings };

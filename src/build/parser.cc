@@ -6,6 +6,9 @@
 #include "build/parse_internal.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
 
 namespace berth::build {
 namespace detail {
@@ -118,7 +121,7 @@ public:
             std::vector<Heredoc> docs;
             if (wants_heredocs(cur_.text, ctx_.escape) && cur_.text.find("<<") != std::string::npos)
                 docs = read_heredocs();
-            add(df, parse_instruction(ctx_, cur_, std::move(docs), false));
+            add(df, parse_instruction(ctx_, cur_, std::move(docs)));
         }
         if (df.instructions.empty()) {
             LogicalLine at{{}, {std::max(1, static_cast<int>(lines_.size())), 1, 0}, 0};
@@ -264,6 +267,18 @@ const char* mount_type_name(MountType t) {
 
 Dockerfile parse_dockerfile(std::string_view text, const std::string& filename) {
     return Reader(text, filename).run();
+}
+
+Dockerfile load_dockerfile(const std::string& path, const std::string& display) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        Error e = Error::sys(errno, "cannot read the Dockerfile " + path);
+        e.set_hint("give the build's `dockerfile:` relative to its context, or write the file");
+        throw e;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_dockerfile(ss.str(), display.empty() ? path : display);
 }
 
 }  // namespace berth::build

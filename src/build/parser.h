@@ -23,4 +23,7 @@ namespace berth::build {
 // `filename` is what error messages name (e.g. "Dockerfile", "app/Dockerfile.dev").
 Dockerfile parse_dockerfile(std::string_view text, const std::string& filename = "Dockerfile");
 
+// Reads and parses the file at `path`; errors name it as `display` (default: the path).
+Dockerfile load_dockerfile(const std::string& path, const std::string& display = {});
+
 }  // namespace berth::build

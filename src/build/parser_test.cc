@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 using namespace berth::build;
 
@@ -380,4 +381,27 @@ TEST_CASE("invalid JSON is shell form, with a warning when it was meant as JSON"
     CHECK(df.warnings[0].message ==
           "Dockerfile:4:1: CMD: the arguments look like a JSON array but are not valid JSON: they run as a shell command");
     CHECK(df.warnings[2].loc.line == 6);
+}
+
+TEST_CASE("load_dockerfile reads a file and names it in errors") {
+    char tmpl[] = "/tmp/berth-df-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    std::string dir = tmpl;
+    std::ofstream(dir + "/Dockerfile.dev") << "FROM a\nRUNN x\n";
+    try {
+        load_dockerfile(dir + "/Dockerfile.dev", "app/Dockerfile.dev");
+        FAIL("no error");
+    } catch (const berth::Error& e) {
+        CHECK(std::string(e.what()) == "app/Dockerfile.dev:2:1: unknown instruction: RUNN");
+    }
+    std::ofstream(dir + "/Dockerfile") << "FROM a\n";
+    CHECK(load_dockerfile(dir + "/Dockerfile").filename == dir + "/Dockerfile");
+    try {
+        load_dockerfile(dir + "/missing");
+        FAIL("no error");
+    } catch (const berth::Error& e) {
+        CHECK(std::string(e.what()) == "cannot read the Dockerfile " + dir + "/missing: No such file or directory");
+        CHECK(e.code() == ENOENT);
+    }
+    std::filesystem::remove_all(dir);
 }
