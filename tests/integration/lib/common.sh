@@ -74,9 +74,15 @@ check_no_leaks() {
     left=$(leak_cgroups "$1")
     check "no cgroups left" "" "$left"
     # The parent group goes with the last container in it (another test's containers may still be there).
-    empty=0
-    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-        [ -d "$d" ] && [ -z "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" ] && empty=$((empty + 1))
+    # Another script's container may be coming or going at this moment (ctest -j2), leaving the
+    # parent empty for an instant: a leak is an empty parent that stays.
+    for _ in $(seq 30); do
+        empty=0
+        for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
+            [ -d "$d" ] && [ -z "$(find "$d" -mindepth 1 -maxdepth 1 -type d)" ] && empty=$((empty + 1))
+        done
+        [ "$empty" -eq 0 ] && break
+        sleep 0.1
     done
     check "no empty berth parent group left" 0 "$empty"
     left=$(ls "$BERTH_ROOT/containers" 2>/dev/null | grep "^$1" || true)
