@@ -4,7 +4,7 @@
 #include "base/error.h"
 #include "cgroups/cgroups.h"
 #include "logs/log_file.h"
-#include "netns/network.h"
+#include "netns/netns.h"
 #include "supervisor/impl.h"
 #include "volumes/volume.h"
 

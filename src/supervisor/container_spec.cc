@@ -1,9 +1,9 @@
 #include "supervisor/container_spec.h"
 
 #include "base/error.h"
+#include "base/strings.h"
 #include "compose/units.h"
-#include "netns/dns.h"
-#include "netns/files.h"
+#include "netns/netns.h"
 #include "plan/brief.h"
 #include "runtime/user.h"
 #include "volumes/volume.h"
@@ -32,16 +32,6 @@ int rlimit_resource(const std::string& name) {
     auto it = names.find(name);
     if (it == names.end()) throw Error("ulimits: unknown limit \"" + name + "\"", "see `man setrlimit` for the names (nofile, nproc, core, …)");
     return it->second;
-}
-
-void set_env(std::vector<std::string>& env, const std::string& kv) {
-    std::string key = kv.substr(0, kv.find('='));
-    for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) {
-            e = kv;
-            return;
-        }
-    env.push_back(kv);
 }
 
 }  // namespace

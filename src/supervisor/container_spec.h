@@ -6,7 +6,7 @@
 
 #include "compose/model.h"
 #include "images/store.h"
-#include "netns/files.h"
+#include "netns/netns.h"
 #include "runtime/spec.h"
 #include "runtime/user.h"
 

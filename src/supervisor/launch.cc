@@ -2,7 +2,7 @@
 // launch): its network plan, its spec, its output pipes and log, the runtime's
 // start, and the watch on its exit.
 #include "base/error.h"
-#include "netns/link.h"
+#include "netns/netns.h"
 #include "supervisor/impl.h"
 
 #include <spdlog/spdlog.h>

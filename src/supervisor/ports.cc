@@ -2,7 +2,7 @@
 // (proxies) a unit keeps for its life, and the kernel's forwarding (DNAT) while
 // its container runs.
 #include "base/error.h"
-#include "netns/link.h"
+#include "netns/netns.h"
 #include "supervisor/impl.h"
 
 #include <spdlog/spdlog.h>

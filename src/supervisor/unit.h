@@ -18,7 +18,7 @@
 #include "compose/model.h"
 #include "images/store.h"
 #include "logs/log_file.h"
-#include "netns/proxy.h"
+#include "netns/netns.h"
 #include "plan/brief.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
