@@ -39,22 +39,10 @@ NftResult run_nft(const std::vector<std::string>& args, const std::string& input
     if (err != 0) throw Error::sys(err, "run nft (is the nftables package installed? scripts/setup.sh installs it)");
     in_r.reset();
     out_w.reset();
-    size_t off = 0;
-    while (off < input.size()) {
-        ssize_t n = ::write(in_w.get(), input.data() + off, input.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-    }
+    write_all(in_w.get(), input);
     in_w.reset();
     NftResult r;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        r.output.append(buf, static_cast<size_t>(n));
-    }
+    r.output = read_all(out_r.get());
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }

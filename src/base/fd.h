@@ -2,6 +2,10 @@
 // returns a pipe as two of them, so no error path can leak an end.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,5 +46,10 @@ struct Pipe {
 
 // pipe2(flags) (O_CLOEXEC by default); throws berth::Error "pipe: …" with errno.
 Pipe make_pipe(int flags = O_CLOEXEC);
+
+// Writes all of `data` to `fd` (retrying EINTR); stops early when the reader is gone.
+void write_all(int fd, std::string_view data);
+// Reads `fd` to its end (retrying EINTR), keeping at most `limit` bytes.
+std::string read_all(int fd, size_t limit = SIZE_MAX);
 
 }  // namespace berth

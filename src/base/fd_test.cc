@@ -39,3 +39,14 @@ TEST_CASE("make_pipe passes its flags") {
     CHECK(::read(p.read.get(), &c, 1) == -1);
     CHECK(errno == EAGAIN);
 }
+
+TEST_CASE("write_all and read_all move a whole text through a pipe, read_all bounded") {
+    berth::Pipe p = berth::make_pipe();
+    berth::write_all(p.write.get(), "hello, pipe");
+    p.write.reset();
+    CHECK(berth::read_all(p.read.get(), 5) == "hello");
+    berth::Pipe q = berth::make_pipe();
+    berth::write_all(q.write.get(), "whole");
+    q.write.reset();
+    CHECK(berth::read_all(q.read.get()) == "whole");
+}

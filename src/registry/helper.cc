@@ -30,23 +30,11 @@ HelperResult run_helper(const std::string& program, const std::string& verb, con
     in_r.reset();
     out_w.reset();
     auto old = std::signal(SIGPIPE, SIG_IGN);
-    size_t off = 0;
-    while (off < input.size()) {
-        ssize_t n = ::write(in_w.get(), input.data() + off, input.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-    }
+    write_all(in_w.get(), input);
     in_w.reset();
     std::signal(SIGPIPE, old);
     HelperResult r;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        if (r.output.size() < (1 << 20)) r.output.append(buf, static_cast<size_t>(n));
-    }
+    r.output = read_all(out_r.get(), 1 << 20);
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
