@@ -75,10 +75,11 @@ find_library(BERTH_YAML_CPP_ARCHIVE NAMES libyaml-cpp.a REQUIRED)
 add_library(yaml-cpp STATIC IMPORTED GLOBAL)
 set_target_properties(yaml-cpp PROPERTIES IMPORTED_LOCATION ${BERTH_YAML_CPP_ARCHIVE})
 
-# Header-only fmt and spdlog (Debian ships them as shared libraries only).
-add_library(fmt::fmt INTERFACE IMPORTED GLOBAL)
-set_target_properties(fmt::fmt PROPERTIES INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
-add_library(spdlog::spdlog INTERFACE IMPORTED GLOBAL)
-set_target_properties(spdlog::spdlog PROPERTIES
-  INTERFACE_COMPILE_DEFINITIONS SPDLOG_FMT_EXTERNAL
-  INTERFACE_LINK_LIBRARIES "fmt::fmt;Threads::Threads")
+# fmt and spdlog: Debian ships them as shared libraries only. Their compiled
+# halves are built once here (cmake/deps/fmt_spdlog_impl.cc), so that a file
+# that logs includes declarations only (header-only they cost ~9 s of CPU a file).
+add_library(berth_logimpl STATIC ${PROJECT_SOURCE_DIR}/cmake/deps/fmt_spdlog_impl.cc)
+target_compile_definitions(berth_logimpl PUBLIC SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL)
+target_link_libraries(berth_logimpl PUBLIC Threads::Threads)
+add_library(fmt::fmt ALIAS berth_logimpl)
+add_library(spdlog::spdlog ALIAS berth_logimpl)

@@ -14,7 +14,7 @@ PKGS="build-essential cmake pkg-config git
   clang libclang-rt-14-dev
   busybox-static iproute2 util-linux mount procps python3 crun nftables wget hyperfine time
   docker-registry skopeo apache2-utils openssl curl
-  dpkg-dev file lintian man-db groff-base"
+  dpkg-dev file lintian man-db groff-base ccache"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -12,9 +12,9 @@ echo "== build"
 echo "== tests"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 echo "== unit tests under ASan/UBSan"
-BUILD_DIR=build-asan BUILD_TYPE=Debug ./scripts/build.sh -DBERTH_SANITIZE=ON -DBERTH_BENCH=OFF
+BUILD_DIR=build-asan BUILD_TYPE=Debug BUILD_TARGETS=unit_tests ./scripts/build.sh -DBERTH_SANITIZE=ON -DBERTH_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j2 -L unit --timeout 300)
 echo "== fuzzing the compose loader for ${FUZZ_SECONDS:-60}s"
-BUILD_DIR=build-fuzz BUILD_TYPE=Debug CC=clang CXX=clang++ ./scripts/build.sh -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF
+BUILD_DIR=build-fuzz BUILD_TYPE=Debug BUILD_TARGETS=fuzzers CC=clang CXX=clang++ ./scripts/build.sh -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF
 ./tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-60}"
