@@ -1,0 +1,192 @@
+// The tar streams of `berth cp` and the worker that runs them inside a
+// container's mount namespace (see copy.h).
+#include "runtime/copy.h"
+
+#include "base/error.h"
+#include "base/fd.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace fs = std::filesystem;
+
+namespace berth::runtime {
+namespace {
+
+using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
+
+// Writes `src` (a file or a tree; symlinks kept as links) to `fd` as tar,
+// every name starting with the last component of `src`.
+void write_tar(const std::string& src, int fd) {
+    std::string path = src;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    std::string base = fs::path(path).filename().string();
+    if (base.empty() || base == "/") base = ".";
+    ArchivePtr out(archive_write_new(), archive_write_free);
+    archive_write_set_format_pax_restricted(out.get());
+    if (archive_write_open_fd(out.get(), fd) != ARCHIVE_OK) throw Error(archive_error_string(out.get()));
+    ArchivePtr disk(archive_read_disk_new(), archive_read_free);
+    archive_read_disk_set_symlink_physical(disk.get());
+    archive_read_disk_set_standard_lookup(disk.get());
+    if (archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK)
+        throw Error(std::string(archive_error_string(disk.get())), "check the path");
+    for (;;) {
+        archive_entry* e = archive_entry_new();
+        int r = archive_read_next_header2(disk.get(), e);
+        if (r == ARCHIVE_EOF) {
+            archive_entry_free(e);
+            break;
+        }
+        if (r < ARCHIVE_WARN) {
+            std::string msg = archive_error_string(disk.get());
+            archive_entry_free(e);
+            throw Error(msg);
+        }
+        archive_read_disk_descend(disk.get());
+        std::string p = archive_entry_pathname(e);
+        std::string rel = p.size() > path.size() ? p.substr(path.size()) : "";
+        if (!rel.empty() && rel[0] != '/') rel = "/" + rel;
+        archive_entry_set_pathname(e, (base + rel).c_str());
+        if (archive_write_header(out.get(), e) < ARCHIVE_WARN) {
+            std::string msg = archive_error_string(out.get());
+            archive_entry_free(e);
+            throw Error(msg);
+        }
+        if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
+            int in = ::open(archive_entry_sourcepath(e), O_RDONLY | O_CLOEXEC);
+            if (in >= 0) {
+                char buf[65536];
+                ssize_t n;
+                while ((n = ::read(in, buf, sizeof buf)) > 0) archive_write_data(out.get(), buf, static_cast<size_t>(n));
+                ::close(in);
+            }
+        }
+        archive_entry_free(e);
+    }
+    archive_write_close(out.get());
+}
+
+// Reads tar from `fd` and writes it at `dest` (absolute): into it when it is a
+// directory, else as `dest` itself (the archive's top entry renamed), as cp does.
+void read_tar(int fd, const std::string& dest, bool keep_owner) {
+    ArchivePtr in(archive_read_new(), archive_read_free);
+    archive_read_support_format_tar(in.get());
+    if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(archive_error_string(in.get()));
+    ArchivePtr disk(archive_write_disk_new(), archive_write_free);
+    int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+                ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME;
+    if (keep_owner) flags |= ARCHIVE_EXTRACT_OWNER;
+    archive_write_disk_set_options(disk.get(), flags);
+    archive_write_disk_set_standard_lookup(disk.get());
+    bool into = fs::is_directory(dest);
+    if (::chdir("/") < 0) throw Error::sys(errno, "chdir /");
+    std::string target = dest.substr(1);  // relative to "/": absolute names are refused on purpose
+    archive_entry* e;
+    while (archive_read_next_header(in.get(), &e) == ARCHIVE_OK) {
+        std::string p = archive_entry_pathname(e);
+        std::string top = p.substr(0, p.find('/'));
+        std::string rest = p.substr(top.size());
+        std::string name = into ? (target.empty() ? p : target + "/" + p) : target + rest;
+        archive_entry_set_pathname(e, name.c_str());
+        if (archive_write_header(disk.get(), e) < ARCHIVE_WARN)
+            throw Error(std::string("cannot write ") + "/" + name + ": " + archive_error_string(disk.get()));
+        const void* buf;
+        size_t size;
+        la_int64_t off;
+        while (archive_read_data_block(in.get(), &buf, &size, &off) == ARCHIVE_OK)
+            archive_write_data_block(disk.get(), buf, size, off);
+        archive_write_finish_entry(disk.get());
+    }
+    archive_write_close(disk.get());
+}
+
+// A worker that joined the mount namespace of `pid` and runs `fn` there. Its
+// failure comes back as the message written on an error pipe.
+class Worker {
+public:
+    template <class F>
+    Worker(pid_t pid, F fn) {
+        UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns) throw Error::sys(errno, "open the container's mount namespace");
+        Pipe err = make_pipe();
+        child_ = ::fork();
+        if (child_ < 0) throw Error::sys(errno, "fork");  // every fd here is owned: none leaks
+        if (child_ == 0) {
+            err.read.reset();
+            try {
+                if (::setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
+                fn();
+                ::_exit(0);
+            } catch (const std::exception& e) {
+                write_all(err.write.get(), e.what());
+                ::_exit(1);
+            }
+        }
+        err_ = std::move(err.read);
+    }
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+    ~Worker() {
+        if (child_ > 0) wait();
+    }
+
+    // Waits for the worker; throws its error when it failed.
+    void finish() {
+        std::string msg = read_all(err_.get(), 4096);
+        int st = wait();
+        if (!msg.empty()) throw Error(msg);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("the copy inside the container failed");
+    }
+
+private:
+    int wait() {
+        int st = 0;
+        while (::waitpid(child_, &st, 0) < 0 && errno == EINTR) {
+        }
+        child_ = -1;
+        return st;
+    }
+    pid_t child_ = -1;
+    UniqueFd err_;
+};
+
+}  // namespace
+
+void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
+    Pipe p = make_pipe();
+    int wfd = p.write.get();
+    Worker w(pid, [&] { write_tar(src, wfd); });
+    p.write.reset();
+    read_tar(p.read.get(), dest, true);
+    p.read.reset();
+    w.finish();
+}
+
+void copy_into(pid_t pid, const std::string& src, const std::string& dest, bool keep_owner) {
+    if (!fs::exists(fs::symlink_status(src))) throw Error("no such file or directory: " + src);
+    Pipe p = make_pipe();
+    int rfd = p.read.get();
+    Worker w(pid, [&] { read_tar(rfd, dest, keep_owner); });
+    p.read.reset();
+    try {
+        write_tar(src, p.write.get());
+    } catch (...) {
+        p.write.reset();
+        w.finish();  // the container's side failing first (a broken pipe here): its error
+        throw;
+    }
+    p.write.reset();
+    w.finish();
+}
+
+}  // namespace berth::runtime
