@@ -3,7 +3,7 @@
 // cgroup, with its capabilities and seccomp filter.
 #include "base/error.h"
 #include "base/strings.h"
-#include "cli/attach.h"
+#include "runtime/attach.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "images/store.h"
@@ -90,7 +90,7 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
     runtime::ExecProcess p = runtime::exec_in(rec->pid, rec->cgroup, caps, seccomp, nnp, es, stdio, slave.get());
     slave.reset();
     if (o.detach) return 0;
-    runtime::ExitStatus st = attach_until_exit(p.pidfd(), master.get(), [&p](int sig) { p.kill(sig); },
+    runtime::ExitStatus st = runtime::attach_until_exit(p.pidfd(), master.get(), [&p](int sig) { p.kill(sig); },
                                                [&p] { return p.wait(); });
     return st.code;
 }
