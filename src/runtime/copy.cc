@@ -10,9 +10,11 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +24,12 @@ namespace fs = std::filesystem;
 
 namespace berth::runtime {
 namespace {
+
+// libarchive's message for its last error (it may have none).
+std::string message_of(archive* a) {
+    const char* m = archive_error_string(a);
+    return m ? m : "unknown archive error";
+}
 
 using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 
@@ -34,12 +42,12 @@ void write_tar(const std::string& src, int fd) {
     if (base.empty() || base == "/") base = ".";
     ArchivePtr out(archive_write_new(), archive_write_free);
     archive_write_set_format_pax_restricted(out.get());
-    if (archive_write_open_fd(out.get(), fd) != ARCHIVE_OK) throw Error(archive_error_string(out.get()));
+    if (archive_write_open_fd(out.get(), fd) != ARCHIVE_OK) throw Error(message_of(out.get()));
     ArchivePtr disk(archive_read_disk_new(), archive_read_free);
     archive_read_disk_set_symlink_physical(disk.get());
     archive_read_disk_set_standard_lookup(disk.get());
     if (archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK)
-        throw Error(std::string(archive_error_string(disk.get())), "check the path");
+        throw Error(message_of(disk.get()), "check the path");
     for (;;) {
         archive_entry* e = archive_entry_new();
         int r = archive_read_next_header2(disk.get(), e);
@@ -48,7 +56,7 @@ void write_tar(const std::string& src, int fd) {
             break;
         }
         if (r < ARCHIVE_WARN) {
-            std::string msg = archive_error_string(disk.get());
+            std::string msg = message_of(disk.get());
             archive_entry_free(e);
             throw Error(msg);
         }
@@ -58,7 +66,7 @@ void write_tar(const std::string& src, int fd) {
         if (!rel.empty() && rel[0] != '/') rel = "/" + rel;
         archive_entry_set_pathname(e, (base + rel).c_str());
         if (archive_write_header(out.get(), e) < ARCHIVE_WARN) {
-            std::string msg = archive_error_string(out.get());
+            std::string msg = message_of(out.get());
             archive_entry_free(e);
             throw Error(msg);
         }
@@ -81,7 +89,7 @@ void write_tar(const std::string& src, int fd) {
 void read_tar(int fd, const std::string& dest, bool keep_owner) {
     ArchivePtr in(archive_read_new(), archive_read_free);
     archive_read_support_format_tar(in.get());
-    if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(archive_error_string(in.get()));
+    if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(message_of(in.get()));
     ArchivePtr disk(archive_write_disk_new(), archive_write_free);
     int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
                 ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME;
@@ -99,7 +107,7 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
         std::string name = into ? (target.empty() ? p : target + "/" + p) : target + rest;
         archive_entry_set_pathname(e, name.c_str());
         if (archive_write_header(disk.get(), e) < ARCHIVE_WARN)
-            throw Error(std::string("cannot write ") + "/" + name + ": " + archive_error_string(disk.get()));
+            throw Error(std::string("cannot write ") + "/" + name + ": " + message_of(disk.get()));
         const void* buf;
         size_t size;
         la_int64_t off;
@@ -111,18 +119,24 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
 }
 
 // A worker that joined the mount namespace of `pid` and runs `fn` there. Its
-// failure comes back as the message written on an error pipe.
+// failure comes back as the message written on an error pipe. It closes
+// `parents_end` (the parent's end of their data pipe: else, the parent
+// killed, it would wait forever for an EOF or a reader) and dies with the
+// parent.
 class Worker {
 public:
     template <class F>
-    Worker(pid_t pid, F fn) {
+    Worker(pid_t pid, int parents_end, F fn) {
         UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
         if (!ns) throw Error::sys(errno, "open the container's mount namespace");
         Pipe err = make_pipe();
+        pid_t parent = ::getpid();
         child_ = ::fork();
         if (child_ < 0) throw Error::sys(errno, "fork");  // every fd here is owned: none leaks
         if (child_ == 0) {
             err.read.reset();
+            ::close(parents_end);
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != parent) ::_exit(1);  // (already gone)
             try {
                 if (::setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
                 fn();
@@ -165,7 +179,7 @@ private:
 void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
     Pipe p = make_pipe();
     int wfd = p.write.get();
-    Worker w(pid, [&] { write_tar(src, wfd); });
+    Worker w(pid, p.read.get(), [&] { write_tar(src, wfd); });
     p.write.reset();
     read_tar(p.read.get(), dest, true);
     p.read.reset();
@@ -176,7 +190,7 @@ void copy_into(pid_t pid, const std::string& src, const std::string& dest, bool 
     if (!fs::exists(fs::symlink_status(src))) throw Error("no such file or directory: " + src);
     Pipe p = make_pipe();
     int rfd = p.read.get();
-    Worker w(pid, [&] { read_tar(rfd, dest, keep_owner); });
+    Worker w(pid, p.write.get(), [&] { read_tar(rfd, dest, keep_owner); });
     p.read.reset();
     try {
         write_tar(src, p.write.get());
