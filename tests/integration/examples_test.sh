@@ -3,8 +3,8 @@
 # order through the gateway's published port touches every service; audit crashed once and
 # was restarted; the store keeps its orders on its volume across down/up) and examples/hello
 # (the smallest stack: published port, a name resolved from another container) and
-# examples/limits (memory, pids and cpus limits, each hit and measured); the hello and limits
-# READMEs' commands are run as written.
+# examples/limits (memory, pids and cpus limits, each hit and measured); each example's
+# README commands are then run as written.
 . "$(dirname "$0")/lib/common.sh"
 ip link set lo up
 examples=$(cd "$here/../../examples" && pwd)
@@ -53,11 +53,18 @@ src=$(cd "$here/../.." && pwd)
 readme_block() {  # readme_block EXAMPLE: prints the block's output; fails the test on a FAIL line
     mkdir -p "$work/blocks-$1"
     for n in $(python3 "$src/tests/cli/readme_blocks.py" "$src/examples/$1/README.md" "$(dirname "$BERTH")" "$work/blocks-$1" | grep -v '^skip'); do
-        (cd "$src" && PATH="$(dirname "$BERTH"):$PATH" sh "$work/blocks-$1/block-$n.sh" 2>&1)
+        (cd "$src" && unset SHOP_PORT && PATH="$(dirname "$BERTH"):$PATH" sh "$work/blocks-$1/block-$n.sh" 2>&1)
     done > "$work/$1.out"
     sed 's/^/     /' "$work/$1.out" | grep -v -e '^     memory: holding' -e '^     ----'
     check "$1: every command of its README ran ($(grep -c '^ok ' "$work/$1.out") passed)" "" "$(grep '^FAIL ' "$work/$1.out")"
 }
+
+# --- shop's README: the demo script, then the stack by hand (default port 8088) ---
+readme_block shop
+check "shop README: two orders went through every service (demo.sh, then wget)" 2 "$(grep -c '^audit: logged order' "$work/shop.out")"
+contains "shop README: ps shows audit restarted once" "shop-audit-1" "$(grep -E '^shop-audit-1 +audit +running.* 1 ' "$work/shop.out")"
+$BERTH -f "$examples/shop/compose.yaml" down -v >/dev/null 2>&1
+check_no_leaks shop-
 
 # --- hello: published port, a name resolved from another container ---
 readme_block hello
