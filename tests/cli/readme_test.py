@@ -11,7 +11,7 @@
 - a path a block runs (./scripts/x, bench/x.sh, build/bench/x) exists: an executable file, or
   a target of bench/CMakeLists.txt;
 - each example (examples/*) has a README.md with a shell block of its commands, checked as above
-  (tests/integration/examples_test.sh runs the hello and limits ones);
+  (tests/integration/examples_test.sh runs their run blocks);
 - the README opens with the demo and the test command, and .ci/run runs that same test command.
 Usage: readme_test.py README.md BERTH"""
 import json
