@@ -3,7 +3,8 @@
 # order through the gateway's published port touches every service; audit crashed once and
 # was restarted; the store keeps its orders on its volume across down/up) and examples/hello
 # (the smallest stack: published port, a name resolved from another container) and
-# examples/limits (memory, pids and cpus limits, each hit and measured).
+# examples/limits (memory, pids and cpus limits, each hit and measured); each example's
+# README commands are then run as written.
 . "$(dirname "$0")/lib/common.sh"
 ip link set lo up
 examples=$(cd "$here/../../examples" && pwd)
@@ -46,28 +47,40 @@ contains "orders kept on the volume across down/up" "(2 orders kept)" "$out"
 $BERTH $shop down -v >/dev/null 2>&1
 check_no_leaks shop-
 
-# --- hello ---
-"$examples/hello/make-image.sh" "$BERTH" >/dev/null
-hello="-f $examples/hello/compose.yaml"
-$BERTH $hello up -d >/dev/null 2>&1
-check "hello: up -d" 0 $?
-contains "hello: the published port" "Hello from berth" "$(timeout 5 wget -qO- http://127.0.0.1:8080/)"
-contains "hello: web by name from store" "Hello from berth" "$($BERTH $hello exec -T store wget -qO- http://web:8080/)"
-$BERTH $hello down -v >/dev/null 2>&1
+# The hello and limits READMEs' run blocks, as written (tests/cli/readme_blocks.py), from the
+# source root with berth on PATH; each command must exit 0 (ok/FAIL lines per command).
+src=$(cd "$here/../.." && pwd)
+readme_block() {  # readme_block EXAMPLE: prints the block's output; fails the test on a FAIL line
+    mkdir -p "$work/blocks-$1"
+    for n in $(python3 "$src/tests/cli/readme_blocks.py" "$src/examples/$1/README.md" "$(dirname "$BERTH")" "$work/blocks-$1" | grep -v '^skip'); do
+        (cd "$src" && unset SHOP_PORT && PATH="$(dirname "$BERTH"):$PATH" sh "$work/blocks-$1/block-$n.sh" 2>&1)
+    done > "$work/$1.out"
+    sed 's/^/     /' "$work/$1.out" | grep -v -e '^     memory: holding' -e '^     ----'
+    check "$1: every command of its README ran ($(grep -c '^ok ' "$work/$1.out") passed)" "" "$(grep '^FAIL ' "$work/$1.out")"
+}
+
+# --- shop's README: the demo script, then the stack by hand (default port 8088) ---
+readme_block shop
+check "shop README: two orders went through every service (demo.sh, then wget)" 2 "$(grep -c '^audit: logged order' "$work/shop.out")"
+contains "shop README: ps shows audit restarted once" "shop-audit-1" "$(grep -E '^shop-audit-1 +audit +running.* 1 ' "$work/shop.out")"
+$BERTH -f "$examples/shop/compose.yaml" down -v >/dev/null 2>&1
+check_no_leaks shop-
+
+# --- hello: published port, a name resolved from another container ---
+readme_block hello
+check "hello: both requests answered (published port, web by name from store)" 2 "$(grep -c 'Hello from berth' "$work/hello.out")"
 check_no_leaks hello-
 
 # --- limits: each service runs into its limit (attached `up` ends when all three have) ---
-limits="-f $examples/limits/compose.yaml"
-out=$($BERTH $limits up 2>&1)
-echo "$out" | grep -e 'pids:' -e 'cpus:' -e 'exited with' | sed 's/^/     /'
-json=$($BERTH $limits ps -a --format json)
-check "memory: OOM-killed at 32m" "137" "$(field memory exit_code)"
+readme_block limits
+out=$(cat "$work/limits.out")
+contains "memory: OOM-killed at 32m (ps -a)" "exited (137)" "$(echo "$out" | grep -e '^limits-memory-1' -e ' memory ')"
 held=$(echo "$out" | sed -n 's/.*memory: holding \([0-9]*\) MiB$/\1/p' | tail -1)
 check "memory: held less than 32 MiB when killed" 1 "$([ "${held:-99}" -lt 32 ] && echo 1)"
 n=$(echo "$out" | sed -n 's/.*fork failed with \([0-9]*\) processes running/\1/p')
 check "pids: fork failed at 16 processes at most" 1 "$([ -n "$n" ] && [ "$n" -le 16 ] && [ "$n" -ge 8 ] && echo 1)"
 cpu=$(echo "$out" | sed -n 's/.*used \([0-9]*\) ms of CPU in \([0-9]*\) ms/\1 \2/p')
 check "cpus: at most 0.25 CPU (plus one 100 ms period)" 1 "$([ -n "$cpu" ] && [ $((${cpu% *} * 100 / ${cpu#* })) -le 30 ] && echo 1)"
-$BERTH $limits down >/dev/null 2>&1
+echo "     memory held $held MiB when killed; pids: fork failed with $n running; cpus: $cpu (ms CPU, ms wall)"
 check_no_leaks limits-
 finish

@@ -53,6 +53,15 @@ check "its berth runs" "$("$build/berth" version --short)" "$("$root/usr/bin/ber
 unit="$root/usr/lib/systemd/system/berth@.service"
 contains "the unit starts /usr/bin/berth in the foreground" "ExecStart=/usr/bin/berth --ansi never up" "$(cat "$unit")"
 contains "the unit is Type=notify" "Type=notify" "$(cat "$unit")"
+# The license: the source's LICENSE is Debian's Apache-2.0 text; the package's copyright file
+# is machine-readable (DEP-5) and names it.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+check "LICENSE is the Apache-2.0 text" "" "$(cmp "$src/LICENSE" /usr/share/common-licenses/Apache-2.0 2>&1)"
+copyright=$(cat "$root/usr/share/doc/berth/copyright")
+contains "copyright is DEP-5" "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" "$copyright"
+contains "copyright: Apache-2.0 for every file" "Files: *
+Copyright: 2026 the berth authors
+License: Apache-2.0" "$copyright"
 
 # berth.1: renders, no groff warnings, one section per command.
 man_out=$(MANWIDTH=80 man --warnings -l "$root/usr/share/man/man1/berth.1.gz" 2>"$tmp/man.err")
