@@ -1,6 +1,7 @@
 // The control socket's operations, one function each: down, ping, events, up
 // (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
 #include "base/error.h"
+#include "compose/depends.h"
 #include "compose/loader.h"
 #include "supervisor/impl.h"
 
@@ -74,8 +75,11 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
         lo.profiles = req.value("profiles", std::vector<std::string>{});
         lo.working_dir = req.value("working_dir", std::string());
         lo.environment = req.value("environment", std::map<std::string, std::string>{});
-        apply(compose::load_project(lo), req.value("services", std::vector<std::string>{}),
-              req.value("force_recreate", false), peer);
+        compose::Project loaded = compose::load_project(lo);
+        for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
+        compose::activate_services(loaded, req.value("services", std::vector<std::string>{}));
+        apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
+              req.value("force_recreate", false), req.value("no_deps", false), peer);
     } catch (const Error& e) {
         peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
     } catch (const std::exception& e) {
@@ -85,12 +89,14 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
-void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force,
+void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
                              const std::shared_ptr<control::Peer>& peer) {
     plan::start_order(next);
     std::set<std::string> wanted;
     if (services.empty()) {
         for (auto& [n, _] : next.services) wanted.insert(n);
+    } else if (no_deps) {  // up --no-deps SERVICE: its dependencies stay as they are
+        wanted.insert(services.begin(), services.end());
     } else {
         wanted = plan::with_dependencies(next, services);
     }
@@ -206,6 +212,10 @@ void Supervisor::Impl::op_kill(const std::vector<Unit*>& targets, int sig, const
 }
 
 void Supervisor::Impl::op_pause(const std::vector<Unit*>& targets, bool pause, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets)  // as docker: nothing changes when one of them cannot
+        if (pause == (u->state() == State::Paused))
+            return peer->send({{"ok", false},
+                               {"error", "container " + u->name() + (pause ? " is already paused" : " is not paused")}});
     for (auto* u : targets) {
         if (!u->running()) continue;
         if (pause) u->inst.container->freeze(), u->on({Event::Pause});
