@@ -110,6 +110,12 @@ void add_file_mounts(runtime::ContainerSpec& spec, const compose::Project& proje
 
 }  // namespace
 
+void require_env_files(const compose::Service& s) {
+    if (!s.missing_env_file.empty())
+        throw Error("service \"" + s.name + "\": env file " + s.missing_env_file + " not found",
+                    "create it, or mark it optional with `required: false`");
+}
+
 std::optional<std::string> shared_network_of(const compose::Service& s) {
     for (const char* prefix : {"service:", "container:"})
         if (s.network_mode.rfind(prefix, 0) == 0) return s.network_mode.substr(std::strlen(prefix));
@@ -123,9 +129,7 @@ std::string user_of(const compose::Service& s, const images::ResolvedImage& imag
 runtime::ContainerSpec translate(const compose::Project& project, const compose::Service& s, const images::ResolvedImage& image,
                                  const std::string& name, const std::string& state_root, const runtime::ResolvedUser& who,
                                  const RunOverrides& o, const NetworkSetup& net) {
-    if (!s.missing_env_file.empty())
-        throw Error("service \"" + s.name + "\": env file " + s.missing_env_file + " not found",
-                    "create it, or mark it optional with `required: false`");
+    require_env_files(s);
     runtime::ContainerSpec spec;
     spec.id = name;
     spec.state_dir = state_root + "/containers/" + name;

@@ -142,6 +142,7 @@ void Supervisor::Impl::resolve(const compose::Project& p, const std::set<std::st
     for (const auto& n : services) {
         const auto& svc = p.services.at(n);
         if (svc.image.empty()) throw Error("service \"" + n + "\" has no image", no_image_hint);
+        require_env_files(svc);
         imgs[n] = store.resolve(svc.image);
         plans[n] = plan::resolve(p, n, image_defaults(imgs[n].config));
     }

@@ -7,16 +7,6 @@
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
 "$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
-# An image whose config sets WHEREAMI and EMPTY, as the Go tests' Dockerfiles
-# do (ENV WHEREAMI=Dockerfile): a `docker save` archive of the busybox layer.
-mkdir -p "$work/save/l1"
-cp "$work/busybox.tar" "$work/save/l1/layer.tar"
-cat > "$work/save/cfg.json" <<'JSON'
-{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","WHEREAMI=Dockerfile","EMPTY=image"],"Cmd":["printenv","WHEREAMI"]},"rootfs":{"type":"layers","diff_ids":[]}}
-JSON
-echo '[{"Config":"cfg.json","RepoTags":["it/envimage:1"],"Layers":["l1/layer.tar"]}]' > "$work/save/manifest.json"
-tar -C "$work/save" -cf "$work/envimage.tar" .
-"$BERTH" image load -i "$work/envimage.tar" >/dev/null || fail "load the env image"
 ip link set lo up
 cd "$work"
 

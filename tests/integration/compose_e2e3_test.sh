@@ -11,7 +11,7 @@
 mkdir -p "$work/save/l1"
 cp "$work/busybox.tar" "$work/save/l1/layer.tar"
 cat > "$work/save/cfg.json" <<'JSON'
-{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","WHEREAMI=Dockerfile","EMPTY=image"],"Cmd":["printenv","WHEREAMI"]},"rootfs":{"type":"layers","diff_ids":[]}}
+{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","WHEREAMI=Dockerfile","EMPTY=not_empty"],"Cmd":["sh","-c","echo \"$WHEREAMI\""]},"rootfs":{"type":"layers","diff_ids":[]}}
 JSON
 echo '[{"Config":"cfg.json","RepoTags":["it/envimage:1"],"Layers":["l1/layer.tar"]}]' > "$work/save/manifest.json"
 tar -C "$work/save" -cf "$work/envimage.tar" .
@@ -57,7 +57,7 @@ services:
     image: it/envimage:1
     environment:
       - EMPTY
-    command: sh -c 'echo "=$EMPTY="'
+    command: ["sh", "-c", "echo \"=$$EMPTY=\""]  # the Go test's image CMD
 YAML
 c="$BERTH -f $d/compose.yaml -p compat-unset"
 check "TestUnsetEnv: run -e overrides the image's ENV" "=hello=" "$($c run -e EMPTY=hello --rm -T empty-variable 2>&1)"
@@ -120,13 +120,13 @@ mkdir -p "$d/proj" "$d/cwd"
 printf 'services:\n  a:\n    image: it/busybox\n    environment: {V: "x${UNSET}y"}\n  b:\n    image: it/busybox\n    profiles: [pb]\n' > "$d/proj/other.yaml"
 printf 'COMPOSE_FILE=other.yaml\n' > "$d/proj/.env"
 check ".env of --project-directory: COMPOSE_FILE, the file found there" "a" \
-    "$(cd "$d/cwd" && "$BERTH" --project-directory ../proj config --services 2>&1)"
+    "$(cd "$d/cwd" && "$BERTH" --project-directory ../proj config --services 2>/dev/null)"
 printf 'COMPOSE_FILE=../proj/other.yaml\nCOMPOSE_PROFILES=pb\n' > "$d/cwd/.env"
 check ".env of the working dir: COMPOSE_FILE and COMPOSE_PROFILES" "a b" \
-    "$(cd "$d/cwd" && "$BERTH" config --services 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
+    "$(cd "$d/cwd" && "$BERTH" config --services 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
 printf 'COMPOSE_PROFILES=pb\n' > "$d/profiles.env"
 check "--env-file sets COMPOSE_PROFILES" "a b" \
-    "$(cd "$d/proj" && "$BERTH" -f other.yaml --env-file ../profiles.env config --services 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')"
+    "$(cd "$d/proj" && "$BERTH" -f other.yaml --env-file ../profiles.env config --services 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
 contains '${UNSET} is ""' 'V: xy' "$(cd "$d/proj" && "$BERTH" -f other.yaml config 2>&1)"
 
 # --- TestActiveProfileViaTargetedService, TestDotEnvProfileUsage, TestUpProfile (profiles_test.go, up_test.go)
