@@ -181,7 +181,10 @@ namespace {
 void wait_for_dependencies(const compose::Project& project, const compose::Service& svc) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::set<std::string> warned;
+    auto since = std::chrono::steady_clock::now();
     for (;;) {
+        // A running dependency still without a health status after a while has no healthcheck.
+        bool no_health_yet = std::chrono::steady_clock::now() - since > std::chrono::seconds(2);
         bool all = true;
         auto records = ps.read_all();
         for (const auto& [dep, d] : svc.depends_on) {
@@ -195,6 +198,8 @@ void wait_for_dependencies(const compose::Project& project, const compose::Servi
                 std::string code = std::to_string(r.exit_code.value_or(-1));
                 if (d.condition == "service_healthy") {
                     if (alive && r.health == "healthy") ready = true;
+                    else if (alive && r.health.empty() && no_health_yet)
+                        failure = "dependency " + dep + " (" + r.name + ") has no healthcheck, so it can never be service_healthy";
                     else if (r.health == "unhealthy") failure = "dependency " + dep + " (" + r.name + ") is unhealthy";
                     else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code + " before it was healthy";
                 } else if (d.condition == "service_completed_successfully") {

@@ -236,6 +236,15 @@ c="$BERTH -f $work/notreq/compose.yaml -p compat-notreq"
 contains "TestComposeRunNotRequiredDeps: runs foo" "foo" "$($c run --rm -T foo 2>&1)"
 case "$($c ps -a 2>&1)" in *bar*) fail "TestComposeRunNotRequiredDeps: bar created" ;; *) ok "TestComposeRunNotRequiredDeps: bar not created" ;; esac
 $c down >/dev/null 2>&1
+# berth's own: with the profile on, bar runs but has no healthcheck: the optional dependency only warns;
+# required, run fails saying why instead of waiting for ever.
+out=$($c --profile not-required run --rm -T foo 2>&1); check "run: an optional dependency that can never be healthy" 0 $?
+contains "… warns" "has no healthcheck" "$out"
+contains "… and runs foo" "foo" "$out"
+sed -i 's/required: false/required: true/' "$work/notreq/compose.yaml"
+out=$($c --profile not-required run --rm -T foo 2>&1); check "run: a required dependency that can never be healthy fails" 1 $?
+contains "… saying why" "has no healthcheck" "$out"
+$c --profile not-required down >/dev/null 2>&1
 check_no_leaks compat-notreq-
 
 # --- TestNoDepsNetworkMode (pkg/e2e/noDeps_test.go) and run of a network_mode: service:X
