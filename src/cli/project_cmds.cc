@@ -2,6 +2,8 @@
 // berth scale SERVICE=N…: a service's number of containers (`up -d --scale`).
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/project.h"
+#include "control/control.h"
 #include "state/state.h"
 
 #include <nlohmann/json.hpp>
@@ -61,7 +63,26 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
             throw Error("scale " + a + ": expected SERVICE=NUMBER", "for example: berth scale web=3");
         services.push_back(a.substr(0, eq));
     }
-    return up_services(g, services, args, no_deps);
+    int code = up_services(g, services, args, no_deps);
+    // Fewer than there are: the replicas above the number stop and go, the others stay as they are.
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::vector<std::string> surplus;
+    for (const auto& a : args) {
+        std::string service = a.substr(0, a.find('='));
+        int n = std::stoi(a.substr(a.find('=') + 1));
+        for (const auto& r : ps.read_all())
+            if (r.service == service && r.index > n) surplus.push_back(r.name);
+    }
+    if (surplus.empty()) return code;
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
+    for (const char* op : {"stop", "rm"}) {
+        nlohmann::json reply = client->call({{"op", op}, {"containers", surplus}});
+        if (!reply.value("ok", false)) throw Error(reply.value("error", std::string("scale: ") + op + " failed"));
+    }
+    for (const auto& n : surplus) std::printf("Container %s  Removed\n", n.c_str());
+    return code;
 }
 
 }  // namespace

@@ -40,9 +40,12 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
     for (const auto& s : req.value("services", nlohmann::json::array())) wanted.insert(s.get<std::string>());
     for (const auto& s : wanted)
         if (!unit_of(units, s)) return peer->send({{"ok", false}, {"error", "no such service in the running project: " + s}});
+    std::set<std::string> named;  // "containers": only these (scale's surplus replicas)
+    for (const auto& c : req.value("containers", nlohmann::json::array())) named.insert(c.get<std::string>());
     std::vector<Unit*> targets;
     for (auto& u : units)
-        if (wanted.empty() || wanted.count(u->cp.service)) targets.push_back(u.get());
+        if ((wanted.empty() || wanted.count(u->cp.service)) && (named.empty() || named.count(u->name())))
+            targets.push_back(u.get());
     int timeout = req.contains("timeout") && req["timeout"].is_number() ? req["timeout"].get<int>() : -1;
     try {
         if (op == "stop") op_stop(targets, timeout, peer);

@@ -108,6 +108,11 @@ $c logs >/dev/null 2>&1; check "TestUnusedMissingEnvFile: logs" 0 $?
 check "TestUnusedMissingEnvFile: exec serviceA" hello "$($c exec -T serviceA echo hello 2>&1)"
 $c scale serviceA=2 >/dev/null 2>&1; check "TestUnusedMissingEnvFile: scale serviceA=2" 0 $?
 check "scale: two containers of serviceA" 2 "$($c ps -q serviceA 2>/dev/null | grep -c .)"
+first=$($c ps --format json serviceA 2>/dev/null | grep -- '-serviceA-1"' | python3 -c "import json,sys; print(json.loads(sys.stdin.read())['CreatedAt'])")
+$c scale serviceA=1 >/dev/null 2>&1; check "scale: serviceA=1" 0 $?
+check "scale: one container of serviceA left" "compat-missingenv-serviceA-1" "$($c ps -q serviceA 2>/dev/null)"
+check "scale: the first one kept, not recreated" "$first" \
+    "$($c ps --format json serviceA 2>/dev/null | python3 -c "import json,sys; print(json.loads(sys.stdin.read())['CreatedAt'])")"
 out=$($c scale serviceB=1 2>&1); check "TestUnusedMissingEnvFile: scale serviceB=1 fails" 1 $?
 contains "… naming the env file" "env file /doesnotexist/.env not found" "$out"
 $c down >/dev/null 2>&1 || fail "TestUnusedMissingEnvFile: down"
