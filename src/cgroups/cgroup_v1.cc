@@ -66,7 +66,17 @@ public:
         auto n = flat_key(read_text(m_.memory + "/" + rel_ + "/memory.oom_control"), "oom_kill");
         return n && *n > 0;
     }
-    void freeze() override { set_freezer("FROZEN"); }
+    // Freezing is asynchronous: the state reads FREEZING until every task has
+    // stopped. Like runc, ask again until it reads FROZEN (a task that was
+    // forking may have escaped the first pass), for at most about a second.
+    void freeze() override {
+        for (int i = 0; i < 200; ++i) {
+            set_freezer("FROZEN");
+            if (read_text(m_.freezer + "/" + rel_ + "/freezer.state").rfind("FROZEN", 0) == 0) return;
+            ::usleep(i < 10 ? 1000 : 5000);
+        }
+        throw Error("cgroup " + rel_ + ": still freezing after 1 s", "a task may be in an uninterruptible sleep; try again");
+    }
     void thaw() override { set_freezer("THAWED"); }
     int64_t memory_usage() const override {
         return m_.memory.empty() ? 0 : read_int(m_.memory + "/" + rel_ + "/memory.usage_in_bytes");

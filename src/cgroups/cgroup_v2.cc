@@ -53,7 +53,15 @@ public:
         auto n = flat_key(read_text(dir_ + "/memory.events"), "oom_kill");
         return n && *n > 0;
     }
-    void freeze() override { write_value(dir_ + "/cgroup.freeze", "1"); }
+    // Asynchronous as on v1: cgroup.events says "frozen 1" once every task stopped.
+    void freeze() override {
+        write_value(dir_ + "/cgroup.freeze", "1");
+        for (int i = 0; i < 200; ++i) {
+            if (read_text(dir_ + "/cgroup.events").find("frozen 1") != std::string::npos) return;
+            ::usleep(i < 10 ? 1000 : 5000);
+        }
+        throw Error("cgroup " + path() + ": still freezing after 1 s", "a task may be in an uninterruptible sleep; try again");
+    }
     void thaw() override { write_value(dir_ + "/cgroup.freeze", "0"); }
     int64_t memory_usage() const override { return read_int(dir_ + "/memory.current"); }
     int64_t cpu_usage_ns() const override {

@@ -28,6 +28,7 @@ struct Cli {
     CLI::App app{"berth: run Compose stacks from kernel primitives, no daemon", "berth"};
     GlobalOptions global;
     std::function<int()> action;  // set by the chosen command
+    std::string unsupported;      // a docker compose option berth lacks was given (cli/compat.cc)
 };
 
 // True when colored output should be written to `fd` under --ansi.
@@ -43,6 +44,15 @@ std::optional<std::string> command_word(CLI::App& app, int argc, char** argv);
 // what to tell the user (the nearest command, or that berth lacks it yet).
 std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv);
 
+// `up -d SERVICE…` (with their dependencies): `run` starts what its service depends on with it.
+// With `scale` ("web=3"), as `up --scale`.
+int up_services(const GlobalOptions& g, const std::vector<std::string>& services,
+                const std::vector<std::string>& scale = {}, bool no_deps = false);
+
+// docker compose's options berth lacks, hidden on their commands: using one
+// sets Cli::unsupported, and main says so instead of running anything.
+void add_unsupported_options(Cli& cli);
+
 // One per command file.
 void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
@@ -57,5 +67,6 @@ void add_volume_commands(Cli& cli);
 void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_image_pull_command(Cli& cli, CLI::App* image);
+void add_project_commands(Cli& cli);  // ls, scale
 
 }  // namespace berth::cli

@@ -106,7 +106,7 @@ void add_exec_command(Cli& cli) {
     cmd->add_option("-u,--user", o->user, "Run as this user");
     cmd->add_option("-w,--workdir", o->workdir, "Working directory");
     cmd->add_option("--index", o->index, "Which replica (from 1)");
-    cmd->add_flag("-T,--no-TTY", o->no_tty, "Do not allocate a pseudo-terminal");
+    cmd->add_flag("-T,--no-TTY,--no-tty", o->no_tty, "Do not allocate a pseudo-terminal");
     cmd->add_flag("--privileged", o->privileged, "Every capability, no seccomp");
     cmd->prefix_command(true);
     cmd->allow_extras(true);

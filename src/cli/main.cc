@@ -24,7 +24,8 @@ using Registrar = void (*)(Cli&);
 constexpr Registrar kRegistrars[] = {add_version_command, add_config_command,  add_image_commands,
                                      add_run_command,     add_up_commands,     add_logs_command,
                                      add_exec_command,    add_inspect_commands, add_volume_commands,
-                                     add_cp_command,      add_pull_commands,   add_completion_command};
+                                     add_cp_command,      add_pull_commands,   add_project_commands,
+                                     add_completion_command};
 
 // Which registration function makes each top-level command. Building CLI11's whole command
 // tree costs more than the rest of `berth version` (bench/startup_bench.sh): main registers
@@ -41,11 +42,11 @@ constexpr CommandFile kCommandFiles[] = {
     {"stop", add_up_commands},        {"start", add_up_commands},     {"restart", add_up_commands},
     {"pause", add_up_commands},       {"unpause", add_up_commands},   {"kill", add_up_commands},
     {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_up_commands},
-    {"ls", add_up_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
+    {"ls", add_project_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
     {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
     {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},
     {"cp", add_cp_command},           {"pull", add_pull_commands},    {"login", add_pull_commands},
-    {"logout", add_pull_commands},    {"images", add_pull_commands},
+    {"logout", add_pull_commands},    {"images", add_pull_commands},  {"scale", add_project_commands},
 };
 
 // The registration function of the command named on the command line, or nullptr for all of
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
     } else {
         for (Registrar r : kRegistrars) r(cli);
     }
+    add_unsupported_options(cli);
     one_value_per_occurrence(app);
 
     if (auto unknown = unknown_command(app, argc, argv)) {
@@ -98,7 +100,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // `berth run --build web`'s problem is --build, not what else is missing.
+        if (cli.unsupported.empty() || e.get_exit_code() == 0) return app.exit(e);
     }
 
     auto logger = spdlog::stderr_color_mt("berth");
@@ -106,6 +109,11 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%^%l%$: %v");
     spdlog::set_level(g.verbose ? spdlog::level::debug : spdlog::level::warn);
 
+    if (!cli.unsupported.empty()) {
+        std::fprintf(stderr, "berth: `%s` is not supported by berth (yet); `berth %s--help` lists what it has\n",
+                     cli.unsupported.c_str(), g.command.empty() ? "" : (g.command + " ").c_str());
+        return 1;
+    }
     if (!cli.action) return 0;
     try {
         return cli.action();

@@ -1,13 +1,18 @@
-// berth run [--rm] [-d] [-e K=V] [-u USER] [-w DIR] [--entrypoint CMD] [-T] SERVICE [COMMAND…]
+// berth run [--rm] [-d] [-e K=V] [--env-from-file F] [-u USER] [-w DIR] [--entrypoint CMD] [-T]
+//           [--no-deps] [-v SRC:DST] [-p HOST:CONTAINER] [--service-ports] SERVICE [COMMAND…]
 //
-// One container of a service in the foreground, as `docker compose run`:
-// stdio attached (a pty when stdin is a terminal), signals forwarded, the
-// container's exit code becomes berth's.
+// One container of a service in the foreground, as `docker compose run`: the
+// service's dependencies started first (`up -d` of them, their conditions
+// waited for), stdio attached (a pty when stdin is a terminal), signals
+// forwarded, the container's exit code becomes berth's.
 #include "base/error.h"
 #include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "cli/pull.h"
+#include "compose/depends.h"
+#include "compose/dotenv.h"
+#include "compose/short_syntax.h"
 #include "images/store.h"
 #include "netns/link.h"
 #include "netns/network.h"
@@ -20,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -27,6 +33,8 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <set>
+#include <thread>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +50,8 @@ struct RunOptions {
     std::vector<std::string> env;
     std::string user, workdir, entrypoint, name;
     std::string pull;  // --pull always|missing|never
+    bool no_deps = false, service_ports = false;
+    std::vector<std::string> volumes, publish, env_files, cap_add, cap_drop;
 };
 
 std::string random_hex(int n) {
@@ -56,16 +66,146 @@ std::string random_hex(int n) {
 
 namespace {
 
+// The dependencies' conditions (started, healthy, completed successfully), as
+// `up` waits for them before a dependent starts; a failed optional one warns.
+void wait_for_dependencies(const compose::Project& project, const compose::Service& svc) {
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::set<std::string> warned;
+    auto since = std::chrono::steady_clock::now();
+    for (;;) {
+        // A running dependency still without a health status after a while has no healthcheck.
+        bool no_health_yet = std::chrono::steady_clock::now() - since > std::chrono::seconds(2);
+        bool all = true;
+        auto records = ps.read_all();
+        for (const auto& [dep, d] : svc.depends_on) {
+            if (!project.services.count(dep) || warned.count(dep)) continue;
+            bool ready = false;
+            std::string failure;
+            for (const auto& r : records) {
+                if (r.service != dep) continue;
+                bool alive = (r.state == "running" || r.state == "starting") && state::process_alive(r.pid, r.pid_start_time);
+                bool exited = !alive && r.state != "restarting" && r.state != "created" && r.state != "starting";
+                std::string code = std::to_string(r.exit_code.value_or(-1));
+                if (d.condition == "service_healthy") {
+                    if (alive && r.health == "healthy") ready = true;
+                    else if (alive && r.health.empty() && no_health_yet)
+                        failure = "dependency " + dep + " (" + r.name + ") has no healthcheck, so it can never be service_healthy";
+                    else if (r.health == "unhealthy") failure = "dependency " + dep + " (" + r.name + ") is unhealthy";
+                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code + " before it was healthy";
+                } else if (d.condition == "service_completed_successfully") {
+                    if (exited && r.exit_code == 0) ready = true;
+                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code;
+                } else if (alive || exited) {
+                    ready = true;
+                }
+            }
+            if (!failure.empty()) {
+                if (d.required) throw Error(failure, "`berth logs " + dep + "` shows its output");
+                std::fprintf(stderr, "warning: %s; it is not required: going on\n", failure.c_str());
+                warned.insert(dep);
+                continue;
+            }
+            all &= ready;
+        }
+        if (all) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+// What SERVICE depends on, brought up as `up -d` would (status lines on
+// stderr, so the one-off's stdout stays its own), then waited for.
+void start_dependencies(const GlobalOptions& g, const compose::Project& project, const compose::Service& svc) {
+    std::vector<std::string> deps;
+    for (const auto& [dep, _] : svc.depends_on)
+        if (project.services.count(dep)) deps.push_back(dep);
+    if (deps.empty()) return;
+    std::fflush(stdout);
+    UniqueFd saved(::fcntl(1, F_DUPFD_CLOEXEC, 3));
+    ::dup2(2, 1);
+    auto restore = [&] {
+        std::fflush(stdout);
+        if (saved.get() >= 0) ::dup2(saved.get(), 1);
+    };
+    try {
+        up_services(g, deps);
+    } catch (...) {
+        restore();
+        throw;
+    }
+    restore();
+    wait_for_dependencies(project, svc);
+}
+
+// -v/--volume: more mounts, in the compose file's short syntax (a relative
+// source is the project directory's, as in the file).
+void add_run_mounts(const compose::Project& project, compose::Service& svc, const RunOptions& o) {
+    for (const auto& spec : o.volumes) {
+        std::string err;
+        compose::Mount m = compose::read_volume_spec(spec, err);
+        if (!err.empty()) throw Error("--volume " + spec + ": " + err, "write SOURCE:TARGET[:ro]");
+        if (m.type == "bind" && !m.source.empty() && m.source[0] != '/')
+            m.source = (fs::path(project.working_dir) / m.source).lexically_normal().string();
+        svc.volumes.push_back(m);
+    }
+}
+
+// -p/--publish, and with --service-ports the service's own `ports:` (without
+// it a one-off publishes none of them, as docker compose's).
+std::vector<netns::PublishedPort> run_ports(const compose::Service& svc, const RunOptions& o) {
+    std::vector<compose::Port> ports;
+    if (o.service_ports) ports = svc.ports;
+    for (const auto& spec : o.publish) {
+        std::string err;
+        auto more = compose::read_port_spec(spec, err);
+        if (!err.empty()) throw Error("--publish " + spec + ": " + err, "write HOST_PORT:CONTAINER_PORT[/udp]");
+        ports.insert(ports.end(), more.begin(), more.end());
+    }
+    std::vector<netns::PublishedPort> out;
+    for (const auto& p : ports) {
+        std::string where = "port " + p.published + ":" + std::to_string(p.target);
+        if (p.published.empty() || p.published.find('-') != std::string::npos)
+            throw Error(where + ": berth run publishes fixed host ports only", "name one: -p 8080:80");
+        uint16_t host = static_cast<uint16_t>(std::stoul(p.published));
+        int e = netns::port_bind_error(p.host_ip, host, p.protocol);
+        if (e != 0) throw Error::sys(e, "publish " + where);
+        out.push_back({p.host_ip, host, static_cast<uint16_t>(p.target), p.protocol});
+    }
+    return out;
+}
+
+// The one-off's extra environment: --env-from-file's files, then -e. `-e NAME`
+// takes NAME's value from berth's environment or else from --env-file/.env,
+// and sets nothing when neither has it (as docker compose does).
+std::vector<std::string> run_environment(const compose::Project& project, const RunOptions& o) {
+    auto lookup = [&](const std::string& k) -> std::optional<std::string> {
+        auto it = project.environment.find(k);
+        return it == project.environment.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    std::vector<std::string> env;
+    for (const auto& f : o.env_files) {
+        std::string path = fs::absolute(f).string();
+        if (!fs::exists(path)) throw Error("--env-from-file " + f + ": no such file");
+        for (const auto& [k, v] : compose::read_dotenv_file(path, lookup)) env.push_back(k + "=" + v);
+    }
+    for (const auto& kv : o.env) {
+        if (kv.find('=') != std::string::npos) env.push_back(kv);
+        else if (const char* v = std::getenv(kv.c_str())) env.push_back(kv + "=" + v);
+        else if (auto v2 = lookup(kv)) env.push_back(kv + "=" + *v2);
+    }
+    return env;
+}
+
 int run_service(const GlobalOptions& g, const RunOptions& o) {
     compose::Project project = load_project(g);
+    compose::activate_services(project, {o.service});  // `run` may start a profile's service
     auto it = project.services.find(o.service);
-    if (it == project.services.end()) {
-        if (project.disabled_services.count(o.service))
-            it = project.disabled_services.find(o.service);  // `run` may start a profile's service
-        else
-            throw Error("no such service: " + o.service, "services in " + project.name + ": see `berth config --services`");
-    }
-    const compose::Service& svc = it->second;
+    if (it == project.services.end())
+        throw Error("no such service: " + o.service, "services in " + project.name + ": see `berth config --services`");
+    compose::Service svc = it->second;
+    if (!o.no_deps) start_dependencies(g, project, svc);
+    add_run_mounts(project, svc, o);
+    svc.cap_add.insert(svc.cap_add.end(), o.cap_add.begin(), o.cap_add.end());
+    svc.cap_drop.insert(svc.cap_drop.end(), o.cap_drop.begin(), o.cap_drop.end());
     if (svc.image.empty())
         throw Error("service \"" + o.service + "\" has no image", "berth does not build images: set `image:` and import it");
     ensure_images(project, {o.service}, o.pull, false);
@@ -76,7 +216,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     supervisor::RunOverrides ov;
     if (!o.command.empty()) ov.command = o.command;
     if (!o.entrypoint.empty()) ov.entrypoint = o.entrypoint;
-    ov.env = o.env;
+    ov.env = run_environment(project, o);
     if (!o.user.empty()) ov.user = o.user;
     if (!o.workdir.empty()) ov.workdir = o.workdir;
     std::string name = !o.name.empty() ? o.name : project.name + "-" + o.service + "-run-" + random_hex(12);
@@ -136,6 +276,11 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             }
         }
     }
+    std::vector<netns::PublishedPort> published = run_ports(svc, o);
+    if (!published.empty() && atts.empty())
+        throw Error("--publish/--service-ports: the one-off has no network of the project's to publish from",
+                    "start the project first (`berth up -d`), or give the service a network");
+    bool publishing = false;
     runtime::StartHooks hooks;
     if (!atts.empty())
         hooks.before_continue = [&](pid_t pid) {
@@ -145,6 +290,11 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             one_offs.write(one_off);
             UniqueFd fd(netns::open_netns(pid));
             nets->attach(name, fd.get(), atts);
+            if (!published.empty()) {
+                if (!nets->publish(name, atts[0].network, atts[0].address, published, atts[0].address6))
+                    throw Error("--publish: nftables is not usable here, and berth run has no port proxy");
+                publishing = true;
+            }
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     one_off.bundle_dir = spec.state_dir;
@@ -159,7 +309,18 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     };
     // When it has ended: gone with --rm, else kept as an exited container's files are.
     // A one-off's record goes; so does the project's runtime dir when nothing else is in it.
+    auto unpublish = [&] {
+        if (publishing) {
+            publishing = false;
+            try {
+                nets->unpublish(name, atts[0].network);
+            } catch (const std::exception& e) {
+                spdlog::warn("{}: {}", name, e.what());
+            }
+        }
+    };
     auto forget = [&] {
+        unpublish();
         one_offs.remove(name);
         state::prune_empty_project(state::runtime_dir(), project.name);
     };
@@ -168,6 +329,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             forget();
             return;
         }
+        unpublish();
         one_off.state = "exited";
         one_off.pid = 0;
         one_offs.write(one_off);
@@ -260,7 +422,16 @@ void add_run_command(Cli& cli) {
     cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
     cmd->add_option("--entrypoint", o->entrypoint, "Override the image's entrypoint");
     cmd->add_option("--name", o->name, "Name of the container");
-    cmd->add_flag("-T,--no-TTY", o->no_tty, "Do not allocate a pseudo-terminal");
+    cmd->add_flag("-T,--no-TTY,--no-tty", o->no_tty, "Do not allocate a pseudo-terminal");
+    cmd->add_flag("--no-deps", o->no_deps, "Don't start the service's dependencies");
+    cmd->add_option("--cap-add", o->cap_add, "Add a Linux capability");
+    cmd->add_option("--cap-drop", o->cap_drop, "Drop a Linux capability");
+    auto keep_stdin = std::make_shared<bool>(true);
+    cmd->add_flag("-i,--interactive", *keep_stdin, "Keep stdin open (the default)");
+    cmd->add_option("-v,--volume", o->volumes, "Bind mount a volume (SOURCE:TARGET[:ro], as in `volumes:`)");
+    cmd->add_option("-p,--publish", o->publish, "Publish a container's port on the host (HOST:CONTAINER[/udp])");
+    cmd->add_flag("-P,--service-ports", o->service_ports, "Publish the service's own `ports:`");
+    cmd->add_option("--env-from-file", o->env_files, "Set environment variables from a file (K=V lines)");
     cmd->add_option("--pull", o->pull, "Pull the image: always, missing or never (default: the service's pull_policy)")
         ->check(CLI::IsMember({"always", "missing", "never"}));
     auto no_stdin = std::make_shared<bool>(false);

@@ -9,6 +9,7 @@
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "cli/pull.h"
+#include "compose/depends.h"
 #include "control/control.h"
 #include "plan/brief.h"
 #include "plan/diff.h"
@@ -130,6 +131,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     UpFlags f = flags;
     if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
+    compose::activate_services(project, f.services);  // naming a profile's service enables it
     if (f.dry_run) return dry_run(project, f, to_options(f));
     {
         std::vector<std::string> svcs;
@@ -165,7 +167,9 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
                               {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
                               {"environment", env},
                               {"services", f.services},
-                              {"force_recreate", f.force_recreate}};
+                              {"scale", to_options(f).scale},
+                              {"force_recreate", f.force_recreate},
+                              {"no_deps", f.no_deps}};
         nlohmann::json reply = client->call(req);
         if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused `up`"));
         for (const char* k : {"running", "recreated", "started"})
@@ -258,7 +262,9 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
             std::string line = msg.substr(2, nl - 2);
             msg.erase(0, nl + 1);
             auto tab = line.find('\t');
-            if (tab != std::string::npos) progress.update(line.substr(0, tab), line.substr(tab + 1));
+            if (tab == std::string::npos) continue;
+            if (line.compare(tab + 1, 9, "warning: ") == 0) std::fprintf(stderr, "%s\n", line.substr(tab + 1).c_str());
+            else progress.update(line.substr(0, tab), line.substr(tab + 1));
         }
     }
     ::close(p[0]);
@@ -266,6 +272,20 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         throw Error(msg.rfind("ERR\t", 0) == 0 ? msg.substr(4) : "the supervisor ended before the stack was up");
     return 0;
 }
+
+}  // namespace
+
+int up_services(const GlobalOptions& g, const std::vector<std::string>& services, const std::vector<std::string>& scale,
+                bool no_deps) {
+    UpFlags f;
+    f.no_deps = no_deps;
+    f.detach = true;
+    f.services = services;
+    f.scale = scale;
+    return up(g, f);
+}
+
+namespace {
 
 int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans) {
     compose::Project project = load_project(g);  // by name alone too (cli/project.h)
@@ -378,6 +398,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
 int project_op(const GlobalOptions& g, const std::string& op, const std::vector<std::string>& services,
                nlohmann::json extra, const char* verb) {
     compose::Project project = load_project(g);
+    compose::activate_services(project, services);
     for (const auto& s : services)
         if (!project.services.count(s)) throw Error("no such service: " + s);
     state::ProjectState ps(state::runtime_dir(), project.name);
@@ -456,32 +477,6 @@ int events_command(const GlobalOptions& g, bool json) {
     return 0;
 }
 
-int ls_command(const std::string& format) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& name : state::list_projects(state::runtime_dir())) {
-        state::ProjectState ps(state::runtime_dir(), name);
-        int running = 0, total = 0;
-        for (const auto& r : ps.read_all()) {
-            ++total;
-            if (r.state == "running" && state::process_alive(r.pid, r.pid_start_time)) ++running;
-        }
-        std::string files;
-        if (auto p = ps.read_project(); p && p->contains("files"))
-            for (const auto& f : (*p)["files"]) files += (files.empty() ? "" : ",") + f.get<std::string>();
-        std::string status = (ps.supervisor_pid() > 0 ? "running(" : "exited(") + std::to_string(running) + "/" +
-                             std::to_string(total) + ")";
-        out.push_back({{"Name", name}, {"Status", status}, {"ConfigFiles", files}});
-    }
-    if (format == "json") {
-        std::printf("%s\n", out.dump().c_str());
-        return 0;
-    }
-    std::printf("%-20s %-16s %s\n", "NAME", "STATUS", "CONFIG FILES");
-    for (const auto& p : out)
-        std::printf("%-20s %-16s %s\n", p["Name"].get<std::string>().c_str(), p["Status"].get<std::string>().c_str(),
-                    p["ConfigFiles"].get<std::string>().c_str());
-    return 0;
-}
 
 }  // namespace
 
@@ -571,11 +566,6 @@ void add_up_commands(Cli& cli) {
     auto evjson = std::make_shared<bool>(false);
     ev_cmd->add_flag("--json", *evjson, "One JSON object per line");
     ev_cmd->callback([&cli, evjson] { cli.action = [&cli, evjson] { return events_command(cli.global, *evjson); }; });
-
-    auto* ls_cmd = cli.app.add_subcommand("ls", "List projects");
-    auto lsformat = std::make_shared<std::string>("table");
-    ls_cmd->add_option("--format", *lsformat, "table or json")->check(CLI::IsMember({"table", "json"}));
-    ls_cmd->callback([&cli, lsformat] { cli.action = [lsformat] { return ls_command(*lsformat); }; });
 
     auto* ps_cmd = cli.app.add_subcommand("ps", "List the project's containers");
     auto all = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),

@@ -34,4 +34,22 @@ DependencyWalk walk_dependencies(const Project& p) {
     return walk;
 }
 
+
+void activate_services(Project& p, const std::vector<std::string>& names) {
+    std::vector<std::string> todo(names.begin(), names.end());
+    while (!todo.empty()) {
+        std::string n = todo.back();
+        todo.pop_back();
+        auto it = p.disabled_services.find(n);
+        if (it != p.disabled_services.end()) {
+            p.services.emplace(n, std::move(it->second));
+            p.disabled_services.erase(it);
+        } else if (!p.services.count(n)) {
+            continue;
+        }
+        for (const auto& [dep, d] : p.services.at(n).depends_on)
+            if (d.required && p.disabled_services.count(dep)) todo.push_back(dep);
+    }
+}
+
 }  // namespace berth::compose

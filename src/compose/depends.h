@@ -19,4 +19,11 @@ struct DependencyWalk {
 // Dependencies on services that are not active (optional ones) are skipped.
 DependencyWalk walk_dependencies(const Project& p);
 
+
+// Naming a service on the command line enables it, as compose does: the named
+// services and, transitively, what they depend on with `required: true` move
+// from disabled_services (an inactive profile) to services. Names the project
+// does not know at all are left to the caller to refuse.
+void activate_services(Project& p, const std::vector<std::string>& names);
+
 }  // namespace berth::compose

@@ -201,6 +201,25 @@ EnvList parse_dotenv(std::string_view text, const std::string& filename, const L
     return Parser(text, filename, lookup).run();
 }
 
+EnvList parse_raw_env(std::string_view text) {
+    EnvList out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        size_t first = line.find_first_not_of(" \t");
+        if (first == std::string_view::npos || line[first] == '#') continue;
+        size_t eq = line.find('=');
+        std::string_view key = line.substr(first, eq == std::string_view::npos ? std::string_view::npos : eq - first);
+        while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+        out.emplace_back(std::string(key), eq == std::string_view::npos ? "" : std::string(line.substr(eq + 1)));
+    }
+    return out;
+}
+
 EnvList read_dotenv_file(const std::string& path, const Lookup& lookup) {
     return parse_dotenv(read_input_file(path, "env file"), path, lookup);
 }

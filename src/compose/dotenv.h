@@ -28,6 +28,10 @@ using EnvList = std::vector<std::pair<std::string, std::string>>;
 // Throws LoadError naming filename:line:col on a malformed line.
 EnvList parse_dotenv(std::string_view text, const std::string& filename, const Lookup& lookup);
 
+// env_file's `format: raw`: KEY=VALUE lines taken as written (quotes kept,
+// nothing interpolated); blank lines and lines starting with # are skipped.
+EnvList parse_raw_env(std::string_view text);
+
 // Reads and parses the file; throws berth::Error when it cannot be read.
 EnvList read_dotenv_file(const std::string& path, const Lookup& lookup);
 

@@ -108,6 +108,15 @@ TEST_CASE("dotenv: the environment wins inside values; errors name the line") {
     CHECK_THROWS_AS(parse_dotenv("Q='x' junk\n", "e", env({})), LoadError);
 }
 
+TEST_CASE("raw env files: values as written") {
+    auto vars = parse_raw_env("# comment\nTEST_VAR='{\"key\": \"value\"}'\n\n  B = $X \"q\"\r\nEMPTY=\nNOEQ\n");
+    REQUIRE(vars.size() == 4);
+    CHECK(vars[0] == std::pair<std::string, std::string>{"TEST_VAR", "'{\"key\": \"value\"}'"});
+    CHECK(vars[1] == std::pair<std::string, std::string>{"B", " $X \"q\""});
+    CHECK(vars[2] == std::pair<std::string, std::string>{"EMPTY", ""});
+    CHECK(vars[3] == std::pair<std::string, std::string>{"NOEQ", ""});
+}
+
 namespace {
 std::string validation_error(const std::string& yaml) {
     try {

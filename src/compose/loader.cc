@@ -3,6 +3,7 @@
 #include "base/files.h"
 #include "base/strings.h"
 #include "compose/dotenv.h"
+#include "compose/input_file.h"
 #include "compose/interpolate.h"
 #include "compose/load_error.h"
 #include "compose/merge.h"
@@ -109,6 +110,25 @@ void absolutize_document(Node& doc, const fs::path& dir) {
     }
 }
 
+// An included project's secrets and configs from `environment:` read its own
+// environment (its env_file): their value is taken there, as `content`.
+void resolve_file_environment(Node& doc, const Env& env) {
+    for (const char* kind : {"secrets", "configs"}) {
+        Node* top = doc.find(kind);
+        if (!top || !top->is_map()) continue;
+        for (auto& e : top->entries) {
+            if (!e.value.is_map()) continue;
+            const Node* var = e.value.find("environment");
+            if (!var || !var->is_scalar()) continue;
+            auto it = env.find(var->text);
+            if (it == env.end()) continue;  // the normalizer says it is not set
+            Location loc = var->loc;
+            e.value.erase("environment");
+            e.value.set("content", Node::scalar(it->second, false, loc), loc);
+        }
+    }
+}
+
 class Loader {
 public:
     Loader(const Env& env, const ValidMemo& memo) : env_(env), memo_(memo) {}
@@ -178,6 +198,7 @@ private:
             }
             include_stack_.pop_back();
             absolutize_document(merged, project_dir);
+            resolve_file_environment(merged, env);
             for (const char* kind : {"services", "networks", "volumes", "secrets", "configs"}) {
                 const Node* theirs = merged.find(kind);
                 if (!theirs || !theirs->is_map()) continue;
@@ -295,6 +316,7 @@ std::optional<EnvList> read_env_file(const std::string& path, const Lookup& look
     bool exists = fs::exists(path, ec);
     if (ec) throw Error::sys(ec.value(), "env file " + path);
     if (!exists) return std::nullopt;
+    if (!lookup) return parse_raw_env(read_input_file(path, "env file"));  // format: raw
     return read_dotenv_file(path, lookup);
 }
 
@@ -350,26 +372,45 @@ Project load_project(const LoadOptions& opts) {
     Env env = opts.environment ? *opts.environment : process_environment();
     std::string cwd = opts.working_dir.empty() ? getcwd_string() : opts.working_dir;
 
+    // docker compose's working directory: --project-directory, else the first
+    // -f file's directory, else the current one. Its .env (or --env-file, or
+    // COMPOSE_ENV_FILES) may set COMPOSE_FILE, COMPOSE_PROFILES… (the process
+    // environment wins), before the files are even known.
+    std::string wd = !opts.project_directory.empty()       ? abs_path(opts.project_directory, cwd)
+                     : !opts.files.empty() && opts.files[0] != "-" ? fs::path(abs_path(opts.files[0], cwd)).parent_path().string()
+                                                             : cwd;
+    std::vector<std::string> env_files;
+    for (const auto& f : opts.env_files) env_files.push_back(abs_path(f, cwd));
+    if (env_files.empty())
+        if (auto it = env.find("COMPOSE_ENV_FILES"); it != env.end())
+            for (auto& f : split(it->second, ','))
+                if (!trim(f).empty()) env_files.push_back(abs_path(std::string(trim(f)), cwd));
+    for (const auto& ef : env_files)
+        if (!files::exists(ef)) throw Error("env file " + ef + " not found", "check the path given with --env-file");
+    {
+        std::vector<std::string> early = env_files;
+        if (early.empty() && files::is_regular_file(fs::path(wd) / ".env")) early.push_back((fs::path(wd) / ".env").string());
+        Env compose_vars;
+        for (const auto& ef : early)
+            for (auto& [k, v] : read_dotenv_file(ef, lookup_in(env)))
+                if (k.rfind("COMPOSE_", 0) == 0) compose_vars[k] = v;
+        for (auto& [k, v] : compose_vars) env.emplace(k, v);
+    }
+
     // Which files.
     std::vector<std::string> files;
     for (const auto& f : opts.files) files.push_back(f == "-" ? f : abs_path(f, cwd));
     if (files.empty()) {
-        std::string compose_file;
-        if (auto it = env.find("COMPOSE_FILE"); it != env.end()) compose_file = it->second;
-        else if (files::exists(fs::path(cwd) / ".env")) {
-            for (auto& [k, v] : read_dotenv_file((fs::path(cwd) / ".env").string(), lookup_in(env)))
-                if (k == "COMPOSE_FILE") compose_file = v;
-        }
-        if (!compose_file.empty()) {
+        if (auto it = env.find("COMPOSE_FILE"); it != env.end() && !it->second.empty()) {
             std::string sep = env.count("COMPOSE_PATH_SEPARATOR") ? env.at("COMPOSE_PATH_SEPARATOR") : ":";
-            for (auto& f : split(compose_file, sep.empty() ? ':' : sep[0]))
-                if (!f.empty()) files.push_back(abs_path(f, cwd));
+            for (auto& f : split(it->second, sep.empty() ? ':' : sep[0]))
+                if (!f.empty()) files.push_back(abs_path(f, wd));
         } else {
-            files = find_compose_files(cwd);
+            files = find_compose_files(wd);
         }
     }
     if (files.empty()) {
-        throw Error("no compose file found in " + cwd + " or any parent directory",
+        throw Error("no compose file found in " + wd + " or any parent directory",
                     "create compose.yaml, or name one with -f FILE");
     }
     for (const auto& f : files) {
@@ -381,12 +422,9 @@ Project load_project(const LoadOptions& opts) {
     // The project directory and its .env.
     std::string project_dir = !opts.project_directory.empty() ? abs_path(opts.project_directory, cwd)
                                                               : fs::path(files[0]).parent_path().string();
-    std::vector<std::string> env_files;
-    for (const auto& f : opts.env_files) env_files.push_back(abs_path(f, cwd));
     if (env_files.empty() && files::is_regular_file(fs::path(project_dir) / ".env"))
         env_files.push_back((fs::path(project_dir) / ".env").string());
     for (const auto& ef : env_files) {
-        if (!files::exists(ef)) throw Error("env file " + ef + " not found", "check the path given with --env-file");
         // The process environment wins over .env; later files win over earlier ones.
         Env from_file;
         for (auto& [k, v] : read_dotenv_file(ef, lookup_in(env))) from_file[k] = v;
@@ -442,6 +480,7 @@ Project load_project(const LoadOptions& opts) {
     ctx.read_env_file = read_env_file;
     Project project = normalize(doc, ctx);
     project.compose_files = files;
+    project.environment = env;
     return project;
 }
 

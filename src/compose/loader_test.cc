@@ -93,6 +93,40 @@ TEST_CASE("COMPOSE_FILE and COMPOSE_PROFILES") {
     CHECK(p.services.count("b"));
 }
 
+TEST_CASE("COMPOSE_* from the working dir's .env, --env-file and COMPOSE_ENV_FILES; discovery in --project-directory") {
+    TempDir d;
+    d.write("proj/other.yaml", "services:\n  a: {image: x, environment: {V: 'x${UNSET}y'}}\n  b: {image: y, profiles: [pb]}\n");
+    d.write("proj/.env", "COMPOSE_FILE=other.yaml\n");
+    LoadOptions o = opts_in(d);
+    o.project_directory = "proj";
+    Project p = load_project(o);  // the file named by --project-directory's .env, found there
+    CHECK(p.services.count("a"));
+    CHECK_FALSE(p.services.count("b"));
+    CHECK(p.services.at("a").environment.at("V") == "xy");  // ${UNSET} is ""
+    d.write(".env", "COMPOSE_FILE=proj/other.yaml\nCOMPOSE_PROFILES=pb\n");
+    p = load_project(opts_in(d));  // the current directory's .env
+    CHECK(p.services.count("b"));
+    CHECK(load_project(opts_in(d, {{"COMPOSE_PROFILES", ""}})).services.count("b") == 0);  // the process environment wins
+    d.write("prof.env", "COMPOSE_PROFILES=pb\nCOMPOSE_FILE=proj/other.yaml\n");
+    fs::remove(d.path / ".env");
+    o = opts_in(d);
+    o.env_files = {"prof.env"};
+    CHECK(load_project(o).services.count("b"));
+    CHECK(load_project(opts_in(d, {{"COMPOSE_ENV_FILES", (d.path / "prof.env").string()}})).services.count("b"));
+    CHECK(load_project(opts_in(d, {{"COMPOSE_ENV_FILES", (d.path / "prof.env").string()}})).environment.at("COMPOSE_PROFILES") == "pb");
+}
+
+TEST_CASE("secrets and configs from environment keep their value; an include's env_file feeds its own") {
+    TempDir d;
+    d.write("child/compose.yaml", "services:\n  inc: {image: x, secrets: [mine]}\nsecrets:\n  mine: {environment: MY_SECRET}\n");
+    d.write("secret.env", "MY_SECRET='this-is-secret'\n");
+    d.write("compose.yaml", "include:\n  - path: child/compose.yaml\n    env_file: [secret.env]\n"
+                            "services:\n  foo: {image: x, configs: [c]}\nconfigs:\n  c: {environment: CONFIG}\n");
+    Project p = load_project(opts_in(d, {{"CONFIG", "config"}}));
+    CHECK(p.configs.at("c").env_value == "config");
+    CHECK(p.secrets.at("mine").content == "this-is-secret");
+}
+
 TEST_CASE(".env feeds interpolation; the process environment wins") {
     TempDir d;
     d.write(".env", "TAG=fromdotenv\nPORT=8080\n");

@@ -138,6 +138,7 @@ struct Service {
     std::string domainname;
     std::map<std::string, std::optional<std::string>> environment;
     std::vector<std::string> env_file;  // absolute paths, already folded into environment
+    std::string missing_env_file;       // a required env_file that does not exist: making a container fails
     std::vector<std::string> expose;
     std::vector<std::string> extra_hosts;  // "host:ip"
     std::vector<std::string> group_add;
@@ -211,6 +212,7 @@ struct FileObject {  // a top-level secret or config
     std::string name;
     std::string file;  // absolute
     std::string environment;
+    std::string env_value;  // environment's value when loaded (not printed by `config`)
     std::string content;
     bool external = false;
 };
@@ -225,6 +227,9 @@ struct Project {
     std::map<std::string, Volume> volumes;
     std::map<std::string, FileObject> secrets;
     std::map<std::string, FileObject> configs;
+    // The variables the files were interpolated with: the process environment,
+    // then --env-file/.env (not printed by `config`; `run -e NAME` reads it).
+    std::map<std::string, std::string> environment;
 };
 
 }  // namespace berth::compose

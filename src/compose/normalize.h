@@ -35,7 +35,8 @@ struct NormalizeContext {
     std::string home;  // for "~" in bind sources
     // Reads a service's env_file (an absolute path; ${VAR} in it through
     // `lookup`): nullopt when there is no such file; throws on a bad one.
-    // Unset: an env_file entry is an error.
+    // An empty lookup asks for `format: raw` (the file as written). Unset: an
+    // env_file entry is an error.
     std::function<std::optional<EnvList>(const std::string& path, const Lookup& lookup)> read_env_file;
 };
 

@@ -95,8 +95,24 @@ services:
     CHECK(s.environment.at("A") == "inline");  // environment wins over env_file
     CHECK(s.environment.at("FROM_FILE") == "1");
     CHECK(s.environment.at("SEEN") == "yes-env");
-    CHECK(error_of("services:\n  web:\n    image: x\n    env_file: missing.env\n", ctx) ==
-          "compose.yaml:4:15: services.web.env_file: env file /srv/proj/missing.env not found");
+    CHECK(s.missing_env_file.empty());  // the optional one is not missing
+    // A required one that is missing loads (ps, logs, exec of other services work) and is marked.
+    Project missing = normalize(parse_yaml("services:\n  web:\n    image: x\n    env_file: missing.env\n  db:\n    image: y\n",
+                                           "compose.yaml"), ctx);
+    CHECK(missing.services.at("web").missing_env_file == "/srv/proj/missing.env");
+    CHECK(missing.services.at("db").missing_env_file.empty());
+    // format: raw asks the reader for the file as written (an empty lookup).
+    bool raw_asked = false;
+    ctx.read_env_file = [&](const std::string&, const Lookup& lookup) -> std::optional<EnvList> {
+        raw_asked = !lookup;
+        return EnvList{{"Q", "'quoted'"}};
+    };
+    Project raw = normalize(parse_yaml("services:\n  web:\n    image: x\n    env_file: [{path: r.env, format: raw}]\n",
+                                       "compose.yaml"), ctx);
+    CHECK(raw_asked);
+    CHECK(raw.services.at("web").environment.at("Q") == "'quoted'");
+    CHECK(error_of("services:\n  web:\n    image: x\n    env_file: [{path: r.env, format: yaml}]\n", ctx)
+              .find("unknown env_file format \"yaml\"") != std::string::npos);
     // Without a reader (no loader), an env_file is refused rather than read behind the caller's back.
     CHECK(error_of("services:\n  web:\n    image: x\n    env_file: a.env\n").find("env files are not read here") !=
           std::string::npos);
@@ -167,4 +183,21 @@ TEST_CASE("walk_dependencies: dependencies first, else by name; or the first cyc
     CHECK(w.cycle == std::vector<std::string>{"cache", "db", "web", "cache"});
     CHECK(error_of("services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n") ==
           "compose.yaml:3:3: services.b.depends_on: dependency cycle: a -> b -> a");
+}
+
+TEST_CASE("activate_services: a named service of an inactive profile, and its required dependencies") {
+    Project p;
+    p.services["regular"];
+    p.disabled_services["foo"].depends_on["db"];
+    p.disabled_services["foo"].depends_on["opt"].required = false;
+    p.disabled_services["db"];
+    p.disabled_services["opt"];
+    p.disabled_services["bar"];
+    activate_services(p, {"foo", "nosuch"});
+    CHECK(p.services.count("foo"));
+    CHECK(p.services.count("db"));
+    CHECK_FALSE(p.services.count("opt"));  // required: false stays off
+    CHECK(p.disabled_services.count("bar"));
+    CHECK_FALSE(p.services.count("nosuch"));
+    CHECK(p.services.count("regular"));
 }

@@ -434,6 +434,7 @@ void Normalizer::env_files(const Node& v, const std::string& path, Service& s) {
         std::string path;
         bool required = true;
         const Node* node;
+        bool raw = false;
     };
     std::vector<Ref> refs;
     if (v.is_scalar()) refs.push_back({v.text, true, &v});
@@ -445,6 +446,11 @@ void Normalizer::env_files(const Node& v, const std::string& path, Service& s) {
                 Ref r{"", true, &it};
                 if (const Node* x = it.find("path")) r.path = text(*x, ip + ".path");
                 if (const Node* x = it.find("required")) r.required = boolean(*x, ip + ".required");
+                if (const Node* x = it.find("format")) {
+                    std::string f = text(*x, ip + ".format");
+                    if (f != "raw") fail(*x, ip + ".format", "unknown env_file format \"" + f + "\"", "the one format is `raw`");
+                    r.raw = true;
+                }
                 if (r.path.empty()) fail(it, ip, "an env_file entry needs a `path`");
                 refs.push_back(r);
             } else {
@@ -468,15 +474,17 @@ void Normalizer::env_files(const Node& v, const std::string& path, Service& s) {
         };
         std::optional<EnvList> vars;
         try {
-            vars = ctx_.read_env_file(abs, lookup);
+            vars = ctx_.read_env_file(abs, r.raw ? Lookup() : lookup);
         } catch (const LoadError&) {
             throw;
         } catch (const std::exception& e) {
             fail(*r.node, path, e.what());
         }
         if (!vars) {
-            if (!r.required) continue;
-            fail(*r.node, path, "env file " + abs + " not found", "create it, or mark it optional with `required: false`");
+            // Not an error yet: commands that do not make this service's
+            // containers (ps, logs, exec of others) still work; making one fails.
+            if (r.required && s.missing_env_file.empty()) s.missing_env_file = abs;
+            continue;
         }
         s.env_file.push_back(abs);
         for (auto& [k, val] : *vars) from_files[k] = val;

@@ -101,6 +101,7 @@ void Normalizer::top_files(const Node& n, const std::string& kind, std::map<std:
         if (sources != 1) fail(v, path, "set exactly one of `file`, `environment`, `content` or `external: true`");
         if (!f.environment.empty() && !ctx_.env.count(f.environment))
             fail(*v.find("environment"), path + ".environment", "environment variable " + f.environment + " is not set");
+        if (!f.environment.empty()) f.env_value = ctx_.env.at(f.environment);
         out[e.key] = std::move(f);
     });
 }

@@ -57,6 +57,10 @@ HealthPolicy health_policy(const compose::Service& s, const ImageDefaults& image
     HealthPolicy h;
     const compose::Healthcheck* sh = s.healthcheck ? &*s.healthcheck : nullptr;
     const ImageDefaults::Health* ih = image.healthcheck ? &*image.healthcheck : nullptr;
+    // As docker compose, when the container is made (other services of the file still start).
+    if (sh && sh->start_interval && !sh->start_period && !sh->disable)
+        throw Error("service \"" + s.name + "\": healthcheck.start_interval requires healthcheck.start_period to be set",
+                    "add `start_period:` (the time probes run every start_interval), or drop start_interval");
     if (sh) h.enabled = !sh->disable && !sh->test.empty();
     else h.enabled = ih && !ih->test.empty() && ih->test[0] != "NONE";
     auto pick = [&](const std::optional<int64_t>& own, int64_t img, int64_t fallback) {

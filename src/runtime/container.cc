@@ -4,6 +4,7 @@
 #include "base/fdlimit.h"
 #include "cgroups/cgroups.h"
 #include "runtime/child.h"
+#include "runtime/mount_data.h"
 #include "runtime/seccomp.h"
 
 #include <spdlog/spdlog.h>
@@ -154,18 +155,18 @@ void prepare_mounts(const ContainerSpec& spec, Prepared& p) {
     if (!spec.etc_resolv_conf.empty())
         bind(spec.state_dir + "/resolv.conf", "/etc/resolv.conf", true, false, 0, false);
 
+    int files = 0;
     for (const auto& ms : spec.mounts) {
         if (ms.target.empty() || ms.target[0] != '/')
             throw Error("mount target \"" + ms.target + "\" must be an absolute path");
         if (ms.type == MountSpec::Type::Tmpfs) {
-            std::string data = "mode=" + [&] {
-                char buf[16];
-                snprintf(buf, sizeof buf, "%o", ms.mode.value_or(01777));
-                return std::string(buf);
-            }();
-            if (ms.size) data += ",size=" + std::to_string(*ms.size);
-            fs_mount("tmpfs", p.keep(ms.target), "tmpfs", MS_NOSUID | MS_NODEV | (ms.read_only ? MS_RDONLY : 0),
-                     p.keep(data));
+            unsigned long flags = MS_NOSUID | MS_NODEV | (ms.read_only ? MS_RDONLY : 0);
+            std::string data = detail::tmpfs_data(ms, flags);
+            fs_mount("tmpfs", p.keep(ms.target), "tmpfs", flags, p.keep(data));
+            continue;
+        }
+        if (ms.type == MountSpec::Type::File) {
+            bind(detail::made_file(spec, ms, ++files), ms.target, true, true, 0, false);
             continue;
         }
         struct stat st {};

@@ -16,14 +16,22 @@
 namespace berth::runtime {
 
 struct MountSpec {
-    enum class Type { Bind, Tmpfs };
+    // File: a read-only file made for this container in its state dir (compose's
+    // configs and secrets), from `content` or else a copy of `source`, owned by
+    // file_uid:file_gid with `mode` (default 0444).
+    enum class Type { Bind, Tmpfs, File };
     Type type = Type::Bind;
-    std::string source;   // host path (bind)
+    std::string source;   // host path (bind; file: copied when content is unset)
     std::string target;   // absolute path inside the container
     bool read_only = false;
     std::string propagation;      // bind: "", private, rprivate, shared, rshared, slave, rslave
     std::optional<int64_t> size;  // tmpfs: bytes
-    std::optional<uint32_t> mode; // tmpfs: octal mode
+    std::optional<uint32_t> mode; // tmpfs, file: octal mode
+    std::optional<std::string> content;  // file
+    uid_t file_uid = 0;
+    gid_t file_gid = 0;
+    // tmpfs: further options as given (short syntax "/t:size=1m,uid=1000"), passed to the kernel
+    std::string tmpfs_options;
 };
 
 // A host device made in the container: a node with the host's numbers at

@@ -141,9 +141,16 @@ std::vector<std::string> cleanup(const std::string& project, bool remove_volumes
                 std::fprintf(stderr, "warning: volume %s kept: %s\n", v.name.c_str(), e.what());
             }
         }
-        if (remove_volumes)
+        if (remove_volumes) {
+            // The project's anonymous volumes, also those whose containers a
+            // supervisor's `down` removed before this ran.
+            for (const auto& v : store.list())
+                if (v.project == project && v.labels.count("com.docker.volume.anonymous") &&
+                    std::find(anonymous.begin(), anonymous.end(), v.name) == anonymous.end())
+                    anonymous.push_back(v.name);
             for (const auto& name : anonymous)
                 if (!used.count(name)) store.remove(name);
+        }
     }
     if (!kept) {
         try {

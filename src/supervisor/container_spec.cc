@@ -8,6 +8,7 @@
 #include "runtime/user.h"
 #include "volumes/volume.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -34,7 +35,86 @@ int rlimit_resource(const std::string& name) {
     return it->second;
 }
 
+// `tmpfs: ["/t:size=1m,mode=1770,uid=1000"]`: the target and the short syntax's options.
+runtime::MountSpec tmpfs_mount(const compose::Service& s, const std::string& t) {
+    runtime::MountSpec ms;
+    ms.type = runtime::MountSpec::Type::Tmpfs;
+    size_t colon = t.find(':');
+    ms.target = t.substr(0, colon);
+    if (colon == std::string::npos) return ms;
+    for (const auto& opt : split(t.substr(colon + 1), ',')) {
+        std::string where = "service \"" + s.name + "\": tmpfs " + t;
+        if (opt.rfind("size=", 0) == 0) {
+            try {
+                ms.size = compose::parse_bytes(opt.substr(5));
+            } catch (const std::invalid_argument& e) {
+                throw Error(where + ": " + e.what(), "write the size as 1m, 512k or 1g");
+            }
+        } else if (opt.rfind("mode=", 0) == 0) {
+            char* end = nullptr;
+            unsigned long mode = std::strtoul(opt.c_str() + 5, &end, 8);
+            if (opt.size() == 5 || *end || mode > 07777) throw Error(where + ": mode must be octal, such as 1777");
+            ms.mode = static_cast<uint32_t>(mode);
+        } else if (!opt.empty()) {
+            ms.tmpfs_options += (ms.tmpfs_options.empty() ? "" : ",") + opt;
+        }
+    }
+    return ms;
+}
+
+// A config (`/<name>` or its target) or a secret (`/run/secrets/<name>`, a
+// relative target under /run/secrets): a read-only bind of its file, or a file
+// made from its environment variable or content, owned as asked.
+void add_file_mounts(runtime::ContainerSpec& spec, const compose::Project& project, const compose::Service& s,
+                     bool secrets) {
+    const char* kind = secrets ? "secret" : "config";
+    const auto& defined = secrets ? project.secrets : project.configs;
+    for (const auto& ref : secrets ? s.secrets : s.configs) {
+        auto it = defined.find(ref.source);
+        if (it == defined.end())
+            throw Error("service \"" + s.name + "\": " + kind + " \"" + ref.source + "\" is not defined",
+                        std::string("declare it under the top-level `") + kind + "s:`");
+        const compose::FileObject& f = it->second;
+        if (f.external)
+            throw Error("service \"" + s.name + "\": " + kind + " \"" + ref.source + "\" is external",
+                        "external configs and secrets need a swarm; use `file`, `environment` or `content`");
+        runtime::MountSpec ms;
+        std::string target = ref.target.empty() ? ref.source : ref.target;
+        if (target[0] != '/') target = (secrets ? "/run/secrets/" : "/") + target;
+        ms.target = target;
+        ms.read_only = true;
+        bool owned = !ref.uid.empty() || !ref.gid.empty() || ref.mode;
+        if (!f.file.empty() && !owned) {
+            ms.source = f.file;  // a bind of the file itself, as docker compose does
+        } else {
+            ms.type = runtime::MountSpec::Type::File;
+            if (!f.file.empty()) ms.source = f.file;
+            else if (!f.environment.empty()) ms.content = f.env_value;
+            else ms.content = f.content;
+            ms.mode = ref.mode;
+            auto id = [&](const std::string& v, const char* what) -> uint32_t {
+                if (v.empty()) return 0;
+                char* end = nullptr;
+                unsigned long n = std::strtoul(v.c_str(), &end, 10);
+                if (*end || n > 0xfffffffeUL)
+                    throw Error("service \"" + s.name + "\": " + kind + " \"" + ref.source + "\": " + what + " \"" + v +
+                                "\" is not a number");
+                return static_cast<uint32_t>(n);
+            };
+            ms.file_uid = id(ref.uid, "uid");
+            ms.file_gid = id(ref.gid, "gid");
+        }
+        spec.mounts.push_back(ms);
+    }
+}
+
 }  // namespace
+
+void require_env_files(const compose::Service& s) {
+    if (!s.missing_env_file.empty())
+        throw Error("service \"" + s.name + "\": env file " + s.missing_env_file + " not found",
+                    "create it, or mark it optional with `required: false`");
+}
 
 std::optional<std::string> shared_network_of(const compose::Service& s) {
     for (const char* prefix : {"service:", "container:"})
@@ -49,6 +129,7 @@ std::string user_of(const compose::Service& s, const images::ResolvedImage& imag
 runtime::ContainerSpec translate(const compose::Project& project, const compose::Service& s, const images::ResolvedImage& image,
                                  const std::string& name, const std::string& state_root, const runtime::ResolvedUser& who,
                                  const RunOverrides& o, const NetworkSetup& net) {
+    require_env_files(s);
     runtime::ContainerSpec spec;
     spec.id = name;
     spec.state_dir = state_root + "/containers/" + name;
@@ -77,8 +158,15 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
                     "the image " + image.record.name + " has no Entrypoint or Cmd: set `command:` for the service");
 
     spec.env = ic.env;
-    for (const auto& [k, v] : s.environment)
-        if (v) set_env(spec.env, k + "=" + *v);
+    for (const auto& [k, v] : s.environment) {
+        if (v) {
+            set_env(spec.env, k + "=" + *v);
+        } else {  // `environment: [NAME]` with NAME set nowhere: the image's NAME goes too (docker's rule)
+            spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
+                                          [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; }),
+                           spec.env.end());
+        }
+    }
     for (const auto& kv : o.env) {
         if (kv.find('=') != std::string::npos) set_env(spec.env, kv);
         else if (const char* v = std::getenv(kv.c_str())) set_env(spec.env, kv + "=" + v);
@@ -130,12 +218,9 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
         }
         spec.mounts.push_back(ms);
     }
-    for (const auto& t : s.tmpfs) {
-        runtime::MountSpec ms;
-        ms.type = runtime::MountSpec::Type::Tmpfs;
-        ms.target = t.substr(0, t.find(':'));
-        spec.mounts.push_back(ms);
-    }
+    for (const auto& t : s.tmpfs) spec.mounts.push_back(tmpfs_mount(s, t));
+    add_file_mounts(spec, project, s, false);
+    add_file_mounts(spec, project, s, true);
     spec.shm_size = s.shm_size;
     for (const auto& [k, u] : s.ulimits)
         spec.rlimits.push_back({rlimit_resource(k), static_cast<uint64_t>(u.soft), static_cast<uint64_t>(u.hard)});

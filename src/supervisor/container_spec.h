@@ -31,6 +31,10 @@ struct NetworkSetup {
     std::string net_ns_path;    // network_mode service:/container:: the namespace to join
 };
 
+// A service whose required env_file is missing loads (other services' commands
+// work) but makes no container: this throws the error saying which file.
+void require_env_files(const compose::Service& s);
+
 // `network_mode: service:NAME` or `container:NAME`: that NAME, whose network namespace the service joins.
 std::optional<std::string> shared_network_of(const compose::Service& s);
 

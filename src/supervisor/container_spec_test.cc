@@ -63,12 +63,13 @@ TEST_CASE("environment: image, then service, then run's -e; HOME and HOSTNAME fi
     Fixture f;
     f.svc().environment["MODE"] = "service";
     f.svc().environment["UNSET"] = std::nullopt;
+    f.svc().environment["PATH"] = std::nullopt;  // `environment: [PATH]` set nowhere: the image's PATH goes
     RunOverrides o;
     o.env = {"EXTRA=1"};
     auto s = f.spec(o);
     CHECK(has(s.env, "MODE=service"));
     CHECK_FALSE(has(s.env, "MODE=image"));
-    CHECK(has(s.env, "PATH=/bin"));
+    CHECK(std::none_of(s.env.begin(), s.env.end(), [](auto& e) { return e.rfind("PATH=", 0) == 0; }));
     CHECK(has(s.env, "EXTRA=1"));
     CHECK(has(s.env, "HOME=/home/app"));
     CHECK(s.env.front() == "HOSTNAME=shop-web-1");
@@ -97,8 +98,54 @@ TEST_CASE("mounts: binds as given, named volumes by name until prepared, tmpfs")
     CHECK(s.mounts[2].type == runtime::MountSpec::Type::Tmpfs);
     CHECK(s.mounts[2].size == (1 << 20));
     CHECK(s.mounts[3].target == "/run");
+    CHECK(s.mounts[3].size == (1 << 20));  // the short syntax's options apply
+    f.svc().tmpfs = {"/t:size=64k,mode=1770,ro,uid=1000"};
+    s = f.spec();
+    CHECK(s.mounts[3].size == (64 << 10));
+    CHECK(s.mounts[3].mode == 01770u);
+    CHECK(s.mounts[3].tmpfs_options == "ro,uid=1000");
+    f.svc().tmpfs = {"/t:size=lots"};
+    CHECK_THROWS_AS(f.spec(), Error);
+    f.svc().tmpfs.clear();
     f.svc().volumes = {{"npipe", "x", "/x"}};
     CHECK_THROWS_AS(f.spec(), Error);
+}
+
+TEST_CASE("configs at /<name> or target, secrets at /run/secrets; bound from a file, else made with owner and mode") {
+    Fixture f;
+    compose::FileObject file, env, content;
+    file.file = "/srv/conf.txt";
+    env.environment = "SECRET";
+    env.env_value = "BAR";
+    content.content = "port=80";
+    f.p.configs = {{"file", file}, {"inline", content}};
+    f.p.secrets = {{"pw", file}, {"token", env}};
+    compose::FileRef c1{"file", "", std::nullopt, "", ""}, c2{"inline", "etc/app.conf", 0400, "", ""};
+    compose::FileRef s1{"pw", "", std::nullopt, "", ""}, s2{"token", "bar", 0440, "1005", "1005"};
+    f.svc().configs = {c1, c2};
+    f.svc().secrets = {s1, s2};
+    auto s = f.spec();
+    REQUIRE(s.mounts.size() == 4);
+    CHECK(s.mounts[0].type == runtime::MountSpec::Type::Bind);
+    CHECK(s.mounts[0].source == "/srv/conf.txt");
+    CHECK(s.mounts[0].target == "/file");
+    CHECK(s.mounts[0].read_only);
+    CHECK(s.mounts[1].type == runtime::MountSpec::Type::File);
+    CHECK(s.mounts[1].content == std::optional<std::string>("port=80"));
+    CHECK(s.mounts[1].target == "/etc/app.conf");
+    CHECK(s.mounts[1].mode == 0400u);
+    CHECK(s.mounts[2].target == "/run/secrets/pw");
+    CHECK(s.mounts[3].target == "/run/secrets/bar");
+    CHECK(s.mounts[3].content == std::optional<std::string>("BAR"));
+    CHECK(s.mounts[3].file_uid == 1005u);
+    CHECK(s.mounts[3].file_gid == 1005u);
+    f.svc().secrets = {{"nosuch", "", std::nullopt, "", ""}};
+    CHECK_THROWS_AS(f.spec(), Error);
+    f.svc().secrets = {{"token", "", std::nullopt, "x", ""}};
+    CHECK_THROWS_AS(f.spec(), Error);  // uid is a number
+    f.svc().secrets.clear();
+    f.svc().missing_env_file = "/nope/.env";
+    CHECK_THROWS_WITH_AS(f.spec(), doctest::Contains("env file /nope/.env not found"), Error);
 }
 
 TEST_CASE("network: the embedded DNS server, a shared namespace, host") {

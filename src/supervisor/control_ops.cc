@@ -1,6 +1,7 @@
 // The control socket's operations, one function each: down, ping, events, up
 // (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
 #include "base/error.h"
+#include "compose/depends.h"
 #include "compose/loader.h"
 #include "supervisor/impl.h"
 
@@ -39,9 +40,12 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
     for (const auto& s : req.value("services", nlohmann::json::array())) wanted.insert(s.get<std::string>());
     for (const auto& s : wanted)
         if (!unit_of(units, s)) return peer->send({{"ok", false}, {"error", "no such service in the running project: " + s}});
+    std::set<std::string> named;  // "containers": only these (scale's surplus replicas)
+    for (const auto& c : req.value("containers", nlohmann::json::array())) named.insert(c.get<std::string>());
     std::vector<Unit*> targets;
     for (auto& u : units)
-        if (wanted.empty() || wanted.count(u->cp.service)) targets.push_back(u.get());
+        if ((wanted.empty() || wanted.count(u->cp.service)) && (named.empty() || named.count(u->name())))
+            targets.push_back(u.get());
     int timeout = req.contains("timeout") && req["timeout"].is_number() ? req["timeout"].get<int>() : -1;
     try {
         if (op == "stop") op_stop(targets, timeout, peer);
@@ -74,8 +78,11 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
         lo.profiles = req.value("profiles", std::vector<std::string>{});
         lo.working_dir = req.value("working_dir", std::string());
         lo.environment = req.value("environment", std::map<std::string, std::string>{});
-        apply(compose::load_project(lo), req.value("services", std::vector<std::string>{}),
-              req.value("force_recreate", false), peer);
+        compose::Project loaded = compose::load_project(lo);
+        for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
+        compose::activate_services(loaded, req.value("services", std::vector<std::string>{}));
+        apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
+              req.value("force_recreate", false), req.value("no_deps", false), peer);
     } catch (const Error& e) {
         peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
     } catch (const std::exception& e) {
@@ -85,12 +92,14 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
-void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force,
+void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
                              const std::shared_ptr<control::Peer>& peer) {
     plan::start_order(next);
     std::set<std::string> wanted;
     if (services.empty()) {
         for (auto& [n, _] : next.services) wanted.insert(n);
+    } else if (no_deps) {  // up --no-deps SERVICE: its dependencies stay as they are
+        wanted.insert(services.begin(), services.end());
     } else {
         wanted = plan::with_dependencies(next, services);
     }
@@ -206,6 +215,10 @@ void Supervisor::Impl::op_kill(const std::vector<Unit*>& targets, int sig, const
 }
 
 void Supervisor::Impl::op_pause(const std::vector<Unit*>& targets, bool pause, const std::shared_ptr<control::Peer>& peer) {
+    for (auto* u : targets)  // as docker: nothing changes when one of them cannot
+        if (pause == (u->state() == State::Paused))
+            return peer->send({{"ok", false},
+                               {"error", "container " + u->name() + (pause ? " is already paused" : " is not paused")}});
     for (auto* u : targets) {
         if (!u->running()) continue;
         if (pause) u->inst.container->freeze(), u->on({Event::Pause});

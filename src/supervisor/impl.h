@@ -103,6 +103,7 @@ struct Supervisor::Impl final : UnitHost {
     void emit_event(const state::ContainerRecord& r);
     void ready(bool ok, const std::string& err);
     void fail_up(const std::string& err);
+    void warn_user(const std::string& warning);
     void schedule();
     void stop_all(bool kill_now);
     void advance_stop();
@@ -142,7 +143,7 @@ struct Supervisor::Impl final : UnitHost {
 
     // ---- control operations (control_ops.cc), one function per op ----
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
-    void apply(compose::Project next, const std::vector<std::string>& services, bool force,
+    void apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
                const std::shared_ptr<control::Peer>& peer);
     void op_down(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer);

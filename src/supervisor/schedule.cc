@@ -20,9 +20,13 @@ bool condition_met(const Units& units, const std::string& service, const std::st
             }
             if (!(u->done() && u->rec.exit_code == 0)) return false;
         } else if (cond == "service_healthy") {
-            if (u->health() == Health::Unhealthy || (u->done() && u->started_once())) {
-                failure = "dependency service \"" + service + "\" is " +
-                          (u->health() == Health::Unhealthy ? "unhealthy" : "not running (exited)");
+            if (u->health() == Health::Unhealthy) {
+                failure = "dependency failed to start: container " + u->name() + " is unhealthy";
+                return false;
+            }
+            if (u->done() && u->started_once()) {  // docker's words: "container X exited (1)"
+                failure = "dependency failed to start: container " + u->name() + " exited (" +
+                          std::to_string(u->rec.exit_code.value_or(-1)) + ")";
                 return false;
             }
             if (!u->brief.health.enabled) {
@@ -38,7 +42,7 @@ bool condition_met(const Units& units, const std::string& service, const std::st
 }
 
 Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
-    Blocker b{Readiness::Ready, "", nullptr};
+    Blocker b{Readiness::Ready, "", nullptr, {}};
     for (const auto& [dep, d] : u.svc->depends_on) {
         if (!unit_of(units, dep)) {
             if (d.required && !no_deps && p.services.count(dep)) b.readiness = Readiness::Waiting;
@@ -46,8 +50,12 @@ Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bo
         }
         std::string failure;
         if (!condition_met(units, dep, d.condition, failure)) {
+            if (!failure.empty() && !d.required) {  // an optional dependency that failed: a warning, and go on
+                b.warnings.push_back("optional dependency \"" + dep + "\" failed to start: " + failure);
+                continue;
+            }
             b.readiness = Readiness::Waiting;
-            if (!failure.empty()) return {Readiness::Failed, failure, unit_of(units, dep)};
+            if (!failure.empty()) return {Readiness::Failed, failure, unit_of(units, dep), {}};
         }
     }
     return b;

@@ -25,6 +25,7 @@ struct Blocker {
     Readiness readiness = Readiness::Ready;
     std::string failure;     // Failed: why
     const Unit* dependency;  // Failed: the unit of the dependency that failed
+    std::vector<std::string> warnings;  // optional (required: false) dependencies that failed
 };
 // Whether `u`'s dependencies let it start. A required dependency the project
 // has but runs no container of blocks it (unless no_deps).

@@ -106,6 +106,13 @@ void Supervisor::Impl::emit_event(const state::ContainerRecord& r) {
     for (auto& p : subscribers) p->send(ev);
 }
 
+// A warning for the person who ran `up`: on stderr attached, through `up -d`'s
+// report pipe while it waits, and in the supervisor's log.
+void Supervisor::Impl::warn_user(const std::string& w) {
+    spdlog::warn("{}", w);
+    if (opts.on_progress && !ready_sent) opts.on_progress("", "warning: " + w);
+}
+
 void Supervisor::Impl::ready(bool ok, const std::string& err) {
     if (ready_sent) return;
     ready_sent = true;
@@ -135,6 +142,7 @@ void Supervisor::Impl::resolve(const compose::Project& p, const std::set<std::st
     for (const auto& n : services) {
         const auto& svc = p.services.at(n);
         if (svc.image.empty()) throw Error("service \"" + n + "\" has no image", no_image_hint);
+        require_env_files(svc);
         imgs[n] = store.resolve(svc.image);
         plans[n] = plan::resolve(p, n, image_defaults(imgs[n].config));
     }
@@ -214,6 +222,7 @@ void Supervisor::Impl::schedule() {
                 continue;
             }
             if (b.readiness == Readiness::Ready) {
+                for (const auto& w : b.warnings) warn_user(w);
                 u->on({Event::Go});
                 progress = true;
             }

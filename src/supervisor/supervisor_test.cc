@@ -237,7 +237,7 @@ TEST_CASE("dependency conditions") {
     udb.set_health(Health::Unhealthy);
     Blocker b = blocker(units, uweb, p, false);
     CHECK(b.readiness == Readiness::Failed);
-    CHECK(b.failure == "dependency service \"db\" is unhealthy");
+    CHECK(b.failure == "dependency failed to start: container shop-db-1 is unhealthy");
     CHECK(b.dependency == &udb);
     udb.set_health(Health::Healthy);
     ujob.on({Event::Go});
@@ -247,7 +247,7 @@ TEST_CASE("dependency conditions") {
     CHECK(b.failure == "service \"job\" didn't complete successfully: exit 2");
     std::string failure;
     CHECK_FALSE(condition_met(units, "job", "service_healthy", failure));
-    CHECK(failure == "dependency service \"job\" is not running (exited)");
+    CHECK(failure == "dependency failed to start: container shop-job-1 exited (2)");  // docker's words, with the code
     // service_healthy on a service without a health check can never be met.
     ujob.on({Event::Go});
     failure.clear();
