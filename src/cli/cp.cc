@@ -7,6 +7,7 @@
 #include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "images/extract.h"
 #include "state/state.h"
 
 #include <archive.h>
@@ -38,12 +39,12 @@ void write_tar(const std::string& src, int fd) {
     if (base.empty() || base == "/") base = ".";
     ArchivePtr out(archive_write_new(), archive_write_free);
     archive_write_set_format_pax_restricted(out.get());
-    if (archive_write_open_fd(out.get(), fd) != ARCHIVE_OK) throw Error(archive_error_string(out.get()));
+    if (archive_write_open_fd(out.get(), fd) != ARCHIVE_OK) throw Error(images::archive_message(out.get()));
     ArchivePtr disk(archive_read_disk_new(), archive_read_free);
     archive_read_disk_set_symlink_physical(disk.get());
     archive_read_disk_set_standard_lookup(disk.get());
     if (archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK)
-        throw Error(std::string(archive_error_string(disk.get())), "check the path");
+        throw Error(std::string(images::archive_message(disk.get())), "check the path");
     for (;;) {
         archive_entry* e = archive_entry_new();
         int r = archive_read_next_header2(disk.get(), e);
@@ -52,7 +53,7 @@ void write_tar(const std::string& src, int fd) {
             break;
         }
         if (r < ARCHIVE_WARN) {
-            std::string msg = archive_error_string(disk.get());
+            std::string msg = images::archive_message(disk.get());
             archive_entry_free(e);
             throw Error(msg);
         }
@@ -62,7 +63,7 @@ void write_tar(const std::string& src, int fd) {
         if (!rel.empty() && rel[0] != '/') rel = "/" + rel;
         archive_entry_set_pathname(e, (base + rel).c_str());
         if (archive_write_header(out.get(), e) < ARCHIVE_WARN) {
-            std::string msg = archive_error_string(out.get());
+            std::string msg = images::archive_message(out.get());
             archive_entry_free(e);
             throw Error(msg);
         }
@@ -85,7 +86,7 @@ void write_tar(const std::string& src, int fd) {
 void read_tar(int fd, const std::string& dest, bool keep_owner) {
     ArchivePtr in(archive_read_new(), archive_read_free);
     archive_read_support_format_tar(in.get());
-    if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(archive_error_string(in.get()));
+    if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(images::archive_message(in.get()));
     ArchivePtr disk(archive_write_disk_new(), archive_write_free);
     int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
                 ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME;
@@ -103,7 +104,7 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
         std::string name = into ? (target.empty() ? p : target + "/" + p) : target + rest;
         archive_entry_set_pathname(e, name.c_str());
         if (archive_write_header(disk.get(), e) < ARCHIVE_WARN)
-            throw Error(std::string("cannot write ") + "/" + name + ": " + archive_error_string(disk.get()));
+            throw Error(std::string("cannot write ") + "/" + name + ": " + images::archive_message(disk.get()));
         const void* buf;
         size_t size;
         la_int64_t off;
