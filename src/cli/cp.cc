@@ -15,9 +15,11 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -115,14 +117,20 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
     archive_write_close(disk.get());
 }
 
-// Runs `fn` in a child that joined the mount namespace of `pid`; returns its exit status.
+// Runs `fn` in a child that joined the mount namespace of `pid`; returns its pid.
+// The child closes `parents_end` (the parent's end of their pipe: else, the
+// parent killed, the child would wait forever for an EOF or a reader) and dies
+// with the parent.
 template <class F>
-pid_t in_container(int pid, F fn) {
+pid_t in_container(int pid, int parents_end, F fn) {
     UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw Error::sys(errno, "open the container's mount namespace");
+    pid_t parent = ::getpid();
     pid_t child = fork();
     if (child < 0) throw Error::sys(errno, "fork");  // ns closes itself
     if (child == 0) {
+        ::close(parents_end);
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != parent) _exit(1);  // (already gone)
         try {
             if (setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
             fn();
@@ -167,7 +175,7 @@ int cp_command(const GlobalOptions& g, const std::string& from, const std::strin
         std::string src = fpath.empty() || fpath[0] != '/' ? "/" + fpath : fpath;
         std::string dest = fs::absolute(tpath).lexically_normal().string();
         int wfd = p[1];
-        pid_t child = in_container(pid, [&] { write_tar(src, wfd); });
+        pid_t child = in_container(pid, p[0], [&] { write_tar(src, wfd); });
         ::close(p[1]);
         try {
             read_tar(p[0], dest, true);
@@ -185,7 +193,7 @@ int cp_command(const GlobalOptions& g, const std::string& from, const std::strin
     if (!fs::exists(fs::symlink_status(src))) throw Error("no such file or directory: " + fpath);
     std::string dest = tpath.empty() || tpath[0] != '/' ? "/" + tpath : tpath;
     int rfd = p[0];
-    pid_t child = in_container(pid, [&] { read_tar(rfd, fs::path(dest).lexically_normal().string(), archive_mode); });
+    pid_t child = in_container(pid, p[1], [&] { read_tar(rfd, fs::path(dest).lexically_normal().string(), archive_mode); });
     ::close(p[0]);
     try {
         write_tar(src, p[1]);
