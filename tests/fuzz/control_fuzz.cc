@@ -79,14 +79,17 @@ void server(const char* p, size_t n) {
     std::strncpy(addr.sun_path, f->path.c_str(), sizeof addr.sun_path - 1);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
     size_t off = 0;
-    bool eof = false;
+    bool eof = false, shut = false;
     char buf[65536];
     for (int round = 0; round < 10000 && !eof; ++round) {
         if (off < n) {
             ssize_t w = ::send(fd, p + off, n - off, MSG_NOSIGNAL);
             if (w > 0) off += static_cast<size_t>(w);
             else if (w < 0 && errno != EAGAIN) off = n;  // the server closed on us
-            if (off == n) ::shutdown(fd, SHUT_WR);
+        }
+        if (off == n && !shut) {
+            ::shutdown(fd, SHUT_WR);  // all sent (or nothing to send): the server sees EOF
+            shut = true;
         }
         uv_run(&f->loop, UV_RUN_NOWAIT);
         for (;;) {
