@@ -25,17 +25,12 @@ zombies() {  # zombies PID: zombie children of PID that stay (the least of 5 loo
         sleep 0.05
     done | sort -n | head -1
 }
-# A measure of PID: "fds rss", fds the most of 10 looks over half a second (a
-# crashed container's fds are closed for an instant before its restart opens
-# them again: the count with a container running is the steady one).
+# A measure of PID: "fds rss", fds the most frequent count of 20 looks over half
+# a second (a crashing container's fds come and go around each restart: the
+# count while it runs is the steady one).
 measure() {
-    most=0
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        n=$(nfds "$1")
-        [ "$n" -gt "$most" ] && most=$n
-        sleep 0.05
-    done
-    echo "$most $(rss "$1" || echo 0)"
+    fds=$(for _ in $(seq 20); do nfds "$1"; sleep 0.025; done | sort -n | uniq -c | sort -k1,1nr -k2,2n | awk 'NR == 1 {print $2}')
+    echo "${fds:-0} $(rss "$1" || echo 0)"
 }
 judge() {  # judge WHAT "FDS0 RSS0" "FDS1 RSS1"
     set -- "$1" $2 $3 0 0 0 0
