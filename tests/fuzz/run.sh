@@ -31,7 +31,7 @@ fuzz() {
         [ -f "$f" ] && cp "$f" "$work/$name/corpus/$(echo "$f" | tr / _)"
     done
     status=0
-    "$build/tests/fuzz/$name" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
+    "$build/tests/fuzz/$name" -max_total_time="$secs" -max_len="$max_len" -timeout=30 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/$name/" "$work/$name/corpus" \
         >"$work/$name/log" 2>&1 || status=$?
     tail -12 "$work/$name/log"
