@@ -39,6 +39,10 @@ std::optional<DnsQuery> parse_dns_query(const uint8_t* msg, size_t len) {
     if (ns_parserr(&handle, ns_s_qd, 0, &rr) < 0) return std::nullopt;
     int skip = dn_skipname(msg + NS_HFIXEDSZ, msg + len);
     if (skip < 0 || NS_HFIXEDSZ + static_cast<size_t>(skip) + NS_QFIXEDSZ > len) return std::nullopt;
+    // The question's name in plain labels: a compression pointer there can only
+    // point into the header, which the response rewrites (found by fuzzing).
+    for (size_t i = NS_HFIXEDSZ; msg[i] != 0; i += msg[i] + 1u)
+        if (msg[i] & 0xc0) return std::nullopt;
     DnsQuery q;
     q.id = ns_msg_id(handle);
     q.name = ns_rr_name(rr);

@@ -94,6 +94,13 @@ TEST_CASE("dns: malformed input is refused, never read past its end") {
     std::string resp = q;
     resp[2] |= 0x80;  // a response, not a query
     CHECK_FALSE(parse_dns_query(reinterpret_cast<const uint8_t*>(resp.data()), resp.size()));
+    // A question whose name is a compression pointer (into the header): refused, as its
+    // response, which copies the question, would point into a rewritten header (found by fuzzing).
+    const uint8_t ptr[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 1, 0, 1, 0, 1};
+    CHECK_FALSE(parse_dns_query(ptr, sizeof ptr));
+    std::string later = make_query("web", ns_t_a);  // a pointer after a plain label
+    later.replace(12 + 4, 1, "\xc0\x0c", 2);
+    CHECK_FALSE(parse_dns_query(reinterpret_cast<const uint8_t*>(later.data()), later.size()));
 }
 
 TEST_CASE("dns: nameservers of a resolv.conf") {

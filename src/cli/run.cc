@@ -298,6 +298,8 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
         };
     runtime::ContainerSpec spec = supervisor::make_container_spec(project, svc, image, name, root, ov, net);
     one_off.bundle_dir = spec.state_dir;
+    // So that `down` finds it by its cgroup when `run` was killed before it recorded the pid.
+    one_off.cgroup = spec.cgroup_parent + "/" + spec.id;
     one_off.volumes = plan::volume_names(project, svc, name);  // so that `volume rm` refuses them while it runs
     one_offs.write(one_off);
     auto started = [&](pid_t pid) {

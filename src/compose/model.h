@@ -109,6 +109,7 @@ struct Deploy {
     bool has_resources = false;
     std::string restart_condition;  // deploy.restart_policy.condition
     std::optional<uint64_t> restart_max_attempts;
+    std::optional<Nanos> restart_delay;  // deploy.restart_policy.delay: a fixed wait between restarts
 };
 
 struct FileRef {  // a service's use of a secret or config

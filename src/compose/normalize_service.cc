@@ -199,6 +199,7 @@ Deploy Normalizer::deploy(const Node& v, const std::string& path) {
         if (const Node* x = rp->find("condition")) d.restart_condition = text(*x, path + ".restart_policy.condition");
         if (const Node* x = rp->find("max_attempts"))
             d.restart_max_attempts = static_cast<uint64_t>(non_negative(*x, path + ".restart_policy.max_attempts"));
+        if (const Node* x = rp->find("delay")) d.restart_delay = non_negative_duration(*x, path + ".restart_policy.delay");
     }
     return d;
 }

@@ -120,8 +120,9 @@ J deploy_json(const Deploy& dep) {
         if (!res.empty()) r["reservations"] = res;
         d["resources"] = r;
     }
-    if (!dep.restart_condition.empty() || dep.restart_max_attempts) {
+    if (!dep.restart_condition.empty() || dep.restart_max_attempts || dep.restart_delay) {
         J rp = J::object();
+        if (dep.restart_delay) rp["delay"] = format_duration(*dep.restart_delay);
         if (!dep.restart_condition.empty()) rp["condition"] = dep.restart_condition;
         if (dep.restart_max_attempts) rp["max_attempts"] = *dep.restart_max_attempts;
         d["restart_policy"] = rp;

@@ -28,7 +28,7 @@ Error dropped(int err) {
 
 struct Connection : Peer, std::enable_shared_from_this<Connection> {
     uv_pipe_t pipe{};
-    std::string inbuf;
+    RequestReader reader{kMaxLine};
     bool is_closed = false;
     Handler* handler = nullptr;
     std::set<std::shared_ptr<Connection>>* registry = nullptr;
@@ -68,15 +68,19 @@ struct Connection : Peer, std::enable_shared_from_this<Connection> {
     bool closed() const override { return is_closed; }
 
     void on_data(const char* data, size_t n) {
-        inbuf.append(data, n);
-        size_t nl;
-        while ((nl = inbuf.find('\n')) != std::string::npos && !is_closed) {
-            std::string line = inbuf.substr(0, nl);
-            inbuf.erase(0, nl + 1);
-            if (line.empty()) continue;
-            Json req = Json::parse(line, nullptr, false);
-            if (req.is_discarded() || !req.is_object()) {
-                spdlog::warn("control socket: a malformed request ({} bytes) refused", line.size());
+        reader.feed(data, n);
+        Json req;
+        while (!is_closed) {
+            RequestReader::Result r = reader.next(req);
+            if (r == RequestReader::Result::NeedMore) break;
+            if (r == RequestReader::Result::TooLong) {
+                spdlog::warn("control socket: a request line over {} bytes refused, its client closed", kMaxLine);
+                send({{"ok", false}, {"error", "request line too long"}});
+                close();
+                break;
+            }
+            if (r == RequestReader::Result::Malformed) {
+                spdlog::warn("control socket: a malformed request ({} bytes) refused", reader.last_line_bytes());
                 send({{"ok", false}, {"error", "malformed request: expected one JSON object per line"}});
                 continue;
             }
@@ -87,15 +91,44 @@ struct Connection : Peer, std::enable_shared_from_this<Connection> {
                 send({{"ok", false}, {"error", e.what()}});
             }
         }
-        if (inbuf.size() > kMaxLine) {
-            spdlog::warn("control socket: a request line over {} bytes refused, its client closed", kMaxLine);
-            send({{"ok", false}, {"error", "request line too long"}});
-            close();
-        }
     }
 };
 
 }  // namespace
+
+RequestReader::Result RequestReader::next(Json& request) {
+    for (;;) {
+        if (dead_) return Result::TooLong;
+        size_t nl = buf_.find('\n', scanned_);
+        if (nl == std::string::npos) {
+            scanned_ = buf_.size();
+            if (buf_.size() - start_ > max_line_) {
+                dead_ = true;
+                buf_.clear();
+                continue;
+            }
+            if (start_ > 0 && start_ * 2 >= buf_.size()) {  // drop what was read, in amortised O(1)
+                buf_.erase(0, start_);
+                scanned_ -= start_;
+                start_ = 0;
+            }
+            return Result::NeedMore;
+        }
+        size_t len = nl - start_;
+        std::string_view line(buf_.data() + start_, len);
+        start_ = scanned_ = nl + 1;
+        last_ = len;
+        if (len > max_line_) {
+            dead_ = true;
+            buf_.clear();
+            continue;
+        }
+        if (line.empty()) continue;
+        request = Json::parse(line, nullptr, false);
+        if (request.is_discarded() || !request.is_object()) return Result::Malformed;
+        return Result::Request;
+    }
+}
 
 struct Server::Impl {
     uv_loop_t* loop;

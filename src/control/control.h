@@ -28,6 +28,28 @@ public:
     virtual bool closed() const = 0;
 };
 
+// The server's reading of a client's byte stream as request lines (pure; fuzzed).
+// Blank lines are skipped; a line that is not one JSON object is Malformed; a
+// line longer than max_line (with or without its newline) is TooLong, and the
+// stream is then dead: next() keeps returning TooLong.
+class RequestReader {
+public:
+    enum class Result { Request, Malformed, TooLong, NeedMore };
+    explicit RequestReader(size_t max_line = 1 << 20) : max_line_(max_line) {}
+    void feed(const char* data, size_t n) { buf_.append(data, n); }
+    // The next line's verdict; with Request, `request` holds the object.
+    Result next(Json& request);
+    size_t last_line_bytes() const { return last_; }
+
+private:
+    std::string buf_;
+    size_t start_ = 0;    // where the next line begins in buf_
+    size_t scanned_ = 0;  // buf_ holds no newline in [start_, scanned_)
+    size_t last_ = 0;
+    size_t max_line_;
+    bool dead_ = false;
+};
+
 // Called for each request line; reply through `peer` (now or later).
 using Handler = std::function<void(const Json& request, const std::shared_ptr<Peer>& peer)>;
 

@@ -87,3 +87,32 @@ TEST_CASE("a supervisor that hangs up gets a clear error, not a broken pipe") {
     ::close(l);
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("the request reader splits lines, refuses malformed and oversized ones") {
+    RequestReader r(64);
+    Json req;
+    std::string in = "{\"op\":\"ps\"}\n\n[1]\n{\"op\":";
+    r.feed(in.data(), in.size());
+    CHECK(r.next(req) == RequestReader::Result::Request);
+    CHECK(req["op"] == "ps");
+    CHECK(r.next(req) == RequestReader::Result::Malformed);  // an array, not an object
+    CHECK(r.next(req) == RequestReader::Result::NeedMore);   // half a line
+    std::string rest = "\"ping\"}\n";
+    r.feed(rest.data(), rest.size());
+    CHECK(r.next(req) == RequestReader::Result::Request);
+    CHECK(req["op"] == "ping");
+    // A line longer than the limit, fed in pieces without a newline: refused, and the stream is dead.
+    std::string piece(40, 'x');
+    r.feed(piece.data(), piece.size());
+    CHECK(r.next(req) == RequestReader::Result::NeedMore);
+    r.feed(piece.data(), piece.size());
+    CHECK(r.next(req) == RequestReader::Result::TooLong);
+    std::string ok = "\n{\"op\":\"ps\"}\n";
+    r.feed(ok.data(), ok.size());
+    CHECK(r.next(req) == RequestReader::Result::TooLong);
+    // A long line that arrives whole with its newline is refused too.
+    RequestReader r2(8);
+    std::string whole = "{\"op\":\"pingping\"}\n";
+    r2.feed(whole.data(), whole.size());
+    CHECK(r2.next(req) == RequestReader::Result::TooLong);
+}

@@ -23,6 +23,12 @@
 namespace fs = std::filesystem;
 
 namespace berth::images {
+
+const char* archive_message(archive* a) {
+    const char* m = archive_error_string(a);
+    return m ? m : "unreadable archive (libarchive gave no reason)";
+}
+
 namespace {
 
 using ReadArchive = std::unique_ptr<archive, decltype(&archive_read_free)>;
@@ -34,7 +40,7 @@ ReadArchive open_read(const std::string& path, bool raw) {
     if (raw) archive_read_support_format_raw(a.get());
     else archive_read_support_format_tar(a.get()), archive_read_support_format_gnutar(a.get());
     if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-        throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+        throw Error("cannot read " + path + ": " + archive_message(a.get()));
     return a;
 }
 
@@ -78,13 +84,13 @@ struct Decompressed {
     explicit Decompressed(const std::string& p) : raw(open_read(p, true)), path(p) {
         archive_entry* e = nullptr;
         if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK)
-            throw Error("cannot read " + path + ": " + archive_error_string(raw.get()));
+            throw Error("cannot read " + path + ": " + archive_message(raw.get()));
     }
     static la_ssize_t read(archive* a, void* ud, const void** out) {
         auto* d = static_cast<Decompressed*>(ud);
         la_ssize_t n = archive_read_data(d->raw.get(), d->buf.data(), d->buf.size());
         if (n < 0) {
-            archive_set_error(a, EIO, "%s", archive_error_string(d->raw.get()));
+            archive_set_error(a, EIO, "%s", archive_message(d->raw.get()));
             return -1;
         }
         d->hash.update(d->buf.data(), static_cast<size_t>(n));
@@ -94,7 +100,7 @@ struct Decompressed {
     std::string finish() {  // hashes what the tar reader left (padding after its end)
         la_ssize_t n;
         while ((n = archive_read_data(raw.get(), buf.data(), buf.size())) > 0) hash.update(buf.data(), static_cast<size_t>(n));
-        if (n < 0) throw Error("cannot read " + path + ": " + archive_error_string(raw.get()));
+        if (n < 0) throw Error("cannot read " + path + ": " + archive_message(raw.get()));
         return "sha256:" + hash.hex();
     }
     ReadArchive raw;
@@ -108,7 +114,7 @@ ReadArchive open_tar(Decompressed& d) {
     archive_read_support_format_tar(a.get());
     archive_read_support_format_gnutar(a.get());
     if (archive_read_open(a.get(), &d, nullptr, &Decompressed::read, nullptr) != ARCHIVE_OK)
-        throw Error("cannot read " + d.path + ": " + archive_error_string(a.get()));
+        throw Error("cannot read " + d.path + ": " + archive_message(a.get()));
     return a;
 }
 
@@ -134,7 +140,7 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
     for (;;) {
         int r = archive_read_next_header(in.get(), &e);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) throw Error("cannot read " + path + ": " + archive_error_string(in.get()));
+        if (r < ARCHIVE_WARN) throw Error("cannot read " + path + ": " + archive_message(in.get()));
         std::string rel = safe_relative(archive_entry_pathname(e), "layer entry");
         if (rel.empty()) continue;  // "./"
         if (const char* link = archive_entry_hardlink(e)) {
@@ -161,20 +167,20 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
         archive_entry_set_pathname(e, rel.c_str());
         r = archive_write_header(out.get(), e);
         if (r < ARCHIVE_WARN)
-            throw Error("refusing layer entry \"" + rel + "\": " + archive_error_string(out.get()));
+            throw Error("refusing layer entry \"" + rel + "\": " + archive_message(out.get()));
         if (archive_entry_size(e) > 0) {
             const void* buf;
             size_t size;
             la_int64_t offset;
             while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK)
                 if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_OK)
-                    throw Error("write " + rel + ": " + archive_error_string(out.get()));
-            if (r != ARCHIVE_EOF) throw Error("read " + rel + ": " + archive_error_string(in.get()));
+                    throw Error("write " + rel + ": " + archive_message(out.get()));
+            if (r != ARCHIVE_EOF) throw Error("read " + rel + ": " + archive_message(in.get()));
         }
         if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN)
-            throw Error("write " + rel + ": " + archive_error_string(out.get()));
+            throw Error("write " + rel + ": " + archive_message(out.get()));
     }
-    if (archive_write_close(out.get()) < ARCHIVE_WARN) throw Error(std::string("finish: ") + archive_error_string(out.get()));
+    if (archive_write_close(out.get()) < ARCHIVE_WARN) throw Error(std::string("finish: ") + archive_message(out.get()));
 }
 
 }  // namespace
@@ -193,11 +199,11 @@ std::string uncompressed_digest(const std::string& path) {
     archive_entry* e = nullptr;
     Sha256 h;
     if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
-        throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+        throw Error("cannot read " + path + ": " + archive_message(a.get()));
     char buf[1 << 16];
     la_ssize_t n;
     while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
-    if (n < 0) throw Error("cannot read " + path + ": " + archive_error_string(a.get()));
+    if (n < 0) throw Error("cannot read " + path + ": " + archive_message(a.get()));
     return "sha256:" + h.hex();
 }
 

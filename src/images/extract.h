@@ -7,7 +7,13 @@
 #include <memory>
 #include <string>
 
+struct archive;
+
 namespace berth::images {
+
+// libarchive's message for the last error of `a`; never null (libarchive may
+// fail without setting one, and a null char* into a std::string crashes).
+const char* archive_message(archive* a);
 
 // "sha256:<hex>" of a file's bytes, and of its decompressed bytes.
 std::string file_digest(const std::string& path);

@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "base/sha256.h"
+#include "images/extract.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -52,7 +53,7 @@ struct Sink {
 };
 
 void check(archive* a, int r, const std::string& what) {
-    if (r < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "error"));
+    if (r < ARCHIVE_WARN) throw Error(what + ": " + archive_message(a));
 }
 
 // Calls `fn` with each block of the file's bytes.

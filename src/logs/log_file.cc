@@ -165,6 +165,7 @@ void LogWriter::open_file() {
 }
 
 void LogWriter::write(Stream s, std::string_view bytes, int64_t time_ns) {
+    if (error_ != 0) flush();  // stalled: the disk may have room again, before anything new is dropped
     std::string& pend = pending_[static_cast<int>(s)];
     while (!bytes.empty()) {
         size_t nl = bytes.find('\n');
@@ -199,6 +200,11 @@ void LogWriter::flush_partial(int64_t time_ns) {
 }
 
 void LogWriter::append_entry(Stream s, std::string_view text, int64_t time_ns, bool partial) {
+    if (error_ != 0 && buf_.size() >= kHoldBytes) {  // stalled and holding enough: dropped
+        ++dropped_;
+        ++dropped_total_;
+        return;
+    }
     size_t before = buf_.size();
     buf_ += "{\"log\":";
     append_json_string(buf_, text);
@@ -210,30 +216,53 @@ void LogWriter::append_entry(Stream s, std::string_view text, int64_t time_ns, b
     buf_ += cached_time_text_;
     buf_ += partial ? "\",\"partial\":true}\n" : "\"}\n";
     int64_t added = static_cast<int64_t>(buf_.size() - before);
-    if (opts_.max_size > 0 && size_ + static_cast<int64_t>(before) + added > opts_.max_size && size_ + static_cast<int64_t>(before) > 0) {
+    if (error_ == 0 && opts_.max_size > 0 && size_ + static_cast<int64_t>(before) + added > opts_.max_size && size_ + static_cast<int64_t>(before) > 0) {
         // This entry would overflow the file: write what precedes it, rotate, then carry on.
         std::string entry = buf_.substr(before);
         buf_.resize(before);
         flush();
+        if (error_ != 0) {  // stalled: no rotation until the held entries are written
+            buf_ += entry;
+            return;
+        }
         rotate();
         buf_ = std::move(entry);
     }
 }
 
 void LogWriter::flush() {
+    if (fd_ < 0) {  // a rotation could not open the new file
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd_ < 0) {
+            error_ = errno;
+            return;
+        }
+        struct stat st {};
+        size_ = ::fstat(fd_, &st) == 0 ? st.st_size : 0;
+    }
     size_t off = 0;
     while (off < buf_.size()) {
         ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
+            error_ = errno;  // stalled: keep the rest (from mid-entry on, so the file's line ends whole)
             buf_.erase(0, off);
-            throw Error::sys(e, "write log " + path_);
+            size_ += static_cast<int64_t>(off);
+            return;
         }
         off += static_cast<size_t>(n);
     }
     size_ += static_cast<int64_t>(buf_.size());
     buf_.clear();
+    if (error_ != 0) {  // writing again after a stall
+        error_ = 0;
+        if (dropped_ > 0) {
+            std::string note = "[berth: " + std::to_string(dropped_) + " lines of output lost: cannot write the log]\n";
+            dropped_ = 0;
+            append_entry(Stream::Stderr, note, now_ns(), false);
+            flush();
+        }
+    }
 }
 
 void LogWriter::rotate() {
@@ -248,7 +277,7 @@ void LogWriter::rotate() {
             ::rename((path_ + "." + std::to_string(i)).c_str(), (path_ + "." + std::to_string(i + 1)).c_str());
         ::rename(path_.c_str(), (path_ + ".1").c_str());
     }
-    open_file();
+    size_ = 0;  // flush() opens the new file, or stalls when it cannot
 }
 
 bool parse_line(std::string_view line, LogEntry& out, bool& partial) {

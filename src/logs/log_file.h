@@ -6,6 +6,9 @@
 // marked "partial"), replaces invalid UTF-8 as Docker does, buffers writes,
 // and rotates at max_size keeping max_file files (name, name.1, … oldest last).
 // read_log() reads them back oldest first, joining partial parts.
+// A write that fails (the disk full, say) does not throw: the writer stalls,
+// holds entries up to kHoldBytes, drops (and counts) those beyond, retries at
+// each flush, and once writing works again notes the lines lost in the log.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +38,7 @@ int64_t parse_time(std::string_view text);  // RFC 3339 (any fraction, Z or ±hh
 class LogWriter {
 public:
     static constexpr size_t kMaxLine = 1 << 20;
+    static constexpr size_t kHoldBytes = 1 << 20;  // held while stalled
 
     LogWriter(std::string path, LogOptions opts);
     ~LogWriter();
@@ -47,6 +51,10 @@ public:
     void flush_partial(int64_t time_ns);
     void flush();
     const std::string& path() const { return path_; }
+    // The errno of the write that stalled the writer; 0 while it writes.
+    int error() const { return error_; }
+    // Lines dropped while stalled, in all.
+    uint64_t dropped_lines() const { return dropped_total_; }
 
 private:
     void append_entry(Stream s, std::string_view text, int64_t time_ns, bool partial);
@@ -57,6 +65,8 @@ private:
     LogOptions opts_;
     int fd_ = -1;
     int64_t size_ = 0;
+    int error_ = 0;
+    uint64_t dropped_ = 0, dropped_total_ = 0;
     int64_t cached_time_ = -1;
     std::string cached_time_text_;
     std::string buf_;

@@ -1,9 +1,13 @@
 #include "logs/log_file.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace berth::logs;
@@ -81,4 +85,59 @@ TEST_CASE("rotation keeps at most max_file files under max_size") {
     REQUIRE_FALSE(entries.empty());
     CHECK(entries.back().text == "line number 499\n");
     for (size_t i = 1; i < entries.size(); ++i) CHECK(entries[i - 1].time_ns < entries[i].time_ns);
+}
+
+TEST_CASE("a write that fails stalls the writer: entries held, then dropped and counted, resumed when it works") {
+    // RLIMIT_FSIZE makes write() fail (EFBIG) past a size, as a full disk does (ENOSPC).
+    TempDir d;
+    std::string path = d.path + "/c.log";
+    struct rlimit old {};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    std::string line(99, 'y');
+    line += '\n';
+    size_t written = 0;
+    {
+        LogWriter w(path, {});
+        struct rlimit lim = old;
+        lim.rlim_cur = 64 * 1024;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+        while (w.error() == 0 && written < 100000) {
+            w.write(Stream::Stdout, line, 1);
+            w.flush();
+            ++written;
+        }
+        CHECK(w.error() == EFBIG);
+        // Keep writing: 1 MiB is held, the rest dropped and counted.
+        for (int i = 0; i < 20000; ++i, ++written) {
+            w.write(Stream::Stdout, line, 2);
+            w.flush();
+        }
+        CHECK(w.error() == EFBIG);
+        uint64_t dropped = w.dropped_lines();
+        CHECK(dropped > 5000);
+        CHECK(dropped < 20000);
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+        w.write(Stream::Stdout, "after\n", 3);
+        w.flush();
+        CHECK(w.error() == 0);
+        // Every line of the file is a whole entry: the stall cut none.
+        std::ifstream in(path);
+        std::string text;
+        size_t lines = 0, bad = 0;
+        LogEntry e;
+        bool partial = false;
+        while (std::getline(in, text)) {
+            ++lines;
+            if (!parse_line(text, e, partial)) ++bad;
+        }
+        CHECK(bad == 0);
+        CHECK(lines == written - dropped + 2);  // what was kept, the note of the loss, "after"
+        auto entries = read_log(path);
+        REQUIRE(entries.size() >= 2);
+        CHECK(entries[entries.size() - 2].text == "[berth: " + std::to_string(dropped) + " lines of output lost: cannot write the log]\n");
+        CHECK(entries.back().text == "after\n");
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
 }

@@ -23,7 +23,7 @@ std::optional<int> whole_number(std::string_view s) {
     return v;
 }
 
-RestartPolicy restart_policy(const compose::Service& s) {
+RestartPolicy restart_kind(const compose::Service& s) {
     RestartPolicy r;
     if (s.deploy && !s.deploy->restart_condition.empty()) {
         const std::string& c = s.deploy->restart_condition;
@@ -50,6 +50,12 @@ RestartPolicy restart_policy(const compose::Service& s) {
         throw Error("service \"" + s.name + "\": invalid restart policy \"" + p + "\"",
                     "use no, always, on-failure[:N] or unless-stopped");
     }
+    return r;
+}
+
+RestartPolicy restart_policy(const compose::Service& s) {
+    RestartPolicy r = restart_kind(s);
+    if (s.deploy && s.deploy->restart_delay) r.delay_ms = *s.deploy->restart_delay / 1000000;
     return r;
 }
 

@@ -22,6 +22,9 @@ enum class RestartKind { No, Always, UnlessStopped, OnFailure };
 struct RestartPolicy {
     RestartKind kind = RestartKind::No;
     std::optional<int> max;  // on-failure: at most this many restarts
+    // deploy.restart_policy.delay: this wait before each restart; unset, the
+    // wait doubles from 100 ms to a minute (reset after 10 s of running).
+    std::optional<int64_t> delay_ms;
     // Whether a container that exited with `code` after `restarts` restarts again.
     bool should_restart(int code, int restarts) const;
 };

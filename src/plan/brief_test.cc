@@ -56,7 +56,11 @@ TEST_CASE("restart policy: kinds and counts, deploy's condition first") {
     s.deploy->restart_condition = "on-failure";
     s.deploy->restart_max_attempts = 1;
     CHECK(brief(s).restart.max == 1);
+    CHECK_FALSE(brief(s).restart.delay_ms);  // unset: the doubling backoff
+    s.deploy->restart_delay = 250'000'000;
+    CHECK(brief(s).restart.delay_ms == 250);
     s.deploy->restart_condition.clear();
+    CHECK(brief(s).restart.delay_ms == 250);  // with `restart:` too
     s.restart = "on-failure:x";
     CHECK_THROWS_AS(brief(s), Error);
 }

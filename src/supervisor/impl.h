@@ -129,6 +129,7 @@ struct Supervisor::Impl final : UnitHost {
     void open_output(Unit& u, int stream, UniqueFd fd);
     void on_output(Unit& u, int stream, const char* data, size_t n);
     void emit_line(Unit& u, std::string_view line);
+    void report_log_state(Unit& u, int was);  // a log paused by a failing write, or resumed
 
     // ---- health checks (health.cc) ----
     void schedule_health(Unit& u, int64_t delay_ns);

@@ -125,6 +125,11 @@ std::vector<netns::Attachment> Supervisor::Impl::plan_network(Unit& u, NetworkSe
 
 void Supervisor::Impl::launch(Unit& u) {
     auto& rec = u.rec;
+    // The image was resolved at `up`; its layers may have gone since (a stopped container's start).
+    for (const auto& dir : u.image.layer_dirs)
+        if (!fs::exists(dir))
+            throw Error("image " + u.image.record.name + ": layer " + dir + " is missing",
+                        "pull or import the image again, then start the service");
     NetworkSetup net;
     std::vector<netns::Attachment> atts = plan_network(u, net);
     runtime::ContainerSpec spec = make_container_spec(project, *u.svc, u.image, u.name(), root, {}, net);
@@ -192,7 +197,11 @@ void Supervisor::Impl::on_exit(Unit& u) {
     } catch (const std::exception& e) {
         spdlog::warn("{}: teardown: {}", u.name(), e.what());
     }
-    if (u.inst.log) u.inst.log->flush_partial(logs::now_ns());
+    if (u.inst.log) {
+        int was = u.inst.log->error();
+        u.inst.log->flush_partial(logs::now_ns());
+        report_log_state(u, was);
+    }
     u.rec.exit_reason = st.oom_killed ? "OOMKilled" : st.signal ? st.reason() : "";
     u.rec.finished_at = logs::format_time(logs::now_ns());
     u.rec.pid = 0;

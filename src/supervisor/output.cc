@@ -3,7 +3,10 @@
 // unit's tail, kept for error messages.
 #include "supervisor/impl.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <cstring>
 #include <functional>
 
 namespace berth::supervisor {
@@ -43,8 +46,10 @@ void Supervisor::Impl::open_output(Unit& u, int stream, UniqueFd fd) {
 void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n) {
     int64_t t = logs::now_ns();
     if (u.inst.log) {
+        int was = u.inst.log->error();
         u.inst.log->write(stream ? logs::Stream::Stderr : logs::Stream::Stdout, std::string_view(data, n), t);
         u.inst.log->flush();  // one write per chunk read: `logs` sees it at once
+        report_log_state(u, was);
     }
     // Whole lines go to the terminal (attached) and the tail kept for error messages.
     std::string& buf = u.inst.partial[stream];
@@ -66,6 +71,27 @@ void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n
         buf.clear();
     }
     if (opts.attach) std::fflush(stdout);
+}
+
+// A log that cannot be written (the disk full) stalls, the container runs on:
+// said once when it stalls and once when it writes again, in the supervisor's
+// log and as `events` (log_paused, log_resumed).
+void Supervisor::Impl::report_log_state(Unit& u, int was) {
+    int now = u.inst.log->error();
+    if ((was == 0) == (now == 0)) return;
+    nlohmann::json ev = {{"time", logs::format_time(logs::now_ns())}, {"type", "container"},
+                         {"action", now ? "log_paused" : "log_resumed"}, {"id", u.name()}, {"service", u.cp.service},
+                         {"project", project.name}};
+    if (now) ev["error"] = std::strerror(now);
+    std::erase_if(subscribers, [](const auto& p) { return p->closed(); });
+    for (auto& p : subscribers) p->send(ev);
+    if (now != 0)
+        spdlog::warn("{}: logging paused: cannot write {}: {}; the container keeps running, its output is held "
+                     "(up to {} KiB, then dropped) until the log can be written again",
+                     u.name(), u.inst.log->path(), std::strerror(now), logs::LogWriter::kHoldBytes / 1024);
+    else
+        spdlog::warn("{}: logging resumed ({} lines of output lost while paused, in all)", u.name(),
+                     u.inst.log->dropped_lines());
 }
 
 void Supervisor::Impl::emit_line(Unit& u, std::string_view line) {

@@ -398,7 +398,18 @@ int Supervisor::run() {
                 throw e.wrap("service \"" + n + "\"");
             }
         }
-    s.ensure_networks(wanted);
+    try {
+        s.ensure_networks(wanted);
+    } catch (const std::exception&) {
+        // Nothing of the project runs (stop_survivors stopped it): undo the networks made so far,
+        // so that a failed `up` (nft or netlink failing on the second network) leaves no bridge.
+        try {
+            if (s.nets) s.nets->remove_all();
+        } catch (const std::exception& e) {
+            spdlog::warn("networks: {}", e.what());
+        }
+        throw;
+    }
     std::vector<plan::Current> current;  // stop_survivors stopped every one
     for (const auto& r : s.pstate.read_all()) current.push_back({r.name, r.service, r.config_hash, r.config_keys, false});
     plan::DiffOptions d;

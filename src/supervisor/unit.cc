@@ -142,7 +142,7 @@ void Unit::exited(int code) {
         rec.restarts++;
         save();
         host.restart_dependents(*this);
-        host.arm_timer(*this, backoff_ms);
+        host.arm_timer(*this, brief.restart.delay_ms.value_or(backoff_ms));
         backoff_ms = std::min<int64_t>(backoff_ms * 2, 60000);
     } else {
         set(State::Exited);
