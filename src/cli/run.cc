@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "cli/attach.h"
+#include "cli/build.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "cli/pull.h"
@@ -176,12 +177,11 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
             throw Error("no such service: " + o.service, "services in " + project.name + ": see `berth config --services`");
     }
     const compose::Service& svc = it->second;
-    if (svc.image.empty())
-        throw Error("service \"" + o.service + "\" has no image", "berth does not build images: set `image:` and import it");
+    ensure_built(project, {o.service}, BuildWhen::Missing);
     ensure_images(project, {o.service}, o.pull, false);
     std::string root = state::state_root();
     images::Store store(root);
-    images::ResolvedImage image = store.resolve(svc.image);
+    images::ResolvedImage image = store.resolve(compose::image_name(project, o.service, svc));
 
     supervisor::RunOverrides ov;
     if (!o.command.empty()) ov.command = o.command;

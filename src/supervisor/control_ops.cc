@@ -94,7 +94,7 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     } else {
         wanted = plan::with_dependencies(next, services);
     }
-    resolve(next, wanted, "berth does not build images: set `image:` and import it");
+    resolve(next, wanted, "set `image:` or `build:`");
     retired.push_back(std::move(project));
     project = std::move(next);
     ensure_networks(wanted);
