@@ -39,6 +39,7 @@ public:
             st.config = {{"architecture", args["TARGETARCH"]}, {"os", "linux"}, {"config", json::object()},
                          {"history", json::array()}};
             st.key = sha256_hex("scratch");
+            default_path(st.config);
             return st;
         }
         ensure(name);
@@ -46,7 +47,17 @@ public:
         st.config = store_.config_json(name, &st.layers);
         st.config.erase("rootfs");
         st.key = sha256_hex("image " + store_.find(name)->id);
+        default_path(st.config);
         return st;
+    }
+
+    // The base's Env, with the default PATH when it has none (BuildKit and buildah add it too).
+    static void default_path(json& config) {
+        json& env = config["config"]["Env"];
+        if (!env.is_array()) env = json::array();
+        for (const auto& e : env)
+            if (e.is_string() && e.get<std::string>().rfind("PATH=", 0) == 0) return;
+        env.push_back(kDefaultPath);
     }
 
     void ensure(const std::string& name) {
@@ -189,7 +200,9 @@ BuildResult build_image(const BuildRequest& req) {
     opt.image_env = [&](const std::string& image) {
         std::vector<KeyValue> env;
         bases.ensure(image);
-        for (const auto& e : store.config_json(image).value("config", json::object()).value("Env", std::vector<std::string>{})) {
+        json config = store.config_json(image);
+        detail::Bases::default_path(config);
+        for (const auto& e : config["config"]["Env"].get<std::vector<std::string>>()) {
             auto eq = e.find('=');
             env.push_back({e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1)});
         }

@@ -22,6 +22,8 @@
 
 namespace berth::build::detail {
 
+inline constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 // The image a stage has built so far.
 struct ImageState {
     nlohmann::json config;                   // the config blob (config, history, …); rootfs is filled at commit

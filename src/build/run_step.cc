@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace berth::build::detail {
 namespace {
 
-constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr size_t kTailLines = 12;
 
 // The paths the runtime makes as mount points; those the image lacks are

@@ -52,8 +52,10 @@ out=$("$BERTH" -p bbcmp build 2>&1)
 rc=$?
 check "berth builds it" 0 $rc
 [ $rc -eq 0 ] || echo "$out" | tail -20
-bh build -q --isolation chroot --network none -t localhost/bbcmp-out:1 . >"$work/bh.log" 2>&1
-check "buildah builds it" 0 $?
+bh build -q --isolation chroot -t localhost/bbcmp-out:1 . >"$work/bh.log" 2>&1
+rc=$?
+check "buildah builds it" 0 $rc
+[ $rc -eq 0 ] || tail -20 "$work/bh.log"
 
 # The filesystems: berth's from its layer dirs through an overlay, buildah's mounted by buildah.
 listing() {  # listing ROOT: one line per entry, sorted
@@ -62,7 +64,7 @@ listing() {  # listing ROOT: one line per entry, sorted
     (cd "$1" && find . -type f -exec md5sum {} + | sort -k2 > "$2.md5")
 }
 mkdir -p "$work/mnt" "$work/empty"
-lowers=$("$BERTH" image inspect localhost/bbcmp-out:1 | jq -r '.LayerDirs | join(":")')
+lowers=$("$BERTH" image inspect localhost/bbcmp-out:1 | jq -r '.[0].LayerDirs | join(":")')
 mount -t overlay -o "lowerdir=$lowers:$work/empty" overlay "$work/mnt" || fail "mount berth's image"
 listing "$work/mnt" "$work/berth.fs"
 umount "$work/mnt"
@@ -71,16 +73,23 @@ bmnt=$(bh mount "$bctr")
 listing "$bmnt" "$work/buildah.fs"
 bh umount "$bctr" >/dev/null
 bh rm "$bctr" >/dev/null
+# buildah 1.28's chroot isolation leaves its RUN mount stubs in the image: empty
+# /etc/hostname, /etc/hosts, /etc/resolv.conf (mode 755) and /run. Docker does not; nor does berth.
+for f in buildah.fs buildah.fs.md5; do
+    grep -vE '^(\./etc/(hostname|hosts|resolv\.conf) f 755 0:0 |\./run d 755 0:0 |d41d8cd98f00b204e9800998ecf8427e  \./etc/(hostname|hosts|resolv\.conf))$' \
+        "$work/$f" > "$work/$f.x"
+    mv "$work/$f.x" "$work/$f"
+done
 diff "$work/buildah.fs" "$work/berth.fs" > "$work/fs.diff"
 check "same paths, types, modes, owners and link targets" "" "$(cat "$work/fs.diff")"
 diff "$work/buildah.fs.md5" "$work/berth.fs.md5" > "$work/md5.diff"
 check "same file contents" "" "$(cat "$work/md5.diff")"
-check "the listing is not empty" 1 "$([ "$(wc -l < "$work/berth.fs")" -gt 400 ] && echo 1)"
+check "the listing is not empty" 1 "$([ "$(wc -l < "$work/berth.fs")" -gt 250 ] && echo 1)"
 
 # The config fields, buildah's own label aside.
 fields='{Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, StopSignal,
          Labels: ((.Labels // {}) | del(."io.buildah.version"))}'
-"$BERTH" image inspect localhost/bbcmp-out:1 | jq -S ".Config | $fields" > "$work/berth.cfg"
+"$BERTH" image inspect localhost/bbcmp-out:1 | jq -S ".[0].Config | $fields" > "$work/berth.cfg"
 bh inspect --type image localhost/bbcmp-out:1 | jq -S ".OCIv1.config | $fields" > "$work/buildah.cfg"
 check "same config fields" "" "$(diff "$work/buildah.cfg" "$work/berth.cfg")"
 contains "the config has the ENTRYPOINT" "/usr/local/bin/run.sh" "$(cat "$work/berth.cfg")"
