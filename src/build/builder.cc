@@ -95,6 +95,7 @@ public:
 
     BuildResult run() {
         for (size_t s : plan_.order) results_[s] = stage(plan_.stages[s]);
+        interrupts_.check();
         ImageState fin = results_.at(plan_.target);
         for (const auto& [k, v] : req_.labels) fin.config["config"]["Labels"][k] = v;
         images::ImageRecord rec = store_.commit_built(req_.tags, fin.config, fin.layers);
@@ -137,7 +138,8 @@ private:
     }
 
     void fs_step(ImageState& s, const Step& step, const std::string& label) {
-        StepEnv env{store_, req_, df_, progress_, progress_.start(label), label, &results_, &plan_, &bases_};
+        interrupts_.check();
+        StepEnv env{store_, req_, df_, progress_, progress_.start(label), label, &results_, &plan_, &bases_, &interrupts_};
         auto t0 = std::chrono::steady_clock::now();
         std::string extra;
         Kind k = step.inst.kind;
@@ -174,6 +176,7 @@ private:
     Context ctx_;
     std::map<size_t, ImageState> results_;
     BuildResult result_;
+    Interrupts interrupts_;
 };
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 #include "images/store.h"
 
 #include <nlohmann/json.hpp>
+#include <csignal>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -100,6 +101,25 @@ private:
     int next_ = 1;
 };
 
+// Ctrl-C during a build: SIGINT, SIGTERM and SIGHUP are blocked for its
+// length and read from a signalfd, so that the step in progress is stopped
+// and everything it made is cleaned up before berth exits (status 130).
+class Interrupts {
+public:
+    Interrupts();
+    ~Interrupts();  // the signal mask as it was
+    Interrupts(const Interrupts&) = delete;
+    Interrupts& operator=(const Interrupts&) = delete;
+    int fd() const { return fd_; }
+    bool pending() const;  // reads a signal that came, if any
+    void check() const;    // throws when a signal came
+
+private:
+    sigset_t old_{};
+    int fd_ = -1;
+};
+[[noreturn]] void throw_interrupted();
+
 class Bases;  // base images (builder.cc)
 
 // What a step runs with.
@@ -113,6 +133,7 @@ struct StepEnv {
     std::map<size_t, ImageState>* stages = nullptr; // results of built stages
     const BuildPlan* plan = nullptr;
     Bases* bases = nullptr;
+    const Interrupts* interrupts = nullptr;
 };
 
 // RUN: throws Error "Dockerfile:L:C: RUN: … exit code N" with the last output lines.

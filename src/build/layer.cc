@@ -13,6 +13,7 @@
 #include <random>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,34 @@ std::optional<images::BuiltLayer> commit_layer(images::Store& store, const std::
     images::BuiltLayer l{info.digest, info.diff_id, info.size, "application/vnd.oci.image.layer.v1.tar"};
     store.adopt_layer(tmp, upper, l);
     return l;
+}
+
+Interrupts::Interrupts() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    ::sigprocmask(SIG_BLOCK, &set, &old_);
+    fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+Interrupts::~Interrupts() {
+    if (fd_ >= 0) ::close(fd_);
+    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+}
+
+bool Interrupts::pending() const {
+    signalfd_siginfo si{};
+    return fd_ >= 0 && ::read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si);
+}
+
+void Interrupts::check() const {
+    if (pending()) throw_interrupted();
+}
+
+void throw_interrupted() {
+    Error e("build interrupted");
+    e.set_exit_status(130);
+    throw e;
 }
 
 void run_in_root(const std::string& root, const std::function<void()>& fn) {

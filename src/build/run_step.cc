@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <random>
 #include <sys/stat.h>
+#include <csignal>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -135,7 +136,15 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
         if (tail.size() > kTailLines) tail.pop_front();
     };
     char buf[8192];
+    bool interrupted = false;
     for (;;) {
+        pollfd fds[2] = {{rd.get(), POLLIN, 0}, {env.interrupts ? env.interrupts->fd() : -1, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw Error::sys(errno, "poll");
+        if ((fds[1].revents & POLLIN) && env.interrupts->pending() && !interrupted) {
+            interrupted = true;
+            ctr.kill(SIGKILL);  // its output ends with it; then everything is cleaned up
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = ::read(rd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -148,6 +157,7 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     if (!partial.empty()) line(partial);
     runtime::ExitStatus status = ctr.wait();
     ctr.teardown(false);
+    if (interrupted) throw_interrupted();
     if (status.code != 0) {
         std::string cmd;
         for (const auto& a : spec.argv) cmd += (cmd.empty() ? "" : " ") + a;

@@ -153,6 +153,22 @@ out=$("$BERTH" -p bldit2 up --no-build -d 2>&1)
 check "up --no-build with images present" 0 $?
 "$BERTH" -p bldit2 down >/dev/null 2>&1
 
+# Ctrl-C during a RUN: the step's container is killed and everything it made removed.
+mkdir -p "$work/bldint" && cd "$work/bldint"
+printf 'FROM bldit/busybox:1\nRUN echo started; sleep 30\n' > Dockerfile
+printf 'services:\n  s:\n    build: .\n' > compose.yaml
+"$BERTH" -p bldint build > "$work/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q started "$work/int.out" && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+check "an interrupted build exits 130" 130 $?
+contains "and says so" "build interrupted" "$(cat "$work/int.out")"
+# A COPY of a file that is not there names it and the line.
+printf 'FROM bldit/busybox:1\nCOPY nothere /x\n' > Dockerfile
+out=$("$BERTH" -p bldint build 2>&1)
+contains "a missing COPY source is named with its line" 'Dockerfile:2:1: COPY: "nothere": not found in the build context' "$out"
+
 out=$("$BERTH" builder prune 2>&1)
 contains "builder prune empties the cache" "cache entries removed" "$out"
 check "the cache dir is empty" "" "$(ls "$BERTH_ROOT/build-cache" | grep json)"
