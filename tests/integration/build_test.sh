@@ -153,6 +153,31 @@ out=$("$BERTH" -p bldit2 up --no-build -d 2>&1)
 check "up --no-build with images present" 0 $?
 "$BERTH" -p bldit2 down >/dev/null 2>&1
 
+# ADD unpacks a local tar (owners kept), copies a plain file; COPY of a here-document.
+mkdir -p "$work/bldadd/pack/dir" && cd "$work/bldadd"
+echo inside > pack/dir/f
+tar --owner=12 --group=34 -C pack -czf pack.tar.gz dir
+echo plain > plain.txt
+cat > Dockerfile <<'EOF'
+FROM bldit/busybox:1
+ARG NAME=world
+ADD pack.tar.gz /opt/
+ADD plain.txt /opt/
+COPY <<EOT /etc/motd
+hello $NAME
+EOT
+EOF
+printf 'services:\n  s:\n    build: .\n' > compose.yaml
+"$BERTH" -p bldadd build -q >/dev/null 2>&1
+check "ADD and heredoc COPY build" 0 $?
+out=$("$BERTH" -p bldadd run --rm -T s sh -c 'cat /opt/dir/f /opt/plain.txt /etc/motd; stat -c "%u:%g" /opt/dir/f; ls /opt' </dev/null 2>&1)
+check "ADD unpacked the tar with its owners, COPY <<EOT wrote the expanded text" "inside
+plain
+hello world
+12:34
+dir
+plain.txt" "$out"
+
 # Ctrl-C during a RUN: the step's container is killed and everything it made removed.
 mkdir -p "$work/bldint" && cd "$work/bldint"
 printf 'FROM bldit/busybox:1\nRUN echo started; sleep 30\n' > Dockerfile
