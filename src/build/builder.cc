@@ -91,7 +91,7 @@ class Builder {
 public:
     Builder(const BuildRequest& req, const Dockerfile& df, const BuildPlan& plan, images::Store& store, Bases& bases)
         : req_(req), df_(df), plan_(plan), store_(store), bases_(bases), progress_(req.quiet),
-          cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile) {}
+          cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile, req) {}
 
     BuildResult run() {
         for (size_t s : plan_.order) results_[s] = stage(plan_.stages[s]);

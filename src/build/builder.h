@@ -35,6 +35,8 @@ struct BuildRequest {
     // Makes a base image present in the store (pulling it); `always` with --pull.
     // Unset: a base image that is not in the store is an error.
     std::function<void(const std::string& image, bool always)> ensure_base;
+    // Fetches a URL (`ADD https://…`) into a file; unset: ADD of a URL is an error.
+    std::function<void(const std::string& url, const std::string& file)> fetch;
 };
 
 struct BuildResult {

@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -142,7 +143,9 @@ void run_step(StepEnv& env, const Step& step, ImageState& st);
 // The build context: its entries that .dockerignore does not exclude, walked once.
 class Context {
 public:
-    Context(std::string dir, std::string dockerfile);
+    Context(std::string dir, std::string dockerfile, const BuildRequest& req);
+    // ADD's URLs, each fetched once per build into a scratch dir: the file's path.
+    const std::string& fetched(const std::string& url);
     const std::string& dir() const { return dir_; }
     struct Entry {
         std::string rel;
@@ -153,6 +156,9 @@ public:
 
 private:
     std::string dir_, dockerfile_;
+    const BuildRequest& req_;
+    std::unique_ptr<ScratchDir> downloads_;
+    std::map<std::string, std::string> fetched_;
     std::optional<std::vector<Entry>> entries_;
     std::map<std::string, std::string> digests_;
 };

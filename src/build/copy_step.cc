@@ -36,6 +36,33 @@ struct Source {
 
 bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
+// The sha256 hex of a file's bytes.
+std::string file_sha256(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw Error::sys(errno, "read " + path);
+    Sha256 h;
+    char buf[1 << 16];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error::sys(errno, "read " + path);
+        h.update(buf, static_cast<size_t>(n));
+    }
+    return h.hex();
+}
+
+bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
+
+// The file name ADD gives a URL's content: the last segment of its path.
+std::string url_file_name(const std::string& url) {
+    std::string path = url.substr(url.find("://") + 3);
+    path = path.substr(0, path.find_first_of("?#"));
+    auto slash = path.find('/');
+    path = slash == std::string::npos ? "" : path.substr(slash);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    std::string name = path.substr(path.rfind('/') + 1);
+    return name;
+}
+
 std::string base_name(const std::string& rel) {
     auto s = rel.rfind('/');
     return s == std::string::npos ? rel : rel.substr(s + 1);
@@ -300,6 +327,8 @@ Sources find_sources(StepEnv& env, Context& ctx, const Step& step, const std::st
     Sources s;
     s.from_other = !other_root.empty();
     for (const auto& src : d.sources) {
+        if (is_url(src) && step.inst.kind == Kind::Add) continue;  // fetched (Context::fetched)
+        if (is_url(src)) throw step_error(env, step, "COPY does not fetch " + src, "use ADD for a URL");
         if (src.find("://") != std::string::npos || src.rfind("git@", 0) == 0)
             throw step_error(env, step, "fetching " + src + " is not supported yet", "download it into the context and COPY it");
         auto found = s.from_other ? match_tree(other_root, src) : match_context(ctx, src);
@@ -332,7 +361,17 @@ std::string copy_target(const std::string& dest, const std::string& source_base,
     return (dest == "/" ? "" : dest) + "/" + source_base;
 }
 
-Context::Context(std::string dir, std::string dockerfile) : dir_(std::move(dir)), dockerfile_(std::move(dockerfile)) {}
+Context::Context(std::string dir, std::string dockerfile, const BuildRequest& req)
+    : dir_(std::move(dir)), dockerfile_(std::move(dockerfile)), req_(req) {}
+
+const std::string& Context::fetched(const std::string& url) {
+    if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
+    if (!req_.fetch) throw Error("fetching " + url + " is not supported here");
+    if (!downloads_) downloads_ = std::make_unique<ScratchDir>(req_.state_root);
+    std::string file = downloads_->path() + "/" + std::to_string(fetched_.size());
+    req_.fetch(url, file);
+    return fetched_[url] = file;
+}
 
 const std::vector<Context::Entry>& Context::entries() {
     if (!entries_) {
@@ -347,22 +386,21 @@ const std::vector<Context::Entry>& Context::entries() {
 std::string Context::file_digest(const Entry& e) {
     auto it = digests_.find(e.rel);
     if (it != digests_.end()) return it->second;
-    UniqueFd fd(::open((dir_ + "/" + e.rel).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw Error::sys(errno, "read " + e.rel + " of the build context");
-    Sha256 h;
-    char buf[1 << 16];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error::sys(errno, "read " + e.rel);
-        h.update(buf, static_cast<size_t>(n));
-    }
-    return digests_[e.rel] = h.hex();
+    return digests_[e.rel] = file_sha256(dir_ + "/" + e.rel);
 }
 
 std::string copy_digest(StepEnv& env, Context& ctx, const Step& step, const ImageState&) {
     const auto& d = step.inst.as<CopyData>();
     Sha256 h;
     for (const auto& in : d.inline_sources) h.update("inline " + in.name + "\n" + in.content + "\n");
+    for (const auto& src : d.sources)
+        if (is_url(src) && step.inst.kind == Kind::Add) {
+            try {
+                h.update("url " + src + " " + file_sha256(ctx.fetched(src)) + "\n");
+            } catch (const Error& e) {
+                throw step_error(env, step, e.message(), e.hint());
+            }
+        }
     if (!d.from.empty()) return h.hex();  // the stage's or image's key names the content (see builder.cc)
     Sources s = find_sources(env, ctx, step, {});
     auto entry = [&](const std::string& name, const Context::Entry& e) {
@@ -404,9 +442,18 @@ void copy_step(StepEnv& env, Context& ctx, const Step& step, ImageState& st) {
         for (const auto& src : s.list)
             if (S_ISREG(src.st.st_mode) && is_archive(root_dir + "/" + src.rel))
                 archives[src.rel] = UniqueFd(::openat(root.get(), src.rel.c_str(), O_RDONLY | O_CLOEXEC));
+    // ADD's URLs: fetched files, opened before the chroot.
+    std::vector<std::pair<std::string, UniqueFd>> urls;
+    for (const auto& src : d.sources)
+        if (is_url(src) && step.inst.kind == Kind::Add) {
+            std::string name = url_file_name(src);
+            UniqueFd fd(::open(ctx.fetched(src).c_str(), O_RDONLY | O_CLOEXEC));
+            if (!fd) throw Error::sys(errno, "open the download of " + src);
+            urls.emplace_back(name, std::move(fd));
+        }
     bool slash = false;
     std::string dest = dest_path(d, st, &slash);
-    size_t count = s.list.size() + d.inline_sources.size();
+    size_t count = s.list.size() + d.inline_sources.size() + urls.size();
     bool wildcard = std::any_of(d.sources.begin(), d.sources.end(), [](const std::string& x) { return has_glob(x); });
 
     std::optional<OverlayMount> target;
@@ -433,6 +480,16 @@ void copy_step(StepEnv& env, Context& ctx, const Step& step, ImageState& st) {
                 std::string t = copy_target(dest, base_name(src.rel), dest_dir);
                 mkdir_p(parent_of(t));
                 copy_entry(root.get(), src.rel, src.st, t, o);
+            }
+            for (const auto& [name, fd] : urls) {
+                if (name.empty() && dest_dir) throw Error("cannot tell a file name from the URL: give ADD a file as destination");
+                std::string t = copy_target(dest, name, dest_dir);
+                mkdir_p(parent_of(t));
+                clear_target(t, false);
+                UniqueFd out(::open(t.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, o.mode.value_or(0600)));
+                if (!out) throw Error::sys(errno, "create " + t);
+                copy_data(fd.get(), out.get(), t);
+                if (::fchown(out.get(), o.uid, o.gid) < 0) throw Error::sys(errno, "chown " + t);
             }
             for (const auto& in : d.inline_sources) {
                 std::string t = copy_target(dest, in.name, dest_dir);

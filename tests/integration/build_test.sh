@@ -178,6 +178,26 @@ hello world
 dir
 plain.txt" "$out"
 
+# ADD of a URL: fetched (here from busybox httpd on loopback), mode 0600, refetched and compared each build.
+ip link set lo up
+mkdir -p "$work/www"
+echo served-v1 > "$work/www/remote.txt"
+busybox httpd -f -p 127.0.0.1:18931 -h "$work/www" &
+httpd=$!
+sleep 0.3
+printf 'FROM bldit/busybox:1\nADD http://127.0.0.1:18931/remote.txt /opt/\nRUN cat /opt/remote.txt > /opt/copy\n' > Dockerfile
+"$BERTH" -p bldadd build -q >/dev/null 2>&1
+check "ADD of a URL builds" 0 $?
+out=$("$BERTH" -p bldadd run --rm -T s sh -c 'cat /opt/copy; stat -c %a /opt/remote.txt' </dev/null 2>&1)
+check "ADD of a URL: content and mode 600" "served-v1
+600" "$out"
+check "an unchanged URL is CACHED" 2 "$("$BERTH" -p bldadd build 2>&1 | grep -c ' CACHED$')"
+echo served-v2 > "$work/www/remote.txt"
+"$BERTH" -p bldadd build -q >/dev/null 2>&1
+check "a changed URL reruns" "served-v2" "$("$BERTH" -p bldadd run --rm -T s cat /opt/copy </dev/null 2>&1)"
+kill $httpd
+wait $httpd 2>/dev/null
+
 # Ctrl-C during a RUN: the step's container is killed and everything it made removed.
 mkdir -p "$work/bldint" && cd "$work/bldint"
 printf 'FROM bldit/busybox:1\nRUN echo started; sleep 30\n' > Dockerfile
