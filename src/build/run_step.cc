@@ -57,6 +57,12 @@ std::vector<std::string> run_argv(const RunData& r, const nlohmann::json& config
     return command_argv(c, config);
 }
 
+bool inside(const std::string& path, const std::string& dir) {
+    std::error_code e1, e2;
+    std::string p = fs::weakly_canonical(path, e1).string(), d = fs::weakly_canonical(dir, e2).string();
+    return !e1 && !e2 && (p == d || p.rfind(d + "/", 0) == 0);
+}
+
 std::string random_id() {
     std::random_device rd;
     char b[24];
@@ -81,7 +87,9 @@ std::vector<runtime::MountSpec> run_mounts(StepEnv& env, const RunData& r) {
         case MountType::Tmpfs: ms.type = runtime::MountSpec::Type::Tmpfs; break;
         case MountType::Bind:
             if (!m.from.empty()) throw Error("RUN --mount=type=bind,from=… is not supported yet", "COPY --from the files instead");
-            ms.source = env.req.context_dir + "/" + (m.source.empty() ? "" : m.source);
+            ms.source = env.req.context_dir + "/" + clean_source(m.source);
+            if (!inside(ms.source, env.req.context_dir))  // a symlink must not lead out of the context
+                throw Error("RUN --mount source " + m.source + " leads out of the build context");
             ms.read_only = m.readonly;
             break;
         default:
@@ -101,7 +109,13 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     std::vector<std::string> lowers = layer_dirs(env.store, st);
     if (lowers.empty()) lowers.push_back(dir.sub("empty"));
     std::vector<std::string> missing;
-    for (const char* s : kStubs)
+    std::vector<std::string> stubs(std::begin(kStubs), std::end(kStubs));
+    for (const auto& m : r.mounts) {  // mount points too, deepest first
+        std::vector<std::string> chain;
+        for (fs::path p = fs::path(clean_source(m.target)); !p.empty(); p = p.parent_path()) chain.push_back(p.string());
+        stubs.insert(stubs.begin(), chain.begin(), chain.end());
+    }
+    for (const auto& s : stubs)
         if (!path_in_layers(lowers, s)) missing.push_back(s);
 
     const nlohmann::json& c = st.config.value("config", nlohmann::json::object());

@@ -198,6 +198,21 @@ check "a changed URL reruns" "served-v2" "$("$BERTH" -p bldadd run --rm -T s cat
 kill $httpd
 wait $httpd 2>/dev/null
 
+# RUN --mount: the context bound read-only, a cache dir kept from one build to the next, no mount point left in the image.
+cat > Dockerfile <<'EOF'
+FROM bldit/busybox:1
+ARG N=1
+RUN --mount=type=bind,target=/ctx/here cat /ctx/here/plain.txt > /from-bind
+RUN --mount=type=cache,target=/var/cache/x echo $N >> /var/cache/x/log && wc -l < /var/cache/x/log > /count
+EOF
+"$BERTH" -p bldadd build -q >/dev/null 2>&1 && "$BERTH" -p bldadd build -q --build-arg N=2 >/dev/null 2>&1
+check "RUN --mount builds" 0 $?
+out=$("$BERTH" -p bldadd run --rm -T s sh -c 'cat /from-bind /count; ls -d /ctx /var/cache 2>&1' </dev/null 2>&1)
+check "bind mount of the context, cache mount kept, no stubs" "plain
+2
+ls: /ctx: No such file or directory
+ls: /var/cache: No such file or directory" "$out"
+
 # Ctrl-C during a RUN: the step's container is killed and everything it made removed.
 mkdir -p "$work/bldint" && cd "$work/bldint"
 printf 'FROM bldit/busybox:1\nRUN echo started; sleep 30\n' > Dockerfile
