@@ -7,8 +7,12 @@
 #include "build/builder_internal.h"
 #include "build/parser.h"
 
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
 #include <set>
+#include <thread>
 
 using json = nlohmann::json;
 
@@ -33,6 +37,7 @@ public:
     Bases(images::Store& store, const BuildRequest& req) : store_(store), req_(req) {}
 
     ImageState state(const std::string& name) {
+        std::lock_guard lock(mu_);
         if (name == "scratch") {
             ImageState st;
             auto args = platform_args();
@@ -42,7 +47,7 @@ public:
             default_path(st.config);
             return st;
         }
-        ensure(name);
+        ensure_locked(name);
         ImageState st;
         st.config = store_.config_json(name, &st.layers);
         st.config.erase("rootfs");
@@ -61,6 +66,12 @@ public:
     }
 
     void ensure(const std::string& name) {
+        std::lock_guard lock(mu_);
+        ensure_locked(name);
+    }
+
+private:
+    void ensure_locked(const std::string& name) {
         if (name == "scratch" || !done_.insert(name).second) return;
         if (req_.ensure_base && (req_.pull || !store_.has(name))) req_.ensure_base(name, req_.pull);
         if (!store_.has(name))
@@ -68,10 +79,10 @@ public:
                         "pull it (`berth pull`), or make it with `berth image import` / `berth image load`");
     }
 
-private:
     images::Store& store_;
     const BuildRequest& req_;
     std::set<std::string> done_;
+    std::mutex mu_;  // stages of one wave build at once
 };
 
 ImageState resolve_from(StepEnv& env, const Step& step, const std::string& from) {
@@ -94,17 +105,40 @@ public:
           cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile, req) {}
 
     BuildResult run() {
-        for (size_t s : plan_.order) results_[s] = stage(plan_.stages[s]);
+        // The stages of a wave need only stages of earlier waves: they build at once,
+        // each in a thread of its own; results_ changes only between waves.
+        for (const auto& wave : plan_.waves()) {
+            std::vector<ImageState> out(wave.size());
+            std::vector<std::exception_ptr> errors(wave.size());
+            std::vector<std::thread> threads;
+            for (size_t i = 1; i < wave.size(); ++i)
+                threads.emplace_back([&, i] { build_into(wave[i], out[i], errors[i]); });
+            build_into(wave[0], out[0], errors[0]);
+            for (auto& t : threads) t.join();
+            for (auto& e : errors)
+                if (e) std::rethrow_exception(e);
+            for (size_t i = 0; i < wave.size(); ++i) results_[wave[i]] = std::move(out[i]);
+        }
         interrupts_.check();
         ImageState fin = results_.at(plan_.target);
         for (const auto& [k, v] : req_.labels) fin.config["config"]["Labels"][k] = v;
         images::ImageRecord rec = store_.commit_built(req_.tags, fin.config, fin.layers);
         for (const auto& t : req_.tags) progress_.note("naming to " + t + " done");
         result_.id = rec.id;
+        result_.steps = steps_;
+        result_.cached = cached_;
         return result_;
     }
 
 private:
+    void build_into(size_t index, ImageState& out, std::exception_ptr& error) {
+        try {
+            out = stage(plan_.stages[index]);
+        } catch (...) {
+            error = std::current_exception();
+        }
+    }
+
     ImageState stage(const Stage& st) {
         ImageState s = st.base_stage ? results_.at(*st.base_stage) : bases_.state(st.base);
         s.cmd_set = false;
@@ -118,7 +152,7 @@ private:
         progress_.done(id, 0);
         size_t at = 1;
         for (const auto& step : st.steps) {
-            ++result_.steps;
+            ++steps_;
             if (is_config_step(step.inst.kind)) {
                 apply_config(s, step);
                 add_history(s, created_by(step, s.config), true);
@@ -152,7 +186,7 @@ private:
         if (auto hit = cache_.find(store_, key)) {
             s = *hit;
             progress_.cached(env.id);
-            ++result_.cached;
+            ++cached_;
             return;
         }
         size_t before = s.layers.size();
@@ -176,6 +210,7 @@ private:
     Context ctx_;
     std::map<size_t, ImageState> results_;
     BuildResult result_;
+    std::atomic<int> steps_{0}, cached_{0};
     Interrupts interrupts_;
 };
 

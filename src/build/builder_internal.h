@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,7 +90,7 @@ void run_in_root(const std::string& root, const std::function<void()>& fn);
 // Progress lines as BuildKit's plain mode prints them, on stderr.
 class Progress {
 public:
-    explicit Progress(bool quiet, FILE* out = stderr) : quiet_(quiet), out_(out) {}
+    explicit Progress(bool quiet, FILE* out = stderr) : quiet_(quiet), out_(out) {}  // thread-safe
     int start(const std::string& label);  // "#N label"; returns N
     void output(int n, std::string_view line, double at);
     void cached(int n);
@@ -99,7 +101,7 @@ public:
 private:
     bool quiet_;
     FILE* out_;
-    int next_ = 1;
+    std::atomic<int> next_{1};
 };
 
 // Ctrl-C during a build: SIGINT, SIGTERM and SIGHUP are blocked for its
@@ -112,12 +114,13 @@ public:
     Interrupts(const Interrupts&) = delete;
     Interrupts& operator=(const Interrupts&) = delete;
     int fd() const { return fd_; }
-    bool pending() const;  // reads a signal that came, if any
+    bool pending() const;  // whether a signal came (read once, remembered; any thread)
     void check() const;    // throws when a signal came
 
 private:
     sigset_t old_{};
     int fd_ = -1;
+    mutable std::atomic<bool> hit_{false};
 };
 [[noreturn]] void throw_interrupted();
 
@@ -157,6 +160,7 @@ public:
 private:
     std::string dir_, dockerfile_;
     const BuildRequest& req_;
+    std::mutex mu_;  // stages of one wave share the context
     std::unique_ptr<ScratchDir> downloads_;
     std::map<std::string, std::string> fetched_;
     std::optional<std::vector<Entry>> entries_;

@@ -365,6 +365,7 @@ Context::Context(std::string dir, std::string dockerfile, const BuildRequest& re
     : dir_(std::move(dir)), dockerfile_(std::move(dockerfile)), req_(req) {}
 
 const std::string& Context::fetched(const std::string& url) {
+    std::lock_guard lock(mu_);
     if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
     if (!req_.fetch) throw Error("fetching " + url + " is not supported here");
     if (!downloads_) downloads_ = std::make_unique<ScratchDir>(req_.state_root);
@@ -374,6 +375,7 @@ const std::string& Context::fetched(const std::string& url) {
 }
 
 const std::vector<Context::Entry>& Context::entries() {
+    std::lock_guard lock(mu_);
     if (!entries_) {
         entries_.emplace();
         IgnoreMatcher m = load_ignore(dir_, dockerfile_);
@@ -384,9 +386,14 @@ const std::vector<Context::Entry>& Context::entries() {
 }
 
 std::string Context::file_digest(const Entry& e) {
-    auto it = digests_.find(e.rel);
-    if (it != digests_.end()) return it->second;
-    return digests_[e.rel] = file_sha256(dir_ + "/" + e.rel);
+    {
+        std::lock_guard lock(mu_);
+        auto it = digests_.find(e.rel);
+        if (it != digests_.end()) return it->second;
+    }
+    std::string d = file_sha256(dir_ + "/" + e.rel);
+    std::lock_guard lock(mu_);
+    return digests_[e.rel] = d;
 }
 
 std::string copy_digest(StepEnv& env, Context& ctx, const Step& step, const ImageState&) {

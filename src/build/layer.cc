@@ -120,7 +120,8 @@ Interrupts::~Interrupts() {
 
 bool Interrupts::pending() const {
     signalfd_siginfo si{};
-    return fd_ >= 0 && ::read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si);
+    if (fd_ >= 0 && ::read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) hit_ = true;
+    return hit_;
 }
 
 void Interrupts::check() const {

@@ -153,8 +153,9 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     bool interrupted = false;
     for (;;) {
         pollfd fds[2] = {{rd.get(), POLLIN, 0}, {env.interrupts ? env.interrupts->fd() : -1, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) throw Error::sys(errno, "poll");
-        if ((fds[1].revents & POLLIN) && env.interrupts->pending() && !interrupted) {
+        // A timeout: another stage's thread may have read the signal first.
+        if (::poll(fds, 2, env.interrupts ? 200 : -1) < 0 && errno != EINTR) throw Error::sys(errno, "poll");
+        if (env.interrupts && env.interrupts->pending() && !interrupted) {
             interrupted = true;
             ctr.kill(SIGKILL);  // its output ends with it; then everything is cleaned up
         }

@@ -213,6 +213,21 @@ check "bind mount of the context, cache mount kept, no stubs" "plain
 ls: /ctx: No such file or directory
 ls: /var/cache: No such file or directory" "$out"
 
+# Independent stages build at once: each RUN waits (up to 10 s) for the other's mark in a shared cache mount.
+cat > Dockerfile <<'EOF'
+FROM bldit/busybox:1 AS a
+RUN --mount=type=cache,target=/sync,id=par touch /sync/a && for i in $(seq 100); do [ -e /sync/b ] && exit 0; sleep 0.1; done; exit 1
+FROM bldit/busybox:1 AS b
+RUN --mount=type=cache,target=/sync,id=par touch /sync/b && for i in $(seq 100); do [ -e /sync/a ] && exit 0; sleep 0.1; done; exit 1
+FROM scratch
+COPY --from=a /bin/busybox /a
+COPY --from=b /bin/busybox /b
+EOF
+"$BERTH" builder prune >/dev/null 2>&1
+out=$("$BERTH" -p bldadd build 2>&1)
+check "two independent stages build in parallel" 0 $?
+[ -z "$(echo "$out" | grep ERROR)" ] || echo "$out" | tail -5
+
 # Ctrl-C during a RUN: the step's container is killed and everything it made removed.
 mkdir -p "$work/bldint" && cd "$work/bldint"
 printf 'FROM bldit/busybox:1\nRUN echo started; sleep 30\n' > Dockerfile
