@@ -148,6 +148,13 @@ contains "web runs" "bldit2-web-1" "$ps"
 check "web's image is its image:" 1 "$("$BERTH" image ls | grep -c '^bldit2/web  *dev ')"
 contains "db's CMD ran" "db-ready" "$("$BERTH" -p bldit2 logs db 2>&1)"
 contains "web's build arg" "web front" "$("$BERTH" -p bldit2 logs web 2>&1)"
+# While up: `up --build` recreates the service whose image changed, and keeps the other.
+sed -i 's/web \$ROLE/web2 $ROLE/' web/Dockerfile
+out=$("$BERTH" -p bldit2 up --build -d 2>&1)
+contains "up --build while up: web recreated" "bldit2-web-1  Recreated" "$out"
+contains "… db kept running" "bldit2-db-1  Running" "$out"
+sleep 0.5
+contains "the new web image runs" "web2 front" "$("$BERTH" -p bldit2 logs web 2>&1)"
 "$BERTH" -p bldit2 down >/dev/null 2>&1
 out=$("$BERTH" -p bldit2 up --no-build -d 2>&1)
 check "up --no-build with images present" 0 $?
