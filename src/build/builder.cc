@@ -179,8 +179,6 @@ private:
         Kind k = step.inst.kind;
         if (k == Kind::Copy || k == Kind::Add) {
             extra = copy_digest(env, ctx_, step, s);
-            const auto& from = step.inst.as<CopyData>().from;
-            if (!from.empty()) extra += resolve_from(env, step, from).key;
         }
         std::string key = step_key(s.key, step, extra);
         if (auto hit = cache_.find(store_, key)) {

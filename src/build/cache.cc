@@ -66,7 +66,11 @@ size_t prune_cache(const std::string& state_root) {
     std::vector<images::BuiltLayer> layers;
     size_t n = 0;
     for (const auto& e : fs::directory_iterator(dir)) {
-        if (e.path().extension() != ".json") continue;
+        if (!e.is_regular_file()) continue;
+        if (e.path().extension() != ".json") {  // the COPY --from digests
+            files::remove(e.path());
+            continue;
+        }
         try {
             json j = images::detail::read_json(e.path().string(), "build cache entry");
             for (const auto& l : j.at("layers")) layers.push_back({l.at("digest"), l.at("diff_id"), l.at("size"), l.at("media_type")});

@@ -342,6 +342,52 @@ Sources find_sources(StepEnv& env, Context& ctx, const Step& step, const std::st
     return s;
 }
 
+// One entry's part of a COPY digest: name, mode, size (owners too when they are kept), content or link target.
+template <class Digest>
+void hash_entry(Sha256& h, const std::string& root, const std::string& name, const Context::Entry& e, bool owners,
+                const Digest& digest) {
+    char meta[128];
+    std::snprintf(meta, sizeof meta, " %o %lld", static_cast<unsigned>(e.st.st_mode), static_cast<long long>(e.st.st_size));
+    h.update(name + meta);
+    if (owners) h.update(" " + std::to_string(e.st.st_uid) + ":" + std::to_string(e.st.st_gid));
+    h.update("\n");
+    if (S_ISREG(e.st.st_mode)) h.update(digest(e));
+    if (S_ISLNK(e.st.st_mode)) {
+        char buf[4096];
+        ssize_t n = ::readlink((root + "/" + e.rel).c_str(), buf, sizeof buf);
+        if (n > 0) h.update(buf, static_cast<size_t>(n));
+    }
+}
+
+// What a COPY --from copies, by content: a change elsewhere in the stage reruns
+// nothing. A stage's key names its content, so the digest is kept per key and
+// sources (build-cache/from-*) and an unchanged rebuild mounts nothing.
+std::string from_digest(StepEnv& env, const Step& step) {
+    const auto& d = step.inst.as<CopyData>();
+    ImageState src = resolve_from(env, step, d.from);
+    std::string memo_key = src.key;
+    for (const auto& x : d.sources) memo_key += "\n" + x;
+    std::string memo = env.req.state_root + "/build-cache/from-" + sha256_hex(memo_key);
+    if (!env.req.no_cache) {
+        std::ifstream in(memo);
+        std::string known;
+        if (in >> known && known.size() == 64) return known;
+    }
+    ScratchDir dir(env.req.state_root);
+    OverlayMount tree(layer_dirs(env.store, src), dir, false);
+    Context none(tree.root(), {}, env.req);
+    Sources s = find_sources(env, none, step, tree.root());
+    Sha256 h;
+    auto digest = [&](const Context::Entry& e) { return file_sha256(tree.root() + "/" + e.rel); };
+    for (const auto& x : s.list) {
+        hash_entry(h, tree.root(), "source " + x.rel, {x.rel, x.st}, true, digest);
+        for (const auto& c : x.children) hash_entry(h, tree.root(), c.rel, c, true, digest);
+    }
+    std::string out = h.hex();
+    std::ofstream(memo) << out << "\n";
+    return out;
+}
+
 }  // namespace
 
 std::string clean_source(std::string_view src) {
@@ -408,22 +454,15 @@ std::string copy_digest(StepEnv& env, Context& ctx, const Step& step, const Imag
                 throw step_error(env, step, e.message(), e.hint());
             }
         }
-    if (!d.from.empty()) return h.hex();  // the stage's or image's key names the content (see builder.cc)
+    if (!d.from.empty()) {
+        h.update("from " + from_digest(env, step));
+        return h.hex();
+    }
     Sources s = find_sources(env, ctx, step, {});
-    auto entry = [&](const std::string& name, const Context::Entry& e) {
-        char meta[96];
-        std::snprintf(meta, sizeof meta, " %o %lld\n", static_cast<unsigned>(e.st.st_mode), static_cast<long long>(e.st.st_size));
-        h.update(name + meta);
-        if (S_ISREG(e.st.st_mode)) h.update(ctx.file_digest(e));
-        if (S_ISLNK(e.st.st_mode)) {
-            char buf[4096];
-            ssize_t n = ::readlink((ctx.dir() + "/" + e.rel).c_str(), buf, sizeof buf);
-            if (n > 0) h.update(buf, static_cast<size_t>(n));
-        }
-    };
     for (const auto& src : s.list) {
-        entry("source " + src.rel, {src.rel, src.st});
-        for (const auto& c : src.children) entry(c.rel, c);
+        hash_entry(h, ctx.dir(), "source " + src.rel, {src.rel, src.st}, false, [&](const auto& e) { return ctx.file_digest(e); });
+        for (const auto& c : src.children)
+            hash_entry(h, ctx.dir(), c.rel, c, false, [&](const auto& e) { return ctx.file_digest(e); });
     }
     return h.hex();
 }

@@ -92,7 +92,8 @@ step() { echo "$out" | grep -A1 "$1" | tail -1 | sed 's/^#[0-9]* //'; }
 check "WORKDIR before the change is CACHED" "CACHED" "$(step '\] WORKDIR /work')"
 contains "the changed COPY reruns" "DONE" "$(step '\] COPY src/ ./src/')"
 contains "the RUN after it reruns" "DONE" "$(step 'RUN mkdir -p /out')"
-contains "the last stage's COPY --from reruns" "DONE" "$(step 'COPY --from=builder /out/')"
+contains "the last stage's COPY --from of the changed files reruns" "DONE" "$(step 'COPY --from=builder /out/')"
+check "a COPY --from of files that did not change is CACHED" "CACHED" "$(step 'COPY --from=builder /bin/busybox')"
 out=$("$BERTH" -p bldit run --rm -T app /bin/busybox cat /data/ab.txt </dev/null 2>&1)
 check "the change is in the image" "alpha
 gamma" "$out"
@@ -253,7 +254,7 @@ contains "a missing COPY source is named with its line" 'Dockerfile:2:1: COPY: "
 
 out=$("$BERTH" builder prune 2>&1)
 contains "builder prune empties the cache" "cache entries removed" "$out"
-check "the cache dir is empty" "" "$(ls "$BERTH_ROOT/build-cache" | grep json)"
+check "the cache dir is empty" "" "$(ls "$BERTH_ROOT/build-cache")"
 check "no build scratch dirs left" "" "$(ls "$BERTH_ROOT/build-tmp" 2>/dev/null)"
 cd "$work"
 check_no_leaks bldit
