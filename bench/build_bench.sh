@@ -2,7 +2,7 @@
 # build_bench.sh BERTH [RUNS]: image builds — a 10-step Dockerfile (FROM a
 # local busybox image, ENV/ARG/WORKDIR, COPYs from a small context, RUNs) built
 # cold and rebuilt unchanged, by berth and by Debian's buildah (chroot
-# isolation, vfs storage) in one run on this machine; medians of RUNS (3).
+# isolation, overlay storage or $BH_DRIVER) in one run on this machine; medians of RUNS (3).
 # Goals: an unchanged rebuild under 0.5 s; a cold build no slower than buildah's.
 set -eu
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/run"
 "$here/../tests/integration/lib/make-busybox-rootfs.sh" "$work/bb.tar"
 "$berth" image import "$work/bb.tar" localhost/benchbb:1 >/dev/null
-bh() { buildah --root "$work/bh-root" --runroot "$work/bh-run" --storage-driver vfs "$@"; }
+bh() { buildah --root "$work/bh-root" --runroot "$work/bh-run" --storage-driver "${BH_DRIVER:-overlay}" "$@"; }
 have_buildah=0
 if command -v buildah >/dev/null; then
     ctr=$(bh from scratch) && bh add "$ctr" "$work/bb.tar" / >/dev/null && bh commit -q "$ctr" localhost/benchbb:1 >/dev/null &&
@@ -61,7 +61,7 @@ while [ $r -lt "$runs" ]; do
 done
 bc=$(echo $berth_cold | tr ' ' '\n' | median)
 bw=$(echo $berth_warm | tr ' ' '\n' | median)
-echo "10-step Dockerfile, 50 x 20 kB context, median of $runs runs"
+echo "10-step Dockerfile, 50 x 20 kB context, median of $runs runs (buildah: chroot isolation, ${BH_DRIVER:-overlay} storage)"
 printf '%-28s %8s ms\n' "berth cold build" "$bc" "berth unchanged rebuild" "$bw"
 if [ $have_buildah = 1 ]; then
     hc=$(echo $bh_cold | tr ' ' '\n' | median)
