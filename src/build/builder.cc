@@ -12,7 +12,6 @@
 #include <exception>
 #include <mutex>
 #include <set>
-#include <thread>
 
 using json = nlohmann::json;
 
@@ -72,16 +71,24 @@ public:
 
 private:
     void ensure_locked(const std::string& name) {
-        if (name == "scratch" || !done_.insert(name).second) return;
-        if (req_.ensure_base && (req_.pull || !store_.has(name))) req_.ensure_base(name, req_.pull);
-        if (!store_.has(name))
-            throw Error("base image " + name + " not found",
-                        "pull it (`berth pull`), or make it with `berth image import` / `berth image load`");
+        if (name == "scratch") return;
+        if (auto f = failed_.find(name); f != failed_.end()) throw f->second;  // one attempt per build
+        if (!done_.insert(name).second) return;
+        try {
+            if (req_.ensure_base && (req_.pull || !store_.has(name))) req_.ensure_base(name, req_.pull);
+            if (!store_.has(name))
+                throw Error("base image " + name + " not found",
+                            "pull it (`berth pull`), or make it with `berth image import` / `berth image load`");
+        } catch (const Error& e) {
+            failed_.emplace(name, e);
+            throw;
+        }
     }
 
     images::Store& store_;
     const BuildRequest& req_;
     std::set<std::string> done_;
+    std::map<std::string, Error> failed_;
     std::mutex mu_;  // stages of one wave build at once
 };
 
@@ -105,19 +112,13 @@ public:
           cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile, req) {}
 
     BuildResult run() {
-        // The stages of a wave need only stages of earlier waves: they build at once,
-        // each in a thread of its own; results_ changes only between waves.
-        for (const auto& wave : plan_.waves()) {
-            std::vector<ImageState> out(wave.size());
-            std::vector<std::exception_ptr> errors(wave.size());
-            std::vector<std::thread> threads;
-            for (size_t i = 1; i < wave.size(); ++i)
-                threads.emplace_back([&, i] { build_into(wave[i], out[i], errors[i]); });
-            build_into(wave[0], out[0], errors[0]);
-            for (auto& t : threads) t.join();
-            for (auto& e : errors)
-                if (e) std::rethrow_exception(e);
-            for (size_t i = 0; i < wave.size(); ++i) results_[wave[i]] = std::move(out[i]);
+        // In dependency order, one stage after the other. (The stages of one wave
+        // could build at once, but the runtime's clone3 child then inherits locks
+        // another thread held: starting containers needs a single-threaded process.)
+        for (size_t s : plan_.order) {
+            std::exception_ptr error;
+            build_into(s, results_[s], error);
+            if (error) std::rethrow_exception(error);
         }
         interrupts_.check();
         ImageState fin = results_.at(plan_.target);
@@ -140,7 +141,14 @@ private:
     }
 
     ImageState stage(const Stage& st) {
-        ImageState s = st.base_stage ? results_.at(*st.base_stage) : bases_.state(st.base);
+        ImageState s;
+        try {
+            s = st.base_stage ? results_.at(*st.base_stage) : bases_.state(st.base);
+        } catch (const Error& e) {
+            throw Error(df_.filename + ":" + std::to_string(st.loc.line) + ":" + std::to_string(st.loc.column) + ": FROM: " +
+                            e.message(),
+                        e.hint());
+        }
         s.cmd_set = false;
         const json& c = s.config.value("config", json::object());
         if (c.contains("OnBuild") && c["OnBuild"].is_array() && !c["OnBuild"].empty())
@@ -235,7 +243,11 @@ BuildResult build_image(const BuildRequest& req) {
     opt.builtin_args = platform_args();
     opt.image_env = [&](const std::string& image) {
         std::vector<KeyValue> env;
-        bases.ensure(image);
+        try {
+            bases.ensure(image);
+        } catch (const Error&) {
+            return env;  // the stage's FROM fails below, naming its line
+        }
         json config = store.config_json(image);
         detail::Bases::default_path(config);
         for (const auto& e : config["config"]["Env"].get<std::vector<std::string>>()) {
