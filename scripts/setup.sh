@@ -13,7 +13,7 @@ PKGS="build-essential cmake pkg-config git
   libzstd-dev liblz4-dev libacl1-dev libbz2-dev liblzma-dev zlib1g-dev nettle-dev
   clang libclang-rt-14-dev
   busybox-static iproute2 util-linux mount procps python3 crun nftables wget hyperfine time
-  docker-registry skopeo apache2-utils openssl curl
+  docker-registry skopeo apache2-utils openssl curl buildah jq
   dpkg-dev file lintian man-db groff-base ccache"
 missing=""
 for p in $PKGS; do

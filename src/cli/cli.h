@@ -66,6 +66,7 @@ void add_completion_command(Cli& cli);
 void add_volume_commands(Cli& cli);
 void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
+void add_build_commands(Cli& cli);  // build, builder prune
 void add_image_pull_command(Cli& cli, CLI::App* image);
 void add_project_commands(Cli& cli);  // ls, scale
 

@@ -42,7 +42,7 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
         throw Error("service \"" + o.service + "\" is not running", "start it with `berth up -d " + o.service + "`");
 
     images::Store store(state::state_root());
-    images::ResolvedImage image = store.resolve(svc.image);
+    images::ResolvedImage image = store.resolve(compose::image_name(project, svc.name, svc));
     runtime::ExecSpec es;
     es.argv = o.command;
     es.env = image.config.env;

@@ -215,7 +215,7 @@ void ensure_images(const compose::Project& project, const std::vector<std::strin
         const compose::Service* found = nullptr;
         if (auto it = project.services.find(n); it != project.services.end()) found = &it->second;
         else if (auto d = project.disabled_services.find(n); d != project.disabled_services.end()) found = &d->second;
-        if (!found || found->image.empty()) continue;
+        if (!found || found->image.empty() || found->build) continue;  // built, not pulled (cli/build.h)
         const auto& svc = *found;
         registry::ParsedPolicy policy;
         try {

@@ -7,6 +7,7 @@
 // forwarded, the container's exit code becomes berth's.
 #include "base/error.h"
 #include "base/fd.h"
+#include "cli/build.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "cli/pull.h"
@@ -206,12 +207,11 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     add_run_mounts(project, svc, o);
     svc.cap_add.insert(svc.cap_add.end(), o.cap_add.begin(), o.cap_add.end());
     svc.cap_drop.insert(svc.cap_drop.end(), o.cap_drop.begin(), o.cap_drop.end());
-    if (svc.image.empty())
-        throw Error("service \"" + o.service + "\" has no image", "berth does not build images: set `image:` and import it");
+    ensure_built(project, {o.service}, BuildWhen::Missing);
     ensure_images(project, {o.service}, o.pull, false);
     std::string root = state::state_root();
     images::Store store(root);
-    images::ResolvedImage image = store.resolve(svc.image);
+    images::ResolvedImage image = store.resolve(compose::image_name(project, o.service, svc));
 
     supervisor::RunOverrides ov;
     if (!o.command.empty()) ov.command = o.command;

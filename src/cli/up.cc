@@ -4,6 +4,7 @@
 // berth ps [-a] [-q] [--services] [--format table|json]
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/build.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/project.h"
@@ -49,6 +50,7 @@ struct UpFlags {
     int timeout = -1;
     std::vector<std::string> services;
     std::string pull;  // --pull always|missing|never
+    bool build = false, no_build = false;
 };
 
 supervisor::UpOptions to_options(const UpFlags& f) {
@@ -145,6 +147,8 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         } else {
             svcs = f.services;
         }
+        if (f.build && f.no_build) throw Error("--build and --no-build cannot be used together");
+        ensure_built(project, svcs, f.build ? BuildWhen::Always : f.no_build ? BuildWhen::Never : BuildWhen::Missing);
         ensure_images(project, svcs, f.pull, false);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
@@ -497,6 +501,8 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_option("-t,--timeout", f->timeout, "Seconds to wait for a container to stop");
     up_cmd->add_option("--pull", f->pull, "Pull images: always, missing or never (default: each service's pull_policy)")
         ->check(CLI::IsMember({"always", "missing", "never"}));
+    up_cmd->add_flag("--build", f->build, "Build images before starting containers");
+    up_cmd->add_flag("--no-build", f->no_build, "Don't build an image, even if it is missing");
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
     up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up(cli.global, *f); }; });
 

@@ -87,9 +87,13 @@ struct Ulimit {
 struct Build {
     std::string context;
     std::string dockerfile;
+    std::string dockerfile_inline;
     std::map<std::string, std::optional<std::string>> args;
     std::string target;
     std::map<std::string, std::string> labels;
+    std::vector<std::string> tags;   // more names for the image
+    bool no_cache = false, pull = false;
+    std::vector<std::string> ignored;  // keys berth's builder does not honour yet (warned)
 };
 
 struct Logging {
@@ -217,6 +221,11 @@ struct FileObject {  // a top-level secret or config
     std::string content;
     bool external = false;
 };
+
+struct Project;
+// The image a service runs: `image:`, or for a service built without one,
+// "<project>-<service>" as compose names it.
+std::string image_name(const Project& p, const std::string& service_name, const struct Service& svc);
 
 struct Project {
     std::string name;

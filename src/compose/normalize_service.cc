@@ -110,6 +110,16 @@ Build Normalizer::build(const Node& v, const std::string& path) {
             else if (e.key == "args") b.args = dict(e.value, kp);
             else if (e.key == "target") b.target = text(e.value, kp);
             else if (e.key == "labels") b.labels = string_dict(e.value, kp);
+            else if (e.key == "dockerfile_inline") b.dockerfile_inline = text(e.value, kp);
+            else if (e.key == "tags") b.tags = string_list(e.value, kp);
+            else if (e.key == "no_cache") b.no_cache = boolean(e.value, kp);
+            else if (e.key == "pull") b.pull = boolean(e.value, kp);
+            else if (e.key == "platforms") {
+                for (const auto& pl : string_list(e.value, kp))
+                    if (pl != "linux/amd64" && pl != "linux/arm64" && pl.rfind("linux/", 0) != 0)
+                        fail(e.value, kp, "berth builds for this host's platform only, not " + pl);
+                b.ignored.push_back(e.key);
+            } else b.ignored.push_back(e.key);
         }
     } else {
         fail(v, path, std::string("expected a path or a mapping with `context`, got ") + kind_name(v));

@@ -95,6 +95,10 @@ J build_json(const Build& b) {
     if (!b.args.empty()) j["args"] = opt_map(b.args);
     if (!b.labels.empty()) j["labels"] = str_map(b.labels);
     if (!b.target.empty()) j["target"] = b.target;
+    if (!b.dockerfile_inline.empty()) j["dockerfile_inline"] = b.dockerfile_inline;
+    if (!b.tags.empty()) j["tags"] = b.tags;
+    if (b.no_cache) j["no_cache"] = true;
+    if (b.pull) j["pull"] = true;
     return j;
 }
 
@@ -331,6 +335,10 @@ const ServiceField* service_field(std::string_view key) {
     }();
     auto it = std::lower_bound(sorted.begin(), sorted.end(), key, [](auto* f, std::string_view k) { return f->key < k; });
     return it != sorted.end() && (*it)->key == key ? *it : nullptr;
+}
+
+std::string image_name(const Project& p, const std::string& service_name, const Service& svc) {
+    return svc.image.empty() ? p.name + "-" + service_name : svc.image;
 }
 
 }  // namespace berth::compose

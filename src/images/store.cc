@@ -442,15 +442,7 @@ void Store::remove(const std::string& name) {
     if (!found) throw not_found(name);
     write_index(index);
     // Layers no remaining image uses go too.
-    std::set<std::string> keep;
-    for (const auto& d : ms) {
-        try {
-            json m = read_json(blob_path(d.value("digest", "")), "manifest");
-            json c = read_json(blob_path(m["config"].value("digest", "")), "image config");
-            for (const auto& id : c["rootfs"].value("diff_ids", json::array())) keep.insert(hex_of(id));
-        } catch (const Error&) {
-        }
-    }
+    std::set<std::string> keep = used_diff_ids(index);
     for (const auto& e : fs::directory_iterator(layers_)) {
         std::string h = e.path().filename().string();
         if (h.size() == 64 && !keep.count(h)) files::remove_all(e.path());

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct ResolvedImage {
     std::vector<std::string> layer_dirs;  // top-most first, for overlay's lowerdir
 };
 
+// A layer the image builder made: its blob (in blobs/) and its tree (in layers/).
+struct BuiltLayer {
+    std::string digest;   // of the blob
+    std::string diff_id;  // of the uncompressed tar
+    int64_t size = 0;     // bytes of the blob
+    std::string media_type = "application/vnd.oci.image.layer.v1.tar";
+};
+
 class Store {
 public:
     explicit Store(std::string root);  // the state root ($BERTH_ROOT)
@@ -81,7 +90,24 @@ public:
     // diff_id in the same pass; a puller calls it as each layer arrives.
     void ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id);
 
+    // The image builder (images/built.cc). adopt_layer() moves a layer blob
+    // written at `blob_file` into blobs/ and its tree `tree` (an overlay upper
+    // dir: whiteouts as 0/0 devices) into layers/, unless either is there already
+    // (then the file or tree is removed). commit_built() names an image made of
+    // such layers (bottom first): its config blob (rootfs.diff_ids filled in
+    // here), manifest and index entries, one per name, without re-reading layers.
+    void adopt_layer(const std::string& blob_file, const std::string& tree, const BuiltLayer& layer);
+    ImageRecord commit_built(const std::vector<std::string>& names, const nlohmann::json& config,
+                             const std::vector<BuiltLayer>& layers);
+    std::string layer_dir(const std::string& diff_id) const;
+    bool has_layer(const BuiltLayer& layer) const;  // both its blob and its tree are present
+    // An image's config blob as stored, and its layers (bottom first).
+    nlohmann::json config_json(const std::string& name, std::vector<BuiltLayer>* layers = nullptr) const;
+    // Removes these layers' trees and blobs unless an image in the index uses them.
+    void remove_unused(const std::vector<BuiltLayer>& layers);
+
 private:
+    std::set<std::string> used_diff_ids(const nlohmann::json& index) const;
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id

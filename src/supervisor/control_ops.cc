@@ -103,7 +103,7 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     } else {
         wanted = plan::with_dependencies(next, services);
     }
-    resolve(next, wanted, "berth does not build images: set `image:` and import it");
+    resolve(next, wanted, "set `image:` or `build:`");
     retired.push_back(std::move(project));
     project = std::move(next);
     ensure_networks(wanted);
@@ -115,7 +115,12 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         auto it = project.services.find(u->cp.service);
         if (it == project.services.end()) continue;  // an orphan: left as it is
         u->svc = &it->second;
-        current.push_back({u->name(), u->cp.service, u->rec.config_hash, u->rec.config_keys, u->running() || u->restart_due()});
+        // A service whose image changed (rebuilt, pulled anew) is recreated, as compose does.
+        std::string hash = u->rec.config_hash;
+        auto img = images_by_service.find(u->cp.service);
+        if (img != images_by_service.end() && !u->image.record.id.empty() && img->second.record.id != u->image.record.id)
+            hash = "image changed";
+        current.push_back({u->name(), u->cp.service, hash, u->rec.config_keys, u->running() || u->restart_due()});
         by_name[u->name()] = u.get();
     }
     plan::DiffOptions d;

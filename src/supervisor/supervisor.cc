@@ -141,9 +141,9 @@ void Supervisor::Impl::resolve(const compose::Project& p, const std::set<std::st
     std::map<std::string, plan::ServicePlan> plans;
     for (const auto& n : services) {
         const auto& svc = p.services.at(n);
-        if (svc.image.empty()) throw Error("service \"" + n + "\" has no image", no_image_hint);
+        if (svc.image.empty() && !svc.build) throw Error("service \"" + n + "\" has no image", no_image_hint);
         require_env_files(svc);
-        imgs[n] = store.resolve(svc.image);
+        imgs[n] = store.resolve(compose::image_name(p, n, svc));
         plans[n] = plan::resolve(p, n, image_defaults(imgs[n].config));
     }
     for (auto& [n, img] : imgs) images_by_service[n] = std::move(img);
@@ -191,7 +191,7 @@ Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
     u->rec.project = project.name;
     u->rec.service = cp.service;
     u->rec.index = cp.index;
-    u->rec.image = u->svc->image;
+    u->rec.image = compose::image_name(project, u->svc->name, *u->svc);
     u->rec.state = "created";
     u->rec.created_at = logs::format_time(logs::now_ns());
     // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
@@ -369,7 +369,7 @@ int Supervisor::run() {
     plan::start_order(s.project);  // a cycle fails here, before anything starts
     std::set<std::string> wanted = wanted_services(s.project, s.opts);
     // Images and briefs resolve before anything starts: a missing image or a bad value is a clear error now.
-    s.resolve(s.project, wanted, "berth does not build images: set `image:` and import it");
+    s.resolve(s.project, wanted, "set `image:` or `build:`");
     s.lock = UniqueFd(s.pstate.lock_as_supervisor());
     if (auto orph = orphans(s.project); !orph.empty()) {
         if (s.opts.remove_orphans) {

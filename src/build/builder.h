@@ -1,0 +1,54 @@
+// The image builder: a Dockerfile, its context and options → an image in
+// berth's store (images/store.h), built on berth's own runtime.
+//
+// build_image() parses the Dockerfile, plans the stages the target needs
+// (build/stages.h) and runs their steps in order: config instructions edit the
+// image config as docker writes it; RUN runs in a container (runtime/) over
+// the layers below with a fresh upper dir; COPY/ADD write into an overlay of
+// the layers below. Each filesystem step's upper dir becomes a layer. Steps
+// are cached under <state root>/build-cache/ by their parent, instruction,
+// the build args they see and (COPY/ADD) the content of what they copy.
+// Knows no compose: the CLI turns `build:` into a BuildRequest.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace berth::build {
+
+struct BuildRequest {
+    std::string state_root;          // $BERTH_ROOT: the image store and the cache live there
+    std::string context_dir;         // absolute
+    std::string dockerfile;          // path of the Dockerfile; relative: to context_dir
+    std::string dockerfile_inline;   // the Dockerfile's text, instead of a file
+    std::map<std::string, std::string> build_args;
+    std::string target;              // a stage name; "" = the last stage
+    std::map<std::string, std::string> labels;  // added to the image's labels
+    std::vector<std::string> tags;   // the names the image is stored under (at least one)
+    bool no_cache = false;
+    bool pull = false;               // pull base images even when present
+    bool quiet = false;              // no progress output
+    std::string title;               // names the build in progress lines ("web")
+    // Makes a base image present in the store (pulling it); `always` with --pull.
+    // Unset: a base image that is not in the store is an error.
+    std::function<void(const std::string& image, bool always)> ensure_base;
+    // Fetches a URL (`ADD https://…`) into a file; unset: ADD of a URL is an error.
+    std::function<void(const std::string& url, const std::string& file)> fetch;
+};
+
+struct BuildResult {
+    std::string id;  // sha256:… of the image config
+    int steps = 0, cached = 0;
+};
+
+// Throws berth::Error: "Dockerfile:LINE:COL: INSTRUCTION: what failed" for a
+// step that failed (a RUN's last output lines and exit code in the message).
+BuildResult build_image(const BuildRequest& req);
+
+// Empties the build cache and removes the layers only it kept; returns the entries removed.
+size_t prune_cache(const std::string& state_root);
+
+}  // namespace berth::build

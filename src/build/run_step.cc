@@ -1,0 +1,196 @@
+// RUN: a command in a container of berth's runtime over the image's layers,
+// its upper dir becoming the step's layer.
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/files.h"
+#include "base/sha256.h"
+#include "build/builder_internal.h"
+#include "runtime/container.h"
+#include "runtime/user.h"
+
+#include <cerrno>
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <poll.h>
+#include <random>
+#include <sys/stat.h>
+#include <csignal>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace berth::build::detail {
+namespace {
+
+constexpr size_t kTailLines = 12;
+
+// The paths the runtime makes as mount points; those the image lacks are
+// taken out of the layer again when the command left them empty (BuildKit's
+// mount stubs).
+const char* const kStubs[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf", "dev", "proc", "sys", "etc"};
+
+void remove_stubs(const std::string& upper, const std::vector<std::string>& missing) {
+    for (const auto& rel : missing) {
+        std::string p = upper + "/" + rel;
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) < 0) continue;
+        if (S_ISREG(st.st_mode) && st.st_size == 0) ::unlink(p.c_str());
+        else if (S_ISDIR(st.st_mode)) ::rmdir(p.c_str());  // only when empty
+    }
+}
+
+// The shell script a shell-form RUN runs: the line, then its here-documents as the shell reads them.
+std::vector<std::string> run_argv(const RunData& r, const nlohmann::json& config) {
+    if (r.cmd.json || r.cmd.files.empty()) return command_argv(r.cmd, config);
+    std::string line = r.cmd.args.empty() ? "" : r.cmd.args.front();
+    std::string trimmed = line;
+    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.pop_back();
+    CommandLine c;
+    if (r.cmd.files.size() == 1 && trimmed.rfind("<<", 0) == 0 && trimmed.find(' ') == std::string::npos) {
+        c.args = {r.cmd.files[0].content};  // `RUN <<EOF`: the body is the script
+    } else {
+        std::string script = line + "\n";
+        for (const auto& h : r.cmd.files) script += h.content + h.name + "\n";
+        c.args = {script};
+    }
+    return command_argv(c, config);
+}
+
+bool inside(const std::string& path, const std::string& dir) {
+    std::error_code e1, e2;
+    std::string p = fs::weakly_canonical(path, e1).string(), d = fs::weakly_canonical(dir, e2).string();
+    return !e1 && !e2 && (p == d || p.rfind(d + "/", 0) == 0);
+}
+
+std::string random_id() {
+    std::random_device rd;
+    char b[24];
+    std::snprintf(b, sizeof b, "build-%08x", rd());
+    return b;
+}
+
+std::vector<runtime::MountSpec> run_mounts(StepEnv& env, const RunData& r) {
+    std::vector<runtime::MountSpec> out;
+    for (const auto& m : r.mounts) {
+        runtime::MountSpec ms;
+        ms.target = m.target;
+        if (!ms.target.empty() && ms.target[0] != '/') ms.target = "/" + ms.target;
+        switch (m.type) {
+        case MountType::Cache: {
+            std::string id = m.id.empty() ? m.target : m.id;
+            ms.source = env.req.state_root + "/build-cache/mounts/" + sha256_hex(id).substr(0, 32);
+            files::create_directories(ms.source);
+            ms.read_only = m.readonly;
+            break;
+        }
+        case MountType::Tmpfs: ms.type = runtime::MountSpec::Type::Tmpfs; break;
+        case MountType::Bind:
+            if (!m.from.empty()) throw Error("RUN --mount=type=bind,from=… is not supported yet", "COPY --from the files instead");
+            ms.source = env.req.context_dir + "/" + clean_source(m.source);
+            if (!inside(ms.source, env.req.context_dir))  // a symlink must not lead out of the context
+                throw Error("RUN --mount source " + m.source + " leads out of the build context");
+            ms.read_only = m.readonly;
+            break;
+        default:
+            throw Error(std::string("RUN --mount=type=") + mount_type_name(m.type) + " is not supported yet");
+        }
+        out.push_back(ms);
+    }
+    return out;
+}
+
+}  // namespace
+
+void run_step(StepEnv& env, const Step& step, ImageState& st) {
+    const auto& r = step.inst.as<RunData>();
+    if (r.network == "host") throw Error("RUN --network=host is not supported", "berth builds with no network");
+    ScratchDir dir(env.req.state_root);
+    std::vector<std::string> lowers = layer_dirs(env.store, st);
+    if (lowers.empty()) lowers.push_back(dir.sub("empty"));
+    std::vector<std::string> missing;
+    std::vector<std::string> stubs(std::begin(kStubs), std::end(kStubs));
+    for (const auto& m : r.mounts) {  // mount points too, deepest first
+        std::vector<std::string> chain;
+        for (fs::path p = fs::path(clean_source(m.target)); !p.empty(); p = p.parent_path()) chain.push_back(p.string());
+        stubs.insert(stubs.begin(), chain.begin(), chain.end());
+    }
+    for (const auto& s : stubs)
+        if (!path_in_layers(lowers, s)) missing.push_back(s);
+
+    const nlohmann::json& c = st.config.value("config", nlohmann::json::object());
+    runtime::ContainerSpec spec;
+    spec.id = random_id();
+    spec.state_dir = dir.path() + "/ctr";
+    spec.layers = lowers;
+    spec.argv = run_argv(r, st.config);
+    spec.env = c.value("Env", std::vector<std::string>{});
+    for (const auto& a : step.args) spec.env.push_back(a.key + "=" + a.value);
+    if (std::none_of(spec.env.begin(), spec.env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }))
+        spec.env.push_back(kDefaultPath);
+    spec.cwd = c.value("WorkingDir", std::string());
+    if (spec.cwd.empty()) spec.cwd = "/";
+    auto user = runtime::resolve_user_in_layers(c.value("User", std::string()), {}, lowers);
+    spec.uid = user.uid, spec.gid = user.gid, spec.groups = user.groups;
+    spec.hostname = "buildkitsandbox";
+    spec.mounts = run_mounts(env, r);
+
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
+    UniqueFd rd(p[0]), wr(p[1]);
+    auto t0 = std::chrono::steady_clock::now();
+    runtime::Container ctr = runtime::Container::start(spec, runtime::Stdio{-1, wr.get(), wr.get()});
+    wr.reset();
+    std::deque<std::string> tail;
+    std::string partial;
+    auto line = [&](std::string s) {
+        double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        env.progress.output(env.id, s, at);
+        tail.push_back(std::move(s));
+        if (tail.size() > kTailLines) tail.pop_front();
+    };
+    char buf[8192];
+    bool interrupted = false;
+    for (;;) {
+        pollfd fds[2] = {{rd.get(), POLLIN, 0}, {env.interrupts ? env.interrupts->fd() : -1, POLLIN, 0}};
+        // A timeout: another stage's thread may have read the signal first.
+        if (::poll(fds, 2, env.interrupts ? 200 : -1) < 0 && errno != EINTR) throw Error::sys(errno, "poll");
+        if (env.interrupts && env.interrupts->pending() && !interrupted) {
+            interrupted = true;
+            ctr.kill(SIGKILL);  // its output ends with it; then everything is cleaned up
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t n = ::read(rd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        partial.append(buf, static_cast<size_t>(n));
+        for (size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+            line(partial.substr(0, nl));
+            partial.erase(0, nl + 1);
+        }
+    }
+    if (!partial.empty()) line(partial);
+    runtime::ExitStatus status = ctr.wait();
+    ctr.teardown(false);
+    if (interrupted) throw_interrupted();
+    if (status.code != 0) {
+        std::string cmd;
+        for (const auto& a : spec.argv) cmd += (cmd.empty() ? "" : " ") + a;
+        std::string what = "process \"" + cmd + "\" did not complete successfully: " + status.reason();
+        env.progress.error(env.id, what);
+        std::string msg = env.df.filename + ":" + std::to_string(step.inst.loc.line) + ":" +
+                          std::to_string(step.inst.loc.column) + ": RUN: " + what;
+        if (!tail.empty()) {
+            msg += "\n------\n > " + env.label + ":\n";
+            for (const auto& l : tail) msg += l + "\n";
+            msg += "------";
+        }
+        Error e(msg);
+        throw e;
+    }
+    std::string upper = spec.state_dir + "/upper";
+    remove_stubs(upper, missing);
+    if (auto l = commit_layer(env.store, upper, dir)) st.layers.push_back(*l);
+}
+
+}  // namespace berth::build::detail

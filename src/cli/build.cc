@@ -1,0 +1,156 @@
+// berth build [SERVICE…] [--no-cache] [--pull] [--build-arg K=V] [-q]
+// berth builder prune
+//
+// Turns compose's `build:` into a build::BuildRequest; the builder (build/)
+// does the rest. Progress on stderr; nothing with -q.
+#include "cli/build.h"
+
+#include "base/error.h"
+#include "build/builder.h"
+#include "cli/cli.h"
+#include "cli/project.h"
+#include "images/store.h"
+#include "registry/http.h"
+#include "registry/pull.h"
+#include "state/state.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <cstdlib>
+#include <memory>
+#include <set>
+
+namespace berth::cli {
+namespace {
+
+const compose::Service* find_service(const compose::Project& p, const std::string& name) {
+    if (auto it = p.services.find(name); it != p.services.end()) return &it->second;
+    if (auto it = p.disabled_services.find(name); it != p.disabled_services.end()) return &it->second;
+    return nullptr;
+}
+
+// "K=V", or "K" for the value of $K (left out when unset), as compose reads build args.
+void add_arg(std::map<std::string, std::string>& out, const std::string& k, const std::optional<std::string>& v) {
+    if (v) {
+        out[k] = *v;
+    } else if (const char* e = std::getenv(k.c_str())) {
+        out[k] = e;
+    }
+}
+
+// ADD https://…: the body of a 2xx answer into `file`, over the registry client's libcurl.
+void fetch_url(const std::string& url, const std::string& file) {
+    registry::Endpoint ep;
+    ep.insecure = url.rfind("http://", 0) == 0;
+    std::string rest = url.substr(url.find("://") + 3);
+    ep.host = rest.substr(0, rest.find_first_of("/?#"));
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error::sys(errno, "create " + file);
+    registry::Request r = registry::Request::make("GET", url);
+    r.sink = [&out](const char* p, size_t n) { return static_cast<bool>(out.write(p, static_cast<std::streamsize>(n))); };
+    registry::Http http;
+    registry::Response resp = http.perform(ep, r);
+    if (resp.status / 100 != 2) throw Error("cannot fetch " + url + ": HTTP status " + std::to_string(resp.status));
+    out.close();
+    if (!out) throw Error::sys(errno, "write " + file);
+}
+
+void build_service(const compose::Project& p, const std::string& name, const compose::Service& svc, const BuildFlags& f) {
+    const compose::Build& b = *svc.build;
+    for (const auto& k : b.ignored)
+        std::fprintf(stderr, "warning: service %s: build.%s is not supported by berth's builder yet; ignored\n", name.c_str(), k.c_str());
+    if (b.context.find("://") != std::string::npos || b.context.rfind("git@", 0) == 0)
+        throw Error("service " + name + ": build context " + b.context + " is remote; berth builds from a local directory",
+                    "clone it and point `build.context` at the directory");
+    build::BuildRequest req;
+    req.state_root = state::state_root();
+    req.context_dir = b.context;
+    req.dockerfile = b.dockerfile;
+    req.dockerfile_inline = b.dockerfile_inline;
+    for (const auto& [k, v] : b.args) add_arg(req.build_args, k, v);
+    for (const auto& a : f.build_args) {
+        auto eq = a.find('=');
+        add_arg(req.build_args, a.substr(0, eq), eq == std::string::npos ? std::nullopt : std::optional(a.substr(eq + 1)));
+    }
+    req.target = b.target;
+    req.labels = b.labels;
+    req.tags = {compose::image_name(p, name, svc)};
+    req.tags.insert(req.tags.end(), b.tags.begin(), b.tags.end());
+    req.no_cache = f.no_cache || b.no_cache;
+    req.pull = f.pull || b.pull;
+    req.quiet = f.quiet;
+    req.title = name;
+    bool quiet = f.quiet;
+    std::string platform = svc.platform;
+    req.ensure_base = [quiet, platform](const std::string& image, bool) {
+        images::Store store(state::state_root());
+        registry::PullOptions o;
+        if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+        auto r = registry::pull_images(store, {{image, platform}}, o);
+        if (r.empty() || !r[0].ok)
+            throw Error("cannot pull base image " + image + (r.empty() ? "" : ": " + r[0].error), r.empty() ? "" : r[0].hint);
+    };
+    req.fetch = fetch_url;
+    if (!f.quiet) std::fprintf(stderr, "[+] Building %s (%s)\n", name.c_str(), req.tags.front().c_str());
+    try {
+        build::build_image(req);
+    } catch (Error& e) {
+        throw e.wrap("service " + name);
+    }
+}
+
+int build_command(const GlobalOptions& g, const std::vector<std::string>& services, const BuildFlags& f) {
+    compose::Project project = load_project(g);
+    std::vector<std::string> names = services;
+    if (names.empty())
+        for (const auto& [n, _] : project.services) names.push_back(n);
+    for (const auto& n : names) {
+        const compose::Service* svc = find_service(project, n);
+        if (!svc) throw Error("no such service: " + n, "services in " + project.name + ": see `berth config --services`");
+        if (svc->build) build_service(project, n, *svc, f);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void ensure_built(const compose::Project& project, const std::vector<std::string>& services, BuildWhen when,
+                  const BuildFlags& flags) {
+    if (when == BuildWhen::Never) return;
+    std::unique_ptr<images::Store> store;
+    for (const auto& n : services) {
+        const compose::Service* svc = find_service(project, n);
+        if (!svc || !svc->build) continue;
+        if (!store) store = std::make_unique<images::Store>(state::state_root());
+        bool missing = !store->has(compose::image_name(project, n, *svc));
+        if (when == BuildWhen::Always || svc->pull_policy == "build" || missing) build_service(project, n, *svc, flags);
+    }
+}
+
+void add_build_commands(Cli& cli) {
+    auto* b = cli.app.add_subcommand("build", "Build the images of services with `build:`");
+    auto f = std::make_shared<BuildFlags>();
+    auto svcs = std::make_shared<std::vector<std::string>>();
+    b->add_option("SERVICE", *svcs, "Services to build (default: all)");
+    b->add_flag("--no-cache", f->no_cache, "Run every step, using no cached result");
+    b->add_flag("--pull", f->pull, "Pull base images even when present");
+    b->add_option("--build-arg", f->build_args, "Build argument K=V (or K: from the environment)");
+    b->add_flag("-q,--quiet", f->quiet, "Print nothing but errors");
+    b->callback([&cli, f, svcs] { cli.action = [&cli, f, svcs] { return build_command(cli.global, *svcs, *f); }; });
+
+    auto* builder = cli.app.add_subcommand("builder", "Manage the build cache")->require_subcommand(1);
+    auto* prune = builder->add_subcommand("prune", "Empty the build cache");
+    auto unused = std::make_shared<bool>(false);
+    prune->add_flag("-f,--force", *unused, "Don't ask (berth never asks)");
+    prune->add_flag("-a,--all", *unused, "Remove all of it (berth always does)");
+    prune->callback([&cli] {
+        cli.action = [] {
+            size_t n = build::prune_cache(state::state_root());
+            std::printf("Total: %zu cache entries removed\n", n);
+            return 0;
+        };
+    });
+}
+
+}  // namespace berth::cli
