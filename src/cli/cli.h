@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ std::optional<std::string> command_word(CLI::App& app, int argc, char** argv);
 // what to tell the user (the nearest command, or that berth lacks it yet).
 std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv);
 
+// Bytes as docker prints them: 1.5MB (cli/image.cc).
+std::string human_size(int64_t bytes);
+
 // One per command file.
 void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
@@ -57,5 +61,7 @@ void add_volume_commands(Cli& cli);
 void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_image_pull_command(Cli& cli, CLI::App* image);
+void add_push_command(Cli& cli);  // push
+void add_image_push_command(Cli& cli, CLI::App* image);
 
 }  // namespace berth::cli

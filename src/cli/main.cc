@@ -24,7 +24,8 @@ using Registrar = void (*)(Cli&);
 constexpr Registrar kRegistrars[] = {add_version_command, add_config_command,  add_image_commands,
                                      add_run_command,     add_up_commands,     add_logs_command,
                                      add_exec_command,    add_inspect_commands, add_volume_commands,
-                                     add_cp_command,      add_pull_commands,   add_completion_command};
+                                     add_cp_command,      add_pull_commands,   add_push_command,
+                                     add_completion_command};
 
 // Which registration function makes each top-level command. Building CLI11's whole command
 // tree costs more than the rest of `berth version` (bench/startup_bench.sh): main registers
@@ -45,7 +46,7 @@ constexpr CommandFile kCommandFiles[] = {
     {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
     {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},
     {"cp", add_cp_command},           {"pull", add_pull_commands},    {"login", add_pull_commands},
-    {"logout", add_pull_commands},    {"images", add_pull_commands},
+    {"logout", add_pull_commands},    {"images", add_pull_commands},   {"push", add_push_command},
 };
 
 // The registration function of the command named on the command line, or nullptr for all of

@@ -24,7 +24,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // docker compose commands berth does not have yet: named as such, not as typos.
-constexpr std::array kNotYet{"alpha", "build", "commit", "export", "publish", "push", "watch"};
+constexpr std::array kNotYet{"alpha", "build", "commit", "export", "publish", "watch"};
 
 }  // namespace
 
