@@ -327,17 +327,17 @@ std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
             std::string md = put_blob_file(blob(desc.value("digest", "")), desc.value("digest", ""));
             json manifest = read_json(blob_path(md), "manifest");
             std::string cd = put_blob_file(blob(manifest["config"].value("digest", "")), manifest["config"].value("digest", ""));
-            json diff_ids = read_json(blob_path(cd), "image config")["rootfs"].value("diff_ids", json::array());
-            json layers = manifest.value("layers", json::array());
-            if (diff_ids.size() != layers.size()) throw Error(archive + ": image " + name + " has a config that does not list its layers");
+            json config = read_json(blob_path(cd), "image config");
+            json want = config.value("rootfs", json::object()).value("diff_ids", json::array()), got = json::array();
+            std::vector<std::string> blobs;
             ImageRecord rec{normalize_name(name), cd, md, 0, static_cast<int64_t>(std::time(nullptr)), desc.value("mediaType", ""), {}};
-            for (size_t i = 0; i < layers.size(); ++i) {
-                std::string ld = put_blob_file(blob(layers[i].value("digest", "")), layers[i].value("digest", ""));
-                if (ensure_layer(ld) != diff_ids[i].get<std::string>())
-                    throw Error(archive + ": layer " + ld + " of " + name + " is not the one its config names");
-                rec.size += layers[i].value("size", int64_t{0});
+            for (const auto& l : manifest.value("layers", json::array())) {
+                blobs.push_back(put_blob_file(blob(l.value("digest", "")), l.value("digest", "")));
+                got.push_back(ensure_layer(blobs.back()));
+                rec.size += l.value("size", int64_t{0});
             }
-            staged.push_back(rec);
+            // A config that names other layers (or none) is rewritten, as for docker-save archives.
+            staged.push_back(want == got ? rec : stage_image(name, config, blobs));
         }
     } else if (files::exists(tmp + "/manifest.json")) {
         // docker save: [{"Config": "<id>.json", "RepoTags": [...], "Layers": ["<dir>/layer.tar", …]}]
