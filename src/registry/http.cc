@@ -196,6 +196,7 @@ Response Http::perform(const Endpoint& ep, const Request& req) {
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &t);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);  // the 64 kB default costs ~2x on loopback
     } else if (req.method != "GET") {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
