@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -72,33 +73,40 @@ struct Pusher {
             c.want_push();
             auto sources = mount_sources(store, ref);
             say("The push refers to repository [" + ref.domain + "/" + ref.path + "]");
-            std::vector<std::future<void>> jobs;
             std::atomic<int> uploaded{0}, mounted{0}, existed{0};
             std::atomic<int64_t> bytes_up{0};
+            std::vector<std::pair<std::string, std::string>> todo;  // digest, repository to mount from
             for (const auto& digest : blobs_of(manifest)) {
                 if (!store.has_blob(digest)) throw Error("image " + name + ": blob " + digest + " is missing from the store", "pull or load the image again");
                 auto src = sources.find(digest);
-                std::string from = src == sources.end() ? "" : src->second;
-                jobs.push_back(std::async(std::launch::async, [&, digest, from] {
-                    std::string id = digest.substr(7, 12);
-                    if (c.has_remote_blob(digest)) {
-                        ++existed;
-                        say(id + ": Layer already exists");
-                        return;
-                    }
-                    std::string loc = c.start_upload(digest, from);
-                    if (loc.empty()) {
-                        ++mounted;
-                        say(id + ": Mounted from " + from);
-                        return;
-                    }
-                    std::string path = store.blob_path(digest);
-                    c.upload_blob(loc, path, digest, o.chunk);
-                    ++uploaded;
-                    bytes_up += static_cast<int64_t>(std::filesystem::file_size(path));
-                    say(id + ": Pushed");
-                }));
+                todo.emplace_back(digest, src == sources.end() ? "" : src->second);
             }
+            auto push_blob = [&](const std::string& digest, const std::string& from) {
+                std::string id = digest.substr(7, 12);
+                if (c.has_remote_blob(digest)) {
+                    ++existed;
+                    say(id + ": Layer already exists");
+                    return;
+                }
+                std::string loc = c.start_upload(digest, from);
+                if (loc.empty()) {
+                    ++mounted;
+                    say(id + ": Mounted from " + from);
+                    return;
+                }
+                std::string path = store.blob_path(digest);
+                c.upload_blob(loc, path, digest, o.chunk);
+                ++uploaded;
+                bytes_up += static_cast<int64_t>(std::filesystem::file_size(path));
+                say(id + ": Pushed");
+            };
+            // o.parallel workers take the blobs in turn.
+            std::atomic<size_t> next{0};
+            std::vector<std::future<void>> jobs;
+            for (int w = 0; w < std::max(1, o.parallel) && static_cast<size_t>(w) < todo.size(); ++w)
+                jobs.push_back(std::async(std::launch::async, [&] {
+                    for (size_t i; (i = next++) < todo.size();) push_blob(todo[i].first, todo[i].second);
+                }));
             std::exception_ptr first;
             for (auto& j : jobs) {
                 try {

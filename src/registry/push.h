@@ -25,6 +25,7 @@ struct PushResult {
 };
 
 struct PushOptions {
+    int parallel = 4;   // blobs in flight at once
     int64_t chunk = 0;  // > 0: blobs larger than this go up in PATCH chunks of this size
     // Progress lines ("abc123def456: Pushed"); null for none (-q).
     std::function<void(const std::string& line)> progress;
