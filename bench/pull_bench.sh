@@ -3,7 +3,9 @@
 # data, default 4 × 16) from Debian's docker-registry on loopback into an empty store, beside
 # `skopeo copy` of the same image to a local OCI directory and `curl` of the same blobs, in one
 # run; RUNS runs each (default 3), best of them. Prints seconds and MB/s, and berth's throughput
-# as a share of curl's. Run as root: it makes its own network namespace and leaves nothing.
+# as a share of curl's. Then the push of the same image to a new repository each run (nothing
+# to skip or mount) by `berth image push` beside `skopeo copy` of its OCI layout.
+# Run as root: it makes its own network namespace and leaves nothing.
 set -eu
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     exec unshare --mount --net --propagation private env BERTH_BENCH_INNER=1 sh "$0" "$@"
@@ -82,3 +84,26 @@ printf '%-44s %8ss %8s MiB/s\n' "berth image pull (download + verify + extract)"
 printf '%-44s %8ss %8s MiB/s\n' "skopeo copy to an OCI dir (download + verify)" "$t_skopeo" "$(mbs "$t_skopeo")"
 printf '%-44s %8ss %8s MiB/s\n' "curl of the same blobs, in parallel" "$t_curl" "$(mbs "$t_curl")"
 echo "berth / skopeo time: $(echo "scale=2; $t_berth / $t_skopeo" | bc)   berth throughput / curl's: $(echo "scale=2; $t_curl / $t_berth" | bc)"
+
+# Push: from berth's store (blobs as pulled) and by skopeo from the layout, each run to a new
+# repository; skopeo's blob cache (root's: /var/lib/containers/cache) is a tmpfs of this mount
+# namespace, emptied before each run, so it cannot mount blobs from an earlier run either.
+export BERTH_ROOT="$work/pushroot"
+"$berth" image pull -q "$reg/bench:1" > /dev/null 2>&1
+"$berth" image tag "$reg/bench:1" local/bench:1 && "$berth" image rm "$reg/bench:1" > /dev/null
+n=0
+push_berth() {
+    n=$((n + 1))
+    "$berth" image tag local/bench:1 "$reg/bp$n:1" && "$berth" image push -q "$reg/bp$n:1" && "$berth" image rm "$reg/bp$n:1"
+}
+cache=/var/lib/containers/cache
+if [ -d $cache ]; then mount -t tmpfs berth-bench $cache; else cache=""; fi
+push_skopeo() {
+    n=$((n + 1))
+    [ -z "$cache" ] || rm -f "$cache"/*
+    skopeo copy -q --dest-tls-verify=false "oci:$work/layout:1" "docker://$reg/sp$n:1"
+}
+t_bpush=$(best "berth push" push_berth)
+t_spush=$(best "skopeo push" push_skopeo)
+printf '%-44s %8ss %8s MiB/s\n' "berth image push (to a new repository)" "$t_bpush" "$(mbs "$t_bpush")"
+printf '%-44s %8ss %8s MiB/s\n' "skopeo copy of the OCI layout (same)" "$t_spush" "$(mbs "$t_spush")"

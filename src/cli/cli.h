@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ int up_services(const GlobalOptions& g, const std::vector<std::string>& services
 // sets Cli::unsupported, and main says so instead of running anything.
 void add_unsupported_options(Cli& cli);
 
+// Bytes as docker prints them: 1.5MB (cli/image.cc).
+std::string human_size(int64_t bytes);
+
 // One per command file.
 void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
@@ -69,5 +73,7 @@ void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_build_commands(Cli& cli);  // build, builder prune
 void add_image_pull_command(Cli& cli, CLI::App* image);
 void add_project_commands(Cli& cli);  // ls, scale
+void add_push_command(Cli& cli);  // push
+void add_image_push_command(Cli& cli, CLI::App* image);
 
 }  // namespace berth::cli

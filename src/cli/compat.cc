@@ -51,6 +51,7 @@ constexpr Unsupported kUnsupported[] = {
     {"kill", "remove-orphans", "", false},
     {"ls", "filter", "", true},
     {"ps", "filter", "", true},
+    {"push", "include-deps", "", false},
     {"ps", "no-trunc", "", false},
     {"ps", "orphans", "", false},
     {"ps", "status", "", true},

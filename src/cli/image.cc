@@ -1,4 +1,4 @@
-// berth image import|load|ls|rm|inspect|tag (image pull: cli/pull.cc)
+// berth image import|load|save|ls|rm|prune|inspect|tag (image pull: cli/pull.cc, push: cli/push.cc)
 #include "base/error.h"
 #include "cli/cli.h"
 #include "images/reference.h"
@@ -7,12 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
+#include <set>
 #include <ctime>
 #include <memory>
 
 namespace berth::cli {
-namespace {
 
 std::string human_size(int64_t b) {
     const char* units[] = {"B", "kB", "MB", "GB", "TB"};
@@ -24,12 +27,71 @@ std::string human_size(int64_t b) {
     return buf;
 }
 
+namespace {
+
+// The normalized names of the images any container of any project uses.
+std::set<std::string> images_in_use() {
+    std::set<std::string> out;
+    std::string rt = state::runtime_dir();
+    for (const auto& p : state::list_projects(rt))
+        for (const auto& st : {state::ProjectState(rt, p), state::one_off_state(rt, p)})
+            for (const auto& c : st.read_all()) {
+                try {
+                    out.insert(images::normalize_name(c.image));
+                } catch (const Error&) {
+                }
+            }
+    return out;
+}
+
+void add_save_prune(Cli& cli, CLI::App* image) {
+    auto* save = image->add_subcommand("save", "Write images to a tar archive (docker save format, also an OCI layout)");
+    auto out = std::make_shared<std::string>();
+    auto refs = std::make_shared<std::vector<std::string>>();
+    save->add_option("-o,--output", *out, "File to write (default: standard output)");
+    save->add_option("NAME", *refs, "Images to save")->required();
+    save->callback([&cli, out, refs] {
+        cli.action = [out, refs] {
+            if (out->empty() && ::isatty(STDOUT_FILENO))
+                throw Error("berth image save would write a tar archive to the terminal", "name a file with -o FILE, or redirect the output");
+            images::Store(state::state_root()).save(*refs, out->empty() ? "-" : *out);
+            return 0;
+        };
+    });
+
+    auto* prune = image->add_subcommand("prune", "Remove unused images");
+    auto all = std::make_shared<bool>(false);
+    auto force = std::make_shared<bool>(false);
+    prune->add_flag("-a,--all", *all, "Remove every image no container uses, not only dangling ones");
+    prune->add_flag("-f,--force", *force, "Do not ask for confirmation");
+    prune->callback([&cli, all, force] {
+        cli.action = [all, force] {
+            if (!*force) {
+                std::fprintf(stderr, "WARNING! This will remove %s. Are you sure you want to continue? [y/N] ",
+                             *all ? "all images without at least one container associated to them" : "all dangling images");
+                std::string answer;
+                std::getline(std::cin, answer);
+                if (answer != "y" && answer != "Y" && answer != "yes") return 0;
+            }
+            images::Store store(state::state_root());
+            auto rep = store.prune(*all, *all ? images_in_use() : std::set<std::string>{});
+            if (!rep.untagged.empty() || !rep.deleted.empty()) std::printf("Deleted Images:\n");
+            for (const auto& n : rep.untagged) std::printf("untagged: %s\n", n.c_str());
+            for (const auto& d : rep.deleted) std::printf("deleted: %s\n", d.c_str());
+            std::printf("\nTotal reclaimed space: %s\n", human_size(rep.reclaimed).c_str());
+            return 0;
+        };
+    });
+}
+
 }  // namespace
 
 void add_image_commands(Cli& cli) {
     auto* image = cli.app.add_subcommand("image", "Manage images")->require_subcommand(1);
 
     add_image_pull_command(cli, image);
+    add_image_push_command(cli, image);
+    add_save_prune(cli, image);
 
     auto* imp = image->add_subcommand("import", "Make an image from a root filesystem tarball (.tar, .tar.gz, …)");
     auto tarball = std::make_shared<std::string>();

@@ -341,3 +341,37 @@ TEST_CASE("import and load refuse devices, FIFOs and directories at once") {
     CHECK_THROWS_AS(store.load_archive("-"), berth::Error);
     CHECK(tree_of(t.path + "/root") == before);
 }
+
+TEST_CASE("save then load keeps the image id and manifest; prune removes what no name reaches") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar.gz", {{"a", AE_IFREG, "first\n"}}, true);
+    write_tar(t.path + "/b.tar", {{"b", AE_IFREG, "second\n"}});
+    ImageRecord first = store.import_rootfs(t.path + "/a.tar.gz", "app:1");
+    store.save({"app:1"}, t.path + "/saved.tar");
+    store.remove("app:1");
+    PruneReport rep = store.prune(false, {});
+    CHECK(rep.deleted == std::vector<std::string>{first.id});  // its manifest, config and layer blob
+    CHECK(rep.reclaimed > 0);
+    CHECK_FALSE(store.has_blob(first.id));
+    CHECK(store.load_archive(t.path + "/saved.tar") == std::vector<std::string>{"docker.io/library/app:1"});
+    CHECK(store.find("app:1")->id == first.id);
+    CHECK(store.find("app:1")->manifest == first.manifest);
+
+    // The name moves to another image: the first is dangling, the second stays whole.
+    ImageRecord second = store.import_rootfs(t.path + "/b.tar", "app:1");
+    store.tag("app:1", "other:2");
+    rep = store.prune(false, {});
+    CHECK(rep.deleted == std::vector<std::string>{first.id});
+    CHECK(rep.untagged.empty());
+    CHECK(store.resolve("app:1").record.id == second.id);
+    CHECK(fs::exists(store.resolve("app:1").layer_dirs[0] + "/b"));
+    // all: only the images in use stay.
+    rep = store.prune(true, {normalize_name("other:2")});
+    CHECK(rep.untagged == std::vector<std::string>{"app:1"});
+    CHECK(rep.deleted.empty());  // the same image is still named other:2
+    CHECK(store.list().size() == 1);
+    CHECK(store.prune(true, {}).untagged == std::vector<std::string>{"other:2"});
+    CHECK(store.list().empty());
+    CHECK(fs::is_empty(t.path + "/root/layers"));
+}

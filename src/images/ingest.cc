@@ -25,17 +25,7 @@ using namespace detail;
 
 namespace {
 
-int lock_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw Error::sys(errno, "open " + path);
-    while (::flock(fd, LOCK_EX) < 0)
-        if (errno != EINTR) {
-            int err = errno;
-            ::close(fd);
-            throw Error::sys(err, "lock " + path);
-        }
-    return fd;
-}
+int lock_file(const std::string& path) { return FileLock(path, LOCK_EX).release(); }
 
 // Layer extraction changes the working directory (libarchive writes relative to it): one
 // at a time in a process; other processes are kept out by the layer's flock.
@@ -108,6 +98,13 @@ ImageRecord Store::add_pulled(const std::string& name, const std::string& manife
     }
     commit_images({rec});
     return rec;
+}
+
+void Store::set_repo_digest(const std::string& name, const std::string& digest) {
+    auto rec = find(name);
+    if (!rec) return;
+    rec->repo_digest = digest;
+    commit_images({*rec});
 }
 
 }  // namespace berth::images

@@ -76,19 +76,6 @@ std::optional<std::vector<std::string>> string_list(const json& j, const char* k
     return j[key].get<std::vector<std::string>>();
 }
 
-class IndexLock {
-public:
-    explicit IndexLock(const std::string& dir) {
-        fd_.reset(::open((dir + "/index.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-        if (!fd_) throw Error::sys(errno, "open " + dir + "/index.lock");
-        while (::flock(fd_.get(), LOCK_EX) < 0)
-            if (errno != EINTR) throw Error::sys(errno, "lock the image index");
-    }
-
-private:
-    UniqueFd fd_;
-};
-
 // An archive to import or load must be a regular file: a FIFO would block and
 // /dev/zero would be read (and copied into the store) forever.
 void require_regular_file(const std::string& path, const std::string& verb) {
@@ -104,6 +91,16 @@ void require_regular_file(const std::string& path, const std::string& verb) {
         throw Error("cannot " + verb + " " + path + ": " +
                         (S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file (a device, FIFO or socket)"),
                     "name an archive file (.tar, .tar.gz, …)");
+}
+
+// A layer blob's media type from its first bytes: gzip, zstd or a plain tar.
+std::string layer_media_type(const std::string& path) {
+    unsigned char m[4] = {0, 0, 0, 0};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd && ::read(fd.get(), m, sizeof m) < 0) m[0] = 0;
+    if (m[0] == 0x1f && m[1] == 0x8b) return "application/vnd.oci.image.layer.v1.tar+gzip";
+    if (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) return "application/vnd.oci.image.layer.v1.tar+zstd";
+    return "application/vnd.oci.image.layer.v1.tar";
 }
 
 Error not_found(const std::string& name) {
@@ -198,7 +195,8 @@ std::string Store::ensure_layer(const std::string& blob_digest) {
     return diff_id;
 }
 
-ImageRecord Store::stage_image(const std::string& name, const json& config_in, const std::vector<std::string>& layer_blobs) {
+ImageRecord Store::stage_image(const std::string& name, const json& config_in, const std::vector<std::string>& layer_blobs,
+                               const std::string& config_file) {
     json config = config_in;
     json diff_ids = json::array();
     json layers = json::array();
@@ -207,12 +205,15 @@ ImageRecord Store::stage_image(const std::string& name, const json& config_in, c
         diff_ids.push_back(ensure_layer(b));
         int64_t s = static_cast<int64_t>(files::file_size(blob_path(b)));
         size += s;
-        layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", b}, {"size", s}});
+        layers.push_back({{"mediaType", layer_media_type(blob_path(b))}, {"digest", b}, {"size", s}});
     }
+    bool same_layers = config.contains("rootfs") && config["rootfs"].value("diff_ids", json::array()) == diff_ids;
     config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
     if (!config.contains("architecture")) config["architecture"] = "amd64";
     if (!config.contains("os")) config["os"] = "linux";
-    std::string config_digest = put_blob_json(config);
+    // A config that already names these layers is kept byte for byte: the image id survives.
+    bool keep = same_layers && !config_file.empty() && config_in.contains("architecture") && config_in.contains("os");
+    std::string config_digest = keep ? put_blob_file(config_file) : put_blob_json(config);
     json manifest = {{"schemaVersion", 2},
                      {"mediaType", kManifestType},
                      {"config", {{"mediaType", kConfigType}, {"digest", config_digest},
@@ -264,6 +265,7 @@ void Store::write_index(const json& index) const { write_atomic(images_ + "/inde
 ImageRecord Store::import_rootfs(const std::string& tarball, const std::string& name) {
     normalize_name(name);  // refuse a bad name before any work
     require_regular_file(tarball, "import");
+    FileLock ingest(images_ + "/ingest.lock", LOCK_SH);  // no prune while its blobs are unnamed
     Rollback rollback(*this);
     try {
         std::string blob = put_blob_file(tarball);
@@ -280,6 +282,7 @@ ImageRecord Store::import_rootfs(const std::string& tarball, const std::string& 
 
 std::vector<std::string> Store::load_archive(const std::string& archive) {
     require_regular_file(archive, "load");
+    FileLock ingest(images_ + "/ingest.lock", LOCK_SH);
     Rollback rollback(*this);
     std::vector<ImageRecord> staged;
     try {
@@ -308,7 +311,35 @@ std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
         }
     } cleanup{tmp};
     extract_plain(archive, tmp);
-    if (files::exists(tmp + "/manifest.json")) {
+    auto blob = [&](const std::string& digest) { return tmp + "/blobs/sha256/" + hex_of(digest); };
+    // An OCI layout whose images are named (berth's and docker's own `save` write one beside
+    // manifest.json): manifests and configs are kept byte for byte, so are their digests.
+    json index = files::exists(tmp + "/index.json") ? read_json(tmp + "/index.json", "OCI index") : json::object();
+    bool oci = index.contains("manifests") && index["manifests"].is_array() && !index["manifests"].empty();
+    for (const auto& desc : index.value("manifests", json::array())) {
+        const json ann = desc.value("annotations", json::object());
+        if (!ann.contains("io.containerd.image.name") && !ann.contains(kRefName)) oci = false;
+    }
+    if (oci) {
+        for (const auto& desc : index["manifests"]) {
+            const json ann = desc.value("annotations", json::object());
+            std::string name = ann.value("io.containerd.image.name", ann.value(kRefName, ""));
+            std::string md = put_blob_file(blob(desc.value("digest", "")), desc.value("digest", ""));
+            json manifest = read_json(blob_path(md), "manifest");
+            std::string cd = put_blob_file(blob(manifest["config"].value("digest", "")), manifest["config"].value("digest", ""));
+            json config = read_json(blob_path(cd), "image config");
+            json want = config.value("rootfs", json::object()).value("diff_ids", json::array()), got = json::array();
+            std::vector<std::string> blobs;
+            ImageRecord rec{normalize_name(name), cd, md, 0, static_cast<int64_t>(std::time(nullptr)), desc.value("mediaType", ""), {}};
+            for (const auto& l : manifest.value("layers", json::array())) {
+                blobs.push_back(put_blob_file(blob(l.value("digest", "")), l.value("digest", "")));
+                got.push_back(ensure_layer(blobs.back()));
+                rec.size += l.value("size", int64_t{0});
+            }
+            // A config that names other layers (or none) is rewritten, as for docker-save archives.
+            staged.push_back(want == got ? rec : stage_image(name, config, blobs));
+        }
+    } else if (files::exists(tmp + "/manifest.json")) {
         // docker save: [{"Config": "<id>.json", "RepoTags": [...], "Layers": ["<dir>/layer.tar", …]}]
         json m = read_json(tmp + "/manifest.json", "docker manifest");
         if (!m.is_array()) throw Error(archive + ": manifest.json is not a list");
@@ -325,27 +356,7 @@ std::vector<ImageRecord> Store::stage_archive(const std::string& archive) {
             auto tags = img.value("RepoTags", json::array());
             if (tags.is_null() || tags.empty())
                 throw Error(archive + ": an image has no RepoTags", "tag it before `docker save`, or use `berth image import`");
-            for (const auto& t : tags) staged.push_back(stage_image(t.get<std::string>(), config, blobs));
-        }
-    } else if (files::exists(tmp + "/index.json")) {
-        json index = read_json(tmp + "/index.json", "OCI index");
-        auto blob = [&](const std::string& digest) { return tmp + "/blobs/sha256/" + hex_of(digest); };
-        for (const auto& desc : index.value("manifests", json::array())) {
-            std::string name = desc.value("annotations", json::object()).value(kRefName, "");
-            if (name.empty()) throw Error(archive + ": a manifest has no " + std::string(kRefName) + " annotation");
-            if (name.find('/') == std::string::npos && name.find(':') == std::string::npos && name.size() < 20) {
-                // Some tools store only the tag; docker uses the full name.
-            }
-            std::string md = desc.value("digest", "");
-            if (file_digest(blob(md)) != md) throw Error(archive + ": manifest " + md + " does not match its digest");
-            json manifest = read_json(blob(md), "manifest");
-            std::string cd = manifest["config"].value("digest", "");
-            if (file_digest(blob(cd)) != cd) throw Error(archive + ": config " + cd + " does not match its digest");
-            json config = read_json(blob(cd), "image config");
-            std::vector<std::string> blobs;
-            for (const auto& l : manifest.value("layers", json::array()))
-                blobs.push_back(put_blob_file(blob(l.value("digest", "")), l.value("digest", "")));
-            staged.push_back(stage_image(name, config, blobs));
+            for (const auto& t : tags) staged.push_back(stage_image(t.get<std::string>(), config, blobs, tmp + "/" + cfg));
         }
     } else {
         throw Error(archive + " is neither an OCI image layout nor a `docker save` archive",

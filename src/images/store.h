@@ -56,6 +56,12 @@ struct BuiltLayer {
     std::string media_type = "application/vnd.oci.image.layer.v1.tar";
 };
 
+struct PruneReport {
+    std::vector<std::string> untagged;  // names removed (prune -a)
+    std::vector<std::string> deleted;   // ids of the images whose blobs went
+    int64_t reclaimed = 0;              // bytes of blobs and extracted layers removed
+};
+
 class Store {
 public:
     explicit Store(std::string root);  // the state root ($BERTH_ROOT)
@@ -64,7 +70,16 @@ public:
     ImageRecord import_rootfs(const std::string& tarball, const std::string& name);
     // `docker load`: an OCI image layout or `docker save` archive; returns the names loaded.
     std::vector<std::string> load_archive(const std::string& archive);
+    // `docker save` (images/save.cc): a docker-save archive that is also an OCI layout, to
+    // a file ("-": standard output).
+    void save(const std::vector<std::string>& names, const std::string& out) const;
     std::vector<ImageRecord> list() const;
+    // `docker image prune` (images/prune.cc): blobs and layers no name reaches; with all,
+    // also every image whose normalized name is not in in_use.
+    PruneReport prune(bool all, const std::set<std::string>& in_use);
+    // An flock'd fd on the ingest lock: pulls and loads hold it shared while they store
+    // blobs not yet named, prune exclusively. Close it to unlock.
+    int hold_ingest(bool exclusive = false) const;
     void remove(const std::string& name);  // also removes layers no other image uses
     ImageRecord tag(const std::string& source, const std::string& target);  // `docker tag`
     ResolvedImage resolve(const std::string& name) const;
@@ -89,6 +104,8 @@ public:
     // Extracts one stored layer blob (if its diff_id is not extracted yet), checking the
     // diff_id in the same pass; a puller calls it as each layer arrives.
     void ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id);
+    // After a push: the registry knows the image by this digest (a later push may mount from it).
+    void set_repo_digest(const std::string& name, const std::string& digest);
 
     // The image builder (images/built.cc). adopt_layer() moves a layer blob
     // written at `blob_file` into blobs/ and its tree `tree` (an overlay upper
@@ -112,8 +129,9 @@ private:
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id
     // Stores an image's blobs and layers; commit_images() then names them in the index.
+    // config_file: where the config came from, kept as is when it names these layers.
     ImageRecord stage_image(const std::string& name, const nlohmann::json& config,
-                            const std::vector<std::string>& layer_blobs);
+                            const std::vector<std::string>& layer_blobs, const std::string& config_file = {});
     void commit_images(const std::vector<ImageRecord>& records);
     std::vector<ImageRecord> stage_archive(const std::string& archive);  // load_archive's work
     class Rollback;

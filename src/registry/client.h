@@ -66,6 +66,18 @@ public:
     // (or another thread or process stored it while this one waited).
     bool fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress);
 
+    // Pushing (registry/upload.cc). want_push() asks for push access from then on.
+    void want_push();
+    bool has_remote_blob(const std::string& digest);  // a HEAD of the blob
+    // Starts an upload: with from_repo, asks the registry to mount the blob from that
+    // repository of the same registry. "" when it mounted it, else the upload's location.
+    std::string start_upload(const std::string& digest, const std::string& from_repo = "");
+    // Sends a stored blob to an upload location: in one PUT when it is at most chunk bytes,
+    // else in PATCHes of chunk bytes and a closing PUT ?digest=.
+    void upload_blob(std::string location, const std::string& path, const std::string& digest, int64_t chunk);
+    // PUTs a manifest under a tag; returns the digest the registry gives it.
+    std::string put_manifest(const std::string& tag, const std::string& media_type, const std::string& bytes);
+
     const Endpoint& endpoint() const { return eps_[ep_index_]; }
     std::string image() const;  // for messages: "127.0.0.1:5000/app:1"
 

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <cerrno>
+#include <unistd.h>
 #include <mutex>
 
 namespace fs = std::filesystem;
@@ -27,6 +29,7 @@ struct Transfer {
     Response* resp;
     bool sink_failed = false;
     bool started = false;
+    int64_t sent = 0;  // of an upload from body_fd
     std::exception_ptr error;  // thrown by the sink: rethrown once curl returns
 };
 
@@ -73,6 +76,19 @@ size_t on_body(char* buf, size_t size, size_t n, void* ud) {
     if (status >= 200 && status < 300) room = len;  // a manifest or token: keep it whole
     t->resp->body.append(buf, std::min(room, len));
     return len;
+}
+
+size_t on_read(char* buf, size_t size, size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    int64_t left = t->req->body_length - t->sent;
+    size_t want = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(size * n)));
+    if (want == 0) return 0;
+    ssize_t got;
+    do got = ::pread(t->req->body_fd, buf, want, t->req->body_offset + t->sent);
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) return CURL_READFUNC_ABORT;
+    t->sent += got;
+    return static_cast<size_t>(got);
 }
 
 [[noreturn]] void fail(CURLcode code, const char* errbuf, const Endpoint& ep) {
@@ -136,7 +152,7 @@ Response Http::perform(const Endpoint& ep, const Request& req) {
     CURL* c = impl_->curl;
     curl_easy_reset(c);
     Response resp;
-    Transfer t{c, &req, &resp, false, false, nullptr};
+    Transfer t{c, &req, &resp, false, false, 0, nullptr};
     char errbuf[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -174,6 +190,13 @@ Response Http::perform(const Endpoint& ep, const Request& req) {
     }
     if (req.method == "HEAD") {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (req.body_fd >= 0) {  // streamed from a file; CUSTOMREQUEST keeps POST/PATCH
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &t);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_length));
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);  // the 64 kB default costs ~2x on loopback
     } else if (req.method != "GET") {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());

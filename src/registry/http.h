@@ -23,14 +23,17 @@ struct Endpoint {
 };
 
 struct Request {
-    std::string method = "GET";  // GET, HEAD, PUT, POST
+    std::string method = "GET";  // GET, HEAD, PUT, POST, PATCH
     std::string url;
     std::vector<std::string> headers;  // "Name: value"
     int64_t range_from = 0;            // > 0: ask for the bytes from there on
     // Where a 2xx body goes (false from it aborts the transfer); unset: into Response::body.
     std::function<bool(const char*, size_t)> sink;
     std::function<void()> on_full_body;  // a Range was asked for but the whole body comes
-    std::string body;  // sent with PUT/POST
+    std::string body;  // sent with PUT/POST/PATCH
+    // Or a file's bytes [body_offset, body_offset + body_length) sent instead (uploads).
+    int body_fd = -1;
+    int64_t body_offset = 0, body_length = 0;
 
     static Request make(std::string method, std::string url, std::vector<std::string> headers = {}) {
         Request r;

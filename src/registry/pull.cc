@@ -1,6 +1,7 @@
 #include "registry/pull.h"
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "images/reference.h"
 #include "images/store_detail.h"
 #include "registry/client.h"
@@ -183,6 +184,7 @@ struct Puller {
 
 std::vector<PullResult> pull_images(images::Store& store, const std::vector<PullRequest>& reqs, const PullOptions& o) {
     Settings settings = load_settings();
+    UniqueFd ingest(store.hold_ingest());  // no prune while blobs are stored but unnamed
     Session session;
     Slots slots(std::max(1, o.parallel));
     Puller p{store, session, settings, slots, o, {}};

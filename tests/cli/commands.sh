@@ -36,7 +36,7 @@ expect() {  # expect NAME STATUS NEEDLE -- ARGS...
 expect "a typo names the nearest command" 1 'unknown command "lgos"; did you mean "logs"?' -- lgos
 expect "after global options too" 1 'unknown command "confg"; did you mean "config"?' -- -p x --ansi never confg
 expect "with -f's value skipped" 1 'unknown command "nope"' -- -f compose.yaml nope
-expect "a docker compose command berth lacks" 1 '"push" is a docker compose command that berth does not have yet' -- push
+expect "a docker compose command berth lacks" 1 '"publish" is a docker compose command that berth does not have yet' -- publish
 expect "an option's value is not a command" 0 'berth' -- --ansi never version
 echo "$count commands, $fail failed"
 [ "$fail" -eq 0 ]

@@ -12,36 +12,8 @@ port=$((20000 + $$ % 20000))
 tport=$((port + 1))
 reg="127.0.0.1:$port"
 treg="127.0.0.1:$tport"
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
+. "$here/lib/registry.sh"
 
-start_registry() {  # start_registry NAME PORT [YAML-TAIL]: a registry with storage in $work/NAME
-    mkdir -p "$work/$1"
-    cat > "$work/$1.yml" <<YAML
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $work/$1
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$2
-${3:-}
-YAML
-    docker-registry serve "$work/$1.yml" > "$work/$1.log" 2>&1 &
-    pids="$pids $!"
-    i=0
-    until curl -sk -o /dev/null "http://127.0.0.1:$2/v2/" || curl -sk -o /dev/null "https://127.0.0.1:$2/v2/"; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { fail "registry $1 did not start: $(cat "$work/$1.log")"; return 1; }
-        sleep 0.1
-    done
-}
 push() {  # push LAYOUT:TAG NAME:TAG [skopeo options]
     src=$1 dst=$2
     shift 2
@@ -252,14 +224,7 @@ check "nothing partial remains" "" "$(ls "$BERTH_ROOT/images/ingest" | grep part
 grep -q "Range" "$work/plain.log" 2>/dev/null || true
 
 # TLS with a CA made here, and htpasswd basic auth with login/logout.
-mkdir -p "$work/pki"
-(
-    cd "$work/pki"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=berth-test-ca 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1\n' > ext
-    openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 -extfile ext 2>/dev/null
-)
+make_pki
 htpasswd -Bbc "$work/htpasswd" alice s3cret 2>/dev/null
 start_registry tls "$tport" "  tls:
     certificate: $work/pki/srv.crt

@@ -1,0 +1,91 @@
+// `berth image prune`: what no image name reaches any more (the manifests, configs and
+// layer blobs of images whose name moved on to a newer image, or that were removed), and
+// with `all` also every named image no container uses. Pulls and loads hold the ingest
+// lock shared while their blobs are not yet named; prune takes it exclusively.
+#include "base/error.h"
+#include "base/fd.h"
+#include "images/reference.h"
+#include "images/store.h"
+#include "images/store_detail.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace berth::images {
+namespace {
+
+constexpr const char* kRefName = "org.opencontainers.image.ref.name";
+
+int64_t tree_size(const fs::path& p) {
+    std::error_code ec;
+    int64_t n = 0;
+    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec) && !it->is_symlink(ec)) n += static_cast<int64_t>(it->file_size(ec));
+    return n;
+}
+
+}  // namespace
+
+int Store::hold_ingest(bool exclusive) const {
+    return detail::FileLock(images_ + "/ingest.lock", exclusive ? LOCK_EX : LOCK_SH).release();
+}
+
+PruneReport Store::prune(bool all, const std::set<std::string>& in_use) {
+    UniqueFd ingest(hold_ingest(true));
+    PruneReport rep;
+    std::set<std::string> keep_blobs, keep_layers;
+    {
+        detail::IndexLock lock(images_);
+        json index = read_index();
+        json& ms = index["manifests"];
+        for (auto it = ms.begin(); it != ms.end();) {
+            std::string name = (*it)["annotations"].value(kRefName, "");
+            if (all && !in_use.count(name)) {
+                rep.untagged.push_back(parse_reference(name).familiar());
+                it = ms.erase(it);
+                continue;
+            }
+            ++it;
+        }
+        if (!rep.untagged.empty()) write_index(index);
+        for (const auto& d : ms) {
+            std::string md = d.value("digest", "");
+            keep_blobs.insert(md);
+            try {
+                json m = detail::read_json(blob_path(md), "manifest");
+                std::string cd = m["config"].value("digest", "");
+                keep_blobs.insert(cd);
+                for (const auto& l : m.value("layers", json::array())) keep_blobs.insert(l.value("digest", ""));
+                json c = detail::read_json(blob_path(cd), "image config");
+                for (const auto& id : c["rootfs"].value("diff_ids", json::array())) keep_layers.insert(detail::hex_of(id));
+            } catch (const Error&) {
+            }
+        }
+    }
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(images_ + "/blobs/sha256", ec)) {
+        std::string digest = "sha256:" + e.path().filename().string();
+        if (keep_blobs.count(digest) || !e.is_regular_file()) continue;
+        int64_t size = static_cast<int64_t>(e.file_size());
+        if (size < (1 << 20)) {  // a manifest whose image is gone: report that image's id
+            json m = json::parse(detail::read_all(e.path()), nullptr, false);
+            std::string id = m.is_object() && m.contains("layers") && m.contains("config") && m["config"].is_object()
+                                 ? m["config"].value("digest", "") : "";
+            if (!id.empty() && std::find(rep.deleted.begin(), rep.deleted.end(), id) == rep.deleted.end()) rep.deleted.push_back(id);
+        }
+        if (fs::remove(e.path(), ec)) rep.reclaimed += size;
+    }
+    for (const auto& e : fs::directory_iterator(layers_, ec)) {
+        std::string h = e.path().filename().string();
+        if (h.size() != 64 || keep_layers.count(h)) continue;
+        int64_t size = tree_size(e.path());
+        fs::remove_all(e.path(), ec);
+        if (!ec) rep.reclaimed += size;
+    }
+    return rep;
+}
+
+}  // namespace berth::images
