@@ -58,4 +58,7 @@ void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_image_pull_command(Cli& cli, CLI::App* image);
 
+// The command line berth was started with (`up -d` has the keeper run it again as the supervisor).
+std::vector<std::string>& process_argv();
+
 }  // namespace berth::cli

@@ -10,6 +10,7 @@
 #include "cli/ps_format.h"
 #include "cli/pull.h"
 #include "control/control.h"
+#include "keeper/client.h"
 #include "plan/brief.h"
 #include "plan/diff.h"
 #include "plan/plan.h"
@@ -98,6 +99,56 @@ int detach_stdio(const std::string& project, int keep) {
     return keep;
 }
 
+// The detached supervisor's body, in the process the project's keeper spawned
+// (`up -d` run again with BERTH_SUPERVISOR_FD: the pipe to report on).
+[[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report) {
+    setsid();
+    int wfd = detach_stdio(project.name, report);
+    auto journal = journal_lines(o, project);  // logging: driver: journald
+    o.on_progress = [wfd](const std::string& name, const std::string& action) {
+        std::string line = "P\t" + name + "\t" + action + "\n";
+        ssize_t w = ::write(wfd, line.data(), line.size());
+        (void)w;
+    };
+    o.on_ready = [wfd](bool ok, const std::string& err) {
+        std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
+        ssize_t w = ::write(wfd, msg.data(), msg.size());
+        (void)w;
+        ::close(wfd);
+    };
+    int code = 1;
+    try {
+        supervisor::Supervisor sup(std::move(project), o);
+        code = sup.run();
+    } catch (const std::exception& e) {
+        // The hint (how to fix it) travels on the next line, as main prints it.
+        std::string msg = std::string("ERR\t") + e.what();
+        if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
+        ssize_t w = ::write(wfd, msg.data(), msg.size());
+        (void)w;
+    }
+    std::fflush(stderr);
+    _exit(code);
+}
+
+// `up -d` with no supervisor: the project's keeper (started now unless it
+// runs: after a supervisor's death it holds the containers) spawns one, which
+// reports on the pipe `report`.
+void spawn_supervisor(const compose::Project& project, int report) {
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::error_code ec;
+    std::filesystem::create_directories(ps.dir(), ec);
+    if (ec) throw Error::sys(ec.value(), "create " + ps.dir());
+    std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+    keeper::ensure_running(exe, ps.dir(), state::runtime_dir() + "/" + project.name + ".supervisor.log");
+    auto k = keeper::Client::connect(ps.dir());
+    if (!k) throw Error("the project's keeper does not answer", "run `berth down` and `berth up -d` again");
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    char cwd[4096];
+    k->spawn(exe, getcwd(cwd, sizeof cwd) ? cwd : "/", process_argv(), env, report);
+}
+
 // `up --dry-run`: the plan's diff against the project's state, as docker compose prints it.
 int dry_run(const compose::Project& project, const UpFlags& f, const supervisor::UpOptions& o) {
     std::set<std::string> wanted;
@@ -131,6 +182,12 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
     if (f.dry_run) return dry_run(project, f, to_options(f));
+    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
+        int report = std::atoi(fd);
+        ::unsetenv("BERTH_SUPERVISOR_FD");
+        supervisor::UpOptions o = to_options(f);
+        supervise_detached(std::move(project), o, report);
+    }
     {
         std::vector<std::string> svcs;
         if (f.services.empty() || !f.no_deps) {
@@ -190,41 +247,15 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         int code = sup.run();
         return failed && code == 0 ? 1 : code;
     }
-    // Detached: a supervisor process of its own; we return once it reports.
+    // Detached: a supervisor process of its own, the keeper's child; we return once it reports.
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    std::fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) throw Error::sys(errno, "fork");
-    if (pid == 0) {
+    try {
+        spawn_supervisor(project, p[1]);
+    } catch (...) {
         ::close(p[0]);
-        setsid();
-        int wfd = detach_stdio(project.name, p[1]);
-        auto journal = journal_lines(o, project);  // logging: driver: journald
-        o.on_progress = [wfd](const std::string& name, const std::string& action) {
-            std::string line = "P\t" + name + "\t" + action + "\n";
-            ssize_t w = ::write(wfd, line.data(), line.size());
-            (void)w;
-        };
-        o.on_ready = [wfd](bool ok, const std::string& err) {
-            std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
-            ssize_t w = ::write(wfd, msg.data(), msg.size());
-            (void)w;
-            ::close(wfd);
-        };
-        int code = 1;
-        try {
-            supervisor::Supervisor sup(std::move(project), o);
-            code = sup.run();
-        } catch (const std::exception& e) {
-            // The hint (how to fix it) travels on the next line, as main prints it.
-            std::string msg = std::string("ERR\t") + e.what();
-            if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
-            ssize_t w = ::write(wfd, msg.data(), msg.size());
-            (void)w;
-        }
-        std::fflush(stderr);
-        _exit(code);
+        ::close(p[1]);
+        throw;
     }
     ::close(p[1]);
     Progress progress(isatty(1), use_color(g, 1));
@@ -315,6 +346,7 @@ int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans)
         for (int i = 0; i < 1000 && ps.supervisor_pid() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
         if (ps.supervisor_pid() > 0) ::kill(pid, SIGKILL);
     }
+    keeper::stop(ps.dir());  // after a supervisor's death it held the containers; they go now
     supervisor::cleanup_project(project.name, volumes, &project, remove_orphans);
     std::vector<std::string> kept = remove_orphans ? std::vector<std::string>{} : supervisor::orphans(project);
     for (const auto& name : names)
