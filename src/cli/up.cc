@@ -4,6 +4,7 @@
 // berth ps [-a] [-q] [--services] [--format table|json]
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/detach.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/project.h"
@@ -29,6 +30,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <memory>
+#include <optional>
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -76,79 +78,6 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     return o;
 }
 
-// The detached supervisor's stdio: /dev/null in, stdout and stderr (spdlog's)
-// to its log, $BERTH_RUNTIME_DIR/PROJECT.supervisor.log (the runtime directory
-// made if this is its first project); of the fds its caller had, only `keep`
-// (the pipe to report on) stays open. Returns `keep`'s fd, above 2.
-int detach_stdio(const std::string& project, int keep) {
-    if (keep < 3) keep = ::fcntl(keep, F_DUPFD_CLOEXEC, 3);  // its caller had closed stdio
-    std::error_code ec;
-    std::filesystem::create_directories(state::runtime_dir(), ec);
-    std::string logpath = state::runtime_dir() + "/" + project + ".supervisor.log";
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    int logfd = ::open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    int log_errno = errno;
-    ::dup2(null, 0);
-    ::dup2(logfd >= 0 ? logfd : null, 1);
-    ::dup2(logfd >= 0 ? logfd : null, 2);
-    for (int fd = 0; fd < 3; ++fd) ::fcntl(fd, F_SETFD, 0);  // had 0-2 been closed, the opens took them
-    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
-    ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");  // a log read later: when it happened
-    if (logfd < 0) spdlog::warn("cannot open {}: {}", logpath, std::strerror(log_errno));
-    return keep;
-}
-
-// The detached supervisor's body, in the process the project's keeper spawned
-// (`up -d` run again with BERTH_SUPERVISOR_FD: the pipe to report on).
-[[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report) {
-    setsid();
-    int wfd = detach_stdio(project.name, report);
-    auto journal = journal_lines(o, project);  // logging: driver: journald
-    o.on_progress = [wfd](const std::string& name, const std::string& action) {
-        std::string line = "P\t" + name + "\t" + action + "\n";
-        ssize_t w = ::write(wfd, line.data(), line.size());
-        (void)w;
-    };
-    o.on_ready = [wfd](bool ok, const std::string& err) {
-        std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
-        ssize_t w = ::write(wfd, msg.data(), msg.size());
-        (void)w;
-        ::close(wfd);
-    };
-    int code = 1;
-    try {
-        supervisor::Supervisor sup(std::move(project), o);
-        code = sup.run();
-    } catch (const std::exception& e) {
-        // The hint (how to fix it) travels on the next line, as main prints it.
-        std::string msg = std::string("ERR\t") + e.what();
-        if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
-        ssize_t w = ::write(wfd, msg.data(), msg.size());
-        (void)w;
-    }
-    std::fflush(stderr);
-    _exit(code);
-}
-
-// `up -d` with no supervisor: the project's keeper (started now unless it
-// runs: after a supervisor's death it holds the containers) spawns one, which
-// reports on the pipe `report`.
-void spawn_supervisor(const compose::Project& project, int report) {
-    state::ProjectState ps(state::runtime_dir(), project.name);
-    std::error_code ec;
-    std::filesystem::create_directories(ps.dir(), ec);
-    if (ec) throw Error::sys(ec.value(), "create " + ps.dir());
-    std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
-    keeper::ensure_running(exe, ps.dir(), state::runtime_dir() + "/" + project.name + ".supervisor.log");
-    auto k = keeper::Client::connect(ps.dir());
-    if (!k) throw Error("the project's keeper does not answer", "run `berth down` and `berth up -d` again");
-    std::vector<std::string> env;
-    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
-    char cwd[4096];
-    k->spawn(exe, getcwd(cwd, sizeof cwd) ? cwd : "/", process_argv(), env, report);
-}
-
 // `up --dry-run`: the plan's diff against the project's state, as docker compose prints it.
 int dry_run(const compose::Project& project, const UpFlags& f, const supervisor::UpOptions& o) {
     std::set<std::string> wanted;
@@ -174,6 +103,41 @@ int dry_run(const compose::Project& project, const UpFlags& f, const supervisor:
     d.remove_orphans = o.remove_orphans;
     for (const auto& ch : plan::diff(current, project, d))
         std::printf("DRY-RUN MODE - %s\n", plan::describe(ch).c_str());
+    return 0;
+}
+
+// `up` while up: the supervisor recreates what changed and starts what is new.
+// Nullopt when it does not answer.
+std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, const compose::Project& project,
+                                    const state::ProjectState& ps) {
+    auto client = control::Client::connect(ps.control_socket());
+    if (!client) return std::nullopt;
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv(*e);
+        if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    char cwd[4096];
+    nlohmann::json req = {{"op", "up"},
+                          {"files", project.compose_files},
+                          {"project_directory", project.working_dir},
+                          {"env_files", g.env_files},
+                          {"profiles", g.profiles},
+                          {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
+                          {"environment", env},
+                          {"services", f.services},
+                          {"force_recreate", f.force_recreate}};
+    nlohmann::json reply;
+    try {
+        reply = client->call(req);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused `up`"));
+    for (const char* k : {"running", "recreated", "started"})
+        for (const auto& n : reply.value(k, nlohmann::json::array()))
+            std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
+                        std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
     return 0;
 }
 
@@ -203,33 +167,14 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         ensure_images(project, svcs, f.pull, false);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
-    if (ps.supervisor_pid() > 0) {
-        // Already up: the supervisor recreates what changed and starts what is new.
-        auto client = control::Client::connect(ps.control_socket());
-        if (!client) throw Error("project " + project.name + " is up but its supervisor does not answer",
-                                 "run `berth down` and `berth up` again");
-        std::map<std::string, std::string> env;
-        for (char** e = environ; e && *e; ++e) {
-            std::string kv(*e);
-            if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
-        char cwd[4096];
-        nlohmann::json req = {{"op", "up"},
-                              {"files", project.compose_files},
-                              {"project_directory", project.working_dir},
-                              {"env_files", g.env_files},
-                              {"profiles", g.profiles},
-                              {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
-                              {"environment", env},
-                              {"services", f.services},
-                              {"force_recreate", f.force_recreate}};
-        nlohmann::json reply = client->call(req);
-        if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused `up`"));
-        for (const char* k : {"running", "recreated", "started"})
-            for (const auto& n : reply.value(k, nlohmann::json::array()))
-                std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
-                            std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
-        return 0;
+    // A supervisor killed an instant ago may still seem up: a container it was
+    // starting holds its lock and socket until that child execs or exits.
+    for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
+        if (auto code = up_to_supervisor(g, f, project, ps)) return *code;
+        if (attempt == 30)
+            throw Error("project " + project.name + " is up but its supervisor does not answer",
+                        "run `berth down` and `berth up` again");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     supervisor::UpOptions o = to_options(f);
     o.color = use_color(g, 1);

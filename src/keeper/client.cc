@@ -64,6 +64,7 @@ void Client::add(const std::string& name, pid_t pid, const std::string& log_path
 }
 
 void Client::del(const std::string& name) { send({"del", name}); }
+void Client::drain(const std::string& name) { send({"drain", name}); }
 void Client::bye() { send({"bye"}); }
 void Client::quit() { send({"quit"}); }
 
@@ -91,26 +92,37 @@ std::optional<Exit> Client::read_exit() {
     return Exit{static_cast<pid_t>(std::atoi(m->at(1).c_str())), std::atoi(m->at(2).c_str()), std::atoi(m->at(3).c_str())};
 }
 
+namespace {
+
+pid_t start_keeper(const std::string& exe, const std::string& dir, const std::string& log_path) {
+    pid_t child = ::fork();
+    if (child < 0) throw Error::sys(errno, "fork the keeper");
+    if (child == 0) {
+        ::setsid();
+        int null = ::open("/dev/null", O_RDWR);
+        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+        ::dup2(null, 0);
+        ::dup2(log >= 0 ? log : null, 1);
+        ::dup2(log >= 0 ? log : null, 2);
+        ::close_range(3, ~0U, 0);
+        ::execl(exe.c_str(), "berth", "__keeper", dir.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    return child;
+}
+
+}  // namespace
+
+// A keeper that is ending (nothing left to hold) may still hold its lock for an
+// instant: it is waited for, and another started once it is gone.
 void ensure_running(const std::string& exe, const std::string& dir, const std::string& log_path) {
     pid_t child = 0;
-    if (running_pid(dir) <= 0) {
-        child = ::fork();
-        if (child < 0) throw Error::sys(errno, "fork the keeper");
-        if (child == 0) {
-            ::setsid();
-            int null = ::open("/dev/null", O_RDWR);
-            int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-            ::dup2(null, 0);
-            ::dup2(log >= 0 ? log : null, 1);
-            ::dup2(log >= 0 ? log : null, 2);
-            ::close_range(3, ~0U, 0);
-            ::execl(exe.c_str(), "berth", "__keeper", dir.c_str(), static_cast<char*>(nullptr));
-            _exit(127);
-        }
-    }
+    int starts = 0;
     for (int i = 0; i < 500; ++i) {
-        if (running_pid(dir) > 0 && connect_to(socket_path(dir))) return;
-        if (child > 0 && ::waitpid(child, nullptr, WNOHANG) == child) break;
+        int pid = running_pid(dir);
+        if (pid > 0 && connect_to(socket_path(dir))) return;
+        if (pid <= 0 && child == 0 && starts < 3) child = start_keeper(exe, dir, log_path), ++starts;
+        if (child > 0 && ::waitpid(child, nullptr, WNOHANG) == child) child = 0;  // it lost a race, or failed
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     throw Error("the project's keeper did not start", "see " + log_path);

@@ -36,6 +36,7 @@ public:
     std::vector<Held> hello();
     void add(const std::string& name, pid_t pid, const std::string& log_path, const logs::LogOptions& lo, int out, int err);
     void del(const std::string& name);
+    void drain(const std::string& name);  // not taken back: the keeper goes on reading its output
     void bye();
     void quit();
     // Starts the supervisor: `exe` with argv and env in cwd, reporting on `report`.

@@ -74,9 +74,12 @@ bool Keeper::should_end() const {
 }
 
 int Keeper::run() {
-    while (step(-1)) {
+    for (;;) {
+        while (step(-1)) {
+        }
+        // Nothing left to hold: a client that connected meanwhile (a new `up -d`) is served first.
+        if (quit_ || !step(100)) return 0;
     }
-    return 0;
 }
 
 bool Keeper::step(int timeout_ms) {
@@ -85,9 +88,15 @@ bool Keeper::step(int timeout_ms) {
     pfds_.push_back({sigfd_.get(), POLLIN, 0});
     for (const auto& c : clients_) pfds_.push_back({c.sock.get(), POLLIN, 0});
     size_t first_pipe = pfds_.size();
-    if (attached_ < 0)  // no supervisor: the keeper reads the pipes
-        for (const auto& e : entries_)
-            for (const auto& fd : e->fds) pfds_.push_back({fd.get(), static_cast<short>(fd ? POLLIN : 0), 0});
+    pipes_.clear();
+    for (const auto& e : entries_) {
+        if (attached_ >= 0 && !e->drain) continue;  // the supervisor reads these
+        for (int s = 0; s < 2; ++s)
+            if (e->fds[s]) {
+                pfds_.push_back({e->fds[s].get(), POLLIN, 0});
+                pipes_.push_back({e.get(), s});
+            }
+    }
     int n = ::poll(pfds_.data(), pfds_.size(), timeout_ms);
     if (n < 0 && errno != EINTR) throw Error::sys(errno, "poll");
     if (n <= 0) return !should_end();
@@ -98,8 +107,8 @@ bool Keeper::step(int timeout_ms) {
         reap();
     }
     // Pipes before messages: a HELLO below changes which fds are polled.
-    for (size_t i = first_pipe, k = 0; i < pfds_.size(); ++i, ++k)
-        if (pfds_[i].revents) drain(*entries_[k / 2], static_cast<int>(k % 2));
+    for (size_t i = first_pipe; i < pfds_.size(); ++i)
+        if (pfds_[i].revents) drain(*pipes_[i - first_pipe].first, pipes_[i - first_pipe].second);
     size_t nclients = clients_.size();
     std::vector<bool> gone(nclients, false);
     for (size_t i = 0; i < nclients; ++i)
@@ -144,6 +153,10 @@ void Keeper::on_message(size_t client, Message& m) {
         std::erase_if(entries_, [&](const auto& e) { return e->name == m.at(1); });
         return;
     }
+    if (kind == "drain") {
+        if (Entry* e = find(m.at(1))) e->drain = true;
+        return;
+    }
     if (kind == "bye") {
         clients_[client].bye = true;
         entries_.clear();  // a supervisor ends cleanly only once its containers are gone
@@ -165,6 +178,7 @@ void Keeper::on_message(size_t client, Message& m) {
 // recorded, then "end"; from here the supervisor reads the pipes.
 void Keeper::hello(size_t client) {
     stop_draining();
+    for (auto& e : entries_) e->drain = false;
     int sock = clients_[client].sock.get();
     for (const auto& e : entries_) {
         std::vector<int> fds;

@@ -32,7 +32,9 @@
 //
 // The keeper is small and allocation-light: one poll() loop over its socket,
 // its clients, a signalfd for SIGCHLD and (detached) the pipes; a fixed read
-// buffer. It ends on QUIT (`down`), after a supervisor's BYE once that
+// buffer. A container the new supervisor does not take back (an orphan of a
+// service gone from the file, kept as docker compose keeps it) stays the
+// keeper's to drain (DRAIN). It ends on QUIT (`down`), after a supervisor's BYE once that
 // supervisor is gone, or when nothing it started runs and it holds nothing.
 #pragma once
 
@@ -85,6 +87,7 @@ private:
         logs::LogOptions log_opts;
         std::unique_ptr<logs::LogWriter> log;  // open only while draining
         std::optional<Exit> exit;              // reaped, not yet told to a supervisor
+        bool drain = false;                    // read even with a supervisor attached (an orphan it left)
     };
     struct Client {
         UniqueFd sock;
@@ -105,7 +108,8 @@ private:
     std::string dir_;
     UniqueFd lock_, listen_, sigfd_;
     std::vector<Client> clients_;
-    std::vector<pollfd> pfds_;  // reused each round
+    std::vector<pollfd> pfds_;                     // reused each round
+    std::vector<std::pair<Entry*, int>> pipes_;    // … and which pipe each polled fd past the clients is
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<pid_t> supervisors_;  // spawned and not reaped yet
     bool spawned_any_ = false;

@@ -80,6 +80,7 @@ struct Supervisor::Impl final : UnitHost {
     std::unique_ptr<keeper::Client> keeper;  // the project's keeper, when one runs (keeper/keeper.h)
     UvHandle<uv_poll_t> keeper_poll;         // its exit reports
     std::vector<std::pair<Unit*, keeper::Exit>> exited_meanwhile;  // adopted, exited while no supervisor ran
+    std::vector<Unit*> start_after_exit;  // … of the services `up` starts: started again, as `up` starts what exited
 
     Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
 
@@ -169,6 +170,10 @@ struct Supervisor::Impl final : UnitHost {
     // (or exited while no supervisor ran): to re-adopt.
     std::vector<state::ContainerRecord> adoptable(const std::map<std::string, keeper::Held>& held) const;
     Unit* adopt(const state::ContainerRecord& r, keeper::Held& h);
+    // What the keeper holds that was not adopted: stopped (the keeper forgets it) or an orphan
+    // kept running (the keeper goes on draining its output).
+    void release_held(std::map<std::string, keeper::Held>& held, const std::map<std::string, Unit*>& adopted);
+    bool keeper_is_parent = false;  // containers we start are re-parented to the keeper should we die
     void watch_keeper();    // its exit reports, in the loop
     void on_keeper();       // … one arrived
     void deliver_exits();   // exits of adopted containers that ended while no supervisor ran

@@ -22,6 +22,9 @@ std::map<std::string, keeper::Held> Supervisor::Impl::attach_keeper() {
         keeper = keeper::Client::connect(pstate.dir());
         if (!keeper) return held;
         for (auto& h : keeper->hello()) held[h.name] = std::move(h);
+        // A supervisor `up -d` had the keeper spawn; not `up` in a terminal, whose
+        // containers would go to init, not to the keeper, should it die.
+        keeper_is_parent = ::getppid() == keeper::running_pid(pstate.dir());
         int fl = ::fcntl(keeper->fd(), F_GETFL);
         ::fcntl(keeper->fd(), F_SETFL, fl | O_NONBLOCK);  // read by the loop from here on
     } catch (const std::exception& e) {
@@ -93,8 +96,19 @@ Unit* Supervisor::Impl::adopt(const state::ContainerRecord& r, keeper::Held& h) 
     return &u;
 }
 
-void Supervisor::Impl::keeper_add(Unit& u, int out, int err) {
+void Supervisor::Impl::release_held(std::map<std::string, keeper::Held>& held, const std::map<std::string, Unit*>& adopted) {
     if (!keeper) return;
+    for (auto& [name, h] : held) {
+        if (adopted.count(name)) continue;
+        auto r = pstate.read(name);
+        bool orphan = r && !project.services.count(r->service);
+        if (orphan && r->pid == h.pid && !h.exit && state::process_alive(r->pid, r->pid_start_time)) keeper->drain(name);
+        else keeper->del(name);
+    }
+}
+
+void Supervisor::Impl::keeper_add(Unit& u, int out, int err) {
+    if (!keeper || !keeper_is_parent) return;
     logs::LogOptions lo;
     lo.max_size = u.brief.log.max_size;
     lo.max_file = u.brief.log.max_file;
@@ -117,6 +131,12 @@ void Supervisor::Impl::deliver_exits() {
         u->inst.container->set_exit(x.code, x.signal);
         on_exit(*u);
     }
+    for (Unit* u : start_after_exit)
+        if (u->done()) {  // its restart policy did not bring it back: `up` does
+            u->rec.stopped_by_user = false;
+            u->on({Event::Wait});
+        }
+    start_after_exit.clear();
 }
 
 // Exits of adopted containers (the keeper's children). Should the keeper go,

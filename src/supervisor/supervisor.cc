@@ -399,11 +399,11 @@ int Supervisor::run() {
     s.ensure_networks(in_use);
     std::map<std::string, Unit*> by_name;
     for (const auto& r : adopt) by_name[r.name] = s.adopt(r, held.at(r.name));
-    for (auto& [name, h] : held)
-        if (!by_name.count(name) && s.keeper) s.keeper->del(name);  // stopped above, or gone
+    s.release_held(held, by_name);
     std::vector<plan::Current> current;  // stop_survivors stopped every other one
     for (const auto& r : s.pstate.read_all())
-        current.push_back({r.name, r.service, r.config_hash, r.config_keys, by_name.count(r.name) > 0});
+        current.push_back({r.name, r.service, r.config_hash, r.config_keys,
+                           by_name.count(r.name) > 0 && !held.at(r.name).exit});  // exited meanwhile: not live
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = s.opts.scale;
@@ -416,6 +416,10 @@ int Supervisor::run() {
             continue;
         }
         if (ch.action == plan::Action::Keep) continue;  // re-adopted as it runs
+        if (ch.action == plan::Action::Start) {  // exited while no supervisor ran: started once its exit is seen
+            s.start_after_exit.push_back(a->second);
+            continue;
+        }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
         spdlog::info("{}: recreated: {}", u->name(), ch.reason);
         u->fresh = ch.action == plan::Action::Recreate;

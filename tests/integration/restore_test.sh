@@ -35,6 +35,7 @@ services:
   counter:
     image: it/busybox
     command: [sh, -c, 'trap "exit 0" TERM; n=0; while :; do n=$$((n + 1)); echo "$$n"; usleep 100000; done']
+    healthcheck: {test: [CMD, "true"], interval: 1s}
   oneshot:
     image: it/busybox
     command: [sh, -c, 'echo oneshot; sleep 2; exit 7']
@@ -61,16 +62,20 @@ wait_for 5 gone "$flaky_pid" || fail "flaky exits while no supervisor runs"
 sleep 1  # oneshot too (both run 2 s)
 check "the keeper reaped what exited meanwhile (no zombie)" "" \
     "$(for p in $(cat /proc/$keeper/task/*/children 2>/dev/null); do grep -l '^State:.*Z' /proc/$p/status 2>/dev/null; done)"
-out=$("$BERTH" up -d 2>&1) || fail "up -d after the kill: $out"
+# `up -d counter`: every container the keeper holds is re-adopted, only counter is acted on.
+out=$("$BERTH" up -d counter 2>&1) || fail "up -d after the kill: $out"
 check "re-adopted: the same pid" "$pid" "$(rec keeperctr keeperctr-counter-1 pid)"
 check "re-adopted: the same start time" "$start" "$(rec keeperctr keeperctr-counter-1 pid_start_time)"
 kill -0 "$pid" 2>/dev/null && ok "the counter's process still runs" || fail "the counter's process is gone"
 wait_for 5 is keeperctr keeperctr-oneshot-1 state exited || fail "oneshot seen exited"
 contains "an exit while no supervisor ran is seen with its code" "exited (7)" "$("$BERTH" ps -a | grep oneshot)"
 wait_for 5 is keeperctr keeperctr-flaky-1 restarts 1 || fail "flaky restarted once"
+wait_for 5 is keeperctr keeperctr-flaky-1 state running
 check "… and its restart policy applied after re-adoption" "running 1" \
     "$(rec keeperctr keeperctr-flaky-1 state) $(rec keeperctr keeperctr-flaky-1 restarts)"
 check "flaky's two runs are in its log" 2 "$("$BERTH" logs --no-log-prefix flaky | grep -c start)"
+wait_for 5 is keeperctr keeperctr-counter-1 health healthy && ok "health checks resumed: healthy again" ||
+    fail "health checks not resumed: $(rec keeperctr keeperctr-counter-1 health)"
 contains "ps shows the counter running" "running" "$("$BERTH" ps | grep counter)"
 sleep 0.5
 sup2=$(cat "$BERTH_RUNTIME_DIR/keeperctr/supervisor.pid")
@@ -115,13 +120,13 @@ seed=${RESTORE_SEED:-$(date +%s)}
 echo "seeded loop: $runs runs, RESTORE_SEED=$seed"
 # A small LCG: the same seed gives the same kill points.
 rnd=$seed
-next() { rnd=$(( (rnd * 1103515245 + 12345) % 2147483648 )); echo $(( (rnd / 65536) % $1 )); }
+next() { rnd=$(( (rnd * 1103515245 + 12345) % 2147483648 )); r=$(( (rnd / 65536) % $1 )); }  # next N: r in 0..N-1
 kills=0; readopted=0; cleaned=0
 copies() {  # how many copies of the counter run (its shell's pid namespaces)
     for f in $(grep -l -a 'usleep 5[0]000' /proc/[0-9]*/cmdline 2>/dev/null); do readlink "${f%/cmdline}/ns/pid"; done | sort -u | grep -c .
 }
 for run in $(seq "$runs"); do
-    where=$(next 2); delay=$(next 400); finish_by=$(next 2)
+    next 2; where=$r; next 400; delay=$r; next 2; finish_by=$r
     if [ "$where" = 1 ] && [ "$(rec keeperloop keeperloop-counter-1 state)" = running ] && [ -n "$(cat "$BERTH_RUNTIME_DIR/keeperloop/supervisor.pid" 2>/dev/null)" ]; then
         op=restart; "$BERTH" restart -t 1 >/dev/null 2>&1 &
     else
@@ -132,7 +137,7 @@ for run in $(seq "$runs"); do
     [ -n "$(kill_supervisor keeperloop)" ] && kills=$((kills + 1))
     wait "$client"
     if [ "$finish_by" = 0 ]; then
-        "$BERTH" up -d >/dev/null 2>&1 || fail "run $run ($op, ${delay} ms): up -d after the kill"
+        out=$("$BERTH" up -d 2>&1) || fail "run $run ($op, ${delay} ms): up -d after the kill: $out; $(tail -n 5 "$BERTH_RUNTIME_DIR/keeperloop.supervisor.log")"
         wait_for 5 is keeperloop keeperloop-counter-1 state running
         c=$(copies)
         [ "$c" = 1 ] && [ "$(rec keeperloop keeperloop-web-1 state)" = running ] && readopted=$((readopted + 1)) ||
