@@ -138,7 +138,8 @@ for run in $(seq "$runs"); do
     wait "$client"
     if [ "$finish_by" = 0 ]; then
         out=$("$BERTH" up -d 2>&1) || fail "run $run ($op, ${delay} ms): up -d after the kill: $out; $(tail -n 5 "$BERTH_RUNTIME_DIR/keeperloop.supervisor.log")"
-        wait_for 5 is keeperloop keeperloop-counter-1 state running
+        both_run() { is keeperloop keeperloop-counter-1 state running && is keeperloop keeperloop-web-1 state running; }
+        wait_for 5 both_run
         c=$(copies)
         [ "$c" = 1 ] && [ "$(rec keeperloop keeperloop-web-1 state)" = running ] && readopted=$((readopted + 1)) ||
             fail "run $run ($op, ${delay} ms): want one counter running and web running, got $c counters, web $(rec keeperloop keeperloop-web-1 state)"
