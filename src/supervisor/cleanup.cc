@@ -113,10 +113,10 @@ std::vector<std::string> cleanup(const std::string& project, bool remove_volumes
     for (const auto& [r, _] : records) leftovers.push_back({&r});
     stop_leftovers(leftovers);  // SIGKILL: `down` of a project whose supervisor is gone
     for (const auto& [r, from] : records) {
-        if (!r.bundle_dir.empty()) {
-            std::error_code ec;
-            fs::remove_all(r.bundle_dir, ec);
-        }
+        // A supervisor killed between making a container's directory and recording it left it
+        // where make_container_spec puts it.
+        std::error_code ec;
+        fs::remove_all(r.bundle_dir.empty() ? state::state_root() + "/containers/" + r.name : r.bundle_dir, ec);
         for (const auto& v : r.volumes)
             if (v.rfind(r.name + "-anon-", 0) == 0) anonymous.push_back(v);
         from->remove(r.name);

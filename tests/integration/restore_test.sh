@@ -143,7 +143,7 @@ for run in $(seq "$runs"); do
         wait_for 5 both_run
         c=$(copies)
         [ "$c" = 1 ] && [ "$(rec keeperloop keeperloop-web-1 state)" = running ] && readopted=$((readopted + 1)) ||
-            fail "run $run ($op, ${delay} ms): want one counter running and web running, got $c counters, web $(rec keeperloop keeperloop-web-1 state)"
+            fail "run $run ($op, ${delay} ms): want one counter running and web running, got $c counters, web $(rec keeperloop keeperloop-web-1 state); $("$BERTH" ps -a --format json 2>&1 | tr -d '\n' | cut -c1-600)"
     else
         "$BERTH" down >/dev/null 2>&1 || fail "run $run ($op, ${delay} ms): down after the kill"
         # A killed container's network namespace, and the veth in it, go asynchronously in the kernel.
