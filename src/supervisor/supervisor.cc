@@ -402,8 +402,8 @@ int Supervisor::run() {
     s.release_held(held, by_name);
     std::vector<plan::Current> current;  // stop_survivors stopped every other one
     for (const auto& r : s.pstate.read_all())
-        current.push_back({r.name, r.service, r.config_hash, r.config_keys,
-                           by_name.count(r.name) > 0 && !held.at(r.name).exit});  // exited meanwhile: not live
+        current.push_back({r.name, r.service, r.config_hash, r.config_keys,  // exited meanwhile, or stopping: not live
+                           by_name.count(r.name) > 0 && !held.at(r.name).exit && r.state != "stopping"});
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = s.opts.scale;
@@ -416,8 +416,12 @@ int Supervisor::run() {
             continue;
         }
         if (ch.action == plan::Action::Keep) continue;  // re-adopted as it runs
-        if (ch.action == plan::Action::Start) {  // exited while no supervisor ran: started once its exit is seen
-            s.start_after_exit.push_back(a->second);
+        if (ch.action == plan::Action::Start && held.at(ch.container).exit) {  // exited while no supervisor ran:
+            s.start_after_exit.push_back(a->second);                           // started once its exit is seen
+            continue;
+        }
+        if (ch.action == plan::Action::Start) {  // a stop (`restart`, `stop`) the dead supervisor began: started after it
+            a->second->on({Event::Restart, 0, s.grace(*a->second), true});
             continue;
         }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
