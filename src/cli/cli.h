@@ -76,4 +76,7 @@ void add_project_commands(Cli& cli);  // ls, scale
 void add_push_command(Cli& cli);  // push
 void add_image_push_command(Cli& cli, CLI::App* image);
 
+// The command line berth was started with (`up -d` has the keeper run it again as the supervisor).
+std::vector<std::string>& process_argv();
+
 }  // namespace berth::cli

@@ -1,5 +1,6 @@
 #include "base/error.h"
 #include "cli/cli.h"
+#include "keeper/keeper.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -66,8 +67,16 @@ Registrar command_file(CLI::App& app, int argc, char** argv) {
 
 }  // namespace berth::cli
 
+std::vector<std::string>& berth::cli::process_argv() {
+    static std::vector<std::string> argv;
+    return argv;
+}
+
 int main(int argc, char** argv) {
     using namespace berth::cli;
+    // The per-project keeper (keeper/keeper.h): started by `up -d`, never by a person.
+    if (argc == 3 && std::string_view(argv[1]) == "__keeper") return berth::keeper::keeper_main(argv[2]);
+    process_argv().assign(argv, argv + argc);
     Cli cli;
     auto& app = cli.app;
     auto& g = cli.global;

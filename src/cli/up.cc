@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/build.h"
+#include "cli/detach.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/project.h"
@@ -12,6 +13,7 @@
 #include "cli/pull.h"
 #include "compose/depends.h"
 #include "control/control.h"
+#include "keeper/client.h"
 #include "plan/brief.h"
 #include "plan/diff.h"
 #include "plan/plan.h"
@@ -30,6 +32,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <memory>
+#include <optional>
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -78,29 +81,6 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     return o;
 }
 
-// The detached supervisor's stdio: /dev/null in, stdout and stderr (spdlog's)
-// to its log, $BERTH_RUNTIME_DIR/PROJECT.supervisor.log (the runtime directory
-// made if this is its first project); of the fds its caller had, only `keep`
-// (the pipe to report on) stays open. Returns `keep`'s fd, above 2.
-int detach_stdio(const std::string& project, int keep) {
-    if (keep < 3) keep = ::fcntl(keep, F_DUPFD_CLOEXEC, 3);  // its caller had closed stdio
-    std::error_code ec;
-    std::filesystem::create_directories(state::runtime_dir(), ec);
-    std::string logpath = state::runtime_dir() + "/" + project + ".supervisor.log";
-    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    int logfd = ::open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    int log_errno = errno;
-    ::dup2(null, 0);
-    ::dup2(logfd >= 0 ? logfd : null, 1);
-    ::dup2(logfd >= 0 ? logfd : null, 2);
-    for (int fd = 0; fd < 3; ++fd) ::fcntl(fd, F_SETFD, 0);  // had 0-2 been closed, the opens took them
-    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
-    ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");  // a log read later: when it happened
-    if (logfd < 0) spdlog::warn("cannot open {}: {}", logpath, std::strerror(log_errno));
-    return keep;
-}
-
 // `up --dry-run`: the plan's diff against the project's state, as docker compose prints it.
 int dry_run(const compose::Project& project, const UpFlags& f, const supervisor::UpOptions& o) {
     std::set<std::string> wanted;
@@ -129,12 +109,63 @@ int dry_run(const compose::Project& project, const UpFlags& f, const supervisor:
     return 0;
 }
 
+// `up` while up: the supervisor recreates what changed and starts what is new.
+// Nullopt when it does not answer.
+std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, const compose::Project& project,
+                                    const state::ProjectState& ps) {
+    auto client = control::Client::connect(ps.control_socket());
+    if (!client) return std::nullopt;
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv(*e);
+        if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    char cwd[4096];
+    nlohmann::json req = {{"op", "up"},
+                          {"files", project.compose_files},
+                          {"project_directory", project.working_dir},
+                          {"env_files", g.env_files},
+                          {"profiles", g.profiles},
+                          {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
+                          {"environment", env},
+                          {"services", f.services},
+                          {"scale", to_options(f).scale},
+                          {"force_recreate", f.force_recreate},
+                          {"no_deps", f.no_deps}};
+    // No answer (a supervisor dying an instant ago): nullopt, and the caller tries again.
+    // An answer that refuses (a missing image, a bad file) is the user's error: thrown.
+    std::optional<nlohmann::json> answer;
+    try {
+        client->send(req);
+        answer = client->read_line();
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    if (!answer) return std::nullopt;
+    const nlohmann::json& reply = *answer;
+    if (!reply.value("ok", false)) {
+        std::string hint = reply.value("hint", std::string());
+        throw Error(reply.value("error", std::string("the supervisor refused `up`")), hint);
+    }
+    for (const char* k : {"running", "recreated", "started"})
+        for (const auto& n : reply.value(k, nlohmann::json::array()))
+            std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
+                        std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
+    return 0;
+}
+
 int up(const GlobalOptions& g, const UpFlags& flags) {
     UpFlags f = flags;
     if (f.wait) f.detach = true;
     compose::Project project = load_project(g);
     compose::activate_services(project, f.services);  // naming a profile's service enables it
     if (f.dry_run) return dry_run(project, f, to_options(f));
+    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
+        int report = std::atoi(fd);
+        ::unsetenv("BERTH_SUPERVISOR_FD");
+        supervisor::UpOptions o = to_options(f);
+        supervise_detached(std::move(project), o, report);
+    }
     {
         std::vector<std::string> svcs;
         if (f.services.empty() || !f.no_deps) {
@@ -152,35 +183,14 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         ensure_images(project, svcs, f.pull, false);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
-    if (ps.supervisor_pid() > 0) {
-        // Already up: the supervisor recreates what changed and starts what is new.
-        auto client = control::Client::connect(ps.control_socket());
-        if (!client) throw Error("project " + project.name + " is up but its supervisor does not answer",
-                                 "run `berth down` and `berth up` again");
-        std::map<std::string, std::string> env;
-        for (char** e = environ; e && *e; ++e) {
-            std::string kv(*e);
-            if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
-        char cwd[4096];
-        nlohmann::json req = {{"op", "up"},
-                              {"files", project.compose_files},
-                              {"project_directory", project.working_dir},
-                              {"env_files", g.env_files},
-                              {"profiles", g.profiles},
-                              {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
-                              {"environment", env},
-                              {"services", f.services},
-                              {"scale", to_options(f).scale},
-                              {"force_recreate", f.force_recreate},
-                              {"no_deps", f.no_deps}};
-        nlohmann::json reply = client->call(req);
-        if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused `up`"));
-        for (const char* k : {"running", "recreated", "started"})
-            for (const auto& n : reply.value(k, nlohmann::json::array()))
-                std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
-                            std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
-        return 0;
+    // A supervisor killed an instant ago may still seem up: a container it was
+    // starting holds its lock and socket until that child execs or exits.
+    for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
+        if (auto code = up_to_supervisor(g, f, project, ps)) return *code;
+        if (attempt == 30)
+            throw Error("project " + project.name + " is up but its supervisor does not answer",
+                        "run `berth down` and `berth up` again");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     supervisor::UpOptions o = to_options(f);
     o.color = use_color(g, 1);
@@ -198,41 +208,15 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         int code = sup.run();
         return failed && code == 0 ? 1 : code;
     }
-    // Detached: a supervisor process of its own; we return once it reports.
+    // Detached: a supervisor process of its own, the keeper's child; we return once it reports.
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    std::fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) throw Error::sys(errno, "fork");
-    if (pid == 0) {
+    try {
+        spawn_supervisor(project, p[1]);
+    } catch (...) {
         ::close(p[0]);
-        setsid();
-        int wfd = detach_stdio(project.name, p[1]);
-        auto journal = journal_lines(o, project);  // logging: driver: journald
-        o.on_progress = [wfd](const std::string& name, const std::string& action) {
-            std::string line = "P\t" + name + "\t" + action + "\n";
-            ssize_t w = ::write(wfd, line.data(), line.size());
-            (void)w;
-        };
-        o.on_ready = [wfd](bool ok, const std::string& err) {
-            std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
-            ssize_t w = ::write(wfd, msg.data(), msg.size());
-            (void)w;
-            ::close(wfd);
-        };
-        int code = 1;
-        try {
-            supervisor::Supervisor sup(std::move(project), o);
-            code = sup.run();
-        } catch (const std::exception& e) {
-            // The hint (how to fix it) travels on the next line, as main prints it.
-            std::string msg = std::string("ERR\t") + e.what();
-            if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
-            ssize_t w = ::write(wfd, msg.data(), msg.size());
-            (void)w;
-        }
-        std::fflush(stderr);
-        _exit(code);
+        ::close(p[1]);
+        throw;
     }
     ::close(p[1]);
     Progress progress(isatty(1), use_color(g, 1));
@@ -339,6 +323,7 @@ int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans)
         for (int i = 0; i < 1000 && ps.supervisor_pid() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
         if (ps.supervisor_pid() > 0) ::kill(pid, SIGKILL);
     }
+    keeper::stop(ps.dir());  // after a supervisor's death it held the containers; they go now
     supervisor::cleanup_project(project.name, volumes, &project, remove_orphans);
     std::vector<std::string> kept = remove_orphans ? std::vector<std::string>{} : supervisor::orphans(project);
     for (const auto& name : names)

@@ -16,6 +16,7 @@
 #include <new>
 #include <utility>
 #include <fcntl.h>
+#include <poll.h>
 #include <filesystem>
 #include <fstream>
 #include <linux/sched.h>
@@ -328,7 +329,8 @@ Container::Container(Container&& o) noexcept
     : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), pid_(std::exchange(o.pid_, -1)),
       pidfd_(std::move(o.pidfd_)), pty_(std::move(o.pty_)), cgroup_(std::move(o.cgroup_)),
       status_(std::move(o.status_)), torn_down_(std::exchange(o.torn_down_, true)),
-      capabilities_(o.capabilities_), seccomp_(o.seccomp_), no_new_privileges_(o.no_new_privileges_) {}
+      capabilities_(o.capabilities_), seccomp_(o.seccomp_), no_new_privileges_(o.no_new_privileges_),
+      adopted_(o.adopted_) {}
 
 Container& Container::operator=(Container&& o) noexcept {
     if (this != &o) {
@@ -491,6 +493,29 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     return c;
 }
 
+Container Container::adopt(const ContainerSpec& spec, pid_t pid, UniqueFd pidfd, cgroups::Manager* manager) {
+    Container c;
+    c.id_ = spec.id;
+    c.state_dir_ = spec.state_dir;
+    c.pid_ = pid;
+    c.pidfd_ = std::move(pidfd);
+    c.adopted_ = true;
+    c.capabilities_ = spec.privileged ? bounding_capabilities() : (spec.capabilities & bounding_capabilities());
+    c.seccomp_ = spec.seccomp && !spec.privileged;
+    c.no_new_privileges_ = spec.no_new_privileges;
+    // The group exists: create() joins it and changes nothing.
+    c.cgroup_ = std::make_unique<CgroupHandle>(cgroup_manager(manager).create(spec.cgroup_parent + "/" + spec.id, {}));
+    return c;
+}
+
+ExitStatus Container::set_exit(int code, int signal) {
+    if (status_) return *status_;
+    siginfo_t info{};
+    info.si_code = signal ? CLD_KILLED : CLD_EXITED;
+    info.si_status = signal ? signal : code;
+    return finish(info);
+}
+
 ExitStatus Container::finish(const siginfo_t& info) {
     ExitStatus st;
     if (info.si_code == CLD_EXITED) {
@@ -512,6 +537,13 @@ ExitStatus Container::finish(const siginfo_t& info) {
 ExitStatus Container::wait() {
     if (status_) return *status_;
     siginfo_t info{};
+    if (adopted_) {  // not our child: wait for its end; its status is its reaper's to tell
+        if (!pidfd_) return set_exit(128 + SIGKILL, SIGKILL);
+        pollfd p{pidfd_.get(), POLLIN, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        return set_exit(128 + SIGKILL, SIGKILL);
+    }
     for (;;) {
         if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) == 0) break;
         if (errno != EINTR) throw Error::sys(errno, "wait for container " + id_);
@@ -521,6 +553,7 @@ ExitStatus Container::wait() {
 
 std::optional<ExitStatus> Container::try_wait() {
     if (status_) return status_;
+    if (adopted_) return std::nullopt;
     siginfo_t info{};
     if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) < 0)
         throw Error::sys(errno, "wait for container " + id_);

@@ -85,6 +85,15 @@ public:
     static Container start(const ContainerSpec& spec, const Stdio& stdio, const StartHooks& hooks = {},
                            cgroups::Manager* manager = nullptr);
 
+    // A container this process did not start (live restore): its PID 1 `pid`,
+    // held by `pidfd`, made from `spec` (its cgroup is joined, nothing else
+    // done). It is not this process's child: its exit status comes from its
+    // reaper through set_exit(); wait() until then only waits for the end.
+    static Container adopt(const ContainerSpec& spec, pid_t pid, UniqueFd pidfd, cgroups::Manager* manager = nullptr);
+    // The exit of an adopted container, as its reaper saw it.
+    ExitStatus set_exit(int code, int signal);
+    bool adopted() const { return adopted_; }
+
     Container(Container&&) noexcept;
     Container& operator=(Container&&) noexcept;
     ~Container();  // kills, reaps and tears down if still running
@@ -132,6 +141,7 @@ private:
     CapSet capabilities_ = 0;
     bool seccomp_ = true;
     bool no_new_privileges_ = false;
+    bool adopted_ = false;
 };
 
 }  // namespace berth::runtime

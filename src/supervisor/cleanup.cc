@@ -113,10 +113,10 @@ std::vector<std::string> cleanup(const std::string& project, bool remove_volumes
     for (const auto& [r, _] : records) leftovers.push_back({&r});
     stop_leftovers(leftovers);  // SIGKILL: `down` of a project whose supervisor is gone
     for (const auto& [r, from] : records) {
-        if (!r.bundle_dir.empty()) {
-            std::error_code ec;
-            fs::remove_all(r.bundle_dir, ec);
-        }
+        // A supervisor killed between making a container's directory and recording it left it
+        // where make_container_spec puts it.
+        std::error_code ec;
+        fs::remove_all(r.bundle_dir.empty() ? state::state_root() + "/containers/" + r.name : r.bundle_dir, ec);
         for (const auto& v : r.volumes)
             if (v.rfind(r.name + "-anon-", 0) == 0) anonymous.push_back(v);
         from->remove(r.name);
@@ -167,14 +167,15 @@ std::vector<std::string> cleanup(const std::string& project, bool remove_volumes
 }  // namespace
 
 // What a killed supervisor left running (its project lock was free, so nothing
-// supervises it) is stopped as `stop` stops it (stop signal, grace period,
+// supervises it) and the keeper does not hold (restore.cc re-adopts that) is stopped as `stop` stops it (stop signal, grace period,
 // SIGKILL, the cgroup removed) before anything starts: a container never runs
 // twice. Their files and records stay, as after a stop; orphans kept without
 // --remove-orphans are left as they are, as docker compose leaves them.
-void Supervisor::Impl::stop_survivors() {
+void Supervisor::Impl::stop_survivors(const std::set<std::string>& adopted) {
     std::vector<state::ContainerRecord> records = pstate.read_all();
     std::vector<Leftover> list;
     for (const auto& r : records) {
+        if (adopted.count(r.name)) continue;  // re-adopted (restore.cc): it keeps running
         const compose::Service* svc = nullptr;
         if (auto a = project.services.find(r.service); a != project.services.end()) svc = &a->second;
         else if (auto d = project.disabled_services.find(r.service); d != project.disabled_services.end()) svc = &d->second;

@@ -9,6 +9,7 @@
 #include "compose/model.h"
 #include "control/control.h"
 #include "images/store.h"
+#include "keeper/client.h"
 #include "netns/netns.h"
 #include "plan/brief.h"
 #include "plan/diff.h"
@@ -76,6 +77,10 @@ struct Supervisor::Impl final : UnitHost {
     std::unique_ptr<netns::DnsServer> dns;
     std::unique_ptr<netns::NftQueue> nft;  // DNAT rules of published ports, installed beside the loop
     std::map<std::string, std::string> last_event;  // name → state+health last sent
+    std::unique_ptr<keeper::Client> keeper;  // the project's keeper, when one runs (keeper/keeper.h)
+    UvHandle<uv_poll_t> keeper_poll;         // its exit reports
+    std::vector<std::pair<Unit*, keeper::Exit>> exited_meanwhile;  // adopted, exited while no supervisor ran
+    std::vector<Unit*> start_after_exit;  // … of the services `up` starts: started again, as `up` starts what exited
 
     Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
 
@@ -157,7 +162,24 @@ struct Supervisor::Impl final : UnitHost {
     void op_pause(const std::vector<Unit*>& targets, bool pause, const std::shared_ptr<control::Peer>& peer);
 
     // ---- what a gone supervisor left (cleanup.cc) ----
-    void stop_survivors();
+    // Stops what it left running, but for the containers named in `adopted`.
+    void stop_survivors(const std::set<std::string>& adopted);
+
+    // ---- live restore (restore.cc) ----
+    // Attaches to the project's keeper, if one runs: the containers it holds.
+    std::map<std::string, keeper::Held> attach_keeper();
+    // Of the project's records, those whose container the keeper holds and that still run
+    // (or exited while no supervisor ran): to re-adopt.
+    std::vector<state::ContainerRecord> adoptable(const std::map<std::string, keeper::Held>& held) const;
+    Unit* adopt(const state::ContainerRecord& r, keeper::Held& h);
+    // What the keeper holds that was not adopted: stopped (the keeper forgets it) or an orphan
+    // kept running (the keeper goes on draining its output).
+    void release_held(std::map<std::string, keeper::Held>& held, const std::map<std::string, Unit*>& adopted);
+    bool keeper_is_parent = false;  // containers we start are re-parented to the keeper should we die
+    void watch_keeper();    // its exit reports, in the loop
+    void on_keeper();       // … one arrived
+    void deliver_exits();   // exits of adopted containers that ended while no supervisor ran
+    void keeper_add(Unit& u, int out, int err);  // a started container's pipes, held against our death
 };
 
 }  // namespace berth::supervisor

@@ -166,6 +166,7 @@ void Supervisor::Impl::launch(Unit& u) {
     u.inst.container.emplace(runtime::Container::start(spec, runtime::Stdio{-1, out.write.get(), err.write.get()}, hooks));
     out.write.reset();
     err.write.reset();
+    keeper_add(u, out.read.get(), err.read.get());
     open_output(u, 0, std::move(out.read));
     open_output(u, 1, std::move(err.read));
     rec.pid = u.inst.container->pid();
@@ -185,8 +186,9 @@ void Supervisor::Impl::started(Unit& u) {
 }
 
 void Supervisor::Impl::on_exit(Unit& u) {
-    uv_poll_stop(u.inst.exit_poll.get());
+    if (u.inst.exit_poll) uv_poll_stop(u.inst.exit_poll.get());
     u.inst.exit_poll.close();
+    if (keeper) keeper->del(u.name());
     cancel_health(u);
     runtime::ExitStatus st = u.inst.container->wait();
     point_proxies(u, 0);

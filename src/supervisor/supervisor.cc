@@ -295,6 +295,7 @@ void Supervisor::Impl::check_done() {
     for (auto& p : waiting_peers) p->send({{"ok", true}});
     waiting_peers.clear();
     if (server) server->stop();
+    keeper_poll.close();
     sigint.close();
     sigterm.close();
     ready(exit_code == 0, "every container exited");
@@ -386,7 +387,13 @@ int Supervisor::run() {
                                           {"files", s.project.compose_files},
                                           {"supervisor", ::getpid()}});
     fs::create_directories(s.root + "/containers");
-    s.stop_survivors();
+    // Live restore: what the keeper holds and still runs is re-adopted, the rest stopped.
+    auto held = s.attach_keeper();
+    std::vector<state::ContainerRecord> adopt = s.adoptable(held);
+    std::set<std::string> adopted, in_use = wanted;
+    for (const auto& r : adopt) adopted.insert(r.name), in_use.insert(r.service);
+    s.resolve(s.project, in_use, "set `image:` or `build:`");
+    s.stop_survivors(adopted);
     s.check_ports(plan::containers(s.project, s.opts.scale), wanted);
     for (const auto& n : wanted)  // external volumes must exist before anything starts
         for (const auto& m : s.project.services.at(n).volumes) {
@@ -399,25 +406,50 @@ int Supervisor::run() {
             }
         }
     try {
-        s.ensure_networks(wanted);
+        s.ensure_networks(in_use);
     } catch (const std::exception&) {
-        // Nothing of the project runs (stop_survivors stopped it): undo the networks made so far,
-        // so that a failed `up` (nft or netlink failing on the second network) leaves no bridge.
+        // Nothing of the project runs (stop_survivors stopped it, and none was re-adopted): undo the
+        // networks made so far, so that a failed `up` (nft or netlink failing on the second network)
+        // leaves no bridge. Re-adopted containers keep theirs.
         try {
-            if (s.nets) s.nets->remove_all();
+            if (s.nets && adopt.empty()) s.nets->remove_all();
         } catch (const std::exception& e) {
             spdlog::warn("networks: {}", e.what());
         }
         throw;
     }
-    std::vector<plan::Current> current;  // stop_survivors stopped every one
-    for (const auto& r : s.pstate.read_all()) current.push_back({r.name, r.service, r.config_hash, r.config_keys, false});
+    std::map<std::string, Unit*> by_name;
+    for (const auto& r : adopt) by_name[r.name] = s.adopt(r, held.at(r.name));
+    s.release_held(held, by_name);
+    std::vector<plan::Current> current;  // stop_survivors stopped every other one
+    for (const auto& r : s.pstate.read_all())
+        current.push_back({r.name, r.service, r.config_hash, r.config_keys,  // exited meanwhile, or stopping: not live
+                           by_name.count(r.name) > 0 && !held.at(r.name).exit && r.state != "stopping"});
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = s.opts.scale;
     d.force_recreate = s.opts.force_recreate;
     d.no_recreate = s.opts.no_recreate;
-    for (const auto& ch : plan::diff(current, s.project, d)) s.add_unit(ch);
+    for (const auto& ch : plan::diff(current, s.project, d)) {
+        auto a = by_name.find(ch.container);
+        if (a == by_name.end()) {
+            s.add_unit(ch);
+            continue;
+        }
+        if (ch.action == plan::Action::Keep) continue;  // re-adopted as it runs
+        if (ch.action == plan::Action::Start && held.at(ch.container).exit) {  // exited while no supervisor ran:
+            s.start_after_exit.push_back(a->second);                           // started once its exit is seen
+            continue;
+        }
+        if (ch.action == plan::Action::Start) {  // a stop (`restart`, `stop`) the dead supervisor began: started after it
+            a->second->on({Event::Restart, 0, s.grace(*a->second), true});
+            continue;
+        }
+        Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
+        spdlog::info("{}: recreated: {}", u->name(), ch.reason);
+        u->fresh = ch.action == plan::Action::Recreate;
+        u->on({Event::Restart, 0, s.grace(*u), true});
+    }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });
     s.server->start();
@@ -426,11 +458,15 @@ int Supervisor::run() {
     s.sigterm.make([&s](uv_signal_t* h) { uv_signal_init(&s.loop, h); }, &s);
     uv_signal_start(s.sigterm.get(), on_signal, SIGTERM);
     ::signal(SIGPIPE, SIG_IGN);
+    s.watch_keeper();
 
     if (s.opts.on_loop) s.opts.on_loop(&s.loop);  // notify hook
+    s.deliver_exits();
     s.schedule();
     uv_run(&s.loop, UV_RUN_DEFAULT);
     if (s.opts.on_loop_end) s.opts.on_loop_end();  // notify hook
+    if (s.keeper) s.keeper->bye();  // a clean end: the keeper goes too
+    s.keeper_poll.close();
     s.units.clear();
     s.retired_units.clear();
     s.dns.reset();

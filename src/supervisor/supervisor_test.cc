@@ -286,3 +286,39 @@ TEST_CASE("stop order: dependents first; restart: true dependents restart with t
     CHECK(with_db[0]->cp.service == "api");
     CHECK(restart_with(units, "api").empty());  // web depends on api without restart: true
 }
+
+TEST_CASE("live restore: an adopted unit runs without a launch; its exit meets its restart policy") {
+    FakeHost h;
+    auto p = project_of({{"web", with_restart("on-failure")}});
+    auto u = unit(h, p, "web");
+    u->rec.pid = 777;
+    u->rec.restarts = 2;
+    u->adopt(false);
+    CHECK(h.launches == 0);  // never started again
+    CHECK(u->state() == State::Running);
+    CHECK(u->rec.state == "running");
+    CHECK(u->rec.pid == 777);
+    CHECK(u->started_once());
+    CHECK(h.calls.empty());  // the supervisor re-adopts its pipes and ports itself (restore.cc)
+    u->on({Event::Exit, 3});  // seen from the keeper
+    CHECK(u->state() == State::Restarting);
+    CHECK(u->rec.exit_code == 3);
+    CHECK(u->rec.restarts == 3);  // carried on
+    u->on({Event::Timer});
+    CHECK(h.launches == 1);
+    CHECK(u->state() == State::Running);
+}
+
+TEST_CASE("live restore: a paused container is re-adopted paused, and stops like any other") {
+    FakeHost h;
+    auto p = project_of({{"db", {}}});
+    auto u = unit(h, p, "db");
+    u->adopt(true);
+    CHECK(u->state() == State::Paused);
+    CHECK(u->running());
+    u->on({Event::Stop, 5, 5, true});
+    CHECK(h.calls.back() == "thaw");  // a frozen process cannot take its stop signal
+    CHECK(u->state() == State::Stopping);
+    u->on({Event::Exit, 0});
+    CHECK(u->done());
+}

@@ -51,6 +51,14 @@ void Unit::mark_starting() {
     save();
 }
 
+void Unit::adopt(bool paused) {
+    ++starts_;
+    started_ns = host.now_ns();
+    set(paused ? State::Paused : State::Running);
+    set_health(brief.health.enabled ? Health::Starting : Health::None);
+    save();
+}
+
 bool Unit::on(const Event& e) {
     switch (e.kind) {
     case Event::Wait:

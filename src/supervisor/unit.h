@@ -135,6 +135,8 @@ struct Unit {
 
     void set_health(Health h);
     void mark_starting();
+    // A container that runs already (live restore): running (or paused) without a start.
+    void adopt(bool paused);
     void save() { host.changed(*this); }
 
 private:

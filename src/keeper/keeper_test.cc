@@ -1,0 +1,175 @@
+#include "keeper/client.h"
+#include "keeper/keeper.h"
+#include "keeper/wire.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace berth;
+using namespace berth::keeper;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/keeper-test-XXXXXX";
+        path = ::mkdtemp(t);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Runs a keeper's loop beside the test until it ends or the test is done.
+struct Running {
+    Keeper& k;
+    std::atomic<bool> stop{false}, ended{false};
+    std::thread t;
+    explicit Running(Keeper& keeper) : k(keeper) {
+        t = std::thread([this] {
+            while (!stop && k.step(20)) {
+            }
+            ended = true;
+        });
+    }
+    ~Running() {
+        stop = true;
+        t.join();
+    }
+};
+
+template <class F>
+bool eventually(F f) {
+    for (int i = 0; i < 300; ++i) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+std::string texts(const std::string& log) {
+    std::string s;
+    for (const auto& e : logs::read_log(log)) s += e.text;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("wire: fields and descriptors arrive as sent") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    Pipe p = make_pipe();
+    REQUIRE(send_message(a.get(), {"add", "web-1", "", "x y"}, {p.read.get()}));
+    auto m = recv_message(b.get());
+    REQUIRE(m);
+    CHECK(m->fields == std::vector<std::string>{"add", "web-1", "", "x y"});
+    REQUIRE(m->fds.size() == 1);
+    write_all(p.write.get(), "hi");
+    char buf[4]{};
+    CHECK(::read(m->fds[0].get(), buf, sizeof buf) == 2);
+    CHECK(std::string(buf) == "hi");
+    CHECK(m->at(9).empty());
+    a.reset();
+    CHECK_FALSE(recv_message(b.get()));  // the peer is gone
+}
+
+TEST_CASE("keeper: drains a dead supervisor's pipes into the log, records the exit, hands both back") {
+    TempDir d;
+    Keeper k(d.path);  // blocks SIGCHLD here: the loop's thread inherits it
+    CHECK(running_pid(d.path) == ::getpid());
+    Pipe gate = make_pipe(), out = make_pipe();
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::close(gate.write.get());
+        char c;
+        (void)::read(gate.read.get(), &c, 1);
+        _exit(3);
+    }
+    gate.read.reset();
+    Running loop(k);
+    std::string log = d.path + "/web-1-json.log";
+    {
+        auto c1 = Client::connect(d.path);
+        REQUIRE(c1);
+        CHECK(c1->hello().empty());
+        c1->add("web-1", child, log, {}, out.read.get(), -1);
+        out.read.reset();
+        write_all(out.write.get(), "zero\n");  // read by nobody while the supervisor is attached
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        CHECK_FALSE(std::filesystem::exists(log));
+    }  // closed without BYE: the supervisor died
+    write_all(out.write.get(), "one\ntwo");
+    CHECK(eventually([&] { return texts(log) == "zero\none\n"; }));
+    gate.write.reset();  // the child exits 3; the keeper reaps it
+    CHECK(eventually([&] { return ::kill(child, 0) != 0; }));
+    auto c2 = Client::connect(d.path);
+    REQUIRE(c2);
+    auto held = c2->hello();
+    REQUIRE(held.size() == 1);
+    CHECK(held[0].name == "web-1");
+    CHECK(held[0].pid == child);
+    REQUIRE(held[0].exit);
+    CHECK(held[0].exit->code == 3);
+    CHECK(held[0].exit->signal == 0);
+    CHECK(texts(log) == "zero\none\ntwo");  // the partial line flushed at the handover
+    REQUIRE(held[0].out);
+    CHECK_FALSE(held[0].err);
+    write_all(out.write.get(), "three\n");  // the supervisor reads from here on
+    char buf[16]{};
+    CHECK(::read(held[0].out.get(), buf, sizeof buf) == 6);
+    CHECK(std::string(buf) == "three\n");
+    c2->del("web-1");
+    c2->bye();
+    c2.reset();
+    CHECK(eventually([&] { return loop.ended.load(); }));  // a clean end with nothing held
+}
+
+TEST_CASE("keeper: spawns the supervisor with its report pipe, reaps it, ends when nothing is left") {
+    TempDir d;
+    Keeper k(d.path);
+    Running loop(k);
+    Pipe report = make_pipe();
+    auto c = Client::connect(d.path);
+    REQUIRE(c);
+    pid_t pid = c->spawn("/bin/sh", d.path, {"sh", "-c", "echo \"$PWD $X\" >/proc/self/fd/$BERTH_SUPERVISOR_FD"}, {"X=42"},
+                         report.write.get());
+    CHECK(pid > 0);
+    report.write.reset();
+    CHECK(read_all(report.read.get()) == d.path + " 42\n");
+    c.reset();
+    CHECK(eventually([&] { return loop.ended.load(); }));
+    CHECK(::kill(pid, 0) != 0);  // reaped
+}
+
+TEST_CASE("keeper: reports an exit at once to an attached supervisor; QUIT ends it") {
+    TempDir d;
+    Keeper k(d.path);
+    Running loop(k);
+    auto c = Client::connect(d.path);
+    REQUIRE(c);
+    c->hello();
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::pause();
+        _exit(0);
+    }
+    c->add("db-1", child, "", {}, -1, -1);
+    ::kill(child, SIGKILL);
+    pollfd p{c->fd(), POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 3000) == 1);
+    auto x = c->read_exit();
+    REQUIRE(x);
+    CHECK(x->pid == child);
+    CHECK(x->signal == SIGKILL);
+    CHECK(x->code == 128 + SIGKILL);
+    c->quit();
+    CHECK(eventually([&] { return loop.ended.load(); }));
+}
