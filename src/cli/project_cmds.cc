@@ -81,7 +81,7 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
         nlohmann::json reply = client->call({{"op", op}, {"containers", surplus}});
         if (!reply.value("ok", false)) throw Error(reply.value("error", std::string("scale: ") + op + " failed"));
     }
-    for (const auto& n : surplus) std::printf("Container %s  Removed\n", n.c_str());
+    for (const auto& n : surplus) std::fprintf(stderr, "Container %s  Removed\n", n.c_str());
     return code;
 }
 

@@ -149,7 +149,7 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
     }
     for (const char* k : {"running", "recreated", "started"})
         for (const auto& n : reply.value(k, nlohmann::json::array()))
-            std::printf("Container %s  %s\n", n.get<std::string>().c_str(),
+            std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(),
                         std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
     return 0;
 }
@@ -399,7 +399,7 @@ int project_op(const GlobalOptions& g, const std::string& op, const std::vector<
     nlohmann::json reply = client->call(extra);
     if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused " + op));
     for (const auto& n : reply.value("containers", nlohmann::json::array()))
-        std::printf("Container %s  %s\n", n.get<std::string>().c_str(), verb);
+        std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(), verb);
     return 0;
 }
 
@@ -433,7 +433,7 @@ int rm_command(const GlobalOptions& g, const std::vector<std::string>& services,
         auto r = client->call({{"op", "rm"}, {"services", services}});
         if (!r.value("ok", false)) throw Error(r.value("error", "rm failed"));
         for (const auto& n : r.value("containers", nlohmann::json::array()))
-            std::printf("Container %s  Removed\n", n.get<std::string>().c_str());
+            std::fprintf(stderr, "Container %s  Removed\n", n.get<std::string>().c_str());
         return 0;
     }
     // No supervisor: remove stopped containers from the state on disk.
@@ -443,7 +443,7 @@ int rm_command(const GlobalOptions& g, const std::vector<std::string>& services,
         std::error_code ec;
         std::filesystem::remove_all(r.bundle_dir, ec);
         ps.remove(r.name);
-        std::printf("Container %s  Removed\n", r.name.c_str());
+        std::fprintf(stderr, "Container %s  Removed\n", r.name.c_str());
     }
     return 0;
 }

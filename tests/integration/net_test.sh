@@ -117,7 +117,8 @@ check "the port answers again after start" "hello from itnet-web-1" "$(fetch htt
 contains "ps shows the ports" "127.0.0.1:18080->80/tcp" "$("$BERTH" ps)"
 
 # A one-off container joins the stack's network and finds its services.
-check "run joins the project network" "hello from itnet-web-1" "$("$BERTH" run --rm -T client timeout 5 wget -qO- http://web/ 2>&1)"
+check "run joins the project network" "hello from itnet-web-1" "$("$BERTH" run --rm -T client timeout 5 wget -qO- http://web/ 2>"$work/run.err")"
+contains "… and says its dependency runs, on stderr" "itnet-web-1  Running" "$(cat "$work/run.err")"
 # Two one-off containers at once: addresses of their own, and the stack resolves their names.
 "$BERTH" run -d --rm --name itnet-once1 client sleep 30 >/dev/null 2>&1 || fail "run -d once1"
 "$BERTH" run -d --rm --name itnet-once2 client sleep 30 >/dev/null 2>&1 || fail "run -d once2"
