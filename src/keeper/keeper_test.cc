@@ -162,6 +162,9 @@ TEST_CASE("keeper: reports an exit at once to an attached supervisor; QUIT ends 
         _exit(0);
     }
     c->add("db-1", child, "", {}, -1, -1);
+    // The add travels over the socket: kill only once the keeper holds it (else, on a
+    // loaded machine, it may reap a pid it does not know yet and report nothing).
+    REQUIRE(eventually([&] { return k.held() == 1; }));
     ::kill(child, SIGKILL);
     pollfd p{c->fd(), POLLIN, 0};
     REQUIRE(::poll(&p, 1, 3000) == 1);
