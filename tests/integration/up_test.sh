@@ -180,7 +180,7 @@ check_no_leaks itup-
 # Attached: output with name prefixes, Ctrl-C stops the stack gracefully.
 "$BERTH" up web > "$work/attached.out" 2>&1 &
 up_pid=$!
-for i in $(seq 50); do grep -q "itup-web-1  Started" "$work/attached.out" 2>/dev/null && break; sleep 0.1; done
+for i in $(seq 300); do grep -q "itup-web-1  Started" "$work/attached.out" 2>/dev/null && break; sleep 0.1; done
 kill -INT "$up_pid"
 wait "$up_pid"
 check "attached up exits 0 after Ctrl-C" 0 $?
