@@ -238,11 +238,11 @@ case "$($c ps -a 2>&1)" in *bar*) fail "TestComposeRunNotRequiredDeps: bar creat
 $c down >/dev/null 2>&1
 # berth's own: with the profile on, bar runs but has no healthcheck: the optional dependency only warns;
 # required, run fails saying why instead of waiting for ever.
-out=$($c --profile not-required run --rm -T foo 2>&1); check "run: an optional dependency that can never be healthy" 0 $?
+out=$(timeout 60 $c --profile not-required run --rm -T foo 2>&1); check "run: an optional dependency that can never be healthy" 0 $?
 contains "… warns" "has no healthcheck" "$out"
 contains "… and runs foo" "foo" "$out"
 sed -i 's/required: false/required: true/' "$work/notreq/compose.yaml"
-out=$($c --profile not-required run --rm -T foo 2>&1); check "run: a required dependency that can never be healthy fails" 1 $?
+out=$(timeout 60 $c --profile not-required run --rm -T foo 2>&1); check "run: a required dependency that can never be healthy fails" 1 $?
 contains "… saying why" "has no healthcheck" "$out"
 $c --profile not-required down >/dev/null 2>&1
 check_no_leaks compat-notreq-
