@@ -43,6 +43,20 @@ public:
 
 namespace {
 
+// Blocks until the child behind `pidfd` has exited and reaps it. libuv's uv_poll_init makes the fd
+// O_NONBLOCK, and on such a pidfd waitid() without WNOHANG answers EAGAIN while the child still
+// runs (Linux 5.10+): that happens when a caller kills a child and waits for it at once (a health
+// check past its timeout). Then wait for the pidfd to turn readable and ask again.
+bool wait_exit(int pidfd, siginfo_t& info) {
+    for (;;) {
+        if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) == 0) return true;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return false;
+        pollfd p{pidfd, POLLIN, 0};
+        if (::poll(&p, 1, -1) < 0 && errno != EINTR) return false;
+    }
+}
+
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // The machine's manager, for callers that pass none.
@@ -544,10 +558,7 @@ ExitStatus Container::wait() {
         }
         return set_exit(128 + SIGKILL, SIGKILL);
     }
-    for (;;) {
-        if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) == 0) break;
-        if (errno != EINTR) throw Error::sys(errno, "wait for container " + id_);
-    }
+    if (!wait_exit(pidfd_.get(), info)) throw Error::sys(errno, "wait for container " + id_);
     return finish(info);
 }
 
@@ -597,8 +608,7 @@ ExitStatus status_of(const siginfo_t& info) {
 ExitStatus ExecProcess::wait() {
     if (status_) return *status_;
     siginfo_t info{};
-    while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0)
-        if (errno != EINTR) throw Error::sys(errno, "wait for exec");
+    if (!wait_exit(pidfd_.get(), info)) throw Error::sys(errno, "wait for exec");
     status_ = status_of(info);
     return *status_;
 }

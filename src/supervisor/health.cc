@@ -4,6 +4,8 @@
 #include "compose/units.h"
 #include "supervisor/impl.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,7 +30,11 @@ void Supervisor::Impl::cancel_health(Unit& u) {
     in.health_poll.close();
     if (in.health_proc) {
         in.health_proc->kill(SIGKILL);
-        in.health_proc->wait();
+        try {
+            in.health_proc->wait();
+        } catch (const std::exception& e) {
+            spdlog::warn("{}: health check: {}", u.name(), e.what());
+        }
         in.health_proc.reset();
     }
     in.health_out.reset();
@@ -71,7 +77,13 @@ void Supervisor::Impl::health_done(Unit& u, bool timed_out) {
     uv_poll_stop(in.health_poll.get());
     in.health_poll.close();
     if (timed_out) in.health_proc->kill(SIGKILL);
-    runtime::ExitStatus st = in.health_proc->wait();
+    runtime::ExitStatus st;
+    try {
+        st = in.health_proc->wait();
+    } catch (const std::exception& e) {  // a check that cannot be waited for counts as failed; the loop goes on
+        spdlog::warn("{}: health check: {}", u.name(), e.what());
+        st.code = 1;
+    }
     in.health_proc.reset();
     std::string output;
     char buf[4096];

@@ -216,6 +216,25 @@ out=$("$BERTH" --profile slow up --wait --wait-timeout 1 2>&1)
 check "up --wait-timeout exits 1" 1 $?
 contains "naming the container not ready" "itwait-never-1 (running, starting)" "$out"
 "$BERTH" --profile slow down >/dev/null
+# A check that outlives its timeout is killed and counted as failed; the supervisor goes on (it
+# died of "wait for exec: Resource temporarily unavailable" before, taking up --wait with it).
+cat > compose.yaml <<'YAML'
+name: itwait
+services:
+  hang:
+    image: it/busybox
+    command: ["sleep", "1000"]
+    init: true
+    healthcheck: {test: ["CMD", "sleep", "10"], interval: 100ms, timeout: 200ms, retries: 2}
+YAML
+out=$("$BERTH" up --wait --wait-timeout 20 2>&1)
+check "up --wait of a check that always times out exits 1" 1 $?
+contains "naming it unhealthy" "itwait-hang-1" "$out"
+check "no wait error" "" "$(echo "$out" | grep 'Resource temporarily')"
+json=$("$BERTH" ps -a --format json)
+check "the supervisor lives on and marks it unhealthy" unhealthy "$(field hang health)"
+contains "its log says why" "exceeded timeout" "$("$BERTH" inspect hang 2>&1)"
+"$BERTH" down >/dev/null
 check_no_leaks itwait-
 cd "$work/stack"
 

@@ -285,7 +285,17 @@ TEST_CASE("exec runs a process inside a running container") {
         CHECK(out == "execd\nsleep 30 \nCapEff:\t" + std::string(caps) + "\n4\n");
         es.argv = {"/missing"};
         CHECK_THROWS_WITH_AS(c.exec(es, Stdio{}), "exec /missing: No such file or directory", berth::Error);
+        // A health check past its timeout: killed, then waited for at once, its pidfd made
+        // non-blocking by libuv's poll watcher. The wait blocks until it is gone (it answered
+        // EAGAIN before, and `up --wait` died of it).
+        es.argv = {"sleep", "30"};
+        ExecProcess slow = c.exec(es, Stdio{});
+        REQUIRE(fcntl(slow.pidfd(), F_SETFL, fcntl(slow.pidfd(), F_GETFL) | O_NONBLOCK) == 0);
+        CHECK_FALSE(slow.try_wait().has_value());
+        slow.kill(SIGKILL);
+        CHECK(slow.wait().signal == SIGKILL);
         c.kill(SIGKILL);
+        REQUIRE(fcntl(c.pidfd(), F_SETFL, fcntl(c.pidfd(), F_GETFL) | O_NONBLOCK) == 0);
         CHECK(c.wait().signal == SIGKILL);
         c.teardown(true);
     }
