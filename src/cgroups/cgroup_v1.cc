@@ -4,6 +4,10 @@
 #include "cgroups/cgroups.h"
 
 #include "base/error.h"
+#include "base/fd.h"
+
+#include <cerrno>
+#include <fcntl.h>
 
 #include <spdlog/spdlog.h>
 
@@ -60,6 +64,15 @@ public:
         for (const auto& d : dirs_) write_value(d + "/cgroup.procs", p);
     }
     int dir_fd() const override { return -1; }
+    std::vector<UniqueFd> join_fds() const override {
+        std::vector<UniqueFd> fds;
+        for (const auto& d : dirs_) {
+            int fd = ::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0) throw Error::sys(errno, "cgroup: open " + d + "/tasks");
+            fds.emplace_back(fd);
+        }
+        return fds;
+    }
 
     bool oom_killed() const override {
         if (m_.memory.empty()) return false;

@@ -49,6 +49,7 @@ public:
     const std::string& path() const override { return rel_; }
     void attach(pid_t pid) override { write_value(dir_ + "/cgroup.procs", std::to_string(pid)); }
     int dir_fd() const override { return fd_.get(); }
+    std::vector<UniqueFd> join_fds() const override { return {}; }
     bool oom_killed() const override {
         auto n = flat_key(read_text(dir_ + "/memory.events"), "oom_kill");
         return n && *n > 0;

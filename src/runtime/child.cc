@@ -87,6 +87,19 @@ void wait_for_parent(const ChildPlan& p) {
     if (!p.sync_twice) close(p.sync_fd);
 }
 
+// Into the container's cgroups before anything is charged there (v1; on v2
+// clone3 put us there). Writing "0" moves this one thread, which is the whole
+// process here, without the kernel's global lock that a write of our pid
+// from the parent takes.
+void join_cgroup(const ChildPlan& p) {
+    for (int fd : p.cgroup_join_fds) {
+        ssize_t n;
+        do n = write(fd, "0", 1); while (n < 0 && errno == EINTR);
+        if (n != 1) fail("join the container's cgroup");
+        close(fd);
+    }
+}
+
 // The parent plugs the network in while this process mounts the container's
 // filesystem (both take about as long); sysctls of its interfaces and the
 // program wait until it is there.
@@ -132,7 +145,7 @@ void join_namespaces(const ChildPlan& p) {
         if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail("bring loopback up");
         close(s);
     }
-    // Now that the parent has put us in our cgroup, that cgroup becomes our root.
+    // Now that we are in our cgroup, that cgroup becomes our root.
     if (unshare(CLONE_NEWCGROUP) < 0) fail("unshare cgroup namespace");
 }
 
@@ -341,6 +354,7 @@ void forward(int sig) {
     never_dumpable();
     reset_signals();
     wait_for_parent(plan);
+    join_cgroup(plan);
     if (setns(container_pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
                                    CLONE_NEWCGROUP) < 0)
         fail("enter the container's namespaces");
@@ -371,6 +385,7 @@ void forward(int sig) {
     never_dumpable();  // berth's init never execs: it stays so for its whole life
     reset_signals();
     wait_for_parent(plan);
+    join_cgroup(plan);
     join_namespaces(plan);
     mount_root(plan);
     mount_everything(plan);

@@ -45,6 +45,9 @@ struct ChildPlan {
     bool sync_twice = false;
     int parent_fds[2] = {-1, -1};  // the parent's ends of both pipes: closed first
     int error_fd = -1;  // write end, CLOEXEC: a ChildError on failure
+    // v1 cgroups: each hierarchy's `tasks` file; the child writes "0" to each
+    // to join its group itself (see cgroups::Group::join_fds) and closes them.
+    std::vector<int> cgroup_join_fds;
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: /dev/null
     bool tty = false;   // stdio is a pty slave: make it the controlling terminal
     int net_ns_fd = -1; // join this network namespace (-1: keep the one from clone)

@@ -458,9 +458,18 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
     int cg_fd = c.cgroup_->group->dir_fd();
+    std::vector<UniqueFd> join_fds;
     if (cg_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<uint64_t>(cg_fd);
+    } else {
+        try {
+            join_fds = c.cgroup_->group->join_fds();
+        } catch (...) {
+            c.cgroup_->group->destroy();
+            throw;
+        }
+        for (const auto& fd : join_fds) p.plan.cgroup_join_fds.push_back(fd.get());
     }
     long r = syscall(SYS_clone3, &args, sizeof args);
     if (r == 0) child_main(p.plan);
@@ -475,6 +484,7 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     err_w.reset();
     pty_slave.reset();
     p.child_fds.clear();
+    join_fds.clear();
 
     // Release the child in two steps when there is a hook: it mounts its
     // filesystem while the hook (the network) runs here, and goes on to its
@@ -482,7 +492,6 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     // early is reported through the error pipe, not by SIGPIPE.
     char go = 1;
     try {
-        if (cg_fd < 0) c.cgroup_->group->attach(c.pid_);
         if (::send(sync_w.get(), &go, 1, MSG_NOSIGNAL) != 1) throw Error::sys(errno, "container " + spec.id + ": release the child");
         if (hooks.before_continue) {
             hooks.before_continue(c.pid_);
@@ -669,19 +678,22 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
     args.flags = CLONE_PIDFD;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
+    // Born in the container's cgroup (v2), or joining it by itself (v1): see cgroups::Group::attach.
+    std::vector<UniqueFd> join_fds;
+    if (group && group->dir_fd() >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(group->dir_fd());
+    } else if (group) {
+        join_fds = group->join_fds();
+        for (const auto& fd : join_fds) p.plan.cgroup_join_fds.push_back(fd.get());
+    }
     long r = syscall(SYS_clone3, &args, sizeof args);
     if (r == 0) exec_child_main(p.plan, container_pidfd);
     if (r < 0) throw Error::sys(errno, "clone3");
     ExecProcess proc = ExecProcess::adopt(static_cast<pid_t>(r), UniqueFd(pidfd));
     sync_r.reset();
     err_w.reset();
-    try {
-        if (group) group->attach(proc.pid());
-    } catch (...) {
-        sync_w.reset();
-        proc.wait();
-        throw;
-    }
+    join_fds.clear();
     char go = 1;
     if (::write(sync_w.get(), &go, 1) != 1) {
         proc.kill(SIGKILL);

@@ -269,7 +269,7 @@ TEST_CASE("exec runs a process inside a running container") {
         REQUIRE(pipe2(p, O_CLOEXEC) == 0);
         ExecSpec es;
         es.argv = {"sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; "
-                               "ls /proc | grep -c '^[0-9]'; exit 6"};
+                               "ls /proc | grep -c '^[0-9]'; grep -v ':/$' /proc/self/cgroup; exit 6"};
         es.env = {"PATH=/bin"};
         ExecProcess e = c.exec(es, Stdio{-1, p[1], p[1]});
         close(p[1]);
@@ -281,7 +281,8 @@ TEST_CASE("exec runs a process inside a running container") {
         CHECK(e.wait().code == 6);
         char caps[32];
         snprintf(caps, sizeof caps, "%016llx", static_cast<unsigned long long>(default_capabilities()));
-        // sleep (PID 1), the joining process, sh, ls: the container's own pid namespace.
+        // sleep (PID 1), the joining process, sh, ls: the container's own pid namespace. In every
+        // hierarchy it is where PID 1 is, the root of the container's cgroup namespace.
         CHECK(out == "execd\nsleep 30 \nCapEff:\t" + std::string(caps) + "\n4\n");
         es.argv = {"/missing"};
         CHECK_THROWS_WITH_AS(c.exec(es, Stdio{}), "exec /missing: No such file or directory", berth::Error);
