@@ -217,21 +217,7 @@ check_no_leaks compat-rundeps-
 
 # --- TestComposeRunNotRequiredDeps (testdata/TestComposeRunNotRequiredDeps) --------
 mkdir -p "$work/notreq"
-cat > "$work/notreq/compose.yaml" <<'YAML'
-services:
-  foo:
-    image: it/busybox
-    command: echo "foo"
-    depends_on:
-      bar:
-        required: false
-        condition: service_healthy
-  bar:
-    image: it/busybox
-    init: true
-    command: sleep infinity
-    profiles: [not-required]
-YAML
+cp "$here/fixtures/deps-not-required/compose.yaml" "$work/notreq/"
 c="$BERTH -f $work/notreq/compose.yaml -p compat-notreq"
 contains "TestComposeRunNotRequiredDeps: runs foo" "foo" "$($c run --rm -T foo 2>&1)"
 case "$($c ps -a 2>&1)" in *bar*) fail "TestComposeRunNotRequiredDeps: bar created" ;; *) ok "TestComposeRunNotRequiredDeps: bar not created" ;; esac

@@ -242,21 +242,7 @@ $c down >/dev/null 2>&1
 check_no_leaks compat-depexit-
 d="$work/notreq"
 mkdir -p "$d"
-cat > "$d/compose.yaml" <<'YAML'
-services:
-  foo:
-    image: it/busybox
-    command: echo "foo"
-    depends_on:
-      bar:
-        required: false
-        condition: service_healthy
-  bar:
-    image: it/busybox
-    init: true
-    command: sleep infinity
-    profiles: [not-required]
-YAML
+cp "$here/fixtures/deps-not-required/compose.yaml" "$d/"
 c="$BERTH -f $d/compose.yaml -p compat-notreq --profile not-required"
 out=$($c up -d 2>&1); check "TestUpWithDependencyNotRequired: up -d succeeds" 0 $?
 contains "… foo started" "compat-notreq-foo-1" "$out"
