@@ -51,13 +51,18 @@ struct TempDir {
 };
 
 struct Entry {
+    // Positional, the fields after `type` optional: {"bin/link", AE_IFLNK, "", "hello"}.
+    Entry(std::string n, mode_t t = AE_IFREG, std::string d = "", std::string l = "", std::string h = "",
+          unsigned major = 0, unsigned minor = 0, int u = 0)
+        : name(std::move(n)), type(t), data(std::move(d)), link(std::move(l)), hardlink(std::move(h)),
+          rdev_major(major), rdev_minor(minor), uid(u) {}
     std::string name;
-    mode_t type = AE_IFREG;
+    mode_t type;
     std::string data;
     std::string link;  // symlink target
     std::string hardlink;
-    unsigned rdev_major = 0, rdev_minor = 0;
-    int uid = 0;
+    unsigned rdev_major, rdev_minor;
+    int uid;
 };
 
 void write_tar(const std::string& path, const std::vector<Entry>& entries, bool gzip = false) {

@@ -85,7 +85,9 @@ TEST_CASE("mounts: binds as given, named volumes by name until prepared, tmpfs")
     compose::Volume v;
     v.name = "shop_data";
     f.p.volumes["data"] = v;
-    f.svc().volumes = {{"bind", "/nonexistent/src", "/src"}, {"volume", "data", "/data"}, {"tmpfs", "", "/tmp"}};
+    f.svc().volumes = {{.type = "bind", .source = "/nonexistent/src", .target = "/src"},
+                        {.type = "volume", .source = "data", .target = "/data"},
+                        {.type = "tmpfs", .target = "/tmp"}};
     f.svc().volumes[0].read_only = true;
     f.svc().volumes[2].tmpfs_size = 1 << 20;
     f.svc().tmpfs = {"/run:size=1m"};

@@ -233,9 +233,9 @@ TEST_CASE("read_only root, tmpfs and bind mounts, sysctls, environment") {
                                         "echo r 2>/dev/null > /ro/r && echo ro-writable; "
                                         "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; echo $GREETING"});
     s.read_only = true;
-    s.mounts.push_back({MountSpec::Type::Tmpfs, "", "/scratch", false, "", 1 << 20, std::nullopt});
-    s.mounts.push_back({MountSpec::Type::Bind, host_dir, "/data", false, "", std::nullopt, std::nullopt});
-    s.mounts.push_back({MountSpec::Type::Bind, host_dir, "/ro", true, "", std::nullopt, std::nullopt});
+    s.mounts.push_back({.type = MountSpec::Type::Tmpfs, .target = "/scratch", .size = 1 << 20});
+    s.mounts.push_back({.type = MountSpec::Type::Bind, .source = host_dir, .target = "/data"});
+    s.mounts.push_back({.type = MountSpec::Type::Bind, .source = host_dir, .target = "/ro", .read_only = true});
     s.sysctls["net.ipv4.ip_unprivileged_port_start"] = "80";
     s.env.push_back("GREETING=hi there");
     auto r = run(s);
