@@ -2,6 +2,7 @@
 #include "build/builder.h"
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "base/files.h"
 #include "base/sha256.h"
 #include "build/builder_internal.h"
@@ -236,6 +237,8 @@ BuildResult build_image(const BuildRequest& req) {
         df = load_dockerfile(path, name);
     }
     images::Store store(req.state_root);
+    // Each step's layer is stored before the image names it: no prune until then (images/prune.cc).
+    UniqueFd ingest(store.hold_ingest());
     detail::Bases bases(store, req);
     BuildOptions opt;
     opt.build_args = req.build_args;

@@ -29,17 +29,24 @@ std::string human_size(int64_t b) {
 
 namespace {
 
-// The normalized names of the images any container of any project uses.
-std::set<std::string> images_in_use() {
-    std::set<std::string> out;
+// What the containers of every project use: the normalized names of their images, and
+// the layers the running ones' root filesystems stack (an image's name may have moved on
+// to another image since the container started: its old layers are still in use).
+struct InUse {
+    std::set<std::string> names, layers;
+};
+InUse images_in_use() {
+    InUse out;
     std::string rt = state::runtime_dir();
     for (const auto& p : state::list_projects(rt))
         for (const auto& st : {state::ProjectState(rt, p), state::one_off_state(rt, p)})
             for (const auto& c : st.read_all()) {
                 try {
-                    out.insert(images::normalize_name(c.image));
+                    out.names.insert(images::normalize_name(c.image));
                 } catch (const Error&) {
                 }
+                if (c.pid > 0 && state::process_alive(c.pid, c.pid_start_time))
+                    out.layers.merge(images::layers_mounted_by(c.pid));
             }
     return out;
 }
@@ -74,7 +81,8 @@ void add_save_prune(Cli& cli, CLI::App* image) {
                 if (answer != "y" && answer != "Y" && answer != "yes") return 0;
             }
             images::Store store(state::state_root());
-            auto rep = store.prune(*all, *all ? images_in_use() : std::set<std::string>{});
+            InUse used = images_in_use();
+            auto rep = store.prune(*all, used.names, used.layers);
             if (!rep.untagged.empty() || !rep.deleted.empty()) std::printf("Deleted Images:\n");
             for (const auto& n : rep.untagged) std::printf("untagged: %s\n", n.c_str());
             for (const auto& d : rep.deleted) std::printf("deleted: %s\n", d.c_str());

@@ -10,6 +10,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -27,16 +30,49 @@ int64_t tree_size(const fs::path& p) {
     return n;
 }
 
+bool is_hex64(std::string_view s) {
+    return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace
+
+std::set<std::string> layers_mounted_by(int pid) {
+    std::set<std::string> out;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/mountinfo");
+    std::string line;
+    while (std::getline(f, line)) {  // "… - TYPE SOURCE SUPER_OPTIONS"
+        auto dash = line.find(" - ");
+        if (dash == std::string::npos) continue;
+        std::istringstream rest(line.substr(dash + 3));
+        std::string type, source, opts;
+        rest >> type >> source >> opts;
+        if (type != "overlay") continue;
+        for (size_t at = 0; at < opts.size();) {
+            size_t end = std::min(opts.find(',', at), opts.size());
+            std::string_view opt(opts.data() + at, end - at);
+            at = end + 1;
+            if (opt.rfind("lowerdir=", 0) != 0) continue;
+            opt.remove_prefix(9);
+            for (size_t p = 0; p <= opt.size();) {  // DIR:DIR:…; a layer dir is named by its hex
+                size_t q = std::min(opt.find(':', p), opt.size());
+                std::string_view dir = opt.substr(p, q - p);
+                p = q + 1;
+                if (auto slash = dir.rfind('/'); slash != std::string_view::npos && is_hex64(dir.substr(slash + 1)))
+                    out.emplace(dir.substr(slash + 1));
+            }
+        }
+    }
+    return out;
+}
 
 int Store::hold_ingest(bool exclusive) const {
     return detail::FileLock(images_ + "/ingest.lock", exclusive ? LOCK_EX : LOCK_SH).release();
 }
 
-PruneReport Store::prune(bool all, const std::set<std::string>& in_use) {
+PruneReport Store::prune(bool all, const std::set<std::string>& in_use, const std::set<std::string>& mounted) {
     UniqueFd ingest(hold_ingest(true));
     PruneReport rep;
-    std::set<std::string> keep_blobs, keep_layers;
+    std::set<std::string> keep_blobs, keep_layers = mounted;  // a running container's root filesystem
     {
         detail::IndexLock lock(images_);
         json index = read_index();

@@ -62,6 +62,11 @@ struct PruneReport {
     int64_t reclaimed = 0;              // bytes of blobs and extracted layers removed
 };
 
+// The store's extracted layers (the hex of their diff_id) that the overlay mounts of process
+// `pid` stack, read from /proc/PID/mountinfo: a running container's root filesystem keeps
+// using the layers of the image it started from after its name moved on to another image.
+std::set<std::string> layers_mounted_by(int pid);
+
 class Store {
 public:
     explicit Store(std::string root);  // the state root ($BERTH_ROOT)
@@ -75,8 +80,9 @@ public:
     void save(const std::vector<std::string>& names, const std::string& out) const;
     std::vector<ImageRecord> list() const;
     // `docker image prune` (images/prune.cc): blobs and layers no name reaches; with all,
-    // also every image whose normalized name is not in in_use.
-    PruneReport prune(bool all, const std::set<std::string>& in_use);
+    // also every image whose normalized name is not in in_use. Layers in `mounted` (the hex
+    // of their diff_id, as layers_mounted_by() finds them) stay whatever names reach them.
+    PruneReport prune(bool all, const std::set<std::string>& in_use, const std::set<std::string>& mounted = {});
     // An flock'd fd on the ingest lock: pulls and loads hold it shared while they store
     // blobs not yet named, prune exclusively. Close it to unlock.
     int hold_ingest(bool exclusive = false) const;

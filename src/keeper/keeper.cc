@@ -120,10 +120,15 @@ bool Keeper::step(int timeout_ms) {
                 gone[i] = true;
                 continue;
             }
-            on_message(i, *m);
+            try {
+                on_message(i, *m);
+            } catch (const std::exception& ex) {  // one client's bad message must not end the keeper
+                std::fprintf(stderr, "keeper: message \"%s\": %s\n", m->kind().c_str(), ex.what());
+                clients_[i].failed = true;
+            }
         }
     for (size_t i = nclients; i-- > 0;) {
-        if (!gone[i]) continue;
+        if (!gone[i] && !clients_[i].failed) continue;
         if (static_cast<int>(i) == attached_) {
             attached_ = -1;  // the supervisor is gone: draining starts (unless it said BYE)
             if (clients_[i].bye) ended_cleanly_ = true;
@@ -136,6 +141,19 @@ bool Keeper::step(int timeout_ms) {
     return !should_end();
 }
 
+// A message to a client; one that cannot take it (gone, or reading nothing
+// for kSendWaitMs) is dropped at the end of the round, its socket closed.
+void Keeper::tell(size_t client, const std::vector<std::string>& fields, const std::vector<int>& fds) {
+    Client& c = clients_[client];
+    if (c.failed) return;
+    try {
+        if (send_message(c.sock.get(), fields, fds)) return;
+    } catch (const std::exception& ex) {
+        std::fprintf(stderr, "keeper: %s\n", ex.what());
+    }
+    c.failed = true;
+}
+
 void Keeper::accept_clients() {
     for (;;) {
         int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -145,7 +163,6 @@ void Keeper::accept_clients() {
 }
 
 void Keeper::on_message(size_t client, Message& m) {
-    int sock = clients_[client].sock.get();
     const std::string& kind = m.kind();
     if (kind == "hello") return hello(client);
     if (kind == "add") return add(m);
@@ -164,7 +181,7 @@ void Keeper::on_message(size_t client, Message& m) {
     }
     if (kind == "spawn") {
         pid_t pid = spawn(m);
-        send_message(sock, {"spawned", std::to_string(pid)});
+        tell(client, {"spawned", std::to_string(pid)});
         return;
     }
     if (kind == "quit") {
@@ -179,7 +196,6 @@ void Keeper::on_message(size_t client, Message& m) {
 void Keeper::hello(size_t client) {
     stop_draining();
     for (auto& e : entries_) e->drain = false;
-    int sock = clients_[client].sock.get();
     for (const auto& e : entries_) {
         std::vector<int> fds;
         std::string mask;
@@ -192,9 +208,10 @@ void Keeper::hello(size_t client) {
             f.push_back(std::to_string(e->exit->code));
             f.push_back(std::to_string(e->exit->signal));
         }
-        if (!send_message(sock, f, fds)) return;
+        tell(client, f, fds);
     }
-    if (!send_message(sock, {"end"})) return;
+    tell(client, {"end"});
+    if (clients_[client].failed) return;
     attached_ = static_cast<int>(client);
 }
 
@@ -225,8 +242,8 @@ void Keeper::reap() {
             if (e->pid != si.si_pid || e->exit) continue;
             e->exit = x;
             if (attached_ >= 0)
-                send_message(clients_[static_cast<size_t>(attached_)].sock.get(),
-                             {"exit", std::to_string(x.pid), std::to_string(x.code), std::to_string(x.signal)});
+                tell(static_cast<size_t>(attached_),
+                     {"exit", std::to_string(x.pid), std::to_string(x.code), std::to_string(x.signal)});
         }
     }
 }

@@ -92,9 +92,11 @@ private:
     struct Client {
         UniqueFd sock;
         bool bye = false;
+        bool failed = false;  // a send to it failed (gone, or reads nothing): dropped in this round
     };
 
     void accept_clients();
+    void tell(size_t client, const std::vector<std::string>& fields, const std::vector<int>& fds = {});
     void on_message(size_t client, Message& m);
     void hello(size_t client);
     void add(Message& m);

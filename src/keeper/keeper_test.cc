@@ -8,6 +8,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <poll.h>
+#include <set>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -173,6 +175,79 @@ TEST_CASE("keeper: reports an exit at once to an attached supervisor; QUIT ends 
     CHECK(x->pid == child);
     CHECK(x->signal == SIGKILL);
     CHECK(x->code == 128 + SIGKILL);
+    c->quit();
+    CHECK(eventually([&] { return loop.ended.load(); }));
+}
+
+// The supervisor's end of the keeper socket is non-blocking (its loop polls
+// it): a burst of messages the keeper is slow to read must wait for room, not
+// throw EAGAIN (out of a libuv callback: the supervisor's end).
+TEST_CASE("wire: a full non-blocking socket waits for a reader that comes late") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    constexpr int kMessages = 2000;  // far more than the socket holds (~300 of these)
+    std::atomic<int> got{0};
+    std::thread reader([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        while (got < kMessages) {
+            pollfd p{b.get(), POLLIN, 0};
+            if (::poll(&p, 1, 5000) != 1) break;
+            bool would_block = false;
+            if (recv_message(b.get(), &would_block)) ++got;
+            else if (!would_block) break;
+        }
+    });
+    bool all_sent = true;
+    try {
+        for (int i = 0; i < kMessages && all_sent; ++i) all_sent = send_message(a.get(), {"del", "web-" + std::to_string(i)});
+    } catch (const std::exception& e) {
+        all_sent = false;
+        MESSAGE(e.what());
+    }
+    reader.join();
+    CHECK(all_sent);
+    CHECK(got == kMessages);
+}
+
+// Many of the containers it reaps exit while the attached supervisor reads
+// nothing for a while: every exit reaches it, and the keeper goes on (a full
+// socket used to throw out of the keeper's loop and end the keeper).
+TEST_CASE("keeper: a burst of exits to a supervisor that reads late all arrive") {
+    TempDir d;
+    Keeper k(d.path);
+    Running loop(k);
+    auto c = Client::connect(d.path);
+    REQUIRE(c);
+    c->hello();
+    constexpr size_t kChildren = 800;
+    Pipe gate = make_pipe();
+    std::set<pid_t> kids;
+    for (size_t i = 0; i < kChildren; ++i) {
+        pid_t p = ::fork();
+        REQUIRE(p >= 0);
+        if (p == 0) {
+            ::close(gate.write.get());
+            char ch;
+            (void)::read(gate.read.get(), &ch, 1);
+            _exit(0);
+        }
+        kids.insert(p);
+        c->add("c-" + std::to_string(i), p, "", {}, -1, -1);
+    }
+    REQUIRE(eventually([&] { return k.held() == kChildren; }));
+    gate.write.reset();  // all exit at once; the supervisor is busy elsewhere
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::set<pid_t> seen;
+    while (seen.size() < kChildren) {
+        pollfd p{c->fd(), POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) break;
+        auto x = c->read_exit();
+        if (c->gone()) break;
+        if (x && kids.count(x->pid)) seen.insert(x->pid);
+    }
+    CHECK(seen.size() == kChildren);
+    CHECK_FALSE(loop.ended.load());
     c->quit();
     CHECK(eventually([&] { return loop.ended.load(); }));
 }

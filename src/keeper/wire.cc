@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -50,6 +51,13 @@ bool send_message(int sock, const std::vector<std::string>& fields, const std::v
         if (::sendmsg(sock, &m, MSG_NOSIGNAL) >= 0) return true;
         if (errno == EINTR) continue;
         if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return false;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {  // a non-blocking socket, full: wait for room
+            pollfd p{sock, POLLOUT, 0};
+            int r = ::poll(&p, 1, kSendWaitMs);
+            if (r > 0 || (r < 0 && errno == EINTR)) continue;
+            if (r == 0) return false;  // the peer reads nothing: taken as gone
+            throw Error::sys(errno, "wait on the keeper socket");
+        }
         throw Error::sys(errno, "send to the keeper socket");
     }
 }

@@ -22,7 +22,13 @@ struct Message {
     const std::string& at(size_t i) const;  // "" past the end
 };
 
-// Sends one message; false when the peer is gone. Throws berth::Error otherwise.
+// How long a send on a non-blocking socket (the keeper's clients, the
+// supervisor's end once its loop polls it) waits for room when the peer reads
+// nothing, before that peer is taken as gone.
+constexpr int kSendWaitMs = 5000;
+
+// Sends one message; false when the peer is gone (or read nothing for
+// kSendWaitMs while the socket was full). Throws berth::Error otherwise.
 bool send_message(int sock, const std::vector<std::string>& fields, const std::vector<int>& fds = {});
 // Receives one message; nullopt when the peer is gone (or, on a non-blocking
 // socket, when nothing is there: `would_block` then says so).

@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -32,6 +33,22 @@ std::string message_of(archive* a) {
 }
 
 using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
+
+// One file's bytes into the tar being written: a file that cannot be read, or
+// a stream that cannot be written (the other side gone), is an error, not a
+// file silently left short (the tar would pad it with zeros).
+void copy_data(const std::string& source, archive* out) {
+    UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) throw Error::sys(errno, "open " + source);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(in.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error::sys(errno, "read " + source);
+        if (n == 0) return;
+        if (archive_write_data(out, buf, static_cast<size_t>(n)) < 0) throw Error(message_of(out));
+    }
+}
 
 // Writes `src` (a file or a tree; symlinks kept as links) to `fd` as tar,
 // every name starting with the last component of `src`.
@@ -71,17 +88,14 @@ void write_tar(const std::string& src, int fd) {
             throw Error(msg);
         }
         if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
-            int in = ::open(archive_entry_sourcepath(e), O_RDONLY | O_CLOEXEC);
-            if (in >= 0) {
-                char buf[65536];
-                ssize_t n;
-                while ((n = ::read(in, buf, sizeof buf)) > 0) archive_write_data(out.get(), buf, static_cast<size_t>(n));
-                ::close(in);
-            }
+            std::string source = archive_entry_sourcepath(e);
+            archive_entry_free(e);
+            copy_data(source, out.get());
+            continue;
         }
         archive_entry_free(e);
     }
-    archive_write_close(out.get());
+    if (archive_write_close(out.get()) != ARCHIVE_OK) throw Error(message_of(out.get()));
 }
 
 // Reads tar from `fd` and writes it at `dest` (absolute): into it when it is a
@@ -100,22 +114,31 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
     if (::chdir("/") < 0) throw Error::sys(errno, "chdir /");
     std::string target = dest.substr(1);  // relative to "/": absolute names are refused on purpose
     archive_entry* e;
-    while (archive_read_next_header(in.get(), &e) == ARCHIVE_OK) {
+    for (;;) {
+        int r = archive_read_next_header(in.get(), &e);
+        if (r == ARCHIVE_EOF) break;
+        if (r < ARCHIVE_WARN) throw Error("the copied files' stream: " + message_of(in.get()));
         std::string p = archive_entry_pathname(e);
         std::string top = p.substr(0, p.find('/'));
         std::string rest = p.substr(top.size());
         std::string name = into ? (target.empty() ? p : target + "/" + p) : target + rest;
         archive_entry_set_pathname(e, name.c_str());
-        if (archive_write_header(disk.get(), e) < ARCHIVE_WARN)
-            throw Error(std::string("cannot write ") + "/" + name + ": " + message_of(disk.get()));
+        auto cannot_write = [&] { return Error("cannot write /" + name + ": " + message_of(disk.get())); };
+        if (archive_write_header(disk.get(), e) < ARCHIVE_WARN) throw cannot_write();
         const void* buf;
         size_t size;
         la_int64_t off;
-        while (archive_read_data_block(in.get(), &buf, &size, &off) == ARCHIVE_OK)
-            archive_write_data_block(disk.get(), buf, size, off);
-        archive_write_finish_entry(disk.get());
+        // A failed write (a full disk) fails the copy: no truncated file reported as copied.
+        // (libarchive says ARCHIVE_WARN when write(2) fails.)
+        for (;;) {
+            r = archive_read_data_block(in.get(), &buf, &size, &off);
+            if (r == ARCHIVE_EOF) break;
+            if (r < ARCHIVE_WARN) throw Error("the copied files' stream: " + message_of(in.get()));
+            if (archive_write_data_block(disk.get(), buf, size, off) != ARCHIVE_OK) throw cannot_write();
+        }
+        if (archive_write_finish_entry(disk.get()) < ARCHIVE_WARN) throw cannot_write();
     }
-    archive_write_close(disk.get());
+    if (archive_write_close(disk.get()) < ARCHIVE_WARN) throw Error("cannot write " + dest + ": " + message_of(disk.get()));
 }
 
 // A worker that joined the mount namespace of `pid` and runs `fn` there. Its
@@ -137,6 +160,7 @@ public:
             err.read.reset();
             ::close(parents_end);
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != parent) ::_exit(1);  // (already gone)
+            ::signal(SIGPIPE, SIG_DFL);  // the parent gave up reading: its error is the one to report
             try {
                 if (::setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
                 fn();
@@ -161,6 +185,14 @@ public:
         if (!msg.empty()) throw Error(msg);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("the copy inside the container failed");
     }
+    // This side failed (its end of the data pipe closed by now, so the worker
+    // cannot block on it): waits for the worker and throws its message when
+    // it has one (the first failure, e.g. a missing source), else returns.
+    void finish_after_failure() {
+        std::string msg = read_all(err_.get(), 4096);
+        wait();
+        if (!msg.empty()) throw Error(msg);
+    }
 
 private:
     int wait() {
@@ -174,6 +206,35 @@ private:
     UniqueFd err_;
 };
 
+// Blocks SIGPIPE in this thread while it lives, so a write to a pipe whose
+// reader is gone fails with EPIPE instead of killing berth; a SIGPIPE raised
+// meanwhile is discarded on the way out.
+class NoSigpipe {
+public:
+    NoSigpipe() {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        ::pthread_sigmask(SIG_BLOCK, &s, &old_);
+    }
+    ~NoSigpipe() {
+        if (!sigismember(&old_, SIGPIPE)) {
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGPIPE);
+            timespec zero{};
+            while (::sigtimedwait(&s, nullptr, &zero) == SIGPIPE) {
+            }
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    NoSigpipe(const NoSigpipe&) = delete;
+    NoSigpipe& operator=(const NoSigpipe&) = delete;
+
+private:
+    sigset_t old_{};
+};
+
 }  // namespace
 
 void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
@@ -181,7 +242,13 @@ void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
     int wfd = p.write.get();
     Worker w(pid, p.read.get(), [&] { write_tar(src, wfd); });
     p.write.reset();
-    read_tar(p.read.get(), dest, true);
+    try {
+        read_tar(p.read.get(), dest, true);
+    } catch (...) {
+        p.read.reset();  // else a worker with more to write blocks on the full pipe while we wait for it
+        w.finish_after_failure();
+        throw;
+    }
     p.read.reset();
     w.finish();
 }
@@ -193,6 +260,7 @@ void copy_into(pid_t pid, const std::string& src, const std::string& dest, bool 
     Worker w(pid, p.write.get(), [&] { read_tar(rfd, dest, keep_owner); });
     p.read.reset();
     try {
+        NoSigpipe guard;  // the worker failing first closes the pipe: EPIPE here, then its error below
         write_tar(src, p.write.get());
     } catch (...) {
         p.write.reset();

@@ -57,7 +57,15 @@ Unit* Supervisor::Impl::adopt(const state::ContainerRecord& r, keeper::Held& h) 
     u.rec = r;
     NetworkSetup net;
     runtime::ContainerSpec spec = make_container_spec(project, *u.svc, u.image, u.name(), root, {}, net);
-    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, r.pid, 0)));  // empty once the keeper reaped it
+    // A pidfd only for the container itself: one that exited while no supervisor
+    // ran was reaped by the keeper, and its pid may belong to another process by
+    // now (a stop or recreate would signal that one). The start time, read once
+    // the pidfd pins whoever has the pid, says whether it is still the container.
+    UniqueFd pidfd;
+    if (!h.exit) {
+        pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, r.pid, 0)));
+        if (pidfd && !state::process_alive(r.pid, r.pid_start_time)) pidfd.reset();
+    }
     u.inst.container.emplace(runtime::Container::adopt(spec, r.pid, std::move(pidfd)));
     if (u.brief.log.writes()) {
         logs::LogOptions lo;
