@@ -85,9 +85,15 @@ TEST_CASE("mounts: binds as given, named volumes by name until prepared, tmpfs")
     compose::Volume v;
     v.name = "shop_data";
     f.p.volumes["data"] = v;
-    f.svc().volumes = {{.type = "bind", .source = "/nonexistent/src", .target = "/src"},
-                        {.type = "volume", .source = "data", .target = "/data"},
-                        {.type = "tmpfs", .target = "/tmp"}};
+    auto mount = [](std::string type, std::string source, std::string target) {
+        compose::Mount m;
+        m.type = std::move(type);
+        m.source = std::move(source);
+        m.target = std::move(target);
+        return m;
+    };
+    f.svc().volumes = {mount("bind", "/nonexistent/src", "/src"), mount("volume", "data", "/data"),
+                       mount("tmpfs", "", "/tmp")};
     f.svc().volumes[0].read_only = true;
     f.svc().volumes[2].tmpfs_size = 1 << 20;
     f.svc().tmpfs = {"/run:size=1m"};

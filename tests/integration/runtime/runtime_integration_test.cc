@@ -233,9 +233,18 @@ TEST_CASE("read_only root, tmpfs and bind mounts, sysctls, environment") {
                                         "echo r 2>/dev/null > /ro/r && echo ro-writable; "
                                         "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; echo $GREETING"});
     s.read_only = true;
-    s.mounts.push_back({.type = MountSpec::Type::Tmpfs, .target = "/scratch", .size = 1 << 20});
-    s.mounts.push_back({.type = MountSpec::Type::Bind, .source = host_dir, .target = "/data"});
-    s.mounts.push_back({.type = MountSpec::Type::Bind, .source = host_dir, .target = "/ro", .read_only = true});
+    auto mount = [](MountSpec::Type type, std::string source, std::string target, bool read_only = false) {
+        MountSpec m;
+        m.type = type;
+        m.source = std::move(source);
+        m.target = std::move(target);
+        m.read_only = read_only;
+        return m;
+    };
+    s.mounts.push_back(mount(MountSpec::Type::Tmpfs, "", "/scratch"));
+    s.mounts.back().size = 1 << 20;
+    s.mounts.push_back(mount(MountSpec::Type::Bind, host_dir, "/data"));
+    s.mounts.push_back(mount(MountSpec::Type::Bind, host_dir, "/ro", true));
     s.sysctls["net.ipv4.ip_unprivileged_port_start"] = "80";
     s.env.push_back("GREETING=hi there");
     auto r = run(s);
