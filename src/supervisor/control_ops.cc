@@ -143,11 +143,10 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         if (differs) spdlog::info("{}: recreated: {}", u->name(), ch.reason);
         u->image = images_by_service.at(u->cp.service);
         u->brief = briefs.at(u->cp.service);
-        u->fresh = differs;
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
-        if (u->running()) u->on({Event::Restart, 0, grace(*u), true});
-        else u->on({Event::Wait});
+        if (u->running()) u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
+        else u->on({.kind = Event::Wait, .recreate = differs});
     }
     pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
@@ -167,9 +166,7 @@ void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::sh
     std::string errors;
     for (auto* u : targets)
         if (!u->running() && !u->restart_due()) {
-            u->rec.stopped_by_user = false;
-            u->backoff_ms = 100;
-            if (!u->on({Event::Go})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
+            if (!u->on({.kind = Event::Go, .by_user = true})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
         }
     if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
     else reply_names(peer, targets);

@@ -168,8 +168,8 @@ Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
     u->rec.state = "created";
     u->rec.created_at = logs::format_time(logs::now_ns());
     // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
-    u->fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
-    u->on({Event::Wait});
+    bool fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
+    u->on({.kind = Event::Wait, .recreate = fresh});
     u->save();
     units.push_back(std::move(u));
     return units.back().get();
@@ -420,8 +420,7 @@ int Supervisor::run() {
         }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
         spdlog::info("{}: recreated: {}", u->name(), ch.reason);
-        u->fresh = ch.action == plan::Action::Recreate;
-        u->on({Event::Restart, 0, s.grace(*u), true});
+        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate});
     }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });

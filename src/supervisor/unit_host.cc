@@ -77,11 +77,10 @@ void Supervisor::Impl::launch(Unit& u) {
             UniqueFd fd = plug_networks(*nets, u.name(), pid, addrs);
             dns->serve(u.name(), fd.get(), u.svc->dns);
         };
-    if (u.fresh && fs::exists(spec.state_dir)) {
+    if (u.disk() == Disk::New && fs::exists(spec.state_dir)) {
         fs::remove_all(spec.state_dir);  // configuration changed: a new container
         u.inst.log.reset();
     }
-    u.fresh = false;
     rec.config_hash = u.brief.config_hash;
     rec.config_keys = u.brief.config_keys;
     Pipe out = make_pipe(O_CLOEXEC), err = make_pipe(O_CLOEXEC);
