@@ -223,9 +223,7 @@ int OneOff::run_attached() {
 // the container runs, or the start's error.
 void OneOff::run_detached() {
     block_forwarded_signals();
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    UniqueFd rd(p[0]), wr(p[1]);
+    auto [rd, wr] = make_pipe(O_CLOEXEC);
     pid_t pid = fork();
     if (pid < 0) {
         forget();

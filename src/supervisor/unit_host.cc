@@ -16,20 +16,6 @@
 namespace fs = std::filesystem;
 
 namespace berth::supervisor {
-namespace {
-
-// A pipe whose ends close themselves.
-struct Pipe {
-    UniqueFd read, write;
-};
-Pipe make_pipe(int flags) {
-    int fds[2];
-    if (pipe2(fds, flags) < 0) throw Error::sys(errno, "pipe");
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-}  // namespace
-
 Addresses Supervisor::Impl::plan_network(Unit& u, NetworkSetup& net) {
     Addresses a;
     u.rec.networks.clear();  // a start that fails from here on leaves none recorded
