@@ -8,8 +8,8 @@
 #include "cli/project.h"
 #include "images/store.h"
 #include "runtime/container.h"
-#include "runtime/user.h"
 #include "state/state.h"
+#include "supervisor/container_spec.h"
 
 #include <cerrno>
 #include <csignal>
@@ -43,31 +43,19 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
 
     images::Store store(state::state_root());
     images::ResolvedImage image = store.resolve(compose::image_name(project, svc.name, svc));
-    runtime::ExecSpec es;
-    es.argv = o.command;
-    es.env = image.config.env;
-    for (const auto& [k, v] : svc.environment)
-        if (v) set_env(es.env, k + "=" + *v);
-    for (const auto& kv : o.env) {
-        if (kv.find('=') != std::string::npos) set_env(es.env, kv);
-        else if (const char* v = std::getenv(kv.c_str())) set_env(es.env, kv + "=" + v);
-    }
-    std::string user = !o.user.empty() ? o.user : !svc.user.empty() ? svc.user : image.config.user;
-    auto who = runtime::resolve_user_in_layers(user, svc.group_add, image.layer_dirs);
-    es.uid = who.uid;
-    es.gid = who.gid;
-    es.groups = who.groups;
-    es.cwd = !o.workdir.empty() ? o.workdir : !svc.working_dir.empty() ? svc.working_dir
-                                            : !image.config.working_dir.empty() ? image.config.working_dir : "/";
-    runtime::CapSet caps = (svc.privileged || o.privileged)
-                               ? runtime::bounding_capabilities()
-                               : runtime::apply_cap_changes(runtime::default_capabilities(), svc.cap_add, svc.cap_drop);
-    bool seccomp = !(svc.privileged || o.privileged);
-    bool nnp = false;
-    for (const auto& opt : svc.security_opt) {
-        if (opt.rfind("seccomp", 0) == 0 && opt.find("unconfined") != std::string::npos) seccomp = false;
-        if (opt.rfind("no-new-privileges", 0) == 0 && opt.find("false") == std::string::npos) nnp = true;
-    }
+    // The container's environment and user, as the one launch path gives them (supervisor/container_spec.h).
+    supervisor::RunOverrides who;
+    if (!o.user.empty()) who.user = o.user;
+    std::string user = supervisor::user_of(svc, image, who);
+    std::string cwd = !o.workdir.empty() ? o.workdir : !svc.working_dir.empty() ? svc.working_dir
+                                      : !image.config.working_dir.empty() ? image.config.working_dir : "/";
+    runtime::ExecSpec es = supervisor::exec_spec(svc, image, o.command, o.env, user, cwd);
+    bool privileged = svc.privileged || o.privileged;
+    runtime::CapSet caps = privileged ? runtime::bounding_capabilities()
+                                      : runtime::apply_cap_changes(runtime::default_capabilities(), svc.cap_add, svc.cap_drop);
+    supervisor::SecurityOpts sec = supervisor::security_opts(svc);
+    bool seccomp = sec.seccomp && !privileged;
+    bool nnp = sec.no_new_privileges;
     bool tty = !o.no_tty && !o.detach && isatty(0);
     if (tty) set_env(es.env, "TERM=xterm");
 

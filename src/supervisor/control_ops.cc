@@ -1,8 +1,7 @@
 // The control socket's operations, one function each: down, ping, events, up
 // (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
 #include "base/error.h"
-#include "compose/depends.h"
-#include "compose/loader.h"
+#include "compose/wire.h"
 #include "supervisor/impl.h"
 
 #include <spdlog/spdlog.h>
@@ -70,17 +69,11 @@ void Supervisor::Impl::op_down(const control::Json& req, const std::shared_ptr<c
 
 void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
     try {
-        compose::LoadOptions lo;
-        lo.files = req.value("files", std::vector<std::string>{});
-        lo.project_name = project.name;
-        lo.project_directory = req.value("project_directory", std::string());
-        lo.env_files = req.value("env_files", std::vector<std::string>{});
-        lo.profiles = req.value("profiles", std::vector<std::string>{});
-        lo.working_dir = req.value("working_dir", std::string());
-        lo.environment = req.value("environment", std::map<std::string, std::string>{});
-        compose::Project loaded = compose::load_project(lo);
+        // The CLI loaded the files (and enabled the services it names): the project comes whole.
+        compose::Project loaded = compose::from_wire(req.value("project", nlohmann::json()));
+        if (loaded.name != project.name)
+            throw Error("the project sent is " + loaded.name + ", this supervisor runs " + project.name);
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
-        compose::activate_services(loaded, req.value("services", std::vector<std::string>{}));
         apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
               req.value("force_recreate", false), req.value("no_deps", false), peer);
     } catch (const Error& e) {
