@@ -59,20 +59,9 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
     bool tty = !o.no_tty && !o.detach && isatty(0);
     if (tty) set_env(es.env, "TERM=xterm");
 
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-
+    runtime::block_forwarded_signals();
     UniqueFd master, slave;
-    if (tty) {
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        char name[128];
-        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0)
-            throw Error::sys(errno, "open a pseudo-terminal");
-        master.reset(m);
-        slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    }
+    if (tty) master = runtime::open_pty(slave);
     int null = o.detach ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
     runtime::Stdio stdio = o.detach ? runtime::Stdio{null, null, null} : runtime::Stdio{0, 1, 2};
     runtime::ExecProcess p = runtime::exec_in(rec->pid, rec->cgroup, caps, seccomp, nnp, es, stdio, slave.get());

@@ -50,14 +50,6 @@ std::vector<netns::PublishedPort> fixed_ports(const std::vector<plan::PublishedP
     return out;
 }
 
-// Signals are read from a signalfd: blocked before the child exists (it resets its own mask).
-void block_forwarded_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-}
-
 }  // namespace
 
 OneOff::OneOff(const compose::Project& project, compose::Service svc, const images::ResolvedImage& image,
@@ -200,7 +192,7 @@ void OneOff::ended() {
 }
 
 int OneOff::run_attached() {
-    block_forwarded_signals();
+    runtime::block_forwarded_signals();
     std::optional<runtime::Container> started_c;
     try {
         started_c.emplace(runtime::Container::start(spec_, runtime::Stdio{req_.stdin_open ? 0 : -1, 1, 2}, hooks()));
@@ -222,7 +214,7 @@ int OneOff::run_attached() {
 // A small monitor process owns the container: it reaps it and writes its end. It says "ok" on a pipe once
 // the container runs, or the start's error.
 void OneOff::run_detached() {
-    block_forwarded_signals();
+    runtime::block_forwarded_signals();
     auto [rd, wr] = make_pipe(O_CLOEXEC);
     pid_t pid = fork();
     if (pid < 0) {
