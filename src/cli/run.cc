@@ -6,11 +6,11 @@
 // waited for), stdio attached (a pty when stdin is a terminal), signals
 // forwarded, the container's exit code becomes berth's.
 #include "base/error.h"
-#include "base/fd.h"
 #include "cli/build.h"
 #include "cli/cli.h"
 #include "cli/project.h"
 #include "cli/pull.h"
+#include "cli/run_deps.h"
 #include "compose/depends.h"
 #include "compose/dotenv.h"
 #include "compose/short_syntax.h"
@@ -19,13 +19,9 @@
 #include "state/state.h"
 #include "supervisor/one_off.h"
 
-#include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <filesystem>
 #include <memory>
-#include <set>
-#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -43,76 +39,6 @@ struct RunOptions {
     bool no_deps = false, service_ports = false;
     std::vector<std::string> volumes, publish, env_files, cap_add, cap_drop;
 };
-
-// The dependencies' conditions (started, healthy, completed successfully), as
-// `up` waits for them before a dependent starts; a failed optional one warns.
-void wait_for_dependencies(const compose::Project& project, const compose::Service& svc) {
-    state::ProjectState ps(state::runtime_dir(), project.name);
-    std::set<std::string> warned;
-    auto since = std::chrono::steady_clock::now();
-    for (;;) {
-        // A running dependency still without a health status after a while has no healthcheck.
-        bool no_health_yet = std::chrono::steady_clock::now() - since > std::chrono::seconds(2);
-        bool all = true;
-        auto records = ps.read_all();
-        for (const auto& [dep, d] : svc.depends_on) {
-            if (!project.services.count(dep) || warned.count(dep)) continue;
-            bool ready = false;
-            std::string failure;
-            for (const auto& r : records) {
-                if (r.service != dep) continue;
-                bool alive = (r.state == "running" || r.state == "starting") && state::process_alive(r.pid, r.pid_start_time);
-                bool exited = !alive && r.state != "restarting" && r.state != "created" && r.state != "starting";
-                std::string code = std::to_string(r.exit_code.value_or(-1));
-                if (d.condition == "service_healthy") {
-                    if (alive && r.health == "healthy") ready = true;
-                    else if (alive && r.health.empty() && no_health_yet)
-                        failure = "dependency " + dep + " (" + r.name + ") has no healthcheck, so it can never be service_healthy";
-                    else if (r.health == "unhealthy") failure = "dependency " + dep + " (" + r.name + ") is unhealthy";
-                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code + " before it was healthy";
-                } else if (d.condition == "service_completed_successfully") {
-                    if (exited && r.exit_code == 0) ready = true;
-                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code;
-                } else if (alive || exited) {
-                    ready = true;
-                }
-            }
-            if (!failure.empty()) {
-                if (d.required) throw Error(failure, "`berth logs " + dep + "` shows its output");
-                std::fprintf(stderr, "warning: %s; it is not required: going on\n", failure.c_str());
-                warned.insert(dep);
-                continue;
-            }
-            all &= ready;
-        }
-        if (all) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-}
-
-// What SERVICE depends on, brought up as `up -d` would (status lines on
-// stderr, so the one-off's stdout stays its own), then waited for.
-void start_dependencies(const GlobalOptions& g, const compose::Project& project, const compose::Service& svc) {
-    std::vector<std::string> deps;
-    for (const auto& [dep, _] : svc.depends_on)
-        if (project.services.count(dep)) deps.push_back(dep);
-    if (deps.empty()) return;
-    std::fflush(stdout);
-    UniqueFd saved(::fcntl(1, F_DUPFD_CLOEXEC, 3));
-    ::dup2(2, 1);
-    auto restore = [&] {
-        std::fflush(stdout);
-        if (saved.get() >= 0) ::dup2(saved.get(), 1);
-    };
-    try {
-        up_services(g, deps);
-    } catch (...) {
-        restore();
-        throw;
-    }
-    restore();
-    wait_for_dependencies(project, svc);
-}
 
 // -v/--volume: more mounts, in the compose file's short syntax (a relative
 // source is the project directory's, as in the file).
@@ -172,7 +98,7 @@ int run_service(const GlobalOptions& g, const RunOptions& o) {
     if (it == project.services.end())
         throw Error("no such service: " + o.service, "services in " + project.name + ": see `berth config --services`");
     compose::Service svc = it->second;
-    if (!o.no_deps) start_dependencies(g, project, svc);
+    if (!o.no_deps) start_dependencies(g, project, svc);  // run_deps.cc
     add_run_mounts(project, svc, o);
     svc.cap_add.insert(svc.cap_add.end(), o.cap_add.begin(), o.cap_add.end());
     svc.cap_drop.insert(svc.cap_drop.end(), o.cap_drop.begin(), o.cap_drop.end());
