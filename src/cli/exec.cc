@@ -8,8 +8,8 @@
 #include "cli/project.h"
 #include "images/store.h"
 #include "runtime/container.h"
-#include "runtime/user.h"
 #include "state/state.h"
+#include "supervisor/container_spec.h"
 
 #include <cerrno>
 #include <csignal>
@@ -43,48 +43,25 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
 
     images::Store store(state::state_root());
     images::ResolvedImage image = store.resolve(compose::image_name(project, svc.name, svc));
-    runtime::ExecSpec es;
-    es.argv = o.command;
-    es.env = image.config.env;
-    for (const auto& [k, v] : svc.environment)
-        if (v) set_env(es.env, k + "=" + *v);
-    for (const auto& kv : o.env) {
-        if (kv.find('=') != std::string::npos) set_env(es.env, kv);
-        else if (const char* v = std::getenv(kv.c_str())) set_env(es.env, kv + "=" + v);
-    }
-    std::string user = !o.user.empty() ? o.user : !svc.user.empty() ? svc.user : image.config.user;
-    auto who = runtime::resolve_user_in_layers(user, svc.group_add, image.layer_dirs);
-    es.uid = who.uid;
-    es.gid = who.gid;
-    es.groups = who.groups;
-    es.cwd = !o.workdir.empty() ? o.workdir : !svc.working_dir.empty() ? svc.working_dir
-                                            : !image.config.working_dir.empty() ? image.config.working_dir : "/";
-    runtime::CapSet caps = (svc.privileged || o.privileged)
-                               ? runtime::bounding_capabilities()
-                               : runtime::apply_cap_changes(runtime::default_capabilities(), svc.cap_add, svc.cap_drop);
-    bool seccomp = !(svc.privileged || o.privileged);
-    bool nnp = false;
-    for (const auto& opt : svc.security_opt) {
-        if (opt.rfind("seccomp", 0) == 0 && opt.find("unconfined") != std::string::npos) seccomp = false;
-        if (opt.rfind("no-new-privileges", 0) == 0 && opt.find("false") == std::string::npos) nnp = true;
-    }
+    // The container's environment and user, as the one launch path gives them (supervisor/container_spec.h).
+    supervisor::RunOverrides who;
+    if (!o.user.empty()) who.user = o.user;
+    std::string user = supervisor::user_of(svc, image, who);
+    std::string cwd = !o.workdir.empty() ? o.workdir : !svc.working_dir.empty() ? svc.working_dir
+                                      : !image.config.working_dir.empty() ? image.config.working_dir : "/";
+    runtime::ExecSpec es = supervisor::exec_spec(svc, image, o.command, o.env, user, cwd);
+    bool privileged = svc.privileged || o.privileged;
+    runtime::CapSet caps = privileged ? runtime::bounding_capabilities()
+                                      : runtime::apply_cap_changes(runtime::default_capabilities(), svc.cap_add, svc.cap_drop);
+    supervisor::SecurityOpts sec = supervisor::security_opts(svc);
+    bool seccomp = sec.seccomp && !privileged;
+    bool nnp = sec.no_new_privileges;
     bool tty = !o.no_tty && !o.detach && isatty(0);
     if (tty) set_env(es.env, "TERM=xterm");
 
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-
+    runtime::block_forwarded_signals();
     UniqueFd master, slave;
-    if (tty) {
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        char name[128];
-        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0)
-            throw Error::sys(errno, "open a pseudo-terminal");
-        master.reset(m);
-        slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    }
+    if (tty) master = runtime::open_pty(slave);
     int null = o.detach ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
     runtime::Stdio stdio = o.detach ? runtime::Stdio{null, null, null} : runtime::Stdio{0, 1, 2};
     runtime::ExecProcess p = runtime::exec_in(rec->pid, rec->cgroup, caps, seccomp, nnp, es, stdio, slave.get());

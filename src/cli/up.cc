@@ -12,6 +12,7 @@
 #include "cli/ps_format.h"
 #include "cli/pull.h"
 #include "compose/depends.h"
+#include "compose/wire.h"
 #include "control/control.h"
 #include "keeper/client.h"
 #include "plan/brief.h"
@@ -39,7 +40,6 @@
 #include <thread>
 #include <unistd.h>
 
-extern char** environ;
 
 namespace berth::cli {
 namespace {
@@ -115,19 +115,9 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
                                     const state::ProjectState& ps) {
     auto client = control::Client::connect(ps.control_socket());
     if (!client) return std::nullopt;
-    std::map<std::string, std::string> env;
-    for (char** e = environ; e && *e; ++e) {
-        std::string kv(*e);
-        if (auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    char cwd[4096];
+    // The project as loaded here (files, .env, interpolation, profiles): the supervisor reads no compose file.
     nlohmann::json req = {{"op", "up"},
-                          {"files", project.compose_files},
-                          {"project_directory", project.working_dir},
-                          {"env_files", g.env_files},
-                          {"profiles", g.profiles},
-                          {"working_dir", getcwd(cwd, sizeof cwd) ? cwd : "/"},
-                          {"environment", env},
+                          {"project", compose::to_wire(project)},
                           {"services", f.services},
                           {"scale", to_options(f).scale},
                           {"force_recreate", f.force_recreate},

@@ -50,6 +50,14 @@ void activate_services(Project& p, const std::vector<std::string>& names) {
         for (const auto& [dep, d] : p.services.at(n).depends_on)
             if (d.required && p.disabled_services.count(dep)) todo.push_back(dep);
     }
+    // A service enabled here may be the first on the default network, which the loader made only for
+    // the services active then (as normalize's add_default_network names it).
+    for (const auto& [_, s] : p.services)
+        if (s.networks.count("default") && !p.networks.count("default")) {
+            Network n;
+            n.name = p.name + "_default";
+            p.networks["default"] = n;
+        }
 }
 
 }  // namespace berth::compose

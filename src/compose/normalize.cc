@@ -26,7 +26,8 @@ Project Normalizer::run(const Node& root) {
             if (e.key.rfind("x-", 0) == 0) continue;
             service_locs_[e.key] = e.key_loc;
             Service s = service(e.key, e.value, "services." + e.key, p);
-            bool active = s.profiles.empty() || profile_active(s.profiles);
+            bool active = ctx_.active_services ? ctx_.active_services->count(e.key) > 0
+                                               : s.profiles.empty() || profile_active(s.profiles);
             (active ? p.services : p.disabled_services)[e.key] = std::move(s);
         }
     }

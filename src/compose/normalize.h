@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct NormalizeContext {
     // An empty lookup asks for `format: raw` (the file as written). Unset: an
     // env_file entry is an error.
     std::function<std::optional<EnvList>(const std::string& path, const Lookup& lookup)> read_env_file;
+    // Set: exactly these services are active, whatever their profiles (a project sent over the wire,
+    // wire.h, whose sender decided it).
+    std::optional<std::set<std::string>> active_services;
 };
 
 Project normalize(const Node& root, const NormalizeContext& ctx);

@@ -201,3 +201,18 @@ TEST_CASE("activate_services: a named service of an inactive profile, and its re
     CHECK_FALSE(p.services.count("nosuch"));
     CHECK(p.services.count("regular"));
 }
+
+// branch arch (issue 12): `run`/`up` of a profile's service that is the only one on the default network.
+TEST_CASE("activate_services makes the default network for the first service on it") {
+    Project p;
+    p.name = "demo";
+    Service s;
+    s.name = "c";
+    s.image = "busybox";
+    s.profiles = {"test"};
+    s.networks["default"] = {};
+    p.disabled_services["c"] = s;
+    activate_services(p, {"c"});
+    REQUIRE(p.networks.count("default"));
+    CHECK(p.networks.at("default").name == "demo_default");
+}

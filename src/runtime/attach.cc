@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "runtime/container_internal.h"
 
 #include <cerrno>
 #include <csignal>
@@ -37,6 +38,24 @@ private:
 
 namespace {
 
+sigset_t forwarded_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
+    return set;
+}
+
+}  // namespace
+
+void block_forwarded_signals() {
+    sigset_t set = forwarded_signals();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
+UniqueFd open_pty(UniqueFd& slave) { return detail::open_pty(slave); }
+
+namespace {
+
 void copy_size(int from, int to) {
     winsize ws{};
     if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
@@ -47,9 +66,7 @@ void copy_size(int from, int to) {
 // Waits for a process (its pidfd), forwarding signals and (with a pty master) the terminal.
 ExitStatus attach_until_exit(int pidfd, int master, const std::function<void(int)>& kill,
                                       const std::function<ExitStatus()>& wait) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
+    sigset_t set = forwarded_signals();
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     UniqueFd sig(sfd);
     std::unique_ptr<RawTerminal> raw;

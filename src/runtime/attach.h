@@ -14,6 +14,13 @@ namespace berth::runtime {
 // is copied to it. Returns `wait()` once the process has exited and the pty
 // is drained. The caller blocks the forwarded signals (see the .cc) before
 // the process exists.
+// The signals attach_until_exit forwards, blocked in this process: call it before the process exists
+// (the child resets its own mask), so that none is lost to its default action meanwhile.
+void block_forwarded_signals();
+
+// A new pseudo-terminal: its master, with the slave end (the process's stdio) in `slave`.
+UniqueFd open_pty(UniqueFd& slave);
+
 ExitStatus attach_until_exit(int pidfd, int master, const std::function<void(int)>& kill,
                              const std::function<ExitStatus()>& wait);
 

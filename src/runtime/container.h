@@ -43,7 +43,7 @@ struct StartHooks {
     std::function<void(pid_t)> before_continue;
 };
 
-class CgroupHandle;  // defined in container.cc over the cgroups module
+class CgroupHandle;  // defined in container_internal.h over the cgroups module
 
 // A process run inside a running container (exec, health checks).
 struct ExecSpec {

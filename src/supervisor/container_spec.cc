@@ -126,6 +126,56 @@ std::string user_of(const compose::Service& s, const images::ResolvedImage& imag
     return o.user ? *o.user : !s.user.empty() ? s.user : image.config.user;
 }
 
+std::vector<std::string> container_env(const compose::Service& s, const images::ResolvedImage& image,
+                                       const std::vector<std::string>& extra) {
+    std::vector<std::string> env = image.config.env;
+    for (const auto& [k, v] : s.environment) {
+        if (v) {
+            set_env(env, k + "=" + *v);
+        } else {  // `environment: [NAME]` with NAME set nowhere: the image's NAME goes too (docker's rule)
+            env.erase(std::remove_if(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; }),
+                      env.end());
+        }
+    }
+    for (const auto& kv : extra) {
+        if (kv.find('=') != std::string::npos) set_env(env, kv);
+        else if (const char* v = std::getenv(kv.c_str())) set_env(env, kv + "=" + v);
+    }
+    return env;
+}
+
+SecurityOpts security_opts(const compose::Service& s) {
+    SecurityOpts o;
+    for (const auto& opt : s.security_opt) {
+        if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true")
+            o.no_new_privileges = true;
+        else if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined")
+            o.seccomp = false;
+        else if (opt.rfind("label", 0) == 0 || opt.rfind("apparmor", 0) == 0)
+            ;  // no LSM on this runtime: accepted and ignored, as Docker does without one
+        else
+            throw Error("service \"" + s.name + "\": security_opt \"" + opt + "\" is not supported",
+                        "berth supports no-new-privileges and seccomp=unconfined");
+    }
+    return o;
+}
+
+runtime::ExecSpec exec_spec(const compose::Service& s, const images::ResolvedImage& image, std::vector<std::string> argv,
+                            const std::vector<std::string>& extra_env, const std::optional<std::string>& user,
+                            const std::string& workdir) {
+    runtime::ExecSpec es;
+    es.argv = std::move(argv);
+    es.env = container_env(s, image, extra_env);
+    if (user) {
+        auto who = runtime::resolve_user_in_layers(*user, s.group_add, image.layer_dirs);
+        es.uid = who.uid;
+        es.gid = who.gid;
+        es.groups = who.groups;
+    }
+    if (!workdir.empty()) es.cwd = workdir;
+    return es;
+}
+
 runtime::ContainerSpec translate(const compose::Project& project, const compose::Service& s, const images::ResolvedImage& image,
                                  const std::string& name, const std::string& state_root, const runtime::ResolvedUser& who,
                                  const RunOverrides& o, const NetworkSetup& net) {
@@ -157,20 +207,7 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
         throw Error("service \"" + s.name + "\": nothing to run",
                     "the image " + image.record.name + " has no Entrypoint or Cmd: set `command:` for the service");
 
-    spec.env = ic.env;
-    for (const auto& [k, v] : s.environment) {
-        if (v) {
-            set_env(spec.env, k + "=" + *v);
-        } else {  // `environment: [NAME]` with NAME set nowhere: the image's NAME goes too (docker's rule)
-            spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
-                                          [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; }),
-                           spec.env.end());
-        }
-    }
-    for (const auto& kv : o.env) {
-        if (kv.find('=') != std::string::npos) set_env(spec.env, kv);
-        else if (const char* v = std::getenv(kv.c_str())) set_env(spec.env, kv + "=" + v);
-    }
+    spec.env = container_env(s, image, o.env);
 
     spec.uid = who.uid;
     spec.gid = who.gid;
@@ -234,17 +271,9 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
     spec.init = s.init.value_or(false);
     spec.tty = s.tty;
     spec.stdin_open = s.stdin_open;
-    for (const auto& opt : s.security_opt) {
-        if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true")
-            spec.no_new_privileges = true;
-        else if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined")
-            spec.seccomp = false;
-        else if (opt.rfind("label", 0) == 0 || opt.rfind("apparmor", 0) == 0)
-            ;  // no LSM on this runtime: accepted and ignored, as Docker does without one
-        else
-            throw Error("service \"" + s.name + "\": security_opt \"" + opt + "\" is not supported",
-                        "berth supports no-new-privileges and seccomp=unconfined");
-    }
+    SecurityOpts sec = security_opts(s);
+    spec.no_new_privileges = sec.no_new_privileges;
+    spec.seccomp = sec.seccomp;
     if (s.network_mode == "host") spec.host_network = true;
     else if (!net.net_ns_path.empty()) spec.net_ns_path = net.net_ns_path;
 

@@ -7,6 +7,7 @@
 #include "compose/model.h"
 #include "images/store.h"
 #include "netns/netns.h"
+#include "runtime/container.h"
 #include "runtime/spec.h"
 #include "runtime/user.h"
 
@@ -40,6 +41,27 @@ std::optional<std::string> shared_network_of(const compose::Service& s);
 
 // The user the container runs as: run's -u, the service's, the image's.
 std::string user_of(const compose::Service& s, const images::ResolvedImage& image, const RunOverrides& o);
+
+// The environment of a container of `s`: the image's, then the service's (a NAME without a value
+// removes the image's NAME), then `extra` (K=V, or K taken from berth's environment when set there).
+std::vector<std::string> container_env(const compose::Service& s, const images::ResolvedImage& image,
+                                       const std::vector<std::string>& extra = {});
+
+// What security_opt asks: no_new_privileges, and seccomp unless unconfined. Throws Error for what
+// berth does not support.
+struct SecurityOpts {
+    bool no_new_privileges = false;
+    bool seccomp = true;
+};
+SecurityOpts security_opts(const compose::Service& s);
+
+// A process run in a running container of `s` (`berth exec`, health checks): argv in the container's
+// environment (container_env with `extra_env`), as root in "/" unless `user` (resolved in the image's
+// layers with the service's group_add; "" is root) or `workdir` is given; `berth exec` passes -u/-w or
+// else the service's and the image's.
+runtime::ExecSpec exec_spec(const compose::Service& s, const images::ResolvedImage& image, std::vector<std::string> argv,
+                            const std::vector<std::string>& extra_env = {},
+                            const std::optional<std::string>& user = std::nullopt, const std::string& workdir = "");
 
 // Pure: the service merged with its image (entrypoint/command, environment,
 // user `who`, working_dir, hostname, resolv.conf and hosts, mounts, limits,

@@ -189,3 +189,42 @@ TEST_CASE("limits, capabilities, security options") {
     f.svc().security_opt = {"seccomp=/profile.json"};
     CHECK_THROWS_AS(f.spec(), Error);
 }
+
+// branch arch (issue 12): exec and health checks on the launch path.
+TEST_CASE("an exec or a health check sees the container's environment, as root in / unless told") {
+    Fixture f;
+    f.svc().environment["MODE"] = std::string("service");
+    f.svc().environment["PATH"] = std::string("/opt/bin:/bin");
+    f.svc().environment["GONE"] = std::nullopt;
+    f.img.config.env.push_back("GONE=image");
+    auto es = exec_spec(f.svc(), f.img, {"pg_isready"});
+    CHECK(es.argv == std::vector<std::string>{"pg_isready"});
+    CHECK(es.env == container_env(f.svc(), f.img));
+    auto spec_env = f.spec().env;  // container_env is what translate uses (plus HOME)
+    for (const auto& e : es.env) CHECK(has(spec_env, e));
+    CHECK(std::count_if(es.env.begin(), es.env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }) == 1);
+    CHECK(has(es.env, "PATH=/opt/bin:/bin"));  // the service's PATH, once: the program is looked up there
+    CHECK(has(es.env, "MODE=service"));
+    CHECK_FALSE(has(es.env, "GONE=image"));
+    CHECK(es.uid == 0);
+    CHECK(es.cwd == "/");
+    auto with = exec_spec(f.svc(), f.img, {"env"}, {"X=1", "MODE=flag"}, std::nullopt, "/work");
+    CHECK(has(with.env, "X=1"));
+    CHECK(has(with.env, "MODE=flag"));
+    CHECK(with.cwd == "/work");
+}
+
+TEST_CASE("security_opt: one reading for the container and its execs") {
+    Fixture f;
+    CHECK(security_opts(f.svc()).seccomp);
+    CHECK_FALSE(security_opts(f.svc()).no_new_privileges);
+    f.svc().security_opt = {"no-new-privileges:true", "seccomp=unconfined", "label=disable"};
+    auto s = security_opts(f.svc());
+    CHECK(s.no_new_privileges);
+    CHECK_FALSE(s.seccomp);
+    auto spec = f.spec();
+    CHECK(spec.no_new_privileges == s.no_new_privileges);
+    CHECK(spec.seccomp == s.seccomp);
+    f.svc().security_opt = {"systempaths=unconfined"};
+    CHECK_THROWS_AS(security_opts(f.svc()), Error);
+}

@@ -1,8 +1,7 @@
 // The control socket's operations, one function each: down, ping, events, up
 // (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
 #include "base/error.h"
-#include "compose/depends.h"
-#include "compose/loader.h"
+#include "compose/wire.h"
 #include "supervisor/impl.h"
 
 #include <spdlog/spdlog.h>
@@ -70,17 +69,11 @@ void Supervisor::Impl::op_down(const control::Json& req, const std::shared_ptr<c
 
 void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
     try {
-        compose::LoadOptions lo;
-        lo.files = req.value("files", std::vector<std::string>{});
-        lo.project_name = project.name;
-        lo.project_directory = req.value("project_directory", std::string());
-        lo.env_files = req.value("env_files", std::vector<std::string>{});
-        lo.profiles = req.value("profiles", std::vector<std::string>{});
-        lo.working_dir = req.value("working_dir", std::string());
-        lo.environment = req.value("environment", std::map<std::string, std::string>{});
-        compose::Project loaded = compose::load_project(lo);
+        // The CLI loaded the files (and enabled the services it names): the project comes whole.
+        compose::Project loaded = compose::from_wire(req.value("project", nlohmann::json()));
+        if (loaded.name != project.name)
+            throw Error("the project sent is " + loaded.name + ", this supervisor runs " + project.name);
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
-        compose::activate_services(loaded, req.value("services", std::vector<std::string>{}));
         apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
               req.value("force_recreate", false), req.value("no_deps", false), peer);
     } catch (const Error& e) {
@@ -143,11 +136,10 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         if (differs) spdlog::info("{}: recreated: {}", u->name(), ch.reason);
         u->image = images_by_service.at(u->cp.service);
         u->brief = briefs.at(u->cp.service);
-        u->fresh = differs;
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
-        if (u->running()) u->on({Event::Restart, 0, grace(*u), true});
-        else u->on({Event::Wait});
+        if (u->running()) u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
+        else u->on({.kind = Event::Wait, .recreate = differs});
     }
     pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
@@ -167,9 +159,7 @@ void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::sh
     std::string errors;
     for (auto* u : targets)
         if (!u->running() && !u->restart_due()) {
-            u->rec.stopped_by_user = false;
-            u->backoff_ms = 100;
-            if (!u->on({Event::Go})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
+            if (!u->on({.kind = Event::Go, .by_user = true})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
         }
     if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
     else reply_names(peer, targets);

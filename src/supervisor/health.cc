@@ -46,11 +46,7 @@ void Supervisor::Impl::run_health(Unit& u) {
     int p[2];
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return schedule_health(u, u.brief.health.interval);
     UniqueFd out(p[0]), in_child(p[1]);
-    runtime::ExecSpec es;
-    es.argv = u.brief.health.argv;
-    es.env = u.image.config.env;
-    for (const auto& [k, v] : u.svc->environment)
-        if (v) es.env.push_back(k + "=" + *v);
+    runtime::ExecSpec es = exec_spec(*u.svc, u.image, u.brief.health.argv);  // as root in "/", in the container's environment
     in.health_started = logs::now_ns();
     try {
         in.health_proc.emplace(in.container->exec(es, runtime::Stdio{-1, in_child.get(), in_child.get()}));

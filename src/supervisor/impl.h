@@ -16,6 +16,7 @@
 #include "plan/plan.h"
 #include "state/state.h"
 #include "supervisor/container_spec.h"
+#include "supervisor/launch.h"
 #include "supervisor/schedule.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/unit.h"
@@ -31,12 +32,6 @@
 #include <vector>
 
 namespace berth::supervisor {
-
-// What plan needs of an image: its stop signal and health check.
-plan::ImageDefaults image_defaults(const images::ImageConfig& c);
-
-// What the network layer needs of a compose network (launch.cc).
-netns::NetworkConfig network_config(const compose::Network& n);
 
 // `up --remove-orphans`, under the supervisor's lock: the orphans go, the rest stays (cleanup.cc).
 void remove_orphans(const compose::Project& model);
@@ -84,7 +79,7 @@ struct Supervisor::Impl final : UnitHost {
 
     Impl(compose::Project p, UpOptions o) : project(std::move(p)), opts(std::move(o)) {}
 
-    // ---- UnitHost (launch.cc, supervisor.cc) ----
+    // ---- UnitHost (unit_host.cc, supervisor.cc) ----
     void launch(Unit& u) override;
     void started(Unit& u) override;
     void signal(Unit& u, int sig) override;
@@ -117,10 +112,10 @@ struct Supervisor::Impl final : UnitHost {
     void on_exit(Unit& u);  // its pidfd turned readable
     void close_unit(Unit& u);
 
-    // ---- starting a container (launch.cc) ----
+    // ---- starting a container (unit_host.cc, on launch.h's path) ----
     // The addresses of this container on its networks (stable across restarts),
     // its /etc/hosts entries, or the namespace it shares (network_mode).
-    std::vector<netns::Attachment> plan_network(Unit& u, NetworkSetup& net);
+    Addresses plan_network(Unit& u, NetworkSetup& net);
 
     // ---- published ports (ports.cc) ----
     // Fixed published ports: taken twice in the file, or already taken on the host, fail `up` now.

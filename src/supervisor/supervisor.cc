@@ -20,16 +20,6 @@ namespace fs = std::filesystem;
 
 namespace berth::supervisor {
 
-plan::ImageDefaults image_defaults(const images::ImageConfig& c) {
-    plan::ImageDefaults d;
-    d.stop_signal = c.stop_signal;
-    if (c.healthcheck) {
-        const auto& h = *c.healthcheck;
-        d.healthcheck = plan::ImageDefaults::Health{h.test, h.interval, h.timeout, h.start_period, h.start_interval, h.retries};
-    }
-    return d;
-}
-
 int stop_grace(std::optional<int> stop_grace_s, const UpOptions& o) {
     if (o.stop_timeout) return *o.stop_timeout;
     return stop_grace_s.value_or(10);
@@ -144,7 +134,7 @@ void Supervisor::Impl::resolve(const compose::Project& p, const std::set<std::st
         if (svc.image.empty() && !svc.build) throw Error("service \"" + n + "\" has no image", no_image_hint);
         require_env_files(svc);
         imgs[n] = store.resolve(compose::image_name(p, n, svc));
-        plans[n] = plan::resolve(p, n, image_defaults(imgs[n].config));
+        plans[n] = brief_of(p, n, imgs[n]);
     }
     for (auto& [n, img] : imgs) images_by_service[n] = std::move(img);
     for (auto& [n, b] : plans) briefs[n] = std::move(b);
@@ -155,31 +145,14 @@ void Supervisor::Impl::ensure_networks(const std::set<std::string>& services) {
     for (const auto& n : services)
         for (const auto& [key, _] : project.services.at(n).networks) keys.insert(key);
     if (keys.empty()) return;
-    if (!nets) {
-        nets = std::make_unique<netns::Networks>(pstate.dir() + "/networks.json", state::runtime_dir() + "/networks.lock");
-        if (const char* pools = std::getenv("BERTH_ADDRESS_POOLS"); pools && *pools) {
-            try {
-                nets->set_pools(netns::parse_pools(pools));
-            } catch (Error& e) {
-                throw e.wrap("BERTH_ADDRESS_POOLS");
-            }
-        }
-    }
+    if (!nets) nets = open_networks(pstate.dir());
     if (!nft) nft = std::make_unique<netns::NftQueue>(&loop);
     if (!dns) {
         dns = std::make_unique<netns::DnsServer>(
             &loop, [this](const std::string& asker, const std::string& name) { return dns_lookup(asker, name); },
             netns::host_nameservers());
     }
-    for (const auto& key : keys) {
-        auto it = project.networks.find(key);
-        if (it == project.networks.end()) throw Error("undefined network " + key);
-        try {
-            nets->ensure(network_config(it->second));
-        } catch (Error& e) {
-            throw e.wrap("network " + it->second.name);
-        }
-    }
+    supervisor::ensure_networks(*nets, project, keys);
 }
 
 Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
@@ -195,8 +168,8 @@ Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
     u->rec.state = "created";
     u->rec.created_at = logs::format_time(logs::now_ns());
     // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
-    u->fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
-    u->on({Event::Wait});
+    bool fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
+    u->on({.kind = Event::Wait, .recreate = fresh});
     u->save();
     units.push_back(std::move(u));
     return units.back().get();
@@ -447,8 +420,7 @@ int Supervisor::run() {
         }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
         spdlog::info("{}: recreated: {}", u->name(), ch.reason);
-        u->fresh = ch.action == plan::Action::Recreate;
-        u->on({Event::Restart, 0, s.grace(*u), true});
+        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate});
     }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });

@@ -322,3 +322,75 @@ TEST_CASE("live restore: a paused container is re-adopted paused, and stops like
     u->on({Event::Exit, 0});
     CHECK(u->done());
 }
+
+// branch arch (issue 12): the flags folded into the state machine (AfterStop, Disk, `start` by the user).
+TEST_CASE("a restart's stop is Stopping with AfterStop::Start; a user's stop then makes it final") {
+    FakeHost h;
+    auto p = project_of({{"web", with_restart("always")}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    u->on({.kind = Event::Restart, .grace_s = 10, .by_user = true});
+    CHECK(u->state() == State::Stopping);
+    CHECK(u->restart_after_stop());
+    u->on({.kind = Event::Stop, .grace_s = 10, .by_user = true});
+    CHECK(u->state() == State::Stopping);
+    CHECK_FALSE(u->restart_after_stop());
+    u->on({Event::Exit, 143});
+    CHECK(u->done());  // neither the restart nor `restart: always` brings it back
+    CHECK(u->rec.stopped_by_user);
+    CHECK(h.launches == 1);
+    CHECK(h.timers == std::vector<int64_t>{10000, 10000});
+}
+
+TEST_CASE("recreate: the next start makes a new filesystem, once; a failed start keeps asking for it") {
+    FakeHost h;
+    auto p = project_of({{"web", {}}});
+    auto u = unit(h, p, "web");
+    CHECK(u->disk() == Disk::Keep);
+    u->on({.kind = Event::Wait, .recreate = true});
+    CHECK(u->disk() == Disk::New);
+    h.fail_launch = true;
+    CHECK_FALSE(u->on({Event::Go}));
+    CHECK(u->disk() == Disk::New);  // launch threw before making it
+    h.fail_launch = false;
+    CHECK(u->on({Event::Go}));
+    CHECK(u->disk() == Disk::Keep);  // made by this start
+    // A recreate of a running one: stopped, then started on a new filesystem.
+    u->on({.kind = Event::Restart, .grace_s = 5, .by_user = true, .recreate = true});
+    CHECK(u->disk() == Disk::New);
+    CHECK(u->restart_after_stop());
+    u->on({Event::Exit, 143});
+    CHECK(u->state() == State::Running);
+    CHECK(u->disk() == Disk::Keep);
+    // A plain restart keeps the filesystem.
+    u->on({.kind = Event::Restart, .grace_s = 5, .by_user = true});
+    CHECK(u->disk() == Disk::Keep);
+}
+
+TEST_CASE("`start` by the user forgets the user's stop and the backoff") {
+    FakeHost h;
+    auto p = project_of({{"web", with_restart("always")}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    for (int i = 0; i < 3; ++i) {
+        h.now += kS;
+        u->on({Event::Exit, 1});
+        u->on({Event::Timer});
+    }
+    CHECK(u->backoff_ms() == 800);
+    u->on({.kind = Event::Stop, .grace_s = 1, .by_user = true});
+    u->on({Event::Exit, 137});
+    CHECK(u->rec.stopped_by_user);
+    CHECK(u->on({.kind = Event::Go, .by_user = true}));
+    CHECK_FALSE(u->rec.stopped_by_user);
+    CHECK(u->backoff_ms() == 100);
+    h.now += kS;
+    u->on({Event::Exit, 1});
+    CHECK(u->restart_due());
+    CHECK(h.timers.back() == 100);
+    // The scheduler's Go (dependencies met) keeps both.
+    u->on({Event::Timer});
+    h.now += kS;
+    u->on({Event::Exit, 1});
+    CHECK(h.timers.back() == 200);
+}

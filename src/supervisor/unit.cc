@@ -47,6 +47,7 @@ void Unit::set_health(Health h) {
 }
 
 void Unit::mark_starting() {
+    disk_ = Disk::Keep;  // made now: the next start keeps it
     set(State::Starting);
     save();
 }
@@ -60,12 +61,17 @@ void Unit::adopt(bool paused) {
 }
 
 bool Unit::on(const Event& e) {
+    if (e.recreate) disk_ = Disk::New;
     switch (e.kind) {
     case Event::Wait:
         rec.stopped_by_user = false;
         set(State::Waiting);
         return true;
     case Event::Go:
+        if (e.by_user) {  // `start`: a user's earlier stop and the backoff are forgotten
+            rec.stopped_by_user = false;
+            backoff_ms_ = 100;
+        }
         return start();
     case Event::Hold:
         if (state_ == State::Waiting) state_ = State::Created;
@@ -78,8 +84,8 @@ bool Unit::on(const Event& e) {
         return true;
     case Event::Restart:
         if (running()) {
-            restart_after_stop_ = true;
             stop(e.grace_s, e.by_user);
+            after_stop_ = AfterStop::Start;
         } else if (!restart_due()) {
             rec.stopped_by_user = false;
             return start();
@@ -135,8 +141,9 @@ void Unit::exited(int code) {
     rec.exit_code = code;
     set_health(Health::None);
     host.cancel_timer(*this);
-    if (restart_after_stop_ && !host.stopping_all()) {
-        restart_after_stop_ = false;
+    bool then_start = state_ == State::Stopping && after_stop_ == AfterStop::Start;
+    after_stop_ = AfterStop::Exit;
+    if (then_start && !host.stopping_all()) {
         rec.stopped_by_user = false;
         set(State::Exited);
         save();
@@ -144,14 +151,14 @@ void Unit::exited(int code) {
         return;
     }
     bool ran_long = host.now_ns() - started_ns > 10 * kSecond;
-    if (ran_long) backoff_ms = 100;
+    if (ran_long) backoff_ms_ = 100;
     if (!host.stopping_all() && !rec.stopped_by_user && brief.restart.should_restart(code, rec.restarts)) {
         set(State::Restarting);
         rec.restarts++;
         save();
         host.restart_dependents(*this);
-        host.arm_timer(*this, brief.restart.delay_ms.value_or(backoff_ms));
-        backoff_ms = std::min<int64_t>(backoff_ms * 2, 60000);
+        host.arm_timer(*this, brief.restart.delay_ms.value_or(backoff_ms_));
+        backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 60000);
     } else {
         set(State::Exited);
         save();
@@ -168,6 +175,7 @@ void Unit::stop(int grace_s, bool by_user) {
     }
     if (state_ == State::Waiting) state_ = State::Created;
     if (!running()) return;
+    after_stop_ = AfterStop::Exit;  // a restart's stop that the user (or `down`) stops: it stays stopped
     if (state_ == State::Paused) host.thaw(*this);  // a frozen process cannot take its stop signal
     set(State::Stopping);
     save();

@@ -2,8 +2,12 @@
 //
 //   Created ─(wait)→ Waiting ─(go)→ Starting → Running ⇄ Paused
 //   Running/Paused ─(stop)→ Stopping ─(exit)→ Exited | Restarting | Starting (restart asked)
+//   Stopping's sub-state `AfterStop` says which: Exit (a stop: the policy decides) or Start (`restart`,
+//   a recreate, a dependency's restart). A user's stop during a restart's stop makes it Exit: final.
 //   Running ─(exit)→ Restarting (policy says so) ─(timer)→ Starting, else → Exited
 //   Starting ─(launch fails)→ Exited (127, the error as its reason)
+//   The next start's filesystem (`Disk`): New after an event with `recreate` (a new container or a
+//   changed configuration), Keep again once a start makes it.
 //
 // `Unit::on` is the one transition function. What a transition does to the
 // world (start the container, signal it, arm the unit's timer, write its
@@ -35,6 +39,8 @@ namespace berth::supervisor {
 
 enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restarting, Exited };
 enum class Health { None, Starting, Healthy, Unhealthy };
+enum class AfterStop { Exit, Start };  // Stopping's sub-state: what its container's exit leads to
+enum class Disk { Keep, New };         // the next start's filesystem: the one there, or a new one
 
 const char* state_text(State s);    // as records and `ps` say it: "created", "running", …
 const char* health_text(Health h);  // "", "starting", "healthy", "unhealthy"
@@ -45,9 +51,9 @@ struct Unit;
 class UnitHost {
 public:
     virtual ~UnitHost() = default;
-    // Starts the unit's container (on a new filesystem when u.fresh); throws berth::Error when it
+    // Starts the unit's container; throws berth::Error when it
     // cannot. Calls u.mark_starting() once it is about to create the container.
-    virtual void launch(Unit& u) = 0;
+    virtual void launch(Unit& u) = 0;  // a new filesystem when u.disk() is New
     virtual void started(Unit& u) = 0;  // it runs and its record says so: ports, exit watch, health checks
     virtual void signal(Unit& u, int sig) = 0;
     virtual void thaw(Unit& u) = 0;
@@ -89,7 +95,7 @@ struct Instance {
 struct Event {
     enum Kind {
         Wait,     // `up`/apply: start once its dependencies are met
-        Go,       // its dependencies are met (or `start`): start now
+        Go,       // its dependencies are met (or, by_user, `start`: its stop and backoff forgotten): start now
         Hold,     // a dependency failed: not started, `up` or `start` tries again
         Exit,     // its container exited with `code`
         Stop,     // stop within `grace_s` (by_user: no restart policy brings it back)
@@ -102,6 +108,7 @@ struct Event {
     int code = 0;
     int grace_s = 0;
     bool by_user = false;
+    bool recreate = false;  // Wait, Restart: its next start makes a new filesystem
 };
 
 struct Unit {
@@ -114,8 +121,6 @@ struct Unit {
     plan::ServicePlan brief;  // svc resolved with image: what the unit acts on
     state::ContainerRecord rec;
     Instance inst;
-    bool fresh = false;  // the next start makes a new filesystem (configuration changed, --force-recreate)
-    int64_t backoff_ms = 100;
     int64_t started_ns = 0;
 
     const std::string& name() const { return cp.name; }
@@ -125,7 +130,9 @@ struct Unit {
     bool pending() const { return state_ == State::Waiting; }
     bool done() const { return state_ == State::Exited; }  // exited, no restart coming
     bool restart_due() const { return state_ == State::Restarting; }
-    bool restart_after_stop() const { return restart_after_stop_; }
+    bool restart_after_stop() const { return state_ == State::Stopping && after_stop_ == AfterStop::Start; }
+    Disk disk() const { return disk_; }
+    int64_t backoff_ms() const { return backoff_ms_; }  // the wait before the next policy restart
     bool started_once() const { return starts_ > 0; }
     // Something will still happen to it: it runs, waits for dependencies or for its restart.
     bool live() const { return running() || pending() || restart_due(); }
@@ -134,6 +141,7 @@ struct Unit {
     bool on(const Event& e);
 
     void set_health(Health h);
+    // launch is about to create the container (on the filesystem disk() says, which it makes now).
     void mark_starting();
     // A container that runs already (live restore): running (or paused) without a start.
     void adopt(bool paused);
@@ -147,7 +155,9 @@ private:
 
     State state_ = State::Created;
     Health health_ = Health::None;
-    bool restart_after_stop_ = false;
+    AfterStop after_stop_ = AfterStop::Exit;  // meaningful in Stopping only
+    Disk disk_ = Disk::Keep;
+    int64_t backoff_ms_ = 100;
     int starts_ = 0;
 };
 

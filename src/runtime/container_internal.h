@@ -1,0 +1,81 @@
+// runtime/container_internal: what the runtime's container files share, and
+// nothing outside src/runtime includes. container.cc creates and starts a
+// container, exec.cc runs a process in one, container_life.cc adopts, waits
+// for, signals, freezes and tears one down; prepare.cc turns a spec into the
+// ChildPlan the cloned child reads (runtime/child.h) and holds the small
+// helpers they share.
+#pragma once
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "cgroups/cgroups.h"
+#include "runtime/child.h"
+#include "runtime/container.h"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <signal.h>
+
+namespace berth::runtime {
+
+// The container's cgroup, through the cgroups module.
+class CgroupHandle {
+public:
+    explicit CgroupHandle(std::unique_ptr<cgroups::Group> g) : group(std::move(g)) {}
+    std::unique_ptr<cgroups::Group> group;
+};
+
+namespace detail {
+
+// Everything the child reads, owned here so its pointers stay valid.
+struct Prepared {
+    std::deque<std::string> strings;
+    std::vector<UniqueFd> child_fds;  // closed in the parent right after clone
+    ChildPlan plan;
+
+    const char* keep(std::string s) {
+        strings.push_back(std::move(s));
+        return strings.back().c_str();
+    }
+    int keep_fd(UniqueFd fd) {
+        child_fds.push_back(std::move(fd));
+        return child_fds.back().get();
+    }
+};
+
+// ---- prepare.cc: from a spec to the child's plan ----
+// The devices the container may use (the cgroup's rules), and the nodes of
+// `devices` for the child to make, with the host's numbers, mode and owner.
+std::vector<cgroups::DeviceRule> prepare_devices(const ContainerSpec& spec, Prepared& p);
+// Bind mounts, tmpfs and the rest of spec.mounts, as detached trees the child attaches.
+void prepare_mounts(const ContainerSpec& spec, Prepared& p);
+void prepare_security(const ContainerSpec& spec, Prepared& p);
+void prepare_process(const ContainerSpec& spec, Prepared& p);
+// argv and env, and where argv[0] is looked for (env's PATH, else the default one).
+void prepare_exec(const std::vector<std::string>& argv, const std::vector<std::string>& env, Prepared& p);
+// A process in a container gets the fd limit its starter had before raising
+// its own (base/fdlimit.h); a spec's own limits, set after, win.
+void inherit_fd_limit(Prepared& p);
+// Overlay's `volatile` option exists since Linux 5.10.
+bool overlay_volatile_supported();
+void write_file(const std::string& path, const std::string& content);
+void make_dir(const std::string& path);
+UniqueFd open_pty(UniqueFd& slave);
+// The machine's manager, for callers that pass none.
+cgroups::Manager& cgroup_manager(cgroups::Manager* given);
+// What the child reported through its error pipe `fd` (read to EOF: nullopt when it reported
+// nothing, i.e. it reached exec), as the error berth shows.
+std::optional<Error> read_child_error(int fd);
+
+// ---- container_life.cc: waiting ----
+// Blocks until the child behind `pidfd` has exited and reaps it (EAGAIN of a non-blocking pidfd
+// handled); false on another error (errno says which).
+bool wait_exit(int pidfd, siginfo_t& info);
+ExitStatus status_of(const siginfo_t& info);
+
+}  // namespace detail
+}  // namespace berth::runtime
