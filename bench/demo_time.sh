@@ -42,11 +42,19 @@ t2=$(now)
 export BERTH_ROOT="$work/state" BERTH_RUNTIME_DIR="$work/run"
 unshare --mount --net --propagation private sh -c \
     'ip link set lo up && ./scripts/demo.sh; echo $? > "$0/demo.rc"' "$work" 2>&1 |
-    python3 -u -c '
-import sys, time
-t0 = time.time()
-for line in sys.stdin:
-    sys.stdout.write("%9.3f %s" % (time.time() - t0, line))' | tee "$work/demo.log" | cut -c11-
+    python3 -c '
+import os, sys, time
+t0, rest = float(sys.argv[1]), b""  # the demo'"'"'s start, as the shell took it
+while True:
+    chunk = os.read(0, 65536)  # as it comes: no read-ahead that would delay a line
+    if not chunk:
+        break
+    *lines, rest = (rest + chunk).split(b"\n")
+    for line in lines:
+        sys.stdout.buffer.write(b"%9.3f %s\n" % (time.time() - t0, line))
+    sys.stdout.flush()
+if rest:
+    sys.stdout.buffer.write(b"%9.3f %s\n" % (time.time() - t0, rest))' "$t2" | tee "$work/demo.log" | cut -c11-
 t3=$(now)
 rc=$(cat "$work/demo.rc" 2>/dev/null || echo 1)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -54,7 +62,7 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 # The demo's parts, from its output: the compiler's lines end with "Built target berth", the
 # stack starts at "== berth up".
 at() { awk -v pat="$1" 'index($0, pat) { print $1; exit }' "$work/demo.log"; }
-first=$(awk 'NR == 1 { print $1 }' "$work/demo.log")
+first=$(awk '$2 ~ /^\[/ && $0 ~ /%\]/ { print $1; exit }' "$work/demo.log")  # cmake's first "[  1%]"
 built=$(at "Built target berth")
 stack=$(at "== berth up")
 last=$(awk 'END { print $1 }' "$work/demo.log")
@@ -67,7 +75,7 @@ printf '  %-58s %8s s\n' "git clone + checkout" "$(secs "$t0" "$t1")"
 printf '  %-58s %8s s\n' "./scripts/setup.sh (packages already installed: a check)" "$(secs "$t1" "$t2")"
 printf '  %-58s %8s s\n' "./scripts/demo.sh, end to end" "$total"
 if [ -n "$first" ] && [ -n "$built" ] && [ -n "$stack" ]; then
-    printf '  %-58s %8s s\n' "  its setup check and cmake configure" "$first"
+    printf '  %-58s %8s s\n' "  its setup check and cmake configure" "$(secs 0 "$first")"
     printf '  %-58s %8s s\n' "  compiling berth (the target berth alone)" "$(secs "$first" "$built")"
     printf '  %-58s %8s s\n' "  the stack: images built, up --wait, order, ps, logs, down" "$(secs "$stack" "$last")"
 fi
