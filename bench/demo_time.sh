@@ -54,7 +54,7 @@ while True:
         sys.stdout.buffer.write(b"%9.3f %s\n" % (time.time() - t0, line))
     sys.stdout.flush()
 if rest:
-    sys.stdout.buffer.write(b"%9.3f %s\n" % (time.time() - t0, rest))' "$t2" | tee "$work/demo.log" | cut -c11-
+    sys.stdout.buffer.write(b"%9.3f %s\n" % (time.time() - t0, rest))' "$t2" | tee "$work/demo.log" | sed -u "s/^.\{10\}//"
 t3=$(now)
 rc=$(cat "$work/demo.rc" 2>/dev/null || echo 1)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
