@@ -138,6 +138,11 @@ void build_service(const compose::Project& p, const std::string& name, const com
             throw Error("cannot pull base image " + image + (r.empty() ? "" : ": " + r[0].error), r.empty() ? "" : r[0].hint);
     };
     req.fetch = fetch_url;
+    if (f.on_progress) {
+        std::string what = "building the image of " + name;
+        req.on_progress = [cb = f.on_progress, what] { cb(what); };
+        f.on_progress(what);
+    }
     if (!f.quiet) std::fprintf(stderr, "[+] Building %s (%s)\n", name.c_str(), req.tags.front().c_str());
     try {
         build::build_image(req);
