@@ -59,12 +59,12 @@ t3=$(now)
 rc=$(cat "$work/demo.rc" 2>/dev/null || echo 1)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The demo's parts, from its output: the compiler's lines end with "Built target berth", the
-# stack starts at "== berth up".
-at() { awk -v pat="$1" 'index($0, pat) { print $1; exit }' "$work/demo.log"; }
+# The demo's parts, from its output: the compiler's lines end with "[100%] Built target berth",
+# the stack starts at "== berth up".
+at() { awk -v re="$1" '$0 ~ re { print $1; exit }' "$work/demo.log"; }  # first line matching re
 first=$(awk '$2 ~ /^\[/ && $0 ~ /%\]/ { print $1; exit }' "$work/demo.log")  # cmake's first "[  1%]"
-built=$(at "Built target berth")
-stack=$(at "== berth up")
+built=$(at " Built target berth\$")  # not berth_base, berth_compose, …
+stack=$(at "^ *[0-9.]+ == berth up")
 last=$(awk 'END { print $1 }' "$work/demo.log")
 total=$(secs "$t2" "$t3")
 
