@@ -109,7 +109,7 @@ ImageState resolve_from(StepEnv& env, const Step& step, const std::string& from)
 class Builder {
 public:
     Builder(const BuildRequest& req, const Dockerfile& df, const BuildPlan& plan, images::Store& store, Bases& bases)
-        : req_(req), df_(df), plan_(plan), store_(store), bases_(bases), progress_(req.quiet),
+        : req_(req), df_(df), plan_(plan), store_(store), bases_(bases), progress_(req.quiet, stderr, req.on_progress),
           cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile, req) {}
 
     BuildResult run() {

@@ -35,6 +35,9 @@ struct BuildRequest {
     // Makes a base image present in the store (pulling it); `always` with --pull.
     // Unset: a base image that is not in the store is an error.
     std::function<void(const std::string& image, bool always)> ensure_base;
+    // Called at each progress event (a step begins, prints a line, ends), quiet or not, from
+    // the building thread: `berth up` under systemd extends its start timeout with it.
+    std::function<void()> on_progress;
     // Fetches a URL (`ADD https://…`) into a file; unset: ADD of a URL is an error.
     std::function<void(const std::string& url, const std::string& file)> fetch;
 };

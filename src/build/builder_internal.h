@@ -90,7 +90,8 @@ void run_in_root(const std::string& root, const std::function<void()>& fn);
 // Progress lines as BuildKit's plain mode prints them, on stderr.
 class Progress {
 public:
-    explicit Progress(bool quiet, FILE* out = stderr) : quiet_(quiet), out_(out) {}  // thread-safe
+    explicit Progress(bool quiet, FILE* out = stderr, std::function<void()> on_event = {})  // thread-safe
+        : quiet_(quiet), out_(out), on_event_(std::move(on_event)) {}
     int start(const std::string& label);  // "#N label"; returns N
     void output(int n, std::string_view line, double at);
     void cached(int n);
@@ -101,7 +102,11 @@ public:
 private:
     bool quiet_;
     FILE* out_;
+    std::function<void()> on_event_;  // BuildRequest::on_progress
     std::atomic<int> next_{1};
+    void event() const {
+        if (on_event_) on_event_();
+    }
 };
 
 // Ctrl-C during a build: SIGINT, SIGTERM and SIGHUP are blocked for its

@@ -9,6 +9,7 @@
 #include "build/builder.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "images/reference.h"
 #include "images/store.h"
 #include "registry/http.h"
 #include "registry/pull.h"
@@ -56,6 +57,50 @@ void fetch_url(const std::string& url, const std::string& file) {
     if (!out) throw Error::sys(errno, "write " + file);
 }
 
+// The service of the project (enabled or not: a base image's service may sit in
+// a profile that never starts) whose `build:` makes `image`; "" when none does.
+std::string builder_of(const compose::Project& p, const std::string& image) {
+    std::string want;
+    try {
+        want = images::normalize_name(image);
+    } catch (const std::exception&) {
+        return "";
+    }
+    for (const auto* group : {&p.services, &p.disabled_services})
+        for (const auto& [n, svc] : *group) {
+            if (!svc.build) continue;
+            std::vector<std::string> names = {compose::image_name(p, n, svc)};
+            names.insert(names.end(), svc.build->tags.begin(), svc.build->tags.end());
+            for (const auto& name : names) {
+                try {
+                    if (images::normalize_name(name) == want) return n;
+                } catch (const std::exception&) {
+                }
+            }
+        }
+    return "";
+}
+
+void build_service(const compose::Project& p, const std::string& name, const compose::Service& svc, const BuildFlags& f);
+
+// A missing image another service of the project builds is built, not pulled:
+// a `FROM` naming a base image the project makes, or an `image:` without `build:`.
+bool build_if_project_makes(const compose::Project& p, const std::string& image, const BuildFlags& f) {
+    std::string n = builder_of(p, image);
+    if (n.empty()) return false;
+    thread_local std::set<std::string> building;  // a base whose FROM names itself
+    if (!building.insert(n).second)
+        throw Error("service " + n + ": its image " + image + " is built FROM itself", "name another base image in its Dockerfile");
+    try {
+        if (!images::Store(state::state_root()).has(image)) build_service(p, n, *find_service(p, n), f);
+    } catch (...) {
+        building.erase(n);
+        throw;
+    }
+    building.erase(n);
+    return true;
+}
+
 void build_service(const compose::Project& p, const std::string& name, const compose::Service& svc, const BuildFlags& f) {
     const compose::Build& b = *svc.build;
     for (const auto& k : b.ignored)
@@ -83,7 +128,8 @@ void build_service(const compose::Project& p, const std::string& name, const com
     req.title = name;
     bool quiet = f.quiet;
     std::string platform = svc.platform;
-    req.ensure_base = [quiet, platform](const std::string& image, bool) {
+    req.ensure_base = [&p, &f, quiet, platform](const std::string& image, bool) {
+        if (build_if_project_makes(p, image, f)) return;
         images::Store store(state::state_root());
         registry::PullOptions o;
         if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
@@ -92,6 +138,11 @@ void build_service(const compose::Project& p, const std::string& name, const com
             throw Error("cannot pull base image " + image + (r.empty() ? "" : ": " + r[0].error), r.empty() ? "" : r[0].hint);
     };
     req.fetch = fetch_url;
+    if (f.on_progress) {
+        std::string what = "building the image of " + name;
+        req.on_progress = [cb = f.on_progress, what] { cb(what); };
+        f.on_progress(what);
+    }
     if (!f.quiet) std::fprintf(stderr, "[+] Building %s (%s)\n", name.c_str(), req.tags.front().c_str());
     try {
         build::build_image(req);
@@ -121,9 +172,13 @@ void ensure_built(const compose::Project& project, const std::vector<std::string
     std::unique_ptr<images::Store> store;
     for (const auto& n : services) {
         const compose::Service* svc = find_service(project, n);
-        if (!svc || !svc->build) continue;
+        if (!svc) continue;
         if (!store) store = std::make_unique<images::Store>(state::state_root());
         bool missing = !store->has(compose::image_name(project, n, *svc));
+        if (!svc->build) {
+            if (missing && !svc->image.empty()) build_if_project_makes(project, svc->image, flags);
+            continue;
+        }
         if (when == BuildWhen::Always || svc->pull_policy == "build" || missing) build_service(project, n, *svc, flags);
     }
 }

@@ -4,6 +4,7 @@
 
 #include "compose/model.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,9 @@ namespace berth::cli {
 struct BuildFlags {
     bool no_cache = false, pull = false, quiet = false;
     std::vector<std::string> build_args;  // K=V, or K to take $K
+    // Called with "building the image of SERVICE" before each build and at each of its
+    // progress events (`up` under systemd: STATUS= and EXTEND_TIMEOUT_USEC=).
+    std::function<void(const std::string& what)> on_progress;
 };
 
 enum class BuildWhen { Missing, Always, Never };

@@ -26,9 +26,14 @@
 namespace berth::cli {
 namespace {
 
-registry::PullOptions pull_options(bool quiet) {
+registry::PullOptions pull_options(bool quiet, const std::function<void(const std::string&)>& on_progress = {}) {
     registry::PullOptions o;
     if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    if (on_progress)
+        o.progress = [print = o.progress, on_progress](const std::string& line) {
+            if (print) print(line);
+            on_progress("pulling images");
+        };
     return o;
 }
 
@@ -38,12 +43,14 @@ struct Wanted {
 };
 
 // Pulls each image once however many services use it; errors name the services.
-std::vector<std::string> pull_wanted(const std::map<std::string, Wanted>& wanted, bool quiet) {
+std::vector<std::string> pull_wanted(const std::map<std::string, Wanted>& wanted, bool quiet,
+                                     const std::function<void(const std::string&)>& on_progress = {}) {
     std::vector<registry::PullRequest> reqs;
     std::vector<const Wanted*> order;
     for (const auto& [_, w] : wanted) reqs.push_back({w.image, w.platform}), order.push_back(&w);
     images::Store store(state::state_root());
-    auto results = registry::pull_images(store, reqs, pull_options(quiet));
+    if (on_progress) on_progress("pulling images");
+    auto results = registry::pull_images(store, reqs, pull_options(quiet, on_progress));
     std::vector<std::string> errors;
     for (size_t i = 0; i < results.size(); ++i) {
         if (results[i].ok) continue;
@@ -207,7 +214,8 @@ int list_images(const GlobalOptions& g, const std::string& format, bool quiet) {
 }  // namespace
 
 void ensure_images(const compose::Project& project, const std::vector<std::string>& services,
-                   const std::string& override_policy, bool quiet) {
+                   const std::string& override_policy, bool quiet,
+                   const std::function<void(const std::string&)>& on_progress) {
     images::Store store(state::state_root());
     std::map<std::string, Wanted> wanted;
     int64_t now = static_cast<int64_t>(std::time(nullptr));
@@ -230,7 +238,7 @@ void ensure_images(const compose::Project& project, const std::vector<std::strin
         w.services.push_back(n);
     }
     if (wanted.empty()) return;
-    auto errors = pull_wanted(wanted, quiet);
+    auto errors = pull_wanted(wanted, quiet, on_progress);
     if (errors.empty()) return;
     std::string all;
     for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;

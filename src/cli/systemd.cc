@@ -5,8 +5,7 @@
 
 namespace berth::cli {
 
-std::unique_ptr<notify::Notifier> notify_systemd(supervisor::UpOptions& o) {
-    auto n = notify::Notifier::from_environment();
+std::unique_ptr<notify::Notifier> notify_systemd(supervisor::UpOptions& o, std::unique_ptr<notify::Notifier> n) {
     if (!n) return n;
     notify::Notifier* raw = n.get();
     o.wait_healthy = true;  // ready means healthy, as `up --wait`

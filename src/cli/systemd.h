@@ -12,12 +12,13 @@
 
 namespace berth::cli {
 
-// Null unless $NOTIFY_SOCKET is set. Otherwise `o` waits for health checks before it is
-// ready (READY=1 once every service runs and is healthy, or has completed), reports each
-// container change as STATUS=, STOPPING=1 when the stack stops, and pings the watchdog from
-// the loop. The returned notifier must outlive the supervisor run with `o`; `o.on_ready`
-// must be set before, and is kept (chained).
-std::unique_ptr<notify::Notifier> notify_systemd(supervisor::UpOptions& o);
+// Null unless $NOTIFY_SOCKET is set (notify::Notifier::from_environment(), taken before the
+// images are built or pulled, whose progress it reports with preparing()). Otherwise `o`
+// waits for health checks before it is ready (READY=1 once every service runs and is healthy,
+// or has completed), reports each container change as STATUS=, STOPPING=1 when the stack
+// stops, and pings the watchdog from the loop. The returned notifier must outlive the
+// supervisor run with `o`; `o.on_ready` must be set before, and is kept (chained).
+std::unique_ptr<notify::Notifier> notify_systemd(supervisor::UpOptions& o, std::unique_ptr<notify::Notifier> n);
 
 // Containers' output lines to the journal, as entries with CONTAINER_NAME=, SYSLOG_IDENTIFIER=
 // (the service) and COMPOSE_PROJECT=: every line when `o` is attached and stdout is the

@@ -32,7 +32,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <algorithm>
 #include <filesystem>
@@ -156,6 +158,10 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         supervisor::UpOptions o = to_options(f);
         supervise_detached(std::move(project), o, report);
     }
+    // Under systemd (attached: the unit's main process), building and pulling report progress:
+    // STATUS= and EXTEND_TIMEOUT_USEC=, so a long build or pull is not cut by the start timeout.
+    std::unique_ptr<notify::Notifier> notifier;
+    if (!f.detach) notifier = notify::Notifier::from_environment();
     {
         std::vector<std::string> svcs;
         if (f.services.empty() || !f.no_deps) {
@@ -169,8 +175,16 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
             svcs = f.services;
         }
         if (f.build && f.no_build) throw Error("--build and --no-build cannot be used together");
-        ensure_built(project, svcs, f.build ? BuildWhen::Always : f.no_build ? BuildWhen::Never : BuildWhen::Missing);
-        ensure_images(project, svcs, f.pull, false);
+        std::function<void(const std::string&)> progress;
+        if (notifier)
+            progress = [n = notifier.get(), mu = std::make_shared<std::mutex>()](const std::string& what) {
+                std::lock_guard lock(*mu);  // a pull's progress comes from its threads
+                n->preparing(what);
+            };
+        BuildFlags bf;
+        bf.on_progress = progress;
+        ensure_built(project, svcs, f.build ? BuildWhen::Always : f.no_build ? BuildWhen::Never : BuildWhen::Missing, bf);
+        ensure_images(project, svcs, f.pull, false, progress);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
     // A supervisor killed an instant ago may still seem up: a container it was
@@ -192,7 +206,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
                 failed = true;
             }
         };
-        auto notifier = notify_systemd(o);  // Type=notify under systemd; null elsewhere
+        notifier = notify_systemd(o, std::move(notifier));  // Type=notify under systemd; null elsewhere
         auto journal = journal_lines(o, project);
         supervisor::Supervisor sup(std::move(project), o);
         int code = sup.run();

@@ -103,6 +103,21 @@ void Notifier::send_status() {
     send(msg);
 }
 
+void Notifier::preparing(const std::string& what) {
+    if (started_ || ready_ || stopping_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::string extend = "EXTEND_TIMEOUT_USEC=" + std::to_string(kExtendUsec);
+    if (what != last_status_) {
+        last_status_ = what;
+        send("STATUS=" + what + "\n" + extend);
+    } else if (now - last_extend_ >= std::chrono::seconds(1)) {
+        send(extend);
+    } else {
+        return;
+    }
+    last_extend_ = now;
+}
+
 void Notifier::ready() {
     if (ready_) return;
     ready_ = true;

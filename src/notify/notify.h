@@ -11,6 +11,7 @@
 
 #include "base/fd.h"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -65,6 +66,11 @@ public:
     // keep the loop alive; stop() must run before the loop is closed.
     void start(uv_loop_s* loop);
     void stop();
+    // Before the stack starts, while its images are built or pulled: STATUS=`what` and
+    // EXTEND_TIMEOUT_USEC= when `what` changes; the same `what` again (a step's line, a
+    // layer's progress) only extends the timeout, at most once a second. A build or pull
+    // that goes silent stops extending it, so systemd's start timeout can end it.
+    void preparing(const std::string& what);
     void ready();                             // READY=1 with the status line
     void failed(const std::string& error);    // STATUS=failed: … (systemd sees the exit code)
     void stopping();                          // STOPPING=1, STATUS=stopping
@@ -78,6 +84,7 @@ private:
     bool broken_ = false, started_ = false, ready_ = false, stopping_ = false;
     std::map<std::string, ContainerStatus> containers_;
     std::string last_status_;
+    std::chrono::steady_clock::time_point last_extend_{};
     uv_timer_s* timer_ = nullptr;
     void send_status();
 };

@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -88,6 +90,30 @@ TEST_CASE("Notifier: STATUS with EXTEND before READY, READY once, STOPPING once"
     n.stopping();
     CHECK(l.next() == "STOPPING=1\nSTATUS=stopping");
     n.container("s-db-1", {"exited", "", 0});  // no STATUS while stopping
+    CHECK(l.next() == "");
+    n.stop();
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("Notifier: preparing (images built or pulled) sends STATUS on a change, then extensions at most once a second") {
+    Listener l(abstract_name());
+    Notifier n(l.name, 0);
+    n.preparing("building the image of web");
+    CHECK(l.next() == "STATUS=building the image of web\nEXTEND_TIMEOUT_USEC=30000000");
+    n.preparing("building the image of web");  // a step's line within the second: nothing
+    CHECK(l.next() == "");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    n.preparing("building the image of web");
+    CHECK(l.next() == "EXTEND_TIMEOUT_USEC=30000000");
+    n.preparing("pulling images");  // another phase: at once, with its STATUS
+    CHECK(l.next() == "STATUS=pulling images\nEXTEND_TIMEOUT_USEC=30000000");
+    n.container("s-web-1", {"created", "", {}});
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    n.start(&loop);
+    CHECK(l.next() == "STATUS=0/1 running, waiting for s-web-1\nEXTEND_TIMEOUT_USEC=30000000");
+    n.preparing("pulling images");  // the stack runs: the containers' progress counts now
     CHECK(l.next() == "");
     n.stop();
     uv_run(&loop, UV_RUN_NOWAIT);

@@ -15,7 +15,8 @@ Run as a program, it writes the run blocks as shell scripts for the integration 
     readme_blocks.py README.md BUILD_DIR OUT_DIR
 writes OUT_DIR/block-LINE.sh for each run block, one per line on stdout ("LINE"), and the
 skipped ones as "skip LINE REASON". Paths to the build dir written `build` in the README
-(`build/…`, `$PWD/build`, `-B build`, `--install build`) are the given BUILD_DIR.
+(`build/…`, `$PWD/build`, `-B build`, `--build build`, `--install build`, `cd build`) are the
+given BUILD_DIR; a `build` that is a word of a command (`berth build`) is left alone.
 """
 import re
 import shlex
@@ -87,7 +88,10 @@ def blocks(path):
 def with_build_dir(cmd, build):
     """The README's `build` directory, as a path of its own, replaced by `build`."""
     cmd = re.sub(r"\$PWD/build(?=[/\s:\"']|$)", build, cmd)
-    return re.sub(r"(?<![\w./$-])(\./)?build(?=[/\s:\"']|$)", build, cmd)
+    cmd = re.sub(r"(?<![\w./$-])(\./)?build(?=/)", build, cmd)
+    # the directory as an argument (`-B build`, `--install build`, `cd build`); not `berth build`
+    return re.sub(r"(?<![\w./$-])(-B|--build|--install|cd)(\s+)(\./)?build(?=[\s:\"']|$)",
+                  lambda m: m.group(1) + m.group(2) + build, cmd)
 
 
 def follows(comment):

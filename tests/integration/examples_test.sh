@@ -3,20 +3,23 @@
 # order through the gateway's published port touches every service; audit crashed once and
 # was restarted; the store keeps its orders on its volume across down/up) and examples/hello
 # (the smallest stack: published port, a name resolved from another container) and
-# examples/limits (memory, pids and cpus limits, each hit and measured); each example's
-# README commands are then run as written.
+# examples/limits (memory, pids and cpus limits, each hit and measured); their images are built
+# by `up` from the examples' Dockerfiles and from the base image examples/base makes offline from
+# busybox-static; each example's README commands are then run as written.
 . "$(dirname "$0")/lib/common.sh"
 ip link set lo up
 examples=$(cd "$here/../../examples" && pwd)
 
-# --- shop ---
-"$examples/shop/make-image.sh" "$BERTH" >/dev/null
+# --- shop: `up` builds its images (none is there yet), the examples' base first ---
 export SHOP_PORT=18088
 shop="-f $examples/shop/compose.yaml"
 start=$(date +%s.%N)
 $BERTH $shop up --wait --wait-timeout 60 >/dev/null 2>"$work/up.err"
 check "shop: up --wait" 0 $?
-echo "     shop healthy in $(python3 -c "import time; print(round(time.time() - $start, 1))") s"
+echo "     shop built and healthy in $(python3 -c "import time; print(round(time.time() - $start, 1))") s"
+contains "up built the missing base image (busybox-static, ../base/compose.yaml)" "[+] Building busybox (berth-example/busybox)" "$(cat "$work/up.err")"
+check "up built one image per service, from the example's Dockerfile" "shop-audit shop-gateway shop-inventory shop-orders shop-store shop-worker" \
+    "$($BERTH image ls 2>/dev/null | awk '/^shop-/ {print $1}' | sort | tr '\n' ' ' | sed 's/ $//')"
 out=$(timeout 20 wget -qO- "http://127.0.0.1:$SHOP_PORT/cgi-bin/order?item=teapot")
 echo "$out" | sed 's/^/     /'
 contains "gateway took the order" "gateway: order for teapot" "$out"
@@ -28,6 +31,9 @@ contains "audit logged it after its restart" "audit: logged order" "$out"
 json=$($BERTH $shop ps -a --format json)
 field() { printf '%s' "$json" | python3 -c "import json,sys; print([c.get('$2') for c in [json.loads(l) for l in sys.stdin if l.strip()] if c['service']=='$1'][0])"; }
 check "audit crashed on purpose and was restarted" 1 "$(field audit restarts)"
+check "the gateway runs as its image's USER (nobody), the store as root" "65534 0" \
+    "$($BERTH $shop exec -T gateway id -u </dev/null) $($BERTH $shop exec -T store id -u </dev/null)"
+check "health from the images' HEALTHCHECK (compose.yaml has none)" "healthy healthy" "$(field gateway health) $(field store health)"
 check "every service runs" "running running running running running running" \
     "$(for s in gateway orders inventory store worker audit; do field $s state; done | tr '\n' ' ' | sed 's/ $//')"
 contains "audit's crash is in its logs" "audit: crashing on purpose" "$($BERTH $shop logs audit)"
@@ -65,6 +71,10 @@ check "shop README: two orders went through every service (demo.sh, then wget)" 
 contains "shop README: ps shows audit restarted once" "shop-audit-1" "$(grep -E '^shop-audit-1 +audit +running.* 1 ' "$work/shop.out")"
 $BERTH -f "$examples/shop/compose.yaml" down -v >/dev/null 2>&1
 check_no_leaks shop-
+
+# --- base: the examples' base image, built alone and run ---
+readme_block base
+contains "base: the image has busybox's applets and nobody" "uid=65534(nobody)" "$(cat "$work/base.out")"
 
 # --- hello: published port, a name resolved from another container ---
 readme_block hello

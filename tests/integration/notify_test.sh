@@ -4,7 +4,7 @@
 # and checks READY=1 only after the slowest health check passed, STATUS= lines in order,
 # EXTEND_TIMEOUT_USEC= while starting, watchdog pings at the asked interval, STOPPING=1 on
 # SIGTERM and the stack stopped in reverse dependency order; attached output to a
-# non-terminal has no escape codes.
+# non-terminal has no escape codes; STATUS= and EXTEND_TIMEOUT_USEC= while an image is built.
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
@@ -151,6 +151,30 @@ JOURNAL_STREAM=$js "$BERTH" up --abort-on-container-exit migrate > "$work/up2.ou
 check "under the journal: no container line on stdout" "" "$(grep '|' "$work/up2.out")"
 contains "under the journal: migrate's line as an entry" "MESSAGE=migrated|PRIORITY=6|SYSLOG_IDENTIFIER=migrate|CONTAINER_NAME=itnotify-migrate-1" "$(cat "$work/journal.log")"
 "$BERTH" down >/dev/null 2>&1
+
+# A service whose image `up` must build first: while the build runs (a RUN printing a line
+# every 0.4 s for 2.4 s), STATUS= says so and EXTEND_TIMEOUT_USEC= keeps coming (at most once
+# a second), so a build longer than the start timeout is not cut; then the containers' lines.
+mkdir -p "$work/built" && cd "$work/built"
+printf 'FROM it/busybox\nRUN for i in 1 2 3 4 5 6; do echo step $i; sleep 0.4; done\nCMD ["sleep", "1000"]\n' > Dockerfile
+printf 'name: itnotifyb\nservices:\n  app:\n    build: .\n    init: true\n' > compose.yaml
+from=$(($(wc -l < "$work/notify.log") + 1))
+NOTIFY_SOCKET="$work/notify.sock" "$BERTH" up > "$work/up3.out" 2>&1 &
+up=$!
+for _ in $(seq 300); do tail -n +"$from" "$work/notify.log" | grep -q 'READY=1' && break; sleep 0.05; done
+msgs=$(tail -n +"$from" "$work/notify.log" | cut -d' ' -f2-)
+echo "$msgs" | sed -n '1,/READY=1/p' | sed 's/^/     /'
+check "the first message: the build, with a start timeout extension" "STATUS=building the image of app|EXTEND_TIMEOUT_USEC=30000000" "$(echo "$msgs" | head -1)"
+building=$(echo "$msgs" | sed -n '/STATUS=[0-9]/q;p')
+n=$(echo "$building" | grep -c '^EXTEND_TIMEOUT_USEC=30000000$')
+check "the timeout is extended again while the build prints (2..4 in 2.4 s, at most 1 a second)" 1 "$([ "$n" -ge 2 ] && [ "$n" -le 4 ] && echo 1)"
+contains "then the containers' progress, then READY=1" "READY=1|STATUS=1/1 running" "$msgs"
+contains "the build's output is there" "step 6" "$(cat "$work/up3.out")"
+kill -TERM $up
+wait $up
+check "up of the built service exits 0 after SIGTERM" 0 $?
+"$BERTH" down >/dev/null 2>&1
+cd "$work/stack"
 
 kill $listener $journal
 wait $listener $journal 2>/dev/null
