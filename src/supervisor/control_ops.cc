@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <unistd.h>
@@ -82,7 +83,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
         compose::activate_services(loaded, req.value("services", std::vector<std::string>{}));
         apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
-              req.value("force_recreate", false), req.value("no_deps", false), peer);
+              req.value("force_recreate", false), req.value("no_deps", false), peer, req.value("no_start", false));
     } catch (const Error& e) {
         peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
     } catch (const std::exception& e) {
@@ -93,7 +94,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
 void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
-                             const std::shared_ptr<control::Peer>& peer) {
+                             const std::shared_ptr<control::Peer>& peer, bool no_start) {
     plan::start_order(next);
     std::set<std::string> wanted;
     if (services.empty()) {
@@ -107,7 +108,8 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     retired.push_back(std::move(project));
     project = std::move(next);
     ensure_networks(wanted);
-    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array();
+    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array(),
+                   created = nlohmann::json::array();
     std::vector<std::string> waiting;
     std::vector<plan::Current> current;
     std::map<std::string, Unit*> by_name;
@@ -128,6 +130,12 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     d.scale = opts.scale;
     d.force_recreate = force;
     for (const auto& ch : plan::diff(current, project, d)) {
+        if (ch.action == plan::Action::Create && no_start) {  // `create` while up
+            add_unit(ch, false);
+            created.push_back(ch.container);
+            continue;
+        }
+        if (no_start) continue;  // `create` leaves what is there as it is
         if (ch.action == plan::Action::Create) {
             add_unit(ch);
             started.push_back(ch.container);
@@ -153,7 +161,7 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
     schedule();
     waiters.push_back({peer, waiting, true});
-    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}};
+    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}, {"created", created}};
     answer_waiters();
 }
 
@@ -163,16 +171,29 @@ void Supervisor::Impl::op_stop(const std::vector<Unit*>& targets, int timeout, c
     answer_waiters();
 }
 
+// `start`: the containers named, and what they depend on, started as `up` starts them (dependency
+// order, conditions); answered once they run, or with the errors of those that could not start.
 void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {
-    std::string errors;
-    for (auto* u : targets)
-        if (!u->running() && !u->restart_due()) {
-            u->rec.stopped_by_user = false;
-            u->backoff_ms = 100;
-            if (!u->on({Event::Go})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
-        }
-    if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
-    else reply_names(peer, targets);
+    std::vector<std::string> services;
+    for (auto* u : targets) services.push_back(u->cp.service);
+    std::set<std::string> with = plan::with_dependencies(project, services);
+    std::vector<Unit*> all;
+    for (auto& u : units)
+        if (std::find(targets.begin(), targets.end(), u.get()) != targets.end() ||
+            (with.count(u->cp.service) && std::find(services.begin(), services.end(), u->cp.service) == services.end()))
+            all.push_back(u.get());
+    std::vector<std::string> names;
+    for (auto* u : all) {
+        names.push_back(u->name());
+        if (u->running() || u->restart_due() || u->pending()) continue;
+        u->rec.stopped_by_user = false;
+        u->rec.exit_reason.clear();
+        u->backoff_ms = 100;
+        u->on({Event::Wait});
+    }
+    schedule();
+    waiters.push_back({peer, names, true, true});
+    answer_waiters();
 }
 
 void Supervisor::Impl::op_restart(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer) {
