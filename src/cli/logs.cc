@@ -58,8 +58,11 @@ void print(const Source& s, const logs::LogEntry& e, const LogsOptions& o, size_
         prefix = o.color ? color_of(s.service) + name + "  |\x1b[0m " : name + "  | ";
     }
     if (o.timestamps) prefix += logs::format_time(e.time_ns) + " ";
-    // A container's stderr to stderr, its stdout to stdout, as docker compose logs does.
-    std::fprintf(e.stream == logs::Stream::Stderr ? stderr : stdout, "%s%s\n", prefix.c_str(), line.c_str());
+    // A container's stderr to stderr, its stdout to stdout, as docker compose logs does; stdout is
+    // flushed before a line goes to stderr, so that both sent to one file keep their time order.
+    FILE* out = e.stream == logs::Stream::Stderr ? stderr : stdout;
+    if (out == stderr) std::fflush(stdout);
+    std::fprintf(out, "%s%s\n", prefix.c_str(), line.c_str());
 }
 
 // New complete lines of a growing log file.
