@@ -3,6 +3,7 @@
 // every container of the selection has stopped.
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/follow.h"
 #include "cli/project.h"
 #include "compose/units.h"
 #include "control/control.h"
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -196,6 +198,77 @@ int logs_command(const GlobalOptions& g, const LogsOptions& o) {
     ::close(in);
     return 0;
 }
+
+// ---- an attached `up` on a running project (cli/follow.h) ----
+
+std::string log_path(const state::ContainerRecord& r) { return r.bundle_dir + "/" + r.name + "-json.log"; }
+
+// Running, or between two runs of its restart policy.
+bool alive(const state::ContainerRecord& r) {
+    if (r.state == "restarting") return true;
+    bool live = r.state == "running" || r.state == "starting" || r.state == "stopping" || r.state == "paused";
+    return live && r.pid > 0 && state::process_alive(r.pid, r.pid_start_time);
+}
+
+}  // namespace
+
+std::map<std::string, long long> log_sizes(const state::ProjectState& ps) {
+    std::map<std::string, long long> sizes;
+    for (const auto& r : ps.read_all()) {
+        struct stat st {};
+        if (!r.bundle_dir.empty() && ::stat(log_path(r).c_str(), &st) == 0) sizes[log_path(r)] = st.st_size;
+    }
+    return sizes;
+}
+
+int follow_attached(const state::ProjectState& ps, const FollowSpec& spec, const std::map<std::string, long long>& from) {
+    LogsOptions o;
+    o.color = spec.color;
+    for (const auto& s : spec.printed) o.services.push_back(s);
+    std::vector<Source> sources;
+    size_t width = 0;
+    static volatile sig_atomic_t interrupts = 0;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { interrupts = interrupts + 1; };
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    int handled = 0;
+    std::optional<control::Client> stopper;
+    std::map<std::string, std::string> last_state;  // container → state seen: its exit line printed once
+    for (int idle = 0;;) {
+        size_t known = sources.size();
+        add_sources(ps, o, sources, width);
+        for (size_t i = known; i < sources.size(); ++i)
+            if (auto it = from.find(sources[i].path); it != from.end()) sources[i].offset = static_cast<off_t>(it->second);
+        for (auto& s : sources)
+            for (auto& e : read_new(s)) print(s, e, o, width);
+        bool watched_live = false;
+        for (const auto& r : ps.read_all()) {
+            if (spec.watched.count(r.service) && alive(r)) watched_live = true;
+            std::string& was = last_state[r.name];
+            if (spec.printed.count(r.service) && r.state == "exited" && !was.empty() && was != "exited" && r.exit_code)
+                std::printf("%s exited with code %d\n", r.name.c_str(), *r.exit_code);
+            was = r.state;
+        }
+        std::fflush(stdout);
+        std::fflush(stderr);
+        if (interrupts > handled) {
+            handled = interrupts;
+            stopper = control::Client::connect(ps.control_socket());  // kept open: the supervisor answers on it
+            auto& c = stopper;
+            if (handled == 1) std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+            if (c) c->send(handled == 1 ? nlohmann::json{{"op", "stop"}, {"services", spec.stop_on_ctrl_c}}
+                                        : nlohmann::json{{"op", "kill"}, {"services", spec.stop_on_ctrl_c}, {"signal", SIGKILL}});
+        }
+        // Ended: nothing watched runs (twice in a row: a restart between two runs is not an end).
+        idle = watched_live || ps.supervisor_pid() <= 0 ? 0 : idle + 1;
+        if (!watched_live && (idle >= 3 || ps.supervisor_pid() <= 0)) break;
+        ::poll(nullptr, 0, 100);
+    }
+    return 0;
+}
+
+namespace {
 
 // `attach SERVICE`: the output of one running container (--index, default 1), from now on,
 // stdout to stdout and stderr to stderr, until it exits; `attach` ends with its exit code.

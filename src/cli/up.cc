@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/build.h"
 #include "cli/detach.h"
+#include "cli/follow.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/up.h"
@@ -189,8 +190,11 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     // A supervisor killed an instant ago may still seem up: a container it was
     // starting holds its lock and socket until that child execs or exits.
+    // Attached: the running supervisor applies the file, this process streams the output (cli/follow.h).
+    auto before = f.detach || ps.supervisor_pid() <= 0 ? std::map<std::string, long long>{} : log_sizes(ps);
     for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
-        if (auto code = up_to_supervisor(g, f, project, ps)) return *code;
+        if (auto code = up_to_supervisor(g, f, project, ps))
+            return f.detach ? *code : follow_attached(ps, follow_spec(project, f, use_color(g, 1)), before);
         if (attempt == 30)
             throw Error("project " + project.name + " is up but its supervisor does not answer",
                         "run `berth down` and `berth up` again");

@@ -305,4 +305,50 @@ if kill -0 "$fol" 2>/dev/null; then fail "logs -f did not end with the project";
 wait "$fol" 2>/dev/null
 check_no_leaks compat4-fol-
 
+# --- TestUpDependenciesNotStopped (pkg/e2e/up_test.go, fixtures/ups-deps-stop) ----
+# The project is up (orphan, from another file): the attached `up app` hands the file to its
+# supervisor, streams app's output, and Ctrl-C stops app only.
+d="$work/upsdeps"
+mkdir -p "$d"
+cat > "$d/compose.yaml" <<'YAML'
+services:
+  dependency:
+    image: it/busybox
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello dependency"; sleep 1; done'
+  app:
+    depends_on: ['dependency']
+    image: it/busybox
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello app"; echo "app-err" >&2; sleep 1; done'
+YAML
+cat > "$d/orphan.yaml" <<'YAML'
+services:
+  orphan:
+    image: it/busybox
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello orphan"; sleep 1; done'
+YAML
+c="$BERTH --ansi=never -p compat4-uds"
+$c -f "$d/orphan.yaml" up --wait -d orphan >/dev/null 2>&1
+check "TestUpDependenciesNotStopped: orphan running" running "$(state_of compat4-uds-orphan-1 $c -f "$d/orphan.yaml")"
+$c -f "$d/compose.yaml" up app > "$work/uds.out" 2> "$work/uds.err" &
+upid=$!
+for _ in $(seq 150); do grep -q "hello app" "$work/uds.out" 2>/dev/null && break; sleep 0.1; done
+contains "… up app streams app's output" "compat4-uds-app-1  | hello app" "$(cat "$work/uds.out")"
+check "… app running" running "$(state_of compat4-uds-app-1 $c -f "$d/compose.yaml")"
+check "… dependency running" running "$(state_of compat4-uds-dependency-1 $c -f "$d/compose.yaml")"
+kill -INT "$upid"
+for _ in $(seq 150); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$upid" 2>/dev/null; then fail "… up did not end after Ctrl-C"; kill "$upid"; else ok "… up ends after Ctrl-C"; fi
+wait "$upid"
+check "… app exited" exited "$(state_of compat4-uds-app-1 $c -f "$d/compose.yaml")"
+check "… dependency still running" running "$(state_of compat4-uds-dependency-1 $c -f "$d/compose.yaml")"
+check "… orphan still running" running "$(state_of compat4-uds-orphan-1 $c -f "$d/orphan.yaml")"
+case "$(cat "$work/uds.out")" in *"hello dependency"*) fail "… printed its dependency's output" ;; *) ok "… not its dependency's output (berth)" ;; esac
+contains "… app's stderr on stderr (berth)" "compat4-uds-app-1  | app-err" "$(cat "$work/uds.err")"
+contains "… its exit line in the stream (berth)" "compat4-uds-app-1 exited with code" "$(cat "$work/uds.out")"
+$c -f "$d/compose.yaml" down -t 0 --remove-orphans >/dev/null 2>&1
+check_no_leaks compat4-uds-
+
 finish
