@@ -72,7 +72,7 @@ void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_build_commands(Cli& cli);  // build, builder prune
 void add_image_pull_command(Cli& cli, CLI::App* image);
-void add_project_commands(Cli& cli);  // ls, scale
+void add_project_commands(Cli& cli);  // ls, scale, events
 void add_push_command(Cli& cli);  // push
 void add_create_command(Cli& cli);  // create (up --no-start)
 void add_image_push_command(Cli& cli, CLI::App* image);

@@ -42,7 +42,7 @@ constexpr CommandFile kCommandFiles[] = {
     {"run", add_run_command},         {"up", add_up_commands},        {"down", add_up_commands},
     {"stop", add_up_commands},        {"start", add_up_commands},     {"restart", add_up_commands},
     {"pause", add_up_commands},       {"unpause", add_up_commands},   {"kill", add_up_commands},
-    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_up_commands},
+    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_project_commands},
     {"ls", add_project_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
     {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
     {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},

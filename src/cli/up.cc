@@ -148,11 +148,12 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
         std::string hint = reply.value("hint", std::string());
         throw Error(reply.value("error", std::string("the supervisor refused `up`")), hint);
     }
-    for (const char* k : {"running", "recreated", "started", "created"})
+    for (const char* k : {"running", "recreated", "started", "created", "restarted"})
         for (const auto& n : reply.value(k, nlohmann::json::array()))
             std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(),
                         std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated"
                                                                 : std::string(k) == "created"   ? "Created"
+                                                                : std::string(k) == "restarted" ? "Restarted"
                                                                                                 : "Started");
     return 0;
 }
@@ -406,6 +407,13 @@ int project_op(const GlobalOptions& g, const std::string& op, const std::vector<
     if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused " + op));
     for (const auto& n : reply.value("containers", nlohmann::json::array()))
         std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(), verb);
+    // restart: its `restart: true` dependents started again once it was healthy (as docker compose says it).
+    if (auto deps = reply.value("dependents", nlohmann::json::array()); !deps.empty()) {
+        for (const auto& n : reply.value("containers", nlohmann::json::array()))
+            if (auto r = ps.read(n.get<std::string>()); r && r->health == "healthy")
+                std::fprintf(stderr, "Container %s  Healthy\n", r->name.c_str());
+        for (const auto& n : deps) std::fprintf(stderr, "Container %s  Started\n", n.get<std::string>().c_str());
+    }
     return 0;
 }
 
@@ -455,25 +463,6 @@ int rm_command(const GlobalOptions& g, const std::vector<std::string>& services,
     }
     return 0;
 }
-
-int events_command(const GlobalOptions& g, bool json) {
-    compose::Project project = load_project(g);
-    state::ProjectState ps(state::runtime_dir(), project.name);
-    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
-    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
-    client->send({{"op", "events"}});
-    while (auto ev = client->read_line()) {
-        if (json) {
-            std::printf("%s\n", ev->dump().c_str());
-        } else {
-            std::printf("%s container %s %s (service=%s)\n", ev->value("time", "").c_str(), ev->value("action", "").c_str(),
-                        ev->value("id", "").c_str(), ev->value("service", "").c_str());
-        }
-        std::fflush(stdout);
-    }
-    return 0;
-}
-
 
 }  // namespace
 
@@ -570,11 +559,6 @@ void add_up_commands(Cli& cli) {
     rm_cmd->add_flag("-s,--stop", *rstop, "Stop the containers first");
     rm_cmd->add_flag("-f,--force", *rforce, "Don't ask (berth never asks)");
     rm_cmd->callback([&cli, rsvcs, rstop] { cli.action = [&cli, rsvcs, rstop] { return rm_command(cli.global, *rsvcs, *rstop); }; });
-
-    auto* ev_cmd = cli.app.add_subcommand("events", "Stream container events of the project");
-    auto evjson = std::make_shared<bool>(false);
-    ev_cmd->add_flag("--json", *evjson, "One JSON object per line");
-    ev_cmd->callback([&cli, evjson] { cli.action = [&cli, evjson] { return events_command(cli.global, *evjson); }; });
 
     auto* ps_cmd = cli.app.add_subcommand("ps", "List the project's containers");
     auto all = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),

@@ -109,7 +109,7 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     project = std::move(next);
     ensure_networks(wanted);
     nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array(),
-                   created = nlohmann::json::array();
+                   created = nlohmann::json::array(), restarted = nlohmann::json::array();
     std::vector<std::string> waiting;
     std::vector<plan::Current> current;
     std::map<std::string, Unit*> by_name;
@@ -154,14 +154,24 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         u->fresh = differs;
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
-        if (u->running()) u->on({Event::Restart, 0, grace(*u), true});
-        else u->on({Event::Wait});
+        if (u->running()) {
+            u->on({Event::Restart, 0, grace(*u), true});
+            // Its `restart: true` dependents start again once it is back (docker compose's up does so).
+            for (Unit* d : restart_with(units, u->cp.service))
+                if (std::find(waiting.begin(), waiting.end(), d->name()) == waiting.end())
+                    waiting.push_back(d->name()), restarted.push_back(d->name());
+            restart_dependents(*u);
+        } else {
+            u->on({Event::Wait});
+        }
     }
     pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
+    for (const auto& n : restarted) kept.erase(std::remove(kept.begin(), kept.end(), n), kept.end());
     schedule();
     waiters.push_back({peer, waiting, true});
-    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}, {"created", created}};
+    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}, {"created", created},
+                             {"restarted", restarted}};
     answer_waiters();
 }
 
@@ -196,13 +206,22 @@ void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::sh
     answer_waiters();
 }
 
+// `restart`: the targets, and their `restart: true` dependents once the targets meet their
+// condition again (healthy); answered when all of them run again.
 void Supervisor::Impl::op_restart(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer) {
+    std::vector<std::string> names = names_of(targets);
+    nlohmann::json dependents = nlohmann::json::array();
     for (auto* u : targets) {
         bool was_running = u->running();
         u->on({Event::Restart, 0, timeout >= 0 ? timeout : grace(*u), true});
-        if (was_running) restart_dependents(*u);
+        if (!was_running) continue;
+        for (Unit* d : restart_with(units, u->cp.service))
+            if (std::find(names.begin(), names.end(), d->name()) == names.end())
+                names.push_back(d->name()), dependents.push_back(d->name());
+        restart_dependents(*u);
     }
-    waiters.push_back({peer, names_of(targets), true});
+    waiters.push_back({peer, names, true});
+    peer_notes[peer.get()] = {{"containers", names_of(targets)}, {"dependents", dependents}};
     answer_waiters();
 }
 

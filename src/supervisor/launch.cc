@@ -213,7 +213,8 @@ void Supervisor::Impl::on_exit(Unit& u) {
     }
     bool again = u.restart_after_stop() && !stopping;
     u.on({Event::Exit, st.code});
-    if (again) {  // restarted at once (`restart`, a recreate)
+    if (again) {  // restarted at once (`restart`, a recreate), or waiting for its dependencies
+        schedule();
         answer_waiters();
         return;
     }

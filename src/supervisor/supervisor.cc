@@ -72,8 +72,9 @@ void Supervisor::Impl::cancel_timer(Unit& u) {
     u.inst.timer.close();
 }
 
+// depends_on: {X: {restart: true}}: they stop now and start again once X meets their condition.
 void Supervisor::Impl::restart_dependents(Unit& u) {
-    for (Unit* d : restart_with(units, u.cp.service)) d->on({Event::Restart, 0, grace(*d), true});
+    for (Unit* d : restart_with(units, u.cp.service)) d->on({Event::Restart, 0, grace(*d), true, true});
 }
 
 // A container that could not start (its first start, a restart, `start`, `up`

@@ -78,10 +78,15 @@ bool Unit::on(const Event& e) {
         return true;
     case Event::Restart:
         if (running()) {
+            wait_after_stop_ = e.wait_deps || (restart_after_stop_ && wait_after_stop_);
             restart_after_stop_ = true;
             stop(e.grace_s, e.by_user);
         } else if (!restart_due()) {
             rec.stopped_by_user = false;
+            if (e.wait_deps) {
+                set(State::Waiting);
+                return true;
+            }
             return start();
         }
         return true;
@@ -140,6 +145,11 @@ void Unit::exited(int code) {
         rec.stopped_by_user = false;
         set(State::Exited);
         save();
+        if (wait_after_stop_) {  // started by the scheduler once its dependencies are met again
+            wait_after_stop_ = false;
+            set(State::Waiting);
+            return;
+        }
         start();
         return;
     }

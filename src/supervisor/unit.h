@@ -102,6 +102,7 @@ struct Event {
     int code = 0;
     int grace_s = 0;
     bool by_user = false;
+    bool wait_deps = false;  // Restart: start again once its dependencies are met (depends_on restart: true)
 };
 
 struct Unit {
@@ -148,6 +149,7 @@ private:
     State state_ = State::Created;
     Health health_ = Health::None;
     bool restart_after_stop_ = false;
+    bool wait_after_stop_ = false;  // … and then wait for its dependencies instead of starting at once
     int starts_ = 0;
 };
 

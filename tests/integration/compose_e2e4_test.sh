@@ -351,4 +351,61 @@ contains "… its exit line in the stream (berth)" "compat4-uds-app-1 exited wit
 $c -f "$d/compose.yaml" down -t 0 --remove-orphans >/dev/null 2>&1
 check_no_leaks compat4-uds-
 
+# --- TestRestartWithDependencies (pkg/e2e/restart_test.go, fixtures/restart-test) --
+d="$work/restartdeps"
+mkdir -p "$d"
+cat > "$d/compose.yaml" <<'YAML'
+services:
+  with-restart:
+    image: it/busybox
+    init: true
+    command: sleep infinity
+    stop_signal: SIGTERM
+    depends_on:
+      nginx: {condition: service_healthy, restart: true}
+  no-restart:
+    image: it/busybox
+    init: true
+    command: sleep infinity
+    stop_signal: SIGTERM
+    depends_on:
+      nginx: { condition: service_healthy }
+  nginx:
+    image: it/busybox
+    init: true
+    command: sh -c 'rm -f /tmp/up; sleep 1; touch /tmp/up; exec sleep infinity'
+    labels:
+      TEST: ${LABEL:-test}
+    stop_signal: SIGTERM
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/up"]
+      interval: 1s
+      timeout: 1s
+      retries: 10
+YAML
+c="$BERTH -f $d/compose.yaml -p compat4-rd"
+$c up -d >/dev/null 2>&1
+start=$(date +%s%N)
+out=$($c restart nginx 2>&1); check "TestRestartWithDependencies: restart nginx" 0 $?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+contains "… nginx restarted" "Container compat4-rd-nginx-1  Restarted" "$out"
+contains "… nginx healthy" "Container compat4-rd-nginx-1  Healthy" "$out"
+contains "… with-restart started" "Container compat4-rd-with-restart-1  Started" "$out"
+case "$out" in *no-restart*) fail "… no-restart mentioned: $out" ;; *) ok "… no-restart left alone" ;; esac
+[ "$took" -ge 1000 ] && ok "… restart returned once nginx was healthy again (${took} ms)" || fail "… returned after ${took} ms"
+started() { $c ps -a --format json | python3 -c "
+import json, sys
+for l in sys.stdin:
+    j = json.loads(l)
+    if j['Service'] == '$1': print(j.get('StartedAt', j.get('started_at', '')))"; }
+ws=$(started with-restart); ns=$(started no-restart)
+[ -n "$ws" ] && [ "$ws" \> "$ns" ] && ok "… with-restart started again, no-restart not (berth)" || fail "… with-restart [$ws] no-restart [$ns]"
+out=$(LABEL=recreate $c up -d 2>&1); check "TestRestartWithDependencies: up -d with nginx changed" 0 $?
+contains "… nginx recreated" "Container compat4-rd-nginx-1  Recreated" "$out"
+contains "… with-restart restarted with it" "Container compat4-rd-with-restart-1  Restarted" "$out"
+contains "… no-restart running" "Container compat4-rd-no-restart-1  Running" "$out"
+check "… nginx healthy" healthy "$($c ps --format json nginx | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["Health"])')"
+$c down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-rd-
+
 finish
