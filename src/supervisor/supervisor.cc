@@ -197,7 +197,12 @@ Unit* Supervisor::Impl::add_unit(const plan::Change& ch, bool start) {
     u->rec.created_at = logs::format_time(logs::now_ns());
     // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
     u->fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
-    if (start) u->on({Event::Wait});  // else it stays created (`create`) until `start`
+    if (start) {
+        u->on({Event::Wait});
+    } else {  // it stays created (`create`) until `start`; the next `up` keeps it as made for this configuration
+        u->rec.config_hash = u->brief.config_hash;
+        u->rec.config_keys = u->brief.config_keys;
+    }
     u->save();
     units.push_back(std::move(u));
     return units.back().get();

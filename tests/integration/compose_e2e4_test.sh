@@ -64,6 +64,9 @@ check "… start another starts both replicas" "running running running" \
 $c down -t 0 >/dev/null 2>&1
 $c up --no-start dep_2 >/dev/null 2>&1; check "up --no-start" 0 $?
 check "… dep_2 created, not started" created "$(state_of compat4-sd-dep_2-1 $c)"
+out=$($c up -d dep_2 2>&1)
+contains "… up -d then starts it as created (not recreated)" "Container compat4-sd-dep_2-1  Started" "$out"
+check "… running" running "$(state_of compat4-sd-dep_2-1 $c)"
 $c down >/dev/null 2>&1
 check_no_leaks compat4-sd-
 
