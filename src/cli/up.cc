@@ -165,6 +165,8 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     if (f.wait || f.no_start) f.detach = true;
     compose::Project project = load_project(g);
     compose::activate_services(project, f.services);  // naming a profile's service enables it
+    for (const auto& a : f.attach)
+        if (!project.services.count(a)) throw Error("cannot attach to services not included in up: " + a);
     if (f.dry_run) return dry_run(project, f, to_options(f));
     if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
         int report = std::atoi(fd);

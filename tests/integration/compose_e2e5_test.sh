@@ -52,6 +52,8 @@ contains "up --attach bar (berth): bar's output" "compat4-ad-bar-1  | bar-here" 
 case "$(cat "$work/ad.out")" in *"foo-1  | hello"*) fail "… printed foo's" ;; *) ok "… not foo's" ;; esac
 case "$(cat "$work/ad.out")" in *Aborting*) fail "… aborted on foo's exit, which it does not watch" ;; *) ok "… foo's exit does not abort" ;; esac
 $c down >/dev/null 2>&1
+out=$($c up --attach nosuch 2>&1); check "up --attach of an unknown service exits 1 (berth)" 1 $?
+contains "… in docker compose's words" "cannot attach to services not included in up: nosuch" "$out"
 timeout 60 $c up --no-attach bar > "$work/ad.out" 2>&1 &
 upid=$!
 for _ in $(seq 100); do grep -q 'foo-1  | hello' "$work/ad.out" 2>/dev/null && break; sleep 0.1; done
