@@ -63,17 +63,18 @@ void add_config_command(Cli& cli);
 void add_image_commands(Cli& cli);
 void add_run_command(Cli& cli);
 void add_up_commands(Cli& cli);
-void add_logs_command(Cli& cli);
+void add_logs_command(Cli& cli);  // logs, attach
 void add_exec_command(Cli& cli);
 void add_inspect_commands(Cli& cli);
 void add_completion_command(Cli& cli);
-void add_volume_commands(Cli& cli);
+void add_volume_commands(Cli& cli);  // volume …, volumes
 void add_cp_command(Cli& cli);
 void add_pull_commands(Cli& cli);  // pull, login, logout
 void add_build_commands(Cli& cli);  // build, builder prune
 void add_image_pull_command(Cli& cli, CLI::App* image);
-void add_project_commands(Cli& cli);  // ls, scale
+void add_project_commands(Cli& cli);  // ls, scale, events
 void add_push_command(Cli& cli);  // push
+void add_create_command(Cli& cli);  // create (up --no-start)
 void add_image_push_command(Cli& cli, CLI::App* image);
 
 // The command line berth was started with (`up -d` has the keeper run it again as the supervisor).

@@ -1,20 +1,25 @@
-// berth logs [-f] [--tail N] [-t] [--no-log-prefix] [SERVICE…]
+// berth logs [-f] [--tail N] [-t] [--no-log-prefix] [SERVICE…]; berth attach [--index N] SERVICE
 // Reads the containers' json-file logs; with -f, follows them (inotify) until
 // every container of the selection has stopped.
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/follow.h"
 #include "cli/project.h"
 #include "compose/units.h"
+#include "control/control.h"
 #include "logs/log_file.h"
 #include "state/state.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <optional>
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -55,7 +60,11 @@ void print(const Source& s, const logs::LogEntry& e, const LogsOptions& o, size_
         prefix = o.color ? color_of(s.service) + name + "  |\x1b[0m " : name + "  | ";
     }
     if (o.timestamps) prefix += logs::format_time(e.time_ns) + " ";
-    std::fprintf(stdout, "%s%s\n", prefix.c_str(), line.c_str());
+    // A container's stderr to stderr, its stdout to stdout, as docker compose logs does; stdout is
+    // flushed before a line goes to stderr, so that both sent to one file keep their time order.
+    FILE* out = e.stream == logs::Stream::Stderr ? stderr : stdout;
+    if (out == stderr) std::fflush(stdout);
+    std::fprintf(out, "%s%s\n", prefix.c_str(), line.c_str());
 }
 
 // New complete lines of a growing log file.
@@ -92,6 +101,23 @@ std::vector<logs::LogEntry> read_new(Source& s) {
     return out;
 }
 
+// The selection's containers not yet among `sources` (all of them the first time).
+void add_sources(const state::ProjectState& ps, const LogsOptions& o, std::vector<Source>& sources, size_t& width) {
+    for (const auto& r : ps.read_all()) {
+        if (!o.services.empty() && std::find(o.services.begin(), o.services.end(), r.service) == o.services.end()) continue;
+        if (r.bundle_dir.empty()) continue;
+        if (o.index > 0 && r.index != o.index) continue;
+        std::string path = r.bundle_dir + "/" + r.name + "-json.log";
+        if (std::any_of(sources.begin(), sources.end(), [&](const Source& s) { return s.path == path; })) continue;
+        Source src;
+        src.name = r.name;
+        src.path = path;
+        src.service = r.service;
+        sources.push_back(std::move(src));
+        width = std::max(width, r.name.size());
+    }
+}
+
 int logs_command(const GlobalOptions& g, const LogsOptions& o) {
     compose::Project project = load_project(g);
     for (const auto& s : o.services)
@@ -99,17 +125,7 @@ int logs_command(const GlobalOptions& g, const LogsOptions& o) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<Source> sources;
     size_t width = 0;
-    for (const auto& r : ps.read_all()) {
-        if (!o.services.empty() && std::find(o.services.begin(), o.services.end(), r.service) == o.services.end()) continue;
-        if (r.bundle_dir.empty()) continue;
-        if (o.index > 0 && r.index != o.index) continue;
-        Source src;
-        src.name = r.name;
-        src.path = r.bundle_dir + "/" + r.name + "-json.log";
-        src.service = r.service;
-        sources.push_back(std::move(src));
-        width = std::max(width, r.name.size());
-    }
+    add_sources(ps, o, sources, width);
     // --since/--until: an RFC 3339 time or a duration before now ("10m").
     auto when = [](const std::string& text, const char* flag) -> int64_t {
         if (text.empty()) return -1;
@@ -148,30 +164,163 @@ int logs_command(const GlobalOptions& g, const LogsOptions& o) {
     std::fflush(stdout);
     if (!o.follow || until >= 0) return 0;
 
+    // Following: containers that appear later (a replica, a service started after) are followed
+    // too, from their first line; it ends once the project's supervisor is gone and nothing of the
+    // selection runs (a `restart: always` container between two runs keeps it going).
     int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (in < 0) throw Error::sys(errno, "inotify");
     for (auto& s : sources) inotify_add_watch(in, s.path.c_str(), IN_MODIFY | IN_CREATE);
-    for (;;) {
+    for (int quiet = 0;;) {
         pollfd p{in, POLLIN, 0};
-        int r = ::poll(&p, 1, 1000);
+        int r = ::poll(&p, 1, 250);
         if (r > 0) {
             char buf[4096];
             while (::read(in, buf, sizeof buf) > 0) {
             }
         }
+        size_t known = sources.size();
+        if (r == 0) add_sources(ps, o, sources, width);
+        for (size_t i = known; i < sources.size(); ++i) inotify_add_watch(in, sources[i].path.c_str(), IN_MODIFY | IN_CREATE);
         for (auto& s : sources)
             for (auto& e : read_new(s))
                 if (in_range(e)) print(s, e, o, width);
         std::fflush(stdout);
-        if (r == 0) {  // quiet for a second: stop once nothing of the selection runs
-            bool live = false;
-            for (const auto& rec : ps.read_all())
-                for (const auto& s : sources)
-                    if (rec.name == s.name && rec.pid > 0 && state::process_alive(rec.pid, rec.pid_start_time)) live = true;
-            if (!live) break;
-        }
+        std::fflush(stderr);
+        if (r != 0 || ++quiet < 4) continue;  // quiet for a second: is anything left to follow?
+        quiet = 0;
+        if (ps.supervisor_pid() > 0) continue;
+        bool live = false;
+        for (const auto& rec : ps.read_all())
+            for (const auto& s : sources)
+                if (rec.name == s.name && rec.pid > 0 && state::process_alive(rec.pid, rec.pid_start_time)) live = true;
+        if (!live) break;
     }
     ::close(in);
+    return 0;
+}
+
+// ---- an attached `up` on a running project (cli/follow.h) ----
+
+std::string log_path(const state::ContainerRecord& r) { return r.bundle_dir + "/" + r.name + "-json.log"; }
+
+// Running, or between two runs of its restart policy.
+bool alive(const state::ContainerRecord& r) {
+    if (r.state == "restarting") return true;
+    bool live = r.state == "running" || r.state == "starting" || r.state == "stopping" || r.state == "paused";
+    return live && r.pid > 0 && state::process_alive(r.pid, r.pid_start_time);
+}
+
+}  // namespace
+
+std::map<std::string, long long> log_sizes(const state::ProjectState& ps) {
+    std::map<std::string, long long> sizes;
+    for (const auto& r : ps.read_all()) {
+        struct stat st {};
+        if (!r.bundle_dir.empty() && ::stat(log_path(r).c_str(), &st) == 0) sizes[log_path(r)] = st.st_size;
+    }
+    return sizes;
+}
+
+int follow_attached(const state::ProjectState& ps, const FollowSpec& spec, const std::map<std::string, long long>& from) {
+    LogsOptions o;
+    o.color = spec.color;
+    for (const auto& s : spec.printed) o.services.push_back(s);
+    std::vector<Source> sources;
+    size_t width = 0;
+    static volatile sig_atomic_t interrupts = 0;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { interrupts = interrupts + 1; };
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    int handled = 0;
+    std::optional<control::Client> stopper;
+    std::map<std::string, std::string> last_state;  // container → state seen: its exit line printed once
+    for (int idle = 0;;) {
+        size_t known = sources.size();
+        add_sources(ps, o, sources, width);
+        for (size_t i = known; i < sources.size(); ++i)
+            if (auto it = from.find(sources[i].path); it != from.end()) sources[i].offset = static_cast<off_t>(it->second);
+        for (auto& s : sources)
+            for (auto& e : read_new(s)) print(s, e, o, width);
+        bool watched_live = false;
+        for (const auto& r : ps.read_all()) {
+            if (spec.watched.count(r.service) && alive(r)) watched_live = true;
+            std::string& was = last_state[r.name];
+            if (spec.printed.count(r.service) && r.state == "exited" && !was.empty() && was != "exited" && r.exit_code)
+                std::printf("%s exited with code %d\n", r.name.c_str(), *r.exit_code);
+            was = r.state;
+        }
+        std::fflush(stdout);
+        std::fflush(stderr);
+        if (interrupts > handled) {
+            handled = interrupts;
+            stopper = control::Client::connect(ps.control_socket());  // kept open: the supervisor answers on it
+            auto& c = stopper;
+            if (handled == 1) std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+            if (c) c->send(handled == 1 ? nlohmann::json{{"op", "stop"}, {"services", spec.stop_on_ctrl_c}}
+                                        : nlohmann::json{{"op", "kill"}, {"services", spec.stop_on_ctrl_c}, {"signal", SIGKILL}});
+        }
+        // Ended: nothing watched runs (twice in a row: a restart between two runs is not an end).
+        idle = watched_live || ps.supervisor_pid() <= 0 ? 0 : idle + 1;
+        if (!watched_live && (idle >= 3 || ps.supervisor_pid() <= 0)) break;
+        ::poll(nullptr, 0, 100);
+    }
+    return 0;
+}
+
+namespace {
+
+// `attach SERVICE`: the output of one running container (--index, default 1), from now on,
+// stdout to stdout and stderr to stderr, until it exits; `attach` ends with its exit code.
+// With --sig-proxy (the default) Ctrl-C and SIGTERM go to the container. berth never
+// forwards a terminal's input to it: stdin stays as the service's stdin_open made it.
+volatile sig_atomic_t g_signal = 0;
+
+int attach_command(const GlobalOptions& g, const std::string& service, int index, bool sig_proxy) {
+    compose::Project project = load_project(g);
+    if (!project.services.count(service)) throw Error("no such service: " + service);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    std::optional<state::ContainerRecord> rec;
+    for (const auto& r : ps.read_all())
+        if (r.service == service && r.index == std::max(index, 1)) rec = r;
+    if (!rec || rec->pid <= 0 || !state::process_alive(rec->pid, rec->pid_start_time))
+        throw Error("service \"" + service + "\" has no running container" + (index > 1 ? " of index " + std::to_string(index) : ""),
+                    "`berth ps -a` shows its containers; `berth start " + service + "` starts it");
+    Source src;
+    src.name = rec->name;
+    src.path = rec->bundle_dir + "/" + rec->name + "-json.log";
+    struct stat st {};
+    if (::stat(src.path.c_str(), &st) == 0) src.offset = st.st_size;  // from now on, as docker attach
+    LogsOptions o;
+    o.no_prefix = true;
+    if (sig_proxy) {
+        struct sigaction sa {};
+        sa.sa_handler = [](int sig) { g_signal = sig; };
+        ::sigaction(SIGINT, &sa, nullptr);  // no SA_RESTART: poll returns at once
+        ::sigaction(SIGTERM, &sa, nullptr);
+    }
+    auto alive = [&] {
+        auto r = ps.read(src.name);
+        return r && r->pid == rec->pid && state::process_alive(r->pid, r->pid_start_time);
+    };
+    for (;;) {
+        ::poll(nullptr, 0, 100);
+        if (int sig = g_signal) {
+            g_signal = 0;
+            if (auto c = control::Client::connect(ps.control_socket()))
+                c->call({{"op", "kill"}, {"containers", {src.name}}, {"signal", sig}});
+        }
+        bool running = alive();
+        for (auto& e : read_new(src)) print(src, e, o, 0);
+        std::fflush(stdout);
+        std::fflush(stderr);
+        if (!running) break;
+    }
+    for (int i = 0; i < 50; ++i) {  // its exit code, once the supervisor has written it
+        auto r = ps.read(src.name);
+        if (!r || r->state != "running") return r && r->exit_code ? *r->exit_code : 0;
+        ::poll(nullptr, 0, 100);
+    }
     return 0;
 }
 
@@ -195,6 +344,19 @@ void add_logs_command(Cli& cli) {
             return logs_command(cli.global, *o);
         };
     });
+
+    auto* att = cli.app.add_subcommand("attach", "Follow a running service container's output until it exits");
+    auto service = std::make_shared<std::string>();
+    auto index = std::make_shared<int>(1);
+    auto sig_proxy = std::make_shared<bool>(true);
+    att->add_option("SERVICE", *service, "The service")->required();
+    att->add_option("--index", *index, "Which replica (from 1)");
+    att->add_flag("--sig-proxy,!--no-sig-proxy", *sig_proxy, "Send Ctrl-C and SIGTERM to the container (default: true)");
+    att->add_flag_function("--no-stdin", [](int64_t) {}, "Don't attach stdin (berth never does)");
+    att->callback([&cli, service, index, sig_proxy] {
+        cli.action = [&cli, service, index, sig_proxy] { return attach_command(cli.global, *service, *index, *sig_proxy); };
+    });
 }
 
 }  // namespace berth::cli
+

@@ -26,7 +26,7 @@ constexpr Registrar kRegistrars[] = {add_version_command, add_config_command,  a
                                      add_run_command,     add_up_commands,     add_logs_command,
                                      add_exec_command,    add_inspect_commands, add_volume_commands,
                                      add_cp_command,      add_pull_commands,   add_project_commands, add_build_commands, add_push_command,
-                                     add_completion_command};
+                                     add_create_command,  add_completion_command};
 
 // Which registration function makes each top-level command. Building CLI11's whole command
 // tree costs more than the rest of `berth version` (bench/startup_bench.sh): main registers
@@ -42,14 +42,15 @@ constexpr CommandFile kCommandFiles[] = {
     {"run", add_run_command},         {"up", add_up_commands},        {"down", add_up_commands},
     {"stop", add_up_commands},        {"start", add_up_commands},     {"restart", add_up_commands},
     {"pause", add_up_commands},       {"unpause", add_up_commands},   {"kill", add_up_commands},
-    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_up_commands},
+    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_project_commands},
     {"ls", add_project_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
     {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
     {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},
     {"cp", add_cp_command},           {"pull", add_pull_commands},    {"login", add_pull_commands},
     {"logout", add_pull_commands},    {"images", add_pull_commands},  {"scale", add_project_commands},
     {"build", add_build_commands},      {"builder", add_build_commands},
-    {"push", add_push_command},
+    {"push", add_push_command},       {"create", add_create_command}, {"attach", add_logs_command},
+    {"volumes", add_volume_commands},
 };
 
 // The registration function of the command named on the command line, or nullptr for all of

@@ -24,7 +24,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // docker compose commands berth does not have yet: named as such, not as typos.
-constexpr std::array kNotYet{"alpha", "attach", "bridge", "commit", "create", "export", "publish", "volumes", "watch"};
+constexpr std::array kNotYet{"alpha", "bridge", "commit", "export", "publish", "watch"};
 
 }  // namespace
 

@@ -1,6 +1,6 @@
-// The progress display of `up` and `down`: on a terminal one live line per
-// container, redrawn as its state changes (as compose shows it); otherwise a
-// plain line per meaningful change.
+// The progress display of `up` and `down`, on stderr as docker compose's: on a
+// terminal one live line per container, redrawn as its state changes (as compose
+// shows it); otherwise a plain line per meaningful change.
 #pragma once
 
 #include <cstdio>
@@ -25,8 +25,8 @@ public:
         if (lines_[i].second == status) return;
         lines_[i].second = status;
         if (!tty_) {
-            std::printf("Container %s  %s\n", name.c_str(), status.c_str());
-            std::fflush(stdout);
+            std::fprintf(stderr, "Container %s  %s\n", name.c_str(), status.c_str());
+            std::fflush(stderr);
             return;
         }
         redraw();
@@ -47,14 +47,14 @@ private:
         return {};
     }
     void redraw() {
-        if (drawn_ > 0) std::printf("\x1b[%zuA", drawn_);
+        if (drawn_ > 0) std::fprintf(stderr, "\x1b[%zuA", drawn_);
         for (const auto& [name, status] : lines_) {
             bool done = status == "Started" || status == "Healthy" || status == "Exited" || status == "Removed";
             const char* mark = done ? (color_ ? "\x1b[32m✔\x1b[0m" : "✔") : (color_ ? "\x1b[33m⠿\x1b[0m" : "⠿");
-            std::printf("\x1b[2K %s Container %-32s %s\n", mark, name.c_str(), status.c_str());
+            std::fprintf(stderr, "\x1b[2K %s Container %-32s %s\n", mark, name.c_str(), status.c_str());
         }
         drawn_ = lines_.size();
-        std::fflush(stdout);
+        std::fflush(stderr);
     }
 
     bool tty_, color_;

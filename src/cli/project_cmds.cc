@@ -1,5 +1,6 @@
 // berth ls [-a] [-q] [--format table|json]: the projects, as docker compose ls.
 // berth scale SERVICE=N…: a service's number of containers (`up -d --scale`).
+// berth events [--json]: the project's container events as they happen.
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/project.h"
@@ -85,6 +86,24 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
     return code;
 }
 
+int events_command(const GlobalOptions& g, bool json) {
+    compose::Project project = load_project(g);
+    state::ProjectState ps(state::runtime_dir(), project.name);
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
+    client->send({{"op", "events"}});
+    while (auto ev = client->read_line()) {
+        if (json) {
+            std::printf("%s\n", ev->dump().c_str());
+        } else {
+            std::printf("%s container %s %s (service=%s)\n", ev->value("time", "").c_str(), ev->value("action", "").c_str(),
+                        ev->value("id", "").c_str(), ev->value("service", "").c_str());
+        }
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 }  // namespace
 
 void add_project_commands(Cli& cli) {
@@ -104,6 +123,11 @@ void add_project_commands(Cli& cli) {
     scale_cmd->callback([&cli, args, no_deps] {
         cli.action = [&cli, args, no_deps] { return scale_command(cli.global, *args, *no_deps); };
     });
+
+    auto* ev_cmd = cli.app.add_subcommand("events", "Stream container events of the project");
+    auto evjson = std::make_shared<bool>(false);
+    ev_cmd->add_flag("--json", *evjson, "One JSON object per line");
+    ev_cmd->callback([&cli, evjson] { cli.action = [&cli, evjson] { return events_command(cli.global, *evjson); }; });
 }
 
 }  // namespace berth::cli

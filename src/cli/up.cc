@@ -6,8 +6,10 @@
 #include "cli/cli.h"
 #include "cli/build.h"
 #include "cli/detach.h"
+#include "cli/follow.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
+#include "cli/up.h"
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "cli/pull.h"
@@ -46,24 +48,22 @@
 namespace berth::cli {
 namespace {
 
-struct UpFlags {
-    bool detach = false, abort_on_exit = false, no_deps = false, force_recreate = false, no_recreate = false;
-    bool wait = false, remove_orphans = false, dry_run = false;
-    int wait_timeout = 0;
-    std::string exit_code_from;
-    std::vector<std::string> scale;
-    int timeout = -1;
-    std::vector<std::string> services;
-    std::string pull;  // --pull always|missing|never
-    bool build = false, no_build = false;
-};
 
 supervisor::UpOptions to_options(const UpFlags& f) {
     supervisor::UpOptions o;
     o.services = f.services;
     o.attach = !f.detach;
-    o.abort_on_container_exit = f.abort_on_exit || !f.exit_code_from.empty();
+    if (f.abort_on_exit && f.abort_on_failure)
+        throw Error("--abort-on-container-failure cannot be combined with --abort-on-container-exit");
+    o.abort_on_container_failure = f.abort_on_failure;
+    o.abort_on_container_exit = f.abort_on_exit || (!f.exit_code_from.empty() && !f.abort_on_failure);
     if (!f.exit_code_from.empty()) o.exit_code_from = f.exit_code_from;
+    if (!f.attach.empty() && f.attach_dependencies)
+        throw Error("--attach cannot be combined with --attach-dependencies");
+    o.attach_services = f.attach;
+    o.no_attach = f.no_attach;
+    o.attach_dependencies = f.attach_dependencies;
+    o.no_start = f.no_start;
     if (f.timeout >= 0) o.stop_timeout = f.timeout;
     o.no_deps = f.no_deps;
     o.force_recreate = f.force_recreate;
@@ -123,6 +123,7 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
                           {"services", f.services},
                           {"scale", to_options(f).scale},
                           {"force_recreate", f.force_recreate},
+                          {"no_start", f.no_start},
                           {"no_deps", f.no_deps}};
     // No answer (a supervisor dying an instant ago): nullopt, and the caller tries again.
     // An answer that refuses (a missing image, a bad file) is the user's error: thrown.
@@ -139,18 +140,25 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
         std::string hint = reply.value("hint", std::string());
         throw Error(reply.value("error", std::string("the supervisor refused `up`")), hint);
     }
-    for (const char* k : {"running", "recreated", "started"})
+    for (const char* k : {"running", "recreated", "started", "created", "restarted"})
         for (const auto& n : reply.value(k, nlohmann::json::array()))
             std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(),
-                        std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated" : "Started");
+                        std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated"
+                                                                : std::string(k) == "created"   ? "Created"
+                                                                : std::string(k) == "restarted" ? "Restarted"
+                                                                                                : "Started");
     return 0;
 }
 
-int up(const GlobalOptions& g, const UpFlags& flags) {
+}  // namespace
+
+int up_command(const GlobalOptions& g, const UpFlags& flags) {
     UpFlags f = flags;
-    if (f.wait) f.detach = true;
+    if (f.wait || f.no_start) f.detach = true;
     compose::Project project = load_project(g);
     compose::activate_services(project, f.services);  // naming a profile's service enables it
+    for (const auto& a : f.attach)
+        if (!project.services.count(a)) throw Error("cannot attach to services not included in up: " + a);
     if (f.dry_run) return dry_run(project, f, to_options(f));
     if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
         int report = std::atoi(fd);
@@ -189,8 +197,11 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     // A supervisor killed an instant ago may still seem up: a container it was
     // starting holds its lock and socket until that child execs or exits.
+    // Attached: the running supervisor applies the file, this process streams the output (cli/follow.h).
+    auto before = f.detach || ps.supervisor_pid() <= 0 ? std::map<std::string, long long>{} : log_sizes(ps);
     for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
-        if (auto code = up_to_supervisor(g, f, project, ps)) return *code;
+        if (auto code = up_to_supervisor(g, f, project, ps))
+            return f.detach ? *code : follow_attached(ps, follow_spec(project, f, use_color(g, 1)), before);
         if (attempt == 30)
             throw Error("project " + project.name + " is up but its supervisor does not answer",
                         "run `berth down` and `berth up` again");
@@ -223,7 +234,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         throw;
     }
     ::close(p[1]);
-    Progress progress(isatty(1), use_color(g, 1));
+    Progress progress(isatty(2), use_color(g, 2));
     std::string msg;
     char buf[4096];
     ssize_t n;
@@ -265,8 +276,6 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     return 0;
 }
 
-}  // namespace
-
 int up_services(const GlobalOptions& g, const std::vector<std::string>& services, const std::vector<std::string>& scale,
                 bool no_deps) {
     UpFlags f;
@@ -274,7 +283,7 @@ int up_services(const GlobalOptions& g, const std::vector<std::string>& services
     f.detach = true;
     f.services = services;
     f.scale = scale;
-    return up(g, f);
+    return up_command(g, f);
 }
 
 namespace {
@@ -284,7 +293,7 @@ int down(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans)
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> names;
     for (const auto& r : ps.read_all()) names.push_back(r.name);
-    Progress progress(isatty(1), use_color(g, 1));
+    Progress progress(isatty(2), use_color(g, 2));
     std::vector<std::string> orphan_names = remove_orphans ? std::vector<std::string>{} : supervisor::orphans(project);
     if (int pid = ps.supervisor_pid(); pid > 0 && !orphan_names.empty()) {
         // Orphans stay up under their supervisor: stop and remove only this file's services.
@@ -404,10 +413,17 @@ int project_op(const GlobalOptions& g, const std::string& op, const std::vector<
     if (!reply.value("ok", false)) throw Error(reply.value("error", "the supervisor refused " + op));
     for (const auto& n : reply.value("containers", nlohmann::json::array()))
         std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(), verb);
+    // restart: its `restart: true` dependents started again once it was healthy (as docker compose says it).
+    if (auto deps = reply.value("dependents", nlohmann::json::array()); !deps.empty()) {
+        for (const auto& n : reply.value("containers", nlohmann::json::array()))
+            if (auto r = ps.read(n.get<std::string>()); r && r->health == "healthy")
+                std::fprintf(stderr, "Container %s  Healthy\n", r->name.c_str());
+        for (const auto& n : deps) std::fprintf(stderr, "Container %s  Started\n", n.get<std::string>().c_str());
+    }
     return 0;
 }
 
-int wait_command(const GlobalOptions& g, const std::vector<std::string>& services) {
+int wait_command(const GlobalOptions& g, const std::vector<std::string>& services, bool down_project) {
     compose::Project project = load_project(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
     auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
@@ -422,6 +438,8 @@ int wait_command(const GlobalOptions& g, const std::vector<std::string>& service
         std::printf("%d\n", code);
         if (!have) first = code, have = true;
     }
+    std::fflush(stdout);
+    if (down_project) down(g, false, -1, false);  // --down-project: the whole project goes once they have exited
     return first;
 }
 
@@ -452,25 +470,6 @@ int rm_command(const GlobalOptions& g, const std::vector<std::string>& services,
     return 0;
 }
 
-int events_command(const GlobalOptions& g, bool json) {
-    compose::Project project = load_project(g);
-    state::ProjectState ps(state::runtime_dir(), project.name);
-    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
-    if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
-    client->send({{"op", "events"}});
-    while (auto ev = client->read_line()) {
-        if (json) {
-            std::printf("%s\n", ev->dump().c_str());
-        } else {
-            std::printf("%s container %s %s (service=%s)\n", ev->value("time", "").c_str(), ev->value("action", "").c_str(),
-                        ev->value("id", "").c_str(), ev->value("service", "").c_str());
-        }
-        std::fflush(stdout);
-    }
-    return 0;
-}
-
-
 }  // namespace
 
 void add_up_commands(Cli& cli) {
@@ -478,6 +477,12 @@ void add_up_commands(Cli& cli) {
     auto f = std::make_shared<UpFlags>();
     up_cmd->add_flag("-d,--detach", f->detach, "Run in the background");
     up_cmd->add_flag("--abort-on-container-exit", f->abort_on_exit, "Stop everything if any container stops");
+    up_cmd->add_flag("--abort-on-container-failure", f->abort_on_failure,
+                     "Stop everything if any container exits with a failure; up ends with its exit code");
+    up_cmd->add_option("--attach", f->attach, "Print only these services' output")->type_name("SERVICE");
+    up_cmd->add_option("--no-attach", f->no_attach, "Don't print these services' output")->type_name("SERVICE");
+    up_cmd->add_flag("--attach-dependencies", f->attach_dependencies, "Print the output of the named services' dependencies too");
+    up_cmd->add_flag("--no-start", f->no_start, "Create the containers, start none (as `berth create`)");
     up_cmd->add_option("--exit-code-from", f->exit_code_from, "Return this service's exit code (implies --abort-on-container-exit)");
     up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
@@ -493,7 +498,7 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--build", f->build, "Build images before starting containers");
     up_cmd->add_flag("--no-build", f->no_build, "Don't build an image, even if it is missing");
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
-    up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up(cli.global, *f); }; });
+    up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up_command(cli.global, *f); }; });
 
     auto* down_cmd = cli.app.add_subcommand("down", "Stop and remove the project's containers");
     auto volumes = std::make_shared<bool>(false);
@@ -545,8 +550,12 @@ void add_up_commands(Cli& cli) {
     });
     auto* wait_cmd = cli.app.add_subcommand("wait", "Block until services' containers stop; print their exit codes");
     auto wsvcs = std::make_shared<std::vector<std::string>>();
+    auto wdown = std::make_shared<bool>(false);
     wait_cmd->add_option("SERVICE", *wsvcs, "Services (default: all)");
-    wait_cmd->callback([&cli, wsvcs] { cli.action = [&cli, wsvcs] { return wait_command(cli.global, *wsvcs); }; });
+    wait_cmd->add_flag("--down-project", *wdown, "Take the whole project down once they have exited");
+    wait_cmd->callback([&cli, wsvcs, wdown] {
+        cli.action = [&cli, wsvcs, wdown] { return wait_command(cli.global, *wsvcs, *wdown); };
+    });
 
     auto* rm_cmd = cli.app.add_subcommand("rm", "Remove stopped containers");
     auto rsvcs = std::make_shared<std::vector<std::string>>();
@@ -556,11 +565,6 @@ void add_up_commands(Cli& cli) {
     rm_cmd->add_flag("-s,--stop", *rstop, "Stop the containers first");
     rm_cmd->add_flag("-f,--force", *rforce, "Don't ask (berth never asks)");
     rm_cmd->callback([&cli, rsvcs, rstop] { cli.action = [&cli, rsvcs, rstop] { return rm_command(cli.global, *rsvcs, *rstop); }; });
-
-    auto* ev_cmd = cli.app.add_subcommand("events", "Stream container events of the project");
-    auto evjson = std::make_shared<bool>(false);
-    ev_cmd->add_flag("--json", *evjson, "One JSON object per line");
-    ev_cmd->callback([&cli, evjson] { cli.action = [&cli, evjson] { return events_command(cli.global, *evjson); }; });
 
     auto* ps_cmd = cli.app.add_subcommand("ps", "List the project's containers");
     auto all = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),

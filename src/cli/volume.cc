@@ -1,12 +1,15 @@
-// `berth volume ls|inspect|create|rm|prune`: named volumes under the state root.
+// `berth volume ls|inspect|create|rm|prune`: named volumes under the state root;
+// `berth volumes [SERVICE…]`: the project's, as docker compose lists them.
 #include "base/error.h"
 #include "cli/cli.h"
+#include "cli/project.h"
 #include "state/state.h"
 #include "supervisor/supervisor.h"
 #include "volumes/volume.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -20,9 +23,43 @@ nlohmann::json info_json(const volumes::VolumeInfo& v) {
             {"Labels", v.labels}, {"Options", v.driver_opts}, {"Scope", "local"}};
 }
 
+// The project's named volumes; with services, those their containers mount.
+int volumes_command(const GlobalOptions& g, const std::vector<std::string>& services, const std::string& format, bool quiet) {
+    compose::Project project = load_project(g);
+    for (const auto& s : services)
+        if (!project.services.count(s)) throw Error("no such service: " + s);
+    std::set<std::string> mounted;
+    for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
+        if (std::find(services.begin(), services.end(), r.service) != services.end())
+            mounted.insert(r.volumes.begin(), r.volumes.end());
+    std::vector<volumes::VolumeInfo> out;
+    for (const auto& v : volumes::Store(state::state_root()).list())
+        if (v.project == project.name && (services.empty() || mounted.count(v.name))) out.push_back(v);
+    if (quiet) {
+        for (const auto& v : out) std::printf("%s\n", v.name.c_str());
+    } else if (format == "json") {  // one object per line, as docker prints them
+        for (const auto& v : out) std::printf("%s\n", info_json(v).dump().c_str());
+    } else {
+        std::printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
+        for (const auto& v : out) std::printf("%-10s %s\n", v.driver.c_str(), v.name.c_str());
+    }
+    return 0;
+}
+
 }  // namespace
 
 void add_volume_commands(Cli& cli) {
+    auto* vols = cli.app.add_subcommand("volumes", "List the project's volumes (with SERVICE: those it mounts)");
+    auto vservices = std::make_shared<std::vector<std::string>>();
+    auto vformat = std::make_shared<std::string>("table");
+    auto vquiet = std::make_shared<bool>(false);
+    vols->add_option("--format", *vformat, "table or json")->check(CLI::IsMember({"table", "json"}));
+    vols->add_flag("-q,--quiet", *vquiet, "Only names");
+    vols->add_option("SERVICE", *vservices, "Only the volumes these services' containers mount");
+    vols->callback([&cli, vservices, vformat, vquiet] {
+        cli.action = [&cli, vservices, vformat, vquiet] { return volumes_command(cli.global, *vservices, *vformat, *vquiet); };
+    });
+
     auto* vol = cli.app.add_subcommand("volume", "Manage named volumes")->require_subcommand(1);
 
     auto* ls = vol->add_subcommand("ls", "List volumes");

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <unistd.h>
@@ -75,7 +76,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
             throw Error("the project sent is " + loaded.name + ", this supervisor runs " + project.name);
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
         apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
-              req.value("force_recreate", false), req.value("no_deps", false), peer);
+              req.value("force_recreate", false), req.value("no_deps", false), peer, req.value("no_start", false));
     } catch (const Error& e) {
         peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
     } catch (const std::exception& e) {
@@ -86,7 +87,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
 void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
-                             const std::shared_ptr<control::Peer>& peer) {
+                             const std::shared_ptr<control::Peer>& peer, bool no_start) {
     plan::start_order(next);
     std::set<std::string> wanted;
     if (services.empty()) {
@@ -100,7 +101,8 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     retired.push_back(std::move(project));
     project = std::move(next);
     ensure_networks(wanted);
-    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array();
+    nlohmann::json changed = nlohmann::json::array(), started = nlohmann::json::array(), kept = nlohmann::json::array(),
+                   created = nlohmann::json::array(), restarted = nlohmann::json::array();
     std::vector<std::string> waiting;
     std::vector<plan::Current> current;
     std::map<std::string, Unit*> by_name;
@@ -121,6 +123,12 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     d.scale = opts.scale;
     d.force_recreate = force;
     for (const auto& ch : plan::diff(current, project, d)) {
+        if (ch.action == plan::Action::Create && no_start) {  // `create` while up
+            add_unit(ch, false);
+            created.push_back(ch.container);
+            continue;
+        }
+        if (no_start) continue;  // `create` leaves what is there as it is
         if (ch.action == plan::Action::Create) {
             add_unit(ch);
             started.push_back(ch.container);
@@ -138,14 +146,24 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         u->brief = briefs.at(u->cp.service);
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
-        if (u->running()) u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
-        else u->on({.kind = Event::Wait, .recreate = differs});
+        if (u->running()) {
+            u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
+            // Its `restart: true` dependents start again once it is back (docker compose's up does so).
+            for (Unit* d : restart_with(units, u->cp.service))
+                if (std::find(waiting.begin(), waiting.end(), d->name()) == waiting.end())
+                    waiting.push_back(d->name()), restarted.push_back(d->name());
+            restart_dependents(*u);
+        } else {
+            u->on({.kind = Event::Wait, .recreate = differs});
+        }
     }
     pstate.write_project(nlohmann::json{{"name", project.name}, {"working_dir", project.working_dir},
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
+    for (const auto& n : restarted) kept.erase(std::remove(kept.begin(), kept.end(), n), kept.end());
     schedule();
     waiters.push_back({peer, waiting, true});
-    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}};
+    peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}, {"created", created},
+                             {"restarted", restarted}};
     answer_waiters();
 }
 
@@ -155,23 +173,45 @@ void Supervisor::Impl::op_stop(const std::vector<Unit*>& targets, int timeout, c
     answer_waiters();
 }
 
+// `start`: the containers named, and what they depend on, started as `up` starts them (dependency
+// order, conditions); answered once they run, or with the errors of those that could not start.
 void Supervisor::Impl::op_start(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {
-    std::string errors;
-    for (auto* u : targets)
-        if (!u->running() && !u->restart_due()) {
-            if (!u->on({.kind = Event::Go, .by_user = true})) errors += (errors.empty() ? "" : "; ") + u->name() + ": " + u->rec.exit_reason;
-        }
-    if (!errors.empty()) peer->send({{"ok", false}, {"error", errors}});
-    else reply_names(peer, targets);
+    std::vector<std::string> services;
+    for (auto* u : targets) services.push_back(u->cp.service);
+    std::set<std::string> with = plan::with_dependencies(project, services);
+    std::vector<Unit*> all;
+    for (auto& u : units)
+        if (std::find(targets.begin(), targets.end(), u.get()) != targets.end() ||
+            (with.count(u->cp.service) && std::find(services.begin(), services.end(), u->cp.service) == services.end()))
+            all.push_back(u.get());
+    std::vector<std::string> names;
+    for (auto* u : all) {
+        names.push_back(u->name());
+        if (u->running() || u->restart_due() || u->pending()) continue;
+        u->rec.exit_reason.clear();
+        u->on({.kind = Event::Wait, .by_user = true});  // its stop and backoff forgotten
+    }
+    schedule();
+    waiters.push_back({peer, names, true, true});
+    answer_waiters();
 }
 
+// `restart`: the targets, and their `restart: true` dependents once the targets meet their
+// condition again (healthy); answered when all of them run again.
 void Supervisor::Impl::op_restart(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer) {
+    std::vector<std::string> names = names_of(targets);
+    nlohmann::json dependents = nlohmann::json::array();
     for (auto* u : targets) {
         bool was_running = u->running();
         u->on({Event::Restart, 0, timeout >= 0 ? timeout : grace(*u), true});
-        if (was_running) restart_dependents(*u);
+        if (!was_running) continue;
+        for (Unit* d : restart_with(units, u->cp.service))
+            if (std::find(names.begin(), names.end(), d->name()) == names.end())
+                names.push_back(d->name()), dependents.push_back(d->name());
+        restart_dependents(*u);
     }
-    waiters.push_back({peer, names_of(targets), true});
+    waiters.push_back({peer, names, true});
+    peer_notes[peer.get()] = {{"containers", names_of(targets)}, {"dependents", dependents}};
     answer_waiters();
 }
 

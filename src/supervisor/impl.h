@@ -60,6 +60,7 @@ struct Supervisor::Impl final : UnitHost {
         std::shared_ptr<control::Peer> peer;
         std::vector<std::string> names;  // answered once none of these runs or restarts
         bool until_running = false;      // restart: answered once all run again
+        bool report_failures = false;    // start: those that could not start make the answer an error
     };
     std::vector<Waiter> waiters;
     std::map<const control::Peer*, nlohmann::json> peer_notes;  // extra fields for a waiter's reply
@@ -99,7 +100,7 @@ struct Supervisor::Impl final : UnitHost {
     void resolve(const compose::Project& p, const std::set<std::string>& services, const char* no_image_hint);
     // Bridges, addresses and firewall tables of the networks these services use.
     void ensure_networks(const std::set<std::string>& services);
-    Unit* add_unit(const plan::Change& ch);
+    Unit* add_unit(const plan::Change& ch, bool start = true);
     void emit_event(const state::ContainerRecord& r);
     void ready(bool ok, const std::string& err);
     void fail_up(const std::string& err);
@@ -128,7 +129,9 @@ struct Supervisor::Impl final : UnitHost {
     // ---- output of containers (output.cc) ----
     void open_output(Unit& u, int stream, UniqueFd fd);
     void on_output(Unit& u, int stream, const char* data, size_t n);
-    void emit_line(Unit& u, std::string_view line);
+    void emit_line(Unit& u, int stream, std::string_view line);
+    bool printed(const std::string& service) const;  // attached: its output is printed
+    bool watched(const std::string& service) const;  // attached: `up` ends once these have exited
     void report_log_state(Unit& u, int was);  // a log paused by a failing write, or resumed
 
     // ---- health checks (health.cc) ----
@@ -145,7 +148,7 @@ struct Supervisor::Impl final : UnitHost {
     // ---- control operations (control_ops.cc), one function per op ----
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
-               const std::shared_ptr<control::Peer>& peer);
+               const std::shared_ptr<control::Peer>& peer, bool no_start = false);
     void op_down(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_stop(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer);

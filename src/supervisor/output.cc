@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -20,7 +21,7 @@ void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
     delete[] b->base;
     if (n < 0) {
         if (!u->inst.partial[S].empty()) {
-            sup->emit_line(*u, u->inst.partial[S]);
+            sup->emit_line(*u, S, u->inst.partial[S]);
             u->inst.partial[S].clear();
             if (sup->opts.attach) std::fflush(stdout);
         }
@@ -57,20 +58,20 @@ void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n
     size_t start = 0, nl;
     while ((nl = chunk.find('\n', start)) != std::string_view::npos) {
         if (buf.empty()) {
-            emit_line(u, chunk.substr(start, nl - start));
+            emit_line(u, stream, chunk.substr(start, nl - start));
         } else {
             buf.append(chunk.substr(start, nl - start));
-            emit_line(u, buf);
+            emit_line(u, stream, buf);
             buf.clear();
         }
         start = nl + 1;
     }
     buf.append(chunk.substr(start));
     if (buf.size() > 16384) {
-        emit_line(u, buf);
+        emit_line(u, stream, buf);
         buf.clear();
     }
-    if (opts.attach) std::fflush(stdout);
+    if (opts.attach) std::fflush(stream ? stderr : stdout);
 }
 
 // A log that cannot be written (the disk full) stalls, the container runs on:
@@ -94,17 +95,36 @@ void Supervisor::Impl::report_log_state(Unit& u, int was) {
                      u.inst.log->dropped_lines());
 }
 
-void Supervisor::Impl::emit_line(Unit& u, std::string_view line) {
+// An attached `up` prints the output of the services it attaches to (UpOptions::attach_services).
+bool Supervisor::Impl::printed(const std::string& service) const {
+    auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), service) != v.end(); };
+    if (in(opts.no_attach)) return false;
+    if (!opts.attach_services.empty()) return in(opts.attach_services);
+    if (opts.services.empty() || opts.attach_dependencies) return true;
+    return in(opts.services);
+}
+
+// What an attached `up` waits for: the services named, else those it prints; when they have
+// all exited, `up` ends (and stops the rest, as this process supervises them).
+bool Supervisor::Impl::watched(const std::string& service) const {
+    if (!opts.services.empty())
+        return std::find(opts.services.begin(), opts.services.end(), service) != opts.services.end();
+    return printed(service);
+}
+
+// A line of the container's stdout to `up`'s stdout, of its stderr to its stderr, as docker compose does.
+void Supervisor::Impl::emit_line(Unit& u, int stream, std::string_view line) {
     if (u.inst.tail.size() >= 10) u.inst.tail.pop_front();
     u.inst.tail.emplace_back(line);
     if (opts.on_line && opts.on_line(u.cp.service, u.name(), line)) return;  // notify hook: the journal
-    if (!opts.attach) return;
+    if (!opts.attach || !printed(u.cp.service)) return;
+    FILE* out = stream ? stderr : stdout;
     if (opts.color) {
         static const int palette[] = {36, 33, 32, 35, 34, 91, 96, 93, 92, 95};
         int c = palette[std::hash<std::string>{}(u.cp.service) % 10];
-        std::fprintf(stdout, "\x1b[%dm%s  |\x1b[0m %.*s\n", c, u.name().c_str(), static_cast<int>(line.size()), line.data());
+        std::fprintf(out, "\x1b[%dm%s  |\x1b[0m %.*s\n", c, u.name().c_str(), static_cast<int>(line.size()), line.data());
     } else {
-        std::fprintf(stdout, "%s  | %.*s\n", u.name().c_str(), static_cast<int>(line.size()), line.data());
+        std::fprintf(out, "%s  | %.*s\n", u.name().c_str(), static_cast<int>(line.size()), line.data());
     }
 }
 

@@ -13,6 +13,7 @@ bool condition_met(const Units& units, const std::string& service, const std::st
     for (auto& u : units) {
         if (u->cp.service != service) continue;
         any = true;
+        if (u->restart_after_stop()) return false;  // being restarted: met again once it is back
         if (cond == "service_completed_successfully") {
             if (u->done() && u->rec.exit_code && *u->rec.exit_code != 0) {
                 failure = "service \"" + service + "\" didn't complete successfully: exit " + std::to_string(*u->rec.exit_code);

@@ -62,8 +62,9 @@ void Supervisor::Impl::cancel_timer(Unit& u) {
     u.inst.timer.close();
 }
 
+// depends_on: {X: {restart: true}}: they stop now and start again once X meets their condition.
 void Supervisor::Impl::restart_dependents(Unit& u) {
-    for (Unit* d : restart_with(units, u.cp.service)) d->on({Event::Restart, 0, grace(*d), true});
+    for (Unit* d : restart_with(units, u.cp.service)) d->on({.kind = Event::Restart, .grace_s = grace(*d), .by_user = true, .wait_deps = true});
 }
 
 // A container that could not start (its first start, a restart, `start`, `up`
@@ -155,7 +156,7 @@ void Supervisor::Impl::ensure_networks(const std::set<std::string>& services) {
     supervisor::ensure_networks(*nets, project, keys);
 }
 
-Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
+Unit* Supervisor::Impl::add_unit(const plan::Change& ch, bool start) {
     plan::ContainerPlan cp{ch.service, ch.index, ch.container};
     auto u = std::make_unique<Unit>(*this, cp, &project.services.at(cp.service), briefs.at(cp.service));
     u->image = images_by_service.at(cp.service);
@@ -169,7 +170,13 @@ Unit* Supervisor::Impl::add_unit(const plan::Change& ch) {
     u->rec.created_at = logs::format_time(logs::now_ns());
     // A new container, or one whose configuration changed (or --force-recreate): a fresh filesystem.
     bool fresh = ch.action == plan::Action::Recreate || (ch.action == plan::Action::Create && !opts.no_recreate);
-    u->on({.kind = Event::Wait, .recreate = fresh});
+    if (start) {
+        u->on({.kind = Event::Wait, .recreate = fresh});
+    } else {  // it stays created (`create`) until `start`; the next `up` keeps it as made for this configuration
+        u->on({.kind = Event::Hold, .recreate = fresh});  // stays Created; its first start makes its filesystem
+        u->rec.config_hash = u->brief.config_hash;
+        u->rec.config_keys = u->brief.config_keys;
+    }
     u->save();
     units.push_back(std::move(u));
     return units.back().get();
@@ -253,6 +260,14 @@ void Supervisor::Impl::close_unit(Unit& u) {
 
 void Supervisor::Impl::check_done() {
     bool any_live = std::any_of(units.begin(), units.end(), [](auto& u) { return u->live(); });
+    // Attached, `up` ends once what it watches has exited for good (the services named, or those it
+    // prints), as docker compose's does; the rest stops with it, this process being their supervisor.
+    if (any_live && opts.attach && !stopping) {
+        bool any_watched = false, watched_live = false;
+        for (auto& u : units)
+            if (watched(u->cp.service)) any_watched = true, watched_live |= u->live();
+        if (any_watched && !watched_live && ready_sent) return stop_all(false);
+    }
     if (any_live) return;
     if (!stopping && !opts.attach) return;  // detached: stays up for control commands
     for (auto& u : units) {
@@ -281,7 +296,9 @@ void Supervisor::Impl::answer_waiters() {
             for (auto& u : units)
                 if (u->name() == n) {
                     // until_running: settled once started again (or already done, like a one-shot job).
-                    bool busy = it->until_running ? u->pending() || u->restart_after_stop() || (!u->running() && !u->done())
+                    // A unit held back (created: its dependency failed) is settled too.
+                    bool held = u->state() == State::Created;
+                    bool busy = it->until_running ? u->pending() || u->restart_after_stop() || (!u->running() && !u->done() && !held)
                                                   : u->running() || u->restart_due();
                     if (busy) settled = false;
                 }
@@ -290,6 +307,14 @@ void Supervisor::Impl::answer_waiters() {
             continue;
         }
         nlohmann::json reply = {{"ok", true}, {"containers", it->names}};
+        if (it->report_failures) {  // `start`: those that could not start, and why
+            std::string errors;
+            for (const auto& n : it->names)
+                for (auto& u : units)
+                    if (u->name() == n && !u->running() && !u->rec.exit_reason.empty())
+                        errors += (errors.empty() ? "" : "; ") + n + ": " + u->rec.exit_reason;
+            if (!errors.empty()) reply = {{"ok", false}, {"error", errors}};
+        }
         nlohmann::json codes = nlohmann::json::object();
         for (const auto& n : it->names)
             for (auto& u : units)
@@ -406,9 +431,10 @@ int Supervisor::run() {
     for (const auto& ch : plan::diff(current, s.project, d)) {
         auto a = by_name.find(ch.container);
         if (a == by_name.end()) {
-            s.add_unit(ch);
+            s.add_unit(ch, !s.opts.no_start);
             continue;
         }
+        if (s.opts.no_start) continue;  // `create`: what runs stays as it is
         if (ch.action == plan::Action::Keep) continue;  // re-adopted as it runs
         if (ch.action == plan::Action::Start && held.at(ch.container).exit) {  // exited while no supervisor ran:
             s.start_after_exit.push_back(a->second);                           // started once its exit is seen
@@ -434,6 +460,7 @@ int Supervisor::run() {
 
     if (s.opts.on_loop) s.opts.on_loop(&s.loop);  // notify hook
     s.deliver_exits();
+    if (s.opts.no_start) s.ready(true, "");  // `create`: the containers are there, none started
     s.schedule();
     uv_run(&s.loop, UV_RUN_DEFAULT);
     if (s.opts.on_loop_end) s.opts.on_loop_end();  // notify hook

@@ -29,6 +29,12 @@ struct UpOptions {
     bool attach = true;                   // print containers' output with a name prefix
     bool color = false;                   // … colored per service (a terminal, --ansi)
     bool abort_on_container_exit = false;
+    bool abort_on_container_failure = false;  // … only on an exit with a non-zero code, which `up` ends with
+    bool no_start = false;                    // create the containers, start none (`create`)
+    // Whose output an attached `up` prints: --attach (these only), else the services named (all of
+    // them when none is), with their dependencies under --attach-dependencies; less --no-attach.
+    std::vector<std::string> attach_services, no_attach;
+    bool attach_dependencies = false;
     std::optional<std::string> exit_code_from;
     std::optional<int> stop_timeout;      // -t, seconds
     bool no_deps = false;

@@ -394,3 +394,47 @@ TEST_CASE("`start` by the user forgets the user's stop and the backoff") {
     u->on({Event::Exit, 1});
     CHECK(h.timers.back() == 200);
 }
+
+TEST_CASE("depends_on restart: true: the dependent stops and waits until its dependency is back and healthy") {
+    FakeHost h;
+    compose::Service web, db;
+    web.depends_on["db"].condition = "service_healthy";
+    web.depends_on["db"].restart = true;
+    db.healthcheck = compose::Healthcheck{};
+    db.healthcheck->test = {"CMD", "true"};
+    auto p = project_of({{"web", web}, {"db", db}});
+    Units units;
+    for (const char* n : {"db", "web"}) units.push_back(unit(h, p, n));
+    Unit& udb = *units[0];
+    Unit& uweb = *units[1];
+    udb.on({Event::Go});
+    udb.set_health(Health::Healthy);
+    uweb.on({Event::Go});
+    REQUIRE(restart_with(units, "db") == std::vector<Unit*>{&uweb});
+    udb.on({Event::Restart, 0, 10, true});
+    uweb.on({.kind = Event::Restart, .grace_s = 10, .by_user = true, .wait_deps = true});
+    CHECK(uweb.state() == State::Stopping);
+    // db, stopping to restart, meets no condition even though it was healthy a moment ago.
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Waiting);
+    uweb.on({Event::Exit, 0});
+    CHECK(uweb.pending());  // waits, not started at once
+    CHECK(uweb.rec.state == "exited");
+    int launches = h.launches;
+    udb.on({Event::Exit, 0});  // db starts again at once (restart asked), its health starting
+    CHECK(h.launches == launches + 1);
+    CHECK(udb.health() == Health::Starting);
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Waiting);
+    udb.set_health(Health::Healthy);
+    CHECK(blocker(units, uweb, p, false).readiness == Readiness::Ready);
+    CHECK(uweb.on({Event::Go}));
+    CHECK(uweb.state() == State::Running);
+}
+
+TEST_CASE("Restart with wait_deps of a unit that does not run: it waits for its dependencies") {
+    FakeHost h;
+    auto p = project_of({{"web", {}}});
+    auto u = unit(h, p, "web");
+    u->on({.kind = Event::Restart, .grace_s = 10, .by_user = true, .wait_deps = true});
+    CHECK(u->pending());
+    CHECK(h.launches == 0);
+}

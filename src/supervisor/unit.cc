@@ -65,6 +65,7 @@ bool Unit::on(const Event& e) {
     switch (e.kind) {
     case Event::Wait:
         rec.stopped_by_user = false;
+        if (e.by_user) backoff_ms_ = 100;  // `start` of what depends on others: as Go by_user does
         set(State::Waiting);
         return true;
     case Event::Go:
@@ -84,10 +85,16 @@ bool Unit::on(const Event& e) {
         return true;
     case Event::Restart:
         if (running()) {
+            // A dependent already restarting to wait for its dependency keeps waiting.
+            bool waits = e.wait_deps || (state_ == State::Stopping && after_stop_ == AfterStop::Wait);
             stop(e.grace_s, e.by_user);
-            after_stop_ = AfterStop::Start;
+            after_stop_ = waits ? AfterStop::Wait : AfterStop::Start;
         } else if (!restart_due()) {
             rec.stopped_by_user = false;
+            if (e.wait_deps) {  // started by the scheduler once its dependencies are met again
+                set(State::Waiting);
+                return true;
+            }
             return start();
         }
         return true;
@@ -141,13 +148,14 @@ void Unit::exited(int code) {
     rec.exit_code = code;
     set_health(Health::None);
     host.cancel_timer(*this);
-    bool then_start = state_ == State::Stopping && after_stop_ == AfterStop::Start;
+    AfterStop then = state_ == State::Stopping ? after_stop_ : AfterStop::Exit;
     after_stop_ = AfterStop::Exit;
-    if (then_start && !host.stopping_all()) {
+    if (then != AfterStop::Exit && !host.stopping_all()) {
         rec.stopped_by_user = false;
         set(State::Exited);
         save();
-        start();
+        if (then == AfterStop::Wait) set(State::Waiting);  // the scheduler starts it once its dependencies are met
+        else start();
         return;
     }
     bool ran_long = host.now_ns() - started_ns > 10 * kSecond;

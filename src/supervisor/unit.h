@@ -2,8 +2,9 @@
 //
 //   Created ─(wait)→ Waiting ─(go)→ Starting → Running ⇄ Paused
 //   Running/Paused ─(stop)→ Stopping ─(exit)→ Exited | Restarting | Starting (restart asked)
-//   Stopping's sub-state `AfterStop` says which: Exit (a stop: the policy decides) or Start (`restart`,
-//   a recreate, a dependency's restart). A user's stop during a restart's stop makes it Exit: final.
+//   Stopping's sub-state `AfterStop` says which: Exit (a stop: the policy decides), Start (`restart`,
+//   a recreate, a dependency's restart) or Wait (a `restart: true` dependent: Waiting until its
+//   dependency meets its condition again). A user's stop during a restart's stop makes it Exit: final.
 //   Running ─(exit)→ Restarting (policy says so) ─(timer)→ Starting, else → Exited
 //   Starting ─(launch fails)→ Exited (127, the error as its reason)
 //   The next start's filesystem (`Disk`): New after an event with `recreate` (a new container or a
@@ -39,7 +40,9 @@ namespace berth::supervisor {
 
 enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restarting, Exited };
 enum class Health { None, Starting, Healthy, Unhealthy };
-enum class AfterStop { Exit, Start };  // Stopping's sub-state: what its container's exit leads to
+// Stopping's sub-state: what its container's exit leads to (Wait: waiting for its dependencies again,
+// a `depends_on: restart: true` dependent of a service being restarted).
+enum class AfterStop { Exit, Start, Wait };
 enum class Disk { Keep, New };         // the next start's filesystem: the one there, or a new one
 
 const char* state_text(State s);    // as records and `ps` say it: "created", "running", …
@@ -109,6 +112,7 @@ struct Event {
     int grace_s = 0;
     bool by_user = false;
     bool recreate = false;  // Wait, Restart: its next start makes a new filesystem
+    bool wait_deps = false;  // Restart: start again once its dependencies are met (depends_on restart: true)
 };
 
 struct Unit {
@@ -130,7 +134,7 @@ struct Unit {
     bool pending() const { return state_ == State::Waiting; }
     bool done() const { return state_ == State::Exited; }  // exited, no restart coming
     bool restart_due() const { return state_ == State::Restarting; }
-    bool restart_after_stop() const { return state_ == State::Stopping && after_stop_ == AfterStop::Start; }
+    bool restart_after_stop() const { return state_ == State::Stopping && after_stop_ != AfterStop::Exit; }
     Disk disk() const { return disk_; }
     int64_t backoff_ms() const { return backoff_ms_; }  // the wait before the next policy restart
     bool started_once() const { return starts_ > 0; }

@@ -125,16 +125,22 @@ void Supervisor::Impl::on_exit(Unit& u) {
     u.rec.exit_reason = st.oom_killed ? "OOMKilled" : st.signal ? st.reason() : "";
     u.rec.finished_at = logs::format_time(logs::now_ns());
     u.rec.pid = 0;
-    if (opts.attach)
-        std::fprintf(stderr, "%s exited with code %d%s\n", u.name().c_str(), st.code, st.oom_killed ? " (OOMKilled)" : "");
+    if (opts.attach && printed(u.cp.service)) {  // in the log stream, as docker compose prints it
+        std::fprintf(stdout, "%s exited with code %d%s\n", u.name().c_str(), st.code, st.oom_killed ? " (OOMKilled)" : "");
+        std::fflush(stdout);
+    }
     bool again = u.restart_after_stop() && !stopping;
     u.on({Event::Exit, st.code});
-    if (again) {  // restarted at once (`restart`, a recreate)
+    if (again) {  // restarted at once (`restart`, a recreate), or waiting for its dependencies
+        schedule();
         answer_waiters();
         return;
     }
-    if (opts.abort_on_container_exit && !stopping) {
+    bool abort = (opts.abort_on_container_exit || (opts.abort_on_container_failure && st.code != 0)) &&
+                 watched(u.cp.service);
+    if (abort && !stopping) {
         exit_code = st.code;
+        if (opts.attach) std::fprintf(stderr, "Aborting on container exit...\n");
         stop_all(false);
     }
     if (opts.exit_code_from && *opts.exit_code_from == u.cp.service) exit_code = st.code;

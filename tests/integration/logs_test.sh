@@ -37,10 +37,10 @@ check "up -d" 0 $?
 "$BERTH" wait rotating burst flood >/dev/null
 sleep 0.2
 
-out=$("$BERTH" logs --no-log-prefix a b)
+out=$("$BERTH" logs --no-log-prefix a b 2>&1)  # b writes on stderr: its lines go to logs' stderr
 check "logs of two services are complete" 400 "$(echo "$out" | grep -c '^[ab]-[0-9]*$')"
 check "each in its own order" "$(seq 0 199 | sed 's/^/a-/')" "$(echo "$out" | grep '^a-')"
-check "logs -t timestamps are in time order" 1 "$("$BERTH" logs -t --no-log-prefix a b | awk '{print $1}' | sort -c && echo 1)"
+check "logs -t timestamps are in time order" 1 "$("$BERTH" logs -t --no-log-prefix a b 2>&1 | awk '{print $1}' | sort -c && echo 1)"
 check "--tail 2" "itlogs-a-1  | a-198
 itlogs-a-1  | a-199" "$("$BERTH" logs --tail 2 a)"
 check "--since in the future shows nothing" "" "$("$BERTH" logs --since 2200-01-01T00:00:00Z a)"

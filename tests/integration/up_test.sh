@@ -138,7 +138,7 @@ check "unless-stopped stays stopped after a user stop" exited "$(field unless st
 
 "$BERTH" up -d web >/dev/null 2>&1
 s=$(date +%s%N)
-"$BERTH" down >"$work/down.out"
+"$BERTH" down >"$work/down.out" 2>&1  # its progress is on stderr, as docker compose's
 e=$(date +%s%N)
 ms=$(( (e - s) / 1000000 ))
 # stop_grace_period is 1s: down waits at least that, and well under the 10s default

@@ -1,0 +1,11 @@
+# For the compose_e2e scripts (after lib/common.sh).
+state_of() {  # state_of CONTAINER COMPOSE_CMD...: its state in `ps -a --format json`, or "none"
+    name=$1
+    shift
+    "$@" ps -a --format json 2>/dev/null | python3 -c "
+import json, sys
+for l in sys.stdin:
+    j = json.loads(l)
+    if j['Name'] == '$name': print(j['State']); break
+else: print('none')"
+}
