@@ -115,7 +115,10 @@ TEST_CASE("mounts: binds as given, named volumes by name until prepared, tmpfs")
     f.svc().tmpfs = {"/t:size=lots"};
     CHECK_THROWS_AS(f.spec(), Error);
     f.svc().tmpfs.clear();
-    f.svc().volumes = {{"npipe", "x", "/x"}};
+    f.svc().volumes.resize(1);
+    f.svc().volumes[0].type = "npipe";
+    f.svc().volumes[0].source = "x";
+    f.svc().volumes[0].target = "/x";
     CHECK_THROWS_AS(f.spec(), Error);
 }
 
