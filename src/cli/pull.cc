@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "cli/transfer.h"
 #include "images/reference.h"
 #include "images/store.h"
 #include "plan/plan.h"
@@ -28,7 +29,7 @@ namespace {
 
 registry::PullOptions pull_options(bool quiet) {
     registry::PullOptions o;
-    if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    o.progress = TransferDisplay::to_stderr(quiet);
     return o;
 }
 
