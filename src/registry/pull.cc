@@ -109,8 +109,10 @@ struct Puller {
             std::string name = ref.familiar();
             Client c(session, ref, endpoints(settings, ref.domain));
             say(name, "", "Pulling");
-            std::string target = ref.digest.empty() ? c.resolve() : ref.digest;
+            // The HEAD tells whether a stored image is up to date; with none stored, the GET of
+            // the manifest must come anyway and names its digest itself: one round trip less.
             auto existing = store.find(req.ref);
+            std::string target = !ref.digest.empty() ? ref.digest : existing ? c.resolve() : "";
             if (existing && !target.empty() && existing->repo_digest == target && stored_platform_fits(*existing, req.platform, store)) {
                 res.ok = true;
                 res.digest = target;
