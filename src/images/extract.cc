@@ -83,6 +83,7 @@ std::string temp_sibling(const std::string& dest) {
 // A layer blob read through a LayerSource (a download still arriving) as a libarchive source.
 // An exception from the source is kept and rethrown once libarchive returns.
 struct Streamed {
+    explicit Streamed(const LayerSource& s) : source(s) {}
     static la_ssize_t read(archive* a, void* ud, const void** out) {
         auto* s = static_cast<Streamed*>(ud);
         try {
@@ -295,7 +296,7 @@ void extract_layer(const std::string& archive, const std::string& dest, const st
 }
 
 void extract_layer(const LayerSource& source, const std::string& what, const std::string& dest, const std::string& expect_diff_id) {
-    Streamed s{source};
+    Streamed s(source);
     extract_checked(what, dest, expect_diff_id, [&] { return std::make_unique<Decompressed>(open_raw(s, what), what, &s); });
     s.rethrow();
 }
