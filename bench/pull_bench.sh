@@ -2,8 +2,8 @@
 # pull_bench.sh BERTH: the time to pull an image of several layers (LAYERS × MB MiB of random
 # data, default 4 × 16) from Debian's docker-registry on loopback into an empty store, beside
 # `skopeo copy` of the same image to a local OCI directory and `curl` of the same blobs, in one
-# run; RUNS runs each (default 3), best of them. Prints seconds and MB/s, and berth's throughput
-# as a share of curl's. Then the push of the same image to a new repository each run (nothing
+# run; RUNS runs each (default 5), taking turns. Prints the median and best seconds, MiB/s, and
+# berth's time as a share of skopeo's and its throughput as a share of curl's (goals: <= 1, >= 0.8). Then the push of the same image to a new repository each run (nothing
 # to skip or mount) by `berth image push` beside `skopeo copy` of its OCI layout.
 # Run as root: it makes its own network namespace and leaves nothing.
 set -eu
@@ -12,7 +12,7 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
 fi
 berth=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-layers=${LAYERS:-4} mb=${MB:-16} runs=${RUNS:-3}
+layers=${LAYERS:-4} mb=${MB:-16} runs=${RUNS:-5}
 work=$(mktemp -d /tmp/berth-pullbench-XXXXXX)
 ip link set lo up
 port=5123
@@ -54,14 +54,60 @@ blobs=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://
     python3 -c 'import json,sys; m=json.load(sys.stdin); print(" ".join([m["config"]["digest"]]+[l["digest"] for l in m["layers"]]))')
 
 now() { date +%s.%N; }
-best() {  # best NAME COMMAND...: the fastest of RUNS runs, after a fresh target each time
+# Each run pulls into a new, empty target; they are all removed at the end, not between runs:
+# on an ext4 without a journal (this project's machines) an inode allocated within seconds
+# of many deletions scans past every recently deleted inode, so removing the last run's
+# extracted layers (hundreds of files) just before the next would slow the next run's
+# extraction by up to half a second, which no real pull meets.
+fresh() { mktemp -d "$work/t.XXXXXX"; }
+timed() {  # timed COMMAND...: seconds
+    t0=$(now)
+    "$@" > /dev/null 2>&1 || { echo "$* failed" >&2; exit 1; }
+    echo "$(now) - $t0" | bc
+}
+berth_pull() { BERTH_ROOT=$1 "$berth" image pull -q "$reg/bench:1"; }
+skopeo_pull() { skopeo copy -q --src-tls-verify=false "docker://$reg/bench:1" "oci:$1:1"; }
+curl_all() {  # waits for its curls only (a bare `wait` would wait for the registry too)
+    pids=""
+    for d in $blobs; do
+        curl -s -o "$1/${d#sha256:}" "http://$reg/v2/bench/blobs/$d" &
+        pids="$pids $!"
+    done
+    for p in $pids; do wait "$p" || return 1; done
+}
+export BERTH_RUNTIME_DIR="$work/run" BERTH_INSECURE_REGISTRIES=$reg
+# The three take turns, run after run, so a change in the machine's load hits them alike.
+: > "$work/berth.t"; : > "$work/skopeo.t"; : > "$work/curl.t"
+r=0
+while [ $r -lt "$runs" ]; do
+    timed berth_pull "$(fresh)" >> "$work/berth.t"
+    timed skopeo_pull "$(fresh)" >> "$work/skopeo.t"
+    timed curl_all "$(fresh)" >> "$work/curl.t"
+    r=$((r + 1))
+done
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+best_of() { sort -n "$1" | head -1; }
+mbs() { echo "scale=1; $bytes / 1048576 / $1" | bc; }
+echo "image: $((layers + 1)) layers, $(echo "scale=1; $bytes / 1048576" | bc) MiB of blobs (random data, gzip), loopback registry; $runs runs each, taking turns"
+printf '%-46s %10s %10s %9s\n' "" "median s" "best s" "MiB/s"
+for k in berth skopeo curl; do
+    case $k in
+    berth) label="berth image pull (download + verify + extract)" ;;
+    skopeo) label="skopeo copy to an OCI dir (download + verify)" ;;
+    curl) label="curl of the same blobs, in parallel" ;;
+    esac
+    m=$(median "$work/$k.t")
+    printf '%-46s %10.3f %10.3f %9s\n' "$label" "$m" "$(best_of "$work/$k.t")" "$(mbs "$m")"
+done
+mb=$(median "$work/berth.t") ms=$(median "$work/skopeo.t") mc=$(median "$work/curl.t")
+echo "medians: berth / skopeo time: $(echo "scale=2; $mb / $ms" | bc) (goal <= 1)   berth throughput / curl's: $(echo "scale=2; $mc / $mb" | bc) (goal >= 0.8)"
+
+best() {  # best NAME COMMAND...: the fastest of RUNS runs
     name=$1
     shift
     b=""
     r=0
     while [ $r -lt "$runs" ]; do
-        rm -rf "$work/target" "$work/root"
-        mkdir -p "$work/target"
         t0=$(now)
         "$@" > /dev/null 2>&1 || { echo "$name failed" >&2; exit 1; }
         t=$(echo "$(now) - $t0" | bc)
@@ -70,20 +116,6 @@ best() {  # best NAME COMMAND...: the fastest of RUNS runs, after a fresh target
     done
     echo "$b"
 }
-curl_all() {
-    for d in $blobs; do curl -s -o "$work/target/${d#sha256:}" "http://$reg/v2/bench/blobs/$d" & done
-    wait
-}
-export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/run" BERTH_INSECURE_REGISTRIES=$reg
-t_berth=$(best "berth pull" "$berth" image pull -q "$reg/bench:1")
-t_skopeo=$(best "skopeo copy" skopeo copy -q --src-tls-verify=false "docker://$reg/bench:1" "oci:$work/target:1")
-t_curl=$(best "curl" curl_all)
-mbs() { echo "scale=1; $bytes / 1048576 / $1" | bc; }
-echo "image: $((layers + 1)) layers, $(echo "scale=1; $bytes / 1048576" | bc) MiB of blobs (random data, gzip), loopback registry"
-printf '%-44s %8ss %8s MiB/s\n' "berth image pull (download + verify + extract)" "$t_berth" "$(mbs "$t_berth")"
-printf '%-44s %8ss %8s MiB/s\n' "skopeo copy to an OCI dir (download + verify)" "$t_skopeo" "$(mbs "$t_skopeo")"
-printf '%-44s %8ss %8s MiB/s\n' "curl of the same blobs, in parallel" "$t_curl" "$(mbs "$t_curl")"
-echo "berth / skopeo time: $(echo "scale=2; $t_berth / $t_skopeo" | bc)   berth throughput / curl's: $(echo "scale=2; $t_curl / $t_berth" | bc)"
 
 # Push: from berth's store (blobs as pulled) and by skopeo from the layout, each run to a new
 # repository; skopeo's blob cache (root's: /var/lib/containers/cache) is a tmpfs of this mount

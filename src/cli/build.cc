@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "build/builder.h"
 #include "cli/cli.h"
+#include "cli/transfer.h"
 #include "cli/project.h"
 #include "images/reference.h"
 #include "images/store.h"
@@ -132,7 +133,7 @@ void build_service(const compose::Project& p, const std::string& name, const com
         if (build_if_project_makes(p, image, f)) return;
         images::Store store(state::state_root());
         registry::PullOptions o;
-        if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+        o.progress = TransferDisplay::to_stderr(quiet);
         auto r = registry::pull_images(store, {{image, platform}}, o);
         if (r.empty() || !r[0].ok)
             throw Error("cannot pull base image " + image + (r.empty() ? "" : ": " + r[0].error), r.empty() ? "" : r[0].hint);

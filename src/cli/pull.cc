@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "cli/transfer.h"
 #include "images/reference.h"
 #include "images/store.h"
 #include "plan/plan.h"
@@ -28,10 +29,10 @@ namespace {
 
 registry::PullOptions pull_options(bool quiet, const std::function<void(const std::string&)>& on_progress = {}) {
     registry::PullOptions o;
-    if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-    if (on_progress)
-        o.progress = [print = o.progress, on_progress](const std::string& line) {
-            if (print) print(line);
+    o.progress = TransferDisplay::to_stderr(quiet);
+    if (on_progress)  // under systemd: STATUS= and EXTEND_TIMEOUT_USEC= while images come (cli/systemd.h)
+        o.progress = [print = o.progress, on_progress](const registry::ProgressEvent& e) {
+            if (print) print(e);
             on_progress("pulling images");
         };
     return o;

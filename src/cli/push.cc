@@ -2,6 +2,7 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "cli/project.h"
+#include "cli/transfer.h"
 #include "images/reference.h"
 #include "images/store.h"
 #include "registry/push.h"
@@ -20,9 +21,10 @@ namespace {
 std::vector<std::string> push_all(const std::vector<std::string>& refs, const std::vector<std::string>& what, bool quiet) {
     registry::PushOptions o;
     o.chunk = registry::push_chunk_from_env();
-    if (!quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    o.progress = TransferDisplay::to_stderr(quiet);
     images::Store store(state::state_root());
     auto results = registry::push_images(store, refs, o);
+    o.progress = nullptr;  // the display's last frame before the summary lines
     std::vector<std::string> errors;
     for (size_t i = 0; i < results.size(); ++i) {
         const auto& r = results[i];

@@ -12,8 +12,10 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
+#include <sched.h>
 #include <vector>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -78,13 +80,51 @@ std::string temp_sibling(const std::string& dest) {
     return (fs::path(dest).parent_path() / (fs::path(dest).filename().string() + buf)).string();
 }
 
+// A layer blob read through a LayerSource (a download still arriving) as a libarchive source.
+// An exception from the source is kept and rethrown once libarchive returns.
+struct Streamed {
+    explicit Streamed(const LayerSource& s) : source(s) {}
+    static la_ssize_t read(archive* a, void* ud, const void** out) {
+        auto* s = static_cast<Streamed*>(ud);
+        try {
+            *out = s->buf.data();
+            return static_cast<la_ssize_t>(s->source(s->buf.data(), s->buf.size()));
+        } catch (...) {
+            s->error = std::current_exception();
+            archive_set_error(a, EIO, "the layer's bytes stopped coming");
+            return -1;
+        }
+    }
+    void rethrow() {
+        if (error) std::rethrow_exception(error);
+    }
+    const LayerSource& source;
+    std::vector<char> buf = std::vector<char>(1 << 17);
+    std::exception_ptr error;
+};
+
+ReadArchive open_raw(Streamed& s, const std::string& what) {
+    ReadArchive a(archive_read_new(), archive_read_free);
+    archive_read_support_filter_all(a.get());
+    archive_read_support_format_raw(a.get());
+    if (archive_read_open(a.get(), &s, nullptr, &Streamed::read, nullptr) != ARCHIVE_OK) {
+        s.rethrow();
+        throw Error("cannot read " + what + ": " + archive_message(a.get()));
+    }
+    return a;
+}
+
 // A layer's decompressed bytes as a libarchive read source for the tar reader, hashed on the
 // way: the diff_id comes out of the same single decompression pass as the files.
 struct Decompressed {
-    explicit Decompressed(const std::string& p) : raw(open_read(p, true)), path(p) {
+    Decompressed(ReadArchive r, const std::string& p, Streamed* s = nullptr) : raw(std::move(r)), path(p), streamed(s) {
         archive_entry* e = nullptr;
-        if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK)
-            throw Error("cannot read " + path + ": " + archive_message(raw.get()));
+        if (archive_read_next_header(raw.get(), &e) != ARCHIVE_OK) fail();
+    }
+    explicit Decompressed(const std::string& p) : Decompressed(open_read(p, true), p) {}
+    [[noreturn]] void fail() {
+        if (streamed) streamed->rethrow();
+        throw Error("cannot read " + path + ": " + archive_message(raw.get()));
     }
     static la_ssize_t read(archive* a, void* ud, const void** out) {
         auto* d = static_cast<Decompressed*>(ud);
@@ -100,11 +140,12 @@ struct Decompressed {
     std::string finish() {  // hashes what the tar reader left (padding after its end)
         la_ssize_t n;
         while ((n = archive_read_data(raw.get(), buf.data(), buf.size())) > 0) hash.update(buf.data(), static_cast<size_t>(n));
-        if (n < 0) throw Error("cannot read " + path + ": " + archive_message(raw.get()));
+        if (n < 0) fail();
         return "sha256:" + hash.hex();
     }
     ReadArchive raw;
     std::string path;
+    Streamed* streamed;
     Sha256 hash;
     std::vector<char> buf = std::vector<char>(1 << 17);
 };
@@ -118,6 +159,13 @@ ReadArchive open_tar(Decompressed& d) {
     return a;
 }
 
+void own_working_directory() {
+    thread_local bool own = false;
+    if (own || ::gettid() == ::getpid()) return;
+    if (::unshare(CLONE_FS) < 0) throw Error::sys(errno, "unshare the working directory of a thread");
+    own = true;
+}
+
 void extract_into(const std::string& path, const std::string& dir, bool whiteouts, Decompressed* source = nullptr) {
     ReadArchive in = source ? open_tar(*source) : open_read(path, false);
     WriteArchive out(archive_write_disk_new(), archive_write_free);
@@ -125,7 +173,9 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
                                                   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_OWNER |
                                                   ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                                   ARCHIVE_EXTRACT_XATTR);
-    // libarchive writes relative to the working directory.
+    // libarchive writes relative to the working directory (and reads the umask by setting it):
+    // a thread other than the main one takes its own, so layers extract in parallel.
+    own_working_directory();
     UniqueFd cwd(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (::chdir(dir.c_str()) < 0) throw Error::sys(errno, "chdir " + dir);
     struct Back {
@@ -140,7 +190,10 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
     for (;;) {
         int r = archive_read_next_header(in.get(), &e);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) throw Error("cannot read " + path + ": " + archive_message(in.get()));
+        if (r < ARCHIVE_WARN) {
+            if (source && source->streamed) source->streamed->rethrow();
+            throw Error("cannot read " + path + ": " + archive_message(in.get()));
+        }
         std::string rel = safe_relative(archive_entry_pathname(e), "layer entry");
         if (rel.empty()) continue;  // "./"
         if (const char* link = archive_entry_hardlink(e)) {
@@ -175,7 +228,10 @@ void extract_into(const std::string& path, const std::string& dir, bool whiteout
             while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK)
                 if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_OK)
                     throw Error("write " + rel + ": " + archive_message(out.get()));
-            if (r != ARCHIVE_EOF) throw Error("read " + rel + ": " + archive_message(in.get()));
+            if (r != ARCHIVE_EOF) {
+                if (source && source->streamed) source->streamed->rethrow();
+                throw Error("read " + rel + ": " + archive_message(in.get()));
+            }
         }
         if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN)
             throw Error("write " + rel + ": " + archive_message(out.get()));
@@ -207,16 +263,21 @@ std::string uncompressed_digest(const std::string& path) {
     return "sha256:" + h.hex();
 }
 
-void extract_layer(const std::string& archive, const std::string& dest, const std::string& expect_diff_id) {
+namespace {
+
+// Extracts into a temporary sibling of dest, renamed into place once everything (and the
+// diff_id, where one is expected) is right.
+void extract_checked(const std::string& archive, const std::string& dest, const std::string& expect_diff_id,
+                     const std::function<std::unique_ptr<Decompressed>()>& open) {
     std::string tmp = temp_sibling(dest);
     files::create_directories(tmp);
     try {
         if (expect_diff_id.empty()) {
             extract_into(archive, tmp, true);
         } else {
-            Decompressed source(archive);
-            extract_into(archive, tmp, true, &source);
-            if (std::string got = source.finish(); got != expect_diff_id)
+            std::unique_ptr<Decompressed> source = open();
+            extract_into(archive, tmp, true, source.get());
+            if (std::string got = source->finish(); got != expect_diff_id)
                 throw Error("it decompresses to " + got + " but the image config says " + expect_diff_id,
                             "the image is corrupt in the registry; push it again");
         }
@@ -226,6 +287,18 @@ void extract_layer(const std::string& archive, const std::string& dest, const st
         fs::remove_all(tmp, ec);
         throw;
     }
+}
+
+}  // namespace
+
+void extract_layer(const std::string& archive, const std::string& dest, const std::string& expect_diff_id) {
+    extract_checked(archive, dest, expect_diff_id, [&] { return std::make_unique<Decompressed>(archive); });
+}
+
+void extract_layer(const LayerSource& source, const std::string& what, const std::string& dest, const std::string& expect_diff_id) {
+    Streamed s(source);
+    extract_checked(what, dest, expect_diff_id, [&] { return std::make_unique<Decompressed>(open_raw(s, what), what, &s); });
+    s.rethrow();
 }
 
 void extract_plain(const std::string& archive, const std::string& dest) { extract_into(archive, dest, false); }

@@ -2,13 +2,18 @@
 #include "images/extract.h"
 #include "images/reference.h"
 #include "images/store.h"
+#include "images/stream.h"
+#include "base/sha256.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fcntl.h>
 #include <fstream>
+#include <sstream>
+#include <thread>
 #include <map>
 #include <random>
 #include <regex>
@@ -379,4 +384,77 @@ TEST_CASE("save then load keeps the image id and manifest; prune removes what no
     CHECK(store.prune(true, {}).untagged == std::vector<std::string>{"other:2"});
     CHECK(store.list().empty());
     CHECK(fs::is_empty(t.path + "/root/layers"));
+}
+
+namespace {
+
+// Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it
+// grows (what Client::download does); returns the thread.
+std::thread feed(LayerStream& s, const std::string& src, const std::string& dest, bool restart_midway = false) {
+    return std::thread([&s, src, dest, restart_midway]() mutable {
+        std::string bytes = slurp(src);
+        int fd = ::open(dest.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        s.opened(fd, 0);
+        size_t at = 0;
+        while (at < bytes.size()) {
+            size_t n = std::min<size_t>(4096, bytes.size() - at);
+            CHECK(::write(fd, bytes.data() + at, n) == static_cast<ssize_t>(n));
+            at += n;
+            s.grew(static_cast<int64_t>(at));
+            if (restart_midway && at >= bytes.size() / 2) {
+                s.restarted();
+                restart_midway = false;
+            }
+        }
+        ::close(fd);
+    });
+}
+
+std::string diff_id_of(const std::string& tar) { return "sha256:" + berth::sha256_hex(slurp(tar)); }
+
+}  // namespace
+
+TEST_CASE("a layer streamed while its blob downloads is extracted and checked, and put in place only at finish") {
+    TempDir t;
+    std::string big(300000, 'x');
+    write_tar(t.path + "/l.tar", {{"dir", AE_IFDIR}, {"dir/big", AE_IFREG, big}, {"link", AE_IFLNK, "", "dir/big"}});
+    write_tar(t.path + "/l.tar.gz", {{"dir", AE_IFDIR}, {"dir/big", AE_IFREG, big}, {"link", AE_IFLNK, "", "dir/big"}}, true);
+    Store store(t.path + "/root");
+    std::string id = diff_id_of(t.path + "/l.tar");
+    {
+        LayerStream s(store, id, "layer test");
+        feed(s, t.path + "/l.tar.gz", t.path + "/ingest").join();
+        CHECK_FALSE(fs::exists(store.layer_dir(id)));  // nothing in place before finish()
+        CHECK(s.finish());
+    }
+    CHECK(slurp(store.layer_dir(id) + "/dir/big") == big);
+    CHECK(fs::read_symlink(store.layer_dir(id) + "/link") == "dir/big");
+    LayerStream again(store, id, "layer test");  // already extracted: nothing streamed
+    feed(again, t.path + "/l.tar.gz", t.path + "/ingest2").join();
+    CHECK_FALSE(again.finish());
+}
+
+TEST_CASE("a streamed layer whose diff_id is wrong is refused, and one whose download restarts is dropped") {
+    TempDir t;
+    write_tar(t.path + "/l.tar.gz", {{"f", AE_IFREG, std::string(200000, 'y')}}, true);
+    Store store(t.path + "/root");
+    std::string wrong = "sha256:" + std::string(64, 'a');
+    {
+        LayerStream s(store, wrong, "layer test");
+        feed(s, t.path + "/l.tar.gz", t.path + "/ingest").join();
+        CHECK_THROWS_AS(s.finish(), berth::Error);
+    }
+    std::string id = "sha256:" + std::string(64, 'b');
+    {
+        LayerStream s(store, id, "layer test");
+        feed(s, t.path + "/l.tar.gz", t.path + "/ingest", true).join();
+        CHECK_FALSE(s.finish());  // the caller extracts the stored blob instead
+    }
+    {
+        LayerStream s(store, id, "layer test");  // dropped by its destructor: a failed download
+        feed(s, t.path + "/l.tar.gz", t.path + "/ingest").join();
+    }
+    size_t left = 0;
+    for (const auto& e : fs::directory_iterator(t.path + "/root/layers")) left += e.path().filename().string().size() > 0;
+    CHECK(left == 0);  // no layer and no temporary directory left
 }

@@ -12,7 +12,6 @@
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
-#include <mutex>
 #include <random>
 #include <sys/file.h>
 #include <unistd.h>
@@ -26,10 +25,6 @@ using namespace detail;
 namespace {
 
 int lock_file(const std::string& path) { return FileLock(path, LOCK_EX).release(); }
-
-// Layer extraction changes the working directory (libarchive writes relative to it): one
-// at a time in a process; other processes are kept out by the layer's flock.
-std::mutex extract_mutex;
 
 }  // namespace
 
@@ -66,12 +61,23 @@ std::string Store::put_blob_bytes(const std::string& bytes) {
     return d;
 }
 
+int Store::lock_layer(const std::string& diff_id, bool wait) const {
+    fs::create_directories(images_ + "/ingest");
+    mark_top_directory(layers_);  // for stores made before Store() marked it
+    std::string path = images_ + "/ingest/layer-" + hex_of(diff_id) + ".lock";
+    if (wait) return lock_file(path);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) throw Error::sys(errno, "open " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return -1;
+    return fd.release();
+}
+
 void Store::ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id) {
     std::string dir = layers_ + "/" + hex_of(diff_id);
     if (fs::exists(dir)) return;
-    std::lock_guard guard(extract_mutex);
-    fs::create_directories(images_ + "/ingest");
-    UniqueFd lock(lock_file(images_ + "/ingest/layer-" + hex_of(diff_id) + ".lock"));
+    // Layers extract in parallel (each thread has its own working directory: extract.cc);
+    // other processes, and a LayerStream, are kept out by the layer's flock.
+    UniqueFd lock(lock_layer(diff_id, true));
     if (fs::exists(dir)) return;  // another berth extracted it while we waited
     try {
         extract_layer(blob_path(blob_digest), dir, diff_id);

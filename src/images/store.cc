@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -55,6 +57,14 @@ std::string hex_of(const std::string& digest) {
         digest.find_first_not_of("0123456789abcdef", 7) != std::string::npos)
         throw Error("unsupported or malformed digest \"" + digest + "\"");
     return digest.substr(7);
+}
+
+void mark_top_directory(const std::string& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int flags = 0;
+    if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL)) return;
+    flags |= FS_TOPDIR_FL;
+    ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);  // best effort: a hint, not a requirement
 }
 
 }  // namespace detail
@@ -146,7 +156,10 @@ ImageConfig parse_image_config(const json& blob) {
 Store::Store(std::string root)
     : root_(std::move(root)), images_(root_ + "/images"), layers_(root_ + "/layers") {
     files::create_directories(images_ + "/blobs/sha256");
-    files::create_directories(layers_);
+    if (!files::exists(layers_)) {
+        files::create_directories(layers_);
+        mark_top_directory(layers_);
+    }
     if (!files::exists(images_ + "/oci-layout")) write_atomic(images_ + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
     if (!files::exists(images_ + "/index.json"))
         write_atomic(images_ + "/index.json", json{{"schemaVersion", 2}, {"manifests", json::array()}}.dump());

@@ -100,6 +100,8 @@ public:
     bool has_blob(const std::string& digest) const;
     std::string ingest_path(const std::string& digest) const;  // the partial download
     int lock_blob(const std::string& digest) const;            // an flock'd fd; close to unlock
+    // The flock'd fd that keeps others from extracting a layer; without wait, -1 when held.
+    int lock_layer(const std::string& diff_id, bool wait) const;
     void commit_blob(const std::string& tmp, const std::string& digest);
     std::string put_blob_bytes(const std::string& bytes);      // returns its digest
     // Names an image whose manifest, config and layer blobs are all in blobs/:

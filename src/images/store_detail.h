@@ -17,6 +17,11 @@ std::string read_all(const std::string& path);
 nlohmann::json read_json(const std::string& path, const std::string& what);
 void write_atomic(const std::string& path, const std::string& data);
 std::string hex_of(const std::string& digest);  // checks "sha256:<64 hex>"
+// Marks a directory as the top of unrelated trees for ext4's inode allocator (chattr +T): the
+// layers it holds then go to block groups of their own. On a busy ext4 without a journal,
+// creating an inode in a group with many recently deleted ones scans past all of them;
+// extracting a 270-file busybox layer measured 2-3x faster this way. Elsewhere a no-op.
+void mark_top_directory(const std::string& dir);
 
 // An flock on a lock file (made if missing), held until destruction.
 class FileLock {

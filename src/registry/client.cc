@@ -3,7 +3,7 @@
 #include "base/error.h"
 #include "base/sha256.h"
 #include "base/fd.h"
-#include "images/extract.h"
+#include "images/stream.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +20,7 @@ namespace berth::registry {
 namespace {
 
 constexpr int kAttempts = 5;
+constexpr int64_t kWriteBack = 8 << 20;
 
 const std::string kAccept = std::string("Accept: ") + kOciIndex + ", " + kDockerList + ", " + kOciManifest + ", " +
                             kDockerManifest;
@@ -201,15 +202,18 @@ std::string Client::fetch_small_blob(const std::string& digest, int64_t size) {
     return r.body;
 }
 
-bool Client::fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress) {
+bool Client::fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
+                        images::LayerStream* follow, const std::function<void()>& before_download) {
     if (store.has_blob(digest)) return false;
     UniqueFd lock(store.lock_blob(digest));  // another berth may be fetching it: wait, then reuse
     if (store.has_blob(digest)) return false;
-    download(store, digest, size, progress);
+    if (before_download) before_download();
+    download(store, digest, size, progress, follow);
     return true;
 }
 
-void Client::download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress) {
+void Client::download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
+                      images::LayerStream* follow) {
     std::string path = store.ingest_path(digest);
     for (int attempt = 0;; ++attempt) {
         UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
@@ -223,8 +227,11 @@ void Client::download(images::Store& store, const std::string& digest, int64_t s
             if (::ftruncate(fd.get(), 0) < 0 || ::lseek(fd.get(), 0, SEEK_SET) < 0) throw Error::sys(errno, "truncate " + path);
             hash.emplace();
             have = 0;
+            if (follow) follow->restarted();
         };
         if (size > 0 && have > size) restart();
+        if (follow) follow->opened(fd.get(), have);
+        int64_t flushed = have;  // written back to disk from there on (sync_file_range below)
         bool complete = size > 0 && have == size;
         if (!complete) {
             Request req = Request::make("GET", "/v2/" + ref_.path + "/blobs/" + digest);
@@ -241,6 +248,13 @@ void Client::download(images::Store& store, const std::string& digest, int64_t s
                 }
                 hash->update(p, n);
                 have += static_cast<int64_t>(n);
+                if (follow) follow->grew(have);
+                // Start writing back every few MiB, so the fsync before the blob is stored
+                // (Store::commit_blob) waits for the last few only.
+                if (have - flushed >= kWriteBack) {
+                    ::sync_file_range(fd.get(), flushed, have - flushed, SYNC_FILE_RANGE_WRITE);
+                    flushed = have;
+                }
                 if (progress) progress(digest, have, size);
                 return true;
             };

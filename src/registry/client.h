@@ -8,6 +8,7 @@
 
 #include "images/reference.h"
 #include "images/store.h"
+#include "images/stream.h"
 #include "registry/auth.h"
 #include "registry/http.h"
 
@@ -63,8 +64,11 @@ public:
     // A small blob (a config) by digest, checked, into the store; returns its bytes.
     std::string fetch_small_blob(const std::string& digest, int64_t size);
     // A blob into the store; safe against other processes. False when it was there already
-    // (or another thread or process stored it while this one waited).
-    bool fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress);
+    // (or another thread or process stored it while this one waited). With follow, a layer
+    // is extracted from the blob as it arrives; before_download runs once the blob is locked
+    // and still missing (a puller takes a download slot there, not while it waits).
+    bool fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
+                    images::LayerStream* follow = nullptr, const std::function<void()>& before_download = nullptr);
 
     // Pushing (registry/upload.cc). want_push() asks for push access from then on.
     void want_push();
@@ -74,7 +78,8 @@ public:
     std::string start_upload(const std::string& digest, const std::string& from_repo = "");
     // Sends a stored blob to an upload location: in one PUT when it is at most chunk bytes,
     // else in PATCHes of chunk bytes and a closing PUT ?digest=.
-    void upload_blob(std::string location, const std::string& path, const std::string& digest, int64_t chunk);
+    void upload_blob(std::string location, const std::string& path, const std::string& digest, int64_t chunk,
+                     const ProgressFn& progress = nullptr);
     // PUTs a manifest under a tag; returns the digest the registry gives it.
     std::string put_manifest(const std::string& tag, const std::string& media_type, const std::string& bytes);
 
@@ -85,7 +90,8 @@ private:
     Response call(Request req, bool once = false);  // once: no retries here (download() resumes)
     Response call_on(const Endpoint& ep, Request& req);
     [[noreturn]] void http_error(const Response& r, const std::string& what) const;
-    void download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress);
+    void download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
+                  images::LayerStream* follow);
 
     Session& session_;
     images::Reference ref_;

@@ -88,6 +88,7 @@ size_t on_read(char* buf, size_t size, size_t n, void* ud) {
     while (got < 0 && errno == EINTR);
     if (got <= 0) return CURL_READFUNC_ABORT;
     t->sent += got;
+    if (t->req->on_sent) t->req->on_sent(t->sent);
     return static_cast<size_t>(got);
 }
 
@@ -168,8 +169,13 @@ Response Http::perform(const Endpoint& ep, const Request& req) {
     curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
     // BERTH_PULL_RATE_LIMIT=BYTES/s caps each transfer (a slow link, or a test that must
     // interrupt a download midway).
+    // Blobs arrive in 512 KiB callbacks (the most curl allows), not 16 KiB: fewer writes,
+    // fewer wake-ups of the thread extracting the layer. Not with a rate limit, which curl
+    // keeps only with small reads (4 MB/s pulled a 65 MiB image in 1 s with 512 KiB).
     if (const char* rate = std::getenv("BERTH_PULL_RATE_LIMIT"); rate && *rate)
         curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(std::atoll(rate)));
+    else
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, nullptr);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);

@@ -34,6 +34,7 @@ struct Request {
     // Or a file's bytes [body_offset, body_offset + body_length) sent instead (uploads).
     int body_fd = -1;
     int64_t body_offset = 0, body_length = 0;
+    std::function<void(int64_t sent)> on_sent;  // bytes of that range sent so far
 
     static Request make(std::string method, std::string url, std::vector<std::string> headers = {}) {
         Request r;

@@ -4,15 +4,17 @@
 #include "base/fd.h"
 #include "images/reference.h"
 #include "images/store_detail.h"
+#include "images/stream.h"
 #include "registry/client.h"
 #include "registry/config.h"
+#include "registry/parallel.h"
 #include "registry/platform.h"
 
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <cstdio>
-#include <future>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -83,10 +85,20 @@ struct Puller {
     const PullOptions& o;
     std::mutex out_mu;
 
-    void say(const std::string& line) {
+    // A status of an image (blob "") or of one of its blobs, as the line "NAME  [BLOB  ]STATUS".
+    // "Waiting" shows on a terminal only (its line is empty).
+    void say(const std::string& name, const std::string& blob, const std::string& status, bool finished = false) {
         if (!o.progress) return;
+        std::string line = status == "Waiting" ? "" : name + "  " + (blob.empty() ? "" : blob + "  ") + status;
         std::lock_guard l(out_mu);
-        o.progress(line);
+        o.progress({name, blob, status, -1, 0, finished, line});
+    }
+    ProgressFn moving(const std::string& name, const std::string& blob) {
+        if (!o.progress) return nullptr;
+        return [this, name, blob](const std::string&, int64_t done, int64_t total) {
+            std::lock_guard l(out_mu);
+            o.progress({name, blob, "Downloading", done, total, false, {}});
+        };
     }
 
     PullResult pull(const PullRequest& req) {
@@ -96,13 +108,15 @@ struct Puller {
             images::Reference ref = images::parse_reference(req.ref);
             std::string name = ref.familiar();
             Client c(session, ref, endpoints(settings, ref.domain));
-            say(name + "  Pulling");
-            std::string target = ref.digest.empty() ? c.resolve() : ref.digest;
+            say(name, "", "Pulling");
+            // The HEAD tells whether a stored image is up to date; with none stored, the GET of
+            // the manifest must come anyway and names its digest itself: one round trip less.
             auto existing = store.find(req.ref);
+            std::string target = !ref.digest.empty() ? ref.digest : existing ? c.resolve() : "";
             if (existing && !target.empty() && existing->repo_digest == target && stored_platform_fits(*existing, req.platform, store)) {
                 res.ok = true;
                 res.digest = target;
-                say(name + "  Up to date (" + target.substr(0, 19) + ")");
+                say(name, "", "Up to date (" + target.substr(0, 19) + ")", true);
                 return res;
             }
             Manifest m = c.fetch_manifest(target.empty() ? ref.tag : target);
@@ -129,11 +143,11 @@ struct Puller {
                             std::to_string(diff_ids.size()) + " diff_ids");
             fetch_all(c, name, layers, diff_ids.get<std::vector<std::string>>());
             if (store.put_blob_bytes(m.bytes) != m.digest) throw Error("the manifest of " + name + " changed while stored");
-            say(name + "  Extracting");
+            say(name, "", "Extracting");
             store.add_pulled(req.ref, m.digest, m.media_type, target);
             res.ok = res.updated = true;
             res.digest = target;
-            say(name + "  Pulled " + target);
+            say(name, "", "Pulled " + target, true);
         } catch (const Error& e) {
             res.error = e.message();
             res.hint = e.hint();
@@ -143,40 +157,48 @@ struct Puller {
         return res;
     }
 
-    // Fetches the blobs in parallel; with diff_ids (one per blob), each layer is extracted as
-    // soon as it is stored, while the others still download.
+    // Fetches the blobs in parallel; with diff_ids (one per blob), each layer is extracted while
+    // its blob downloads (images::LayerStream), or once it is stored.
     void fetch_all(Client& c, const std::string& name, const std::vector<json>& blobs, const std::vector<std::string>& diff_ids) {
-        std::vector<std::future<void>> jobs;
-        for (size_t i = 0; i < blobs.size(); ++i) {
-            const json& b = blobs[i];
+        for (const auto& b : blobs)
+            if (b.value("digest", "").rfind("sha256:", 0) != 0)
+                throw Error("image " + name + " names a blob by \"" + b.value("digest", "") + "\": berth checks sha256 digests only");
+        parallel_for(blobs.size(), static_cast<int>(blobs.size()), [&](size_t i) {
+            std::string digest = blobs[i].value("digest", "");
+            int64_t size = blobs[i].value("size", int64_t{0});
             std::string diff_id = i < diff_ids.size() ? diff_ids[i] : "";
-            std::string digest = b.value("digest", "");
-            int64_t size = b.value("size", int64_t{0});
-            if (digest.rfind("sha256:", 0) != 0) throw Error("image " + name + " names a blob by \"" + digest + "\": berth checks sha256 digests only");
+            std::optional<images::LayerStream> follow;
+            if (!diff_id.empty()) follow.emplace(store, diff_id, "layer " + digest);
             std::string short_id = digest.substr(7, 12);
-            jobs.push_back(std::async(std::launch::async, [this, &c, name, digest, size, short_id, diff_id] {
-                bool fetched = false;
-                if (!store.has_blob(digest)) {
+            bool fetched = false;
+            if (!store.has_blob(digest)) {
+                say(name, short_id, "Waiting");
+                // A slot is taken once this thread is the one to download the blob: one that
+                // waits for another thread's (or process's) download of it holds none.
+                bool held = false;
+                struct Release {
+                    Slots& s;
+                    bool& held;
+                    ~Release() {
+                        if (held) s.release();
+                    }
+                } release{slots, held};
+                fetched = c.fetch_blob(store, digest, size, moving(name, short_id), follow ? &*follow : nullptr, [&] {
                     slots.acquire();
-                    struct Release {
-                        Slots& s;
-                        ~Release() { s.release(); }
-                    } release{slots};
-                    fetched = c.fetch_blob(store, digest, size, nullptr);
-                }
-                say(name + "  " + short_id + (fetched ? "  Downloaded " + human(size) : "  Already exists"));
-                if (!diff_id.empty()) store.ensure_layer_checked(digest, diff_id);
-            }));
-        }
-        std::exception_ptr first;
-        for (auto& j : jobs) {
-            try {
-                j.get();
-            } catch (...) {
-                if (!first) first = std::current_exception();
+                    held = true;
+                });
             }
-        }
-        if (first) std::rethrow_exception(first);
+            say(name, short_id, fetched ? "Downloaded " + human(size) : "Already exists", diff_id.empty() || !fetched);
+            if (diff_id.empty()) return;
+            bool streamed = false;
+            try {
+                streamed = follow->finish();
+            } catch (Error& e) {
+                throw e.wrap("layer " + digest);
+            }
+            if (!streamed) store.ensure_layer_checked(digest, diff_id);
+            if (fetched) say(name, short_id, "Pull complete", true);
+        });
     }
 };
 

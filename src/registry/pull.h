@@ -6,6 +6,7 @@
 #pragma once
 
 #include "images/store.h"
+#include "registry/progress.h"
 
 #include <functional>
 #include <string>
@@ -28,8 +29,8 @@ struct PullResult {
 
 struct PullOptions {
     int parallel = 4;  // blobs in flight at once, over all images
-    // Progress lines ("busybox:latest  Pulled"); null for none (-q).
-    std::function<void(const std::string& line)> progress;
+    // Progress (lines such as "busybox:latest  Pulled", and bytes); null for none (-q).
+    ProgressSink progress;
 };
 
 std::vector<PullResult> pull_images(images::Store& store, const std::vector<PullRequest>& reqs, const PullOptions& o);

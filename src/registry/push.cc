@@ -5,6 +5,7 @@
 #include "images/store_detail.h"
 #include "registry/client.h"
 #include "registry/config.h"
+#include "registry/parallel.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +14,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <future>
 #include <mutex>
 
 using json = nlohmann::json;
@@ -49,10 +49,20 @@ struct Pusher {
     const PushOptions& o;
     std::mutex out_mu;
 
-    void say(const std::string& line) {
+    // A status of one of the image's blobs (the line "ID: STATUS"), or of the image (blob "",
+    // with its own line, "" for none).
+    void say(const std::string& image, const std::string& blob, const std::string& status, bool finished = false,
+             const std::string& line = {}) {
         if (!o.progress) return;
         std::lock_guard l(out_mu);
-        o.progress(line);
+        o.progress({image, blob, status, -1, 0, finished, blob.empty() ? line : blob + ": " + status});
+    }
+    ProgressFn moving(const std::string& image, const std::string& blob) {
+        if (!o.progress) return nullptr;
+        return [this, image, blob](const std::string&, int64_t done, int64_t total) {
+            std::lock_guard l(out_mu);
+            o.progress({image, blob, "Pushing", done, total, false, {}});
+        };
     }
 
     PushResult push(const std::string& name) {
@@ -72,7 +82,8 @@ struct Pusher {
             Client c(session, ref, {eps.back()});  // never a mirror
             c.want_push();
             auto sources = mount_sources(store, ref);
-            say("The push refers to repository [" + ref.domain + "/" + ref.path + "]");
+            std::string image = ref.familiar();
+            say(image, "", "Pushing", false, "The push refers to repository [" + ref.domain + "/" + ref.path + "]");
             std::atomic<int> uploaded{0}, mounted{0}, existed{0};
             std::atomic<int64_t> bytes_up{0};
             std::vector<std::pair<std::string, std::string>> todo;  // digest, repository to mount from
@@ -85,41 +96,27 @@ struct Pusher {
                 std::string id = digest.substr(7, 12);
                 if (c.has_remote_blob(digest)) {
                     ++existed;
-                    say(id + ": Layer already exists");
+                    say(image, id, "Layer already exists", true);
                     return;
                 }
                 std::string loc = c.start_upload(digest, from);
                 if (loc.empty()) {
                     ++mounted;
-                    say(id + ": Mounted from " + from);
+                    say(image, id, "Mounted from " + from, true);
                     return;
                 }
                 std::string path = store.blob_path(digest);
-                c.upload_blob(loc, path, digest, o.chunk);
+                c.upload_blob(loc, path, digest, o.chunk, moving(image, id));
                 ++uploaded;
                 bytes_up += static_cast<int64_t>(std::filesystem::file_size(path));
-                say(id + ": Pushed");
+                say(image, id, "Pushed", true);
             };
-            // o.parallel workers take the blobs in turn.
-            std::atomic<size_t> next{0};
-            std::vector<std::future<void>> jobs;
-            for (int w = 0; w < std::max(1, o.parallel) && static_cast<size_t>(w) < todo.size(); ++w)
-                jobs.push_back(std::async(std::launch::async, [&] {
-                    for (size_t i; (i = next++) < todo.size();) push_blob(todo[i].first, todo[i].second);
-                }));
-            std::exception_ptr first;
-            for (auto& j : jobs) {
-                try {
-                    j.get();
-                } catch (...) {
-                    if (!first) first = std::current_exception();
-                }
-            }
-            if (first) std::rethrow_exception(first);
+            parallel_for(todo.size(), o.parallel, [&](size_t i) { push_blob(todo[i].first, todo[i].second); });
             std::string got = c.put_manifest(ref.tag, type, bytes);
             if (!got.empty() && got != rec->manifest)
                 throw Error("registry " + ref.domain + " stored the manifest of " + name + " as " + got + ", not " + rec->manifest);
             store.set_repo_digest(name, rec->manifest);
+            say(image, "", "Pushed " + rec->manifest, true);
             res.ok = true;
             res.digest = rec->manifest;
             res.manifest_size = static_cast<int64_t>(bytes.size());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "images/store.h"
+#include "registry/progress.h"
 
 #include <cstdint>
 #include <functional>
@@ -27,8 +28,8 @@ struct PushResult {
 struct PushOptions {
     int parallel = 4;   // blobs in flight at once
     int64_t chunk = 0;  // > 0: blobs larger than this go up in PATCH chunks of this size
-    // Progress lines ("abc123def456: Pushed"); null for none (-q).
-    std::function<void(const std::string& line)> progress;
+    // Progress (lines such as "abc123def456: Pushed", and bytes); null for none (-q).
+    ProgressSink progress;
 };
 
 // The chunk size from $BERTH_PUSH_CHUNK_SIZE (bytes), else 0 (one PUT per blob).

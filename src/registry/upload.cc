@@ -45,7 +45,8 @@ std::string Client::start_upload(const std::string& digest, const std::string& f
     return location_of(r, "an upload's start");
 }
 
-void Client::upload_blob(std::string location, const std::string& path, const std::string& digest, int64_t chunk) {
+void Client::upload_blob(std::string location, const std::string& path, const std::string& digest, int64_t chunk,
+                         const ProgressFn& progress) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw Error::sys(errno, "open " + path);
     struct stat st {};
@@ -55,6 +56,7 @@ void Client::upload_blob(std::string location, const std::string& path, const st
         req.body_fd = fd.get(), req.body_offset = off, req.body_length = len;
         req.headers.push_back("Content-Type: application/octet-stream");
         req.headers.push_back("Expect:");  // no 100-continue round trip
+        if (progress) req.on_sent = [&, off](int64_t sent) { progress(digest, off + sent, size); };
     };
     int64_t off = 0;
     if (chunk > 0 && size > chunk) {

@@ -1,16 +1,33 @@
 #!/usr/bin/env python3
 """An HTTP proxy in front of a registry that cuts one blob download midway (tests only).
 
-cut_proxy.py PORT UPSTREAM(host:port) CUT_BYTES LOG
+cut_proxy.py PORT UPSTREAM(host:port) CUT_BYTES LOG [DIGEST...]
 Forwards every request to UPSTREAM. The first GET of a blob larger than CUT_BYTES that asks
 for no Range gets CUT_BYTES of its body, then the connection is closed. LOG gets one line per
 request: "METHOD PATH range=RANGE" and "cut PATH after N" when it cuts.
+With DIGESTs (sha256:…), a barrier: no GET of one of those blobs is answered before a GET of
+each of them has arrived, so a client that fetches them one after another waits 20 s, after
+which LOG gets "barrier timeout" and they are answered all the same.
 """
-import http.client, sys
+import http.client, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, upstream, cut, log = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+barrier = set(sys.argv[5:])
+arrived = set()
+all_arrived = threading.Condition()
 state = {"cut": False}
+
+
+def wait_barrier(path):
+    digest = path.rsplit("/", 1)[-1]
+    if digest not in barrier:
+        return
+    with all_arrived:
+        arrived.add(digest)
+        all_arrived.notify_all()
+        if not all_arrived.wait_for(lambda: arrived >= barrier, timeout=20):
+            note("barrier timeout %s" % path)
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
@@ -27,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
         note("%s %s range=%s" % (self.command, self.path, rng))
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length) if length else None
+        if self.command == "GET" and "/blobs/" in self.path:
+            wait_barrier(self.path)
         up = http.client.HTTPConnection(upstream, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         up.request(self.command, self.path, body=body, headers=headers)
