@@ -12,6 +12,8 @@ namespace berth::cli {
 struct BuildFlags {
     bool no_cache = false, pull = false, quiet = false;
     std::vector<std::string> build_args;  // K=V, or K to take $K
+    std::vector<std::string> secrets;     // id=ID[,src=FILE|,env=VAR]
+    std::vector<std::string> ssh;         // default, or ID=SOCKET
 };
 
 enum class BuildWhen { Missing, Always, Never };

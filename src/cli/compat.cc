@@ -30,7 +30,6 @@ constexpr Unsupported kUnsupported[] = {
     {"build", "provenance", "", true},
     {"build", "push", "", false},
     {"build", "sbom", "", true},
-    {"build", "ssh", "", true},
     {"build", "with-dependencies", "", false},
     {"config", "environment", "", false},
     {"config", "hash", "", true},
