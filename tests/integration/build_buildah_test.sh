@@ -105,7 +105,6 @@ FROM localhost/bbcmp:1
 RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-copy
 RUN --mount=type=bind,from=maker,source=/made,target=/m cp /m/f /from-stage
 RUN --mount=type=tmpfs,target=/t touch /t/x && ls /t > /tmp-list
-ONBUILD RUN echo triggered
 EOF
 printf 'services:\n  m:\n    build:\n      context: .\n      secrets: [tok]\n    image: localhost/bbcmp-m:1\nsecrets:\n  tok:\n    file: ./tok.txt\n' > compose.yaml
 out=$("$BERTH" -p bbcmp build 2>&1)
@@ -119,7 +118,8 @@ mount -t overlay -o "lowerdir=$lowers:$work/empty" overlay "$work/mnt" || fail "
 listing "$work/mnt" "$work/berth2.fs"
 umount "$work/mnt"
 bctr=$(bh from localhost/bbcmp-m:1)
-listing "$(bh mount "$bctr")" "$work/buildah2.fs"
+bmnt=$(bh mount "$bctr") || fail "buildah mount: $bmnt"
+listing "$bmnt" "$work/buildah2.fs"
 bh umount "$bctr" >/dev/null
 bh rm "$bctr" >/dev/null
 # buildah 1.28 leaves its mount points (/m, /t, /run/secrets) and RUN stubs in the image; BuildKit and berth do not.
@@ -131,8 +131,15 @@ done
 check "mounts: same paths, types, modes, owners" "" "$(diff "$work/buildah2.fs" "$work/berth2.fs")"
 check "mounts: same contents (the secret read, the stage's file, the tmpfs listing)" "" "$(diff "$work/buildah2.fs.md5" "$work/berth2.fs.md5")"
 contains "the secret's bytes were read" "secret-copy" "$(cat "$work/berth2.fs")"
-check "same OnBuild" "$(bh inspect --type image localhost/bbcmp-m:1 | jq -c '.Docker.config.OnBuild')" \
-    "$("$BERTH" image inspect localhost/bbcmp-m:1 | jq -c '.[0].Config.OnBuild')"
+# ONBUILD in an image of its own (buildah from would run the trigger).
+printf 'FROM localhost/bbcmp:1\nONBUILD RUN echo triggered\nONBUILD COPY tok.txt /x\n' > Dockerfile.ob
+printf 'services:\n  ob:\n    build: {context: ., dockerfile: Dockerfile.ob}\n    image: localhost/bbcmp-ob:1\n' > compose.ob.yaml
+"$BERTH" -p bbcmp -f compose.ob.yaml build -q >/dev/null 2>&1
+check "berth builds ONBUILD" 0 $?
+bh build -q --isolation chroot --format docker -f Dockerfile.ob -t localhost/bbcmp-ob:1 . >"$work/bh3.log" 2>&1
+check "buildah builds ONBUILD" 0 $?
+check "same OnBuild" "$(bh inspect --type image localhost/bbcmp-ob:1 | jq -c '.Docker.config.OnBuild')" \
+    "$("$BERTH" image inspect localhost/bbcmp-ob:1 | jq -c '.[0].Config.OnBuild')"
 
 bh rmi -a -f >/dev/null 2>&1
 cd "$work"
