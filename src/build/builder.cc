@@ -132,8 +132,9 @@ public:
             std::vector<std::exception_ptr> errors(wave.size());
             std::vector<std::thread> threads;
             for (size_t i = 1; i < wave.size(); ++i)
-                threads.emplace_back([&, i] { build_into(wave[i], out[i], errors[i]); });
+                if (req_.parallel) threads.emplace_back([&, i] { build_into(wave[i], out[i], errors[i]); });
             build_into(wave[0], out[0], errors[0]);
+            for (size_t i = 1; i < wave.size() && !req_.parallel && !errors[i - 1]; ++i) build_into(wave[i], out[i], errors[i]);
             for (auto& t : threads) t.join();
             for (auto& e : errors)
                 if (e) std::rethrow_exception(e);

@@ -33,6 +33,7 @@ struct BuildRequest {
     bool no_cache = false;
     bool pull = false;               // pull base images even when present
     bool quiet = false;              // no progress output
+    bool parallel = true;            // independent stages at once (false: one after the other)
     std::string title;               // names the build in progress lines ("web")
     // RUN --mount=type=secret: id → the secret's bytes (never in a layer nor a cache key).
     std::map<std::string, std::string> secrets;

@@ -141,6 +141,8 @@ void build_service(const compose::Project& p, const std::string& name, const com
     req.no_cache = f.no_cache || b.no_cache;
     req.pull = f.pull || b.pull;
     req.quiet = f.quiet;
+    const char* par = std::getenv("BERTH_BUILD_PARALLEL");  // 0: stages one after the other (bench/build_bench.sh)
+    req.parallel = !(par && std::string(par) == "0");
     req.title = name;
     req.network = b.network;
     req.extra_hosts = b.extra_hosts;
