@@ -40,6 +40,7 @@ struct BuildRequest {
     // RUN --mount=type=ssh: id ("default") → the path of an SSH agent's socket on this host.
     std::map<std::string, std::string> ssh;
     std::string network;                   // RUN's network: ""/"default" (the build bridge), "none", "host"
+    bool allow_host_network = false;       // RUN --network=host (compose's entitlements: network.host)
     std::vector<std::string> extra_hosts;  // "host:ip" (or host=ip) added to RUN's /etc/hosts
     std::optional<int64_t> shm_size;       // RUN's /dev/shm, bytes
     // Named contexts (`COPY --from=NAME`, `FROM NAME`, `RUN --mount=from=NAME`):

@@ -46,6 +46,9 @@ void BuildNetwork::configure(runtime::ContainerSpec& spec, const std::string& ru
     std::vector<netns::HostsEntry> own;
     std::ifstream f("/etc/resolv.conf");
     std::string host_resolv(std::istreambuf_iterator<char>(f), {});
+    if (m == "host" && run_network == "host" && req_.network != "host" && !req_.allow_host_network)
+        throw Error("RUN --network=host needs the network.host entitlement",
+                    "add `entitlements: [network.host]` (or `network: host`) under the service's build:");
     if (m == "host") {
         spec.host_network = true;
         spec.etc_resolv_conf = host_resolv;

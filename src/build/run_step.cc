@@ -108,7 +108,15 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     spec.env.insert(spec.env.end(), mounts.env.begin(), mounts.env.end());
     if (env.req.shm_size) spec.shm_size = *env.req.shm_size;
     runtime::StartHooks hooks;
-    if (env.network) env.network->configure(spec, r.network, hooks);
+    try {
+        if (r.security == "insecure")
+            throw Error("RUN --security=insecure is not supported", "berth runs every RUN with the default capabilities and seccomp filter");
+        if (env.network) env.network->configure(spec, r.network, hooks);
+    } catch (const Error& e) {
+        throw Error(env.df.filename + ":" + std::to_string(step.inst.loc.line) + ":" + std::to_string(step.inst.loc.column) +
+                        ": RUN: " + e.message(),
+                    e.hint());
+    }
     struct Release {
         BuildNetwork* n;
         std::string id;

@@ -14,6 +14,7 @@
 #include "registry/pull.h"
 #include "state/state.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -145,6 +146,7 @@ void build_service(const compose::Project& p, const std::string& name, const com
     req.parallel = !(par && std::string(par) == "0");
     req.title = name;
     req.network = b.network;
+    req.allow_host_network = std::find(b.entitlements.begin(), b.entitlements.end(), "network.host") != b.entitlements.end();
     req.extra_hosts = b.extra_hosts;
     req.shm_size = b.shm_size;
     req.contexts = b.additional_contexts;

@@ -106,6 +106,7 @@ struct Build {
     std::map<std::string, std::string> additional_contexts;  // name → absolute dir, or docker-image://…
     std::vector<FileRef> secrets;          // top-level secrets RUN --mount=type=secret reads (target: the id)
     std::vector<std::string> ssh;          // "default", "id=path": agents RUN --mount=type=ssh reaches
+    std::vector<std::string> entitlements; // "network.host": RUN --network=host allowed
     std::vector<std::string> ignored;  // keys berth's builder does not honour yet (warned)
 };
 

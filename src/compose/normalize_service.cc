@@ -124,6 +124,11 @@ Build Normalizer::build(const Node& v, const std::string& path, const std::map<s
                 if (b.network != "default" && b.network != "none" && b.network != "host")
                     fail(e.value, kp, "berth builds on the default network, none or host, not " + b.network,
                          "write network: default, none or host");
+            } else if (e.key == "entitlements") {
+                b.entitlements = string_list(e.value, kp);
+                for (const auto& en : b.entitlements)
+                    if (en != "network.host" && en != "security.insecure")
+                        fail(e.value, kp, "unknown entitlement " + en, "berth knows network.host (and security.insecure, refused at RUN)");
             } else if (e.key == "extra_hosts") b.extra_hosts = extra_hosts(e.value, kp);
             else if (e.key == "shm_size") b.shm_size = bytes(e.value, kp);
             else if (e.key == "additional_contexts") {

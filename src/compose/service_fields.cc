@@ -105,6 +105,7 @@ J build_json(const Build& b) {
     if (!b.additional_contexts.empty()) j["additional_contexts"] = str_map(b.additional_contexts);
     if (!b.secrets.empty()) j["secrets"] = file_refs_json(b.secrets);
     if (!b.ssh.empty()) j["ssh"] = b.ssh;
+    if (!b.entitlements.empty()) j["entitlements"] = b.entitlements;
     return j;
 }
 

@@ -100,6 +100,7 @@ services:
       context: .
       extra_hosts: ["myhost:10.1.2.3"]
       shm_size: 8m
+      entitlements: [network.host]
 EOF
 "$BERTH" -p bfeatnet build -q >"$work/net.out" 2>&1
 check "a build on the default bridge, none and host" 0 $?
@@ -111,6 +112,9 @@ lo
 10.1.2.3
 8192" "$out"
 check "no build bridge left" "0" "$(ip -o link | grep -c berth-)"
+sed -i '/entitlements/d' compose.yaml
+out=$("$BERTH" -p bfeatnet build --no-cache 2>&1)
+contains "RUN --network=host without the entitlement is refused" "Dockerfile:4:1: RUN: RUN --network=host needs the network.host entitlement" "$out"
 printf 'FROM bfeat/busybox:1\nRUN ip -o link | grep -c . > /links\n' > Dockerfile.none
 printf 'services:\n  n:\n    build:\n      context: .\n      dockerfile: Dockerfile.none\n      network: none\n' > compose.none.yaml
 "$BERTH" -p bfeatnet -f compose.none.yaml build -q >/dev/null 2>&1
