@@ -4,6 +4,7 @@
 # cold and rebuilt unchanged, by berth and by Debian's buildah (chroot
 # isolation, overlay storage or $BH_DRIVER) in one run on this machine; medians of RUNS (3).
 # Goals: an unchanged rebuild under 0.5 s; a cold build no slower than buildah's.
+# Then two independent stages built cold one at a time (BERTH_BUILD_PARALLEL=0) and at once.
 set -eu
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     exec unshare --mount --net --propagation private env BERTH_BENCH_INNER=1 sh "$0" "$@"
@@ -73,3 +74,40 @@ else
     echo "buildah not installed: no comparison"
 fi
 awk -v a="$bw" 'BEGIN { printf "goal unchanged rebuild < 500 ms: %s\n", a < 500 ? "met" : "NOT met" }'
+
+# Two independent stages (each: a COPY and three RUNs) and a last stage copying
+# from both, built cold one stage after the other (BERTH_BUILD_PARALLEL=0, as
+# before stages built at once) and with the two stages at once.
+mkdir -p "$work/par/src"
+cd "$work/par"
+cp "$work"/ctx/src/f1*.bin src/
+cat > Dockerfile <<'EOF'
+FROM localhost/benchbb:1 AS one
+COPY src/ /src/
+RUN cat /src/*.bin | md5sum > /sum
+RUN i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done; echo $i > /count
+RUN ls -l /src > /listing
+FROM localhost/benchbb:1 AS two
+COPY src/ /src/
+RUN cat /src/*.bin | sha1sum > /sum
+RUN i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done; echo $i > /count
+RUN ls -l /src > /listing
+FROM localhost/benchbb:1
+COPY --from=one /sum /one.sum
+COPY --from=two /sum /two.sum
+EOF
+printf 'services:\n  par:\n    build: .\n    image: localhost/benchpar:1\n' > compose.yaml
+serial="" parallel=""
+r=0
+while [ $r -lt "$runs" ]; do
+    "$berth" builder prune >/dev/null
+    serial="$serial $(time_ms env BERTH_BUILD_PARALLEL=0 "$berth" -p benchpar build -q)"
+    "$berth" builder prune >/dev/null
+    parallel="$parallel $(time_ms "$berth" -p benchpar build -q)"
+    r=$((r + 1))
+done
+ps=$(echo $serial | tr ' ' '\n' | median)
+pp=$(echo $parallel | tr ' ' '\n' | median)
+echo "two independent stages (COPY + 3 RUNs each) and a last stage, cold, median of $runs runs"
+printf '%-28s %8s ms\n' "berth, one stage at a time" "$ps" "berth, stages at once" "$pp"
+awk -v a="$pp" -v b="$ps" 'BEGIN { printf "stages at once / one at a time = %.2f (%d cores)\n", a / b, '"$(nproc)"' }'

@@ -13,6 +13,7 @@
 #include <exception>
 #include <mutex>
 #include <set>
+#include <thread>
 
 using json = nlohmann::json;
 
@@ -36,7 +37,18 @@ class Bases {
 public:
     Bases(images::Store& store, const BuildRequest& req) : store_(store), req_(req) {}
 
-    ImageState state(const std::string& name) {
+    // A named context (additional_contexts) that is an image: its reference; else `name`.
+    std::string image_of(const std::string& name) const {
+        auto it = req_.contexts.find(name);
+        if (it == req_.contexts.end()) return name;
+        const std::string prefix = "docker-image://";
+        if (it->second.rfind(prefix, 0) != 0)
+            throw Error("the context " + name + " is a directory, not an image", "COPY --from=" + name + " its files instead");
+        return it->second.substr(prefix.size());
+    }
+
+    ImageState state(const std::string& named) {
+        std::string name = image_of(named);
         std::lock_guard lock(mu_);
         if (name == "scratch") {
             ImageState st;
@@ -66,8 +78,9 @@ public:
     }
 
     void ensure(const std::string& name) {
+        std::string image = image_of(name);
         std::lock_guard lock(mu_);
-        ensure_locked(name);
+        ensure_locked(image);
     }
 
 private:
@@ -113,13 +126,20 @@ public:
           cache_(req.state_root, req.no_cache), ctx_(req.context_dir, req.dockerfile, req) {}
 
     BuildResult run() {
-        // In dependency order, one stage after the other. (The stages of one wave
-        // could build at once, but the runtime's clone3 child then inherits locks
-        // another thread held: starting containers needs a single-threaded process.)
-        for (size_t s : plan_.order) {
-            std::exception_ptr error;
-            build_into(s, results_[s], error);
-            if (error) std::rethrow_exception(error);
+        // The stages of a wave need only stages of earlier waves: they build at once,
+        // each in a thread of its own; results_ changes only between waves.
+        for (const auto& wave : plan_.waves()) {
+            std::vector<ImageState> out(wave.size());
+            std::vector<std::exception_ptr> errors(wave.size());
+            std::vector<std::thread> threads;
+            for (size_t i = 1; i < wave.size(); ++i)
+                if (req_.parallel) threads.emplace_back([&, i] { build_into(wave[i], out[i], errors[i]); });
+            build_into(wave[0], out[0], errors[0]);
+            for (size_t i = 1; i < wave.size() && !req_.parallel && !errors[i - 1]; ++i) build_into(wave[i], out[i], errors[i]);
+            for (auto& t : threads) t.join();
+            for (auto& e : errors)
+                if (e) std::rethrow_exception(e);
+            for (size_t i = 0; i < wave.size(); ++i) results_[wave[i]] = std::move(out[i]);
         }
         interrupts_.check();
         ImageState fin = results_.at(plan_.target);
@@ -151,9 +171,8 @@ private:
                         e.hint());
         }
         s.cmd_set = false;
-        const json& c = s.config.value("config", json::object());
-        if (c.contains("OnBuild") && c["OnBuild"].is_array() && !c["OnBuild"].empty())
-            progress_.note("warning: the ONBUILD triggers of " + st.base + " are not run");
+        // The base image's ONBUILD triggers are the stage's first steps (plan_build): spent, not inherited.
+        if (!st.base_stage && s.config["config"].is_object()) s.config["config"].erase("OnBuild");
         size_t total = 1;
         for (const auto& step : st.steps) total += is_config_step(step.inst.kind) ? 0 : 1;
         std::string name = st.display();
@@ -182,7 +201,7 @@ private:
 
     void fs_step(ImageState& s, const Step& step, const std::string& label) {
         interrupts_.check();
-        StepEnv env{store_, req_, df_, progress_, progress_.start(label), label, &results_, &plan_, &bases_, &interrupts_};
+        StepEnv env{store_, req_, df_, progress_, progress_.start(label), label, &results_, &plan_, &bases_, &interrupts_, &network_};
         auto t0 = std::chrono::steady_clock::now();
         std::string extra;
         Kind k = step.inst.kind;
@@ -198,12 +217,30 @@ private:
         }
         size_t before = s.layers.size();
         std::string by = created_by(step, s.config);
-        if (k == Kind::Run) run_step(env, step, s);
+        // COPY --link: its layer does not depend on the ones below, so it is
+        // cached by what it copies and where alone, and reused over a changed parent.
+        bool link = (k == Kind::Copy || k == Kind::Add) && step.inst.as<CopyData>().link;
+        std::string link_key = link ? step_key("link " + s.config["config"].value("WorkingDir", std::string()), step, extra) : "";
+        std::optional<ImageState> linked = link ? cache_.find(store_, link_key) : std::nullopt;
+        if (linked) s.layers.insert(s.layers.end(), linked->layers.begin(), linked->layers.end());
+        else if (k == Kind::Run) run_step(env, step, s);
         else if (k == Kind::Workdir) workdir_step(env, step, s);
         else copy_step(env, ctx_, step, s);
+        if (link && !linked) {
+            ImageState own;
+            own.config = json::object();
+            own.layers.assign(s.layers.begin() + static_cast<std::ptrdiff_t>(before), s.layers.end());
+            own.key = link_key;
+            cache_.put(own);
+        }
         add_history(s, by, s.layers.size() == before, now_rfc3339());
         s.key = key;
         cache_.put(s);
+        if (linked) {
+            progress_.cached(env.id);
+            ++cached_;
+            return;
+        }
         progress_.done(env.id, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 
@@ -219,6 +256,7 @@ private:
     BuildResult result_;
     std::atomic<int> steps_{0}, cached_{0};
     Interrupts interrupts_;
+    BuildNetwork network_{req_};
 };
 
 }  // namespace detail
@@ -251,13 +289,27 @@ BuildResult build_image(const BuildRequest& req) {
         } catch (const Error&) {
             return env;  // the stage's FROM fails below, naming its line
         }
-        json config = store.config_json(image);
+        json config = store.config_json(bases.image_of(image));
         detail::Bases::default_path(config);
         for (const auto& e : config["config"]["Env"].get<std::vector<std::string>>()) {
             auto eq = e.find('=');
             env.push_back({e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1)});
         }
         return env;
+    };
+    opt.image_onbuild = [&](const std::string& image) {
+        std::vector<std::string> triggers;
+        try {
+            bases.ensure(image);
+        } catch (const Error&) {
+            return triggers;
+        }
+        json config = store.config_json(bases.image_of(image));
+        const json& ob = config["config"]["OnBuild"];
+        if (ob.is_array())
+            for (const auto& t : ob)
+                if (t.is_string()) triggers.push_back(t.get<std::string>());
+        return triggers;
     };
     BuildPlan plan = plan_build(df, opt);
     if (!req.quiet) {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ namespace berth::build {
 
 struct BuildRequest {
     std::string state_root;          // $BERTH_ROOT: the image store and the cache live there
+    std::string runtime_dir;         // $BERTH_RUNTIME_DIR: its networks.lock orders subnet choices
     std::string context_dir;         // absolute
     std::string dockerfile;          // path of the Dockerfile; relative: to context_dir
     std::string dockerfile_inline;   // the Dockerfile's text, instead of a file
@@ -31,7 +33,19 @@ struct BuildRequest {
     bool no_cache = false;
     bool pull = false;               // pull base images even when present
     bool quiet = false;              // no progress output
+    bool parallel = true;            // independent stages at once (false: one after the other)
     std::string title;               // names the build in progress lines ("web")
+    // RUN --mount=type=secret: id → the secret's bytes (never in a layer nor a cache key).
+    std::map<std::string, std::string> secrets;
+    // RUN --mount=type=ssh: id ("default") → the path of an SSH agent's socket on this host.
+    std::map<std::string, std::string> ssh;
+    std::string network;                   // RUN's network: ""/"default" (the build bridge), "none", "host"
+    bool allow_host_network = false;       // RUN --network=host (compose's entitlements: network.host)
+    std::vector<std::string> extra_hosts;  // "host:ip" (or host=ip) added to RUN's /etc/hosts
+    std::optional<int64_t> shm_size;       // RUN's /dev/shm, bytes
+    // Named contexts (`COPY --from=NAME`, `FROM NAME`, `RUN --mount=from=NAME`):
+    // name → an absolute directory, or docker-image://REF for an image.
+    std::map<std::string, std::string> contexts;
     // Makes a base image present in the store (pulling it); `always` with --pull.
     // Unset: a base image that is not in the store is an error.
     std::function<void(const std::string& image, bool always)> ensure_base;

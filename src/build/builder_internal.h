@@ -6,6 +6,8 @@
 #include "build/dockerignore.h"
 #include "build/stages.h"
 #include "images/store.h"
+#include "runtime/container.h"
+#include "runtime/spec.h"
 
 #include <nlohmann/json.hpp>
 #include <csignal>
@@ -131,6 +133,33 @@ private:
 
 class Bases;  // base images (builder.cc)
 
+}  // namespace berth::build::detail
+namespace berth::netns { class Networks; }
+namespace berth::build::detail {
+
+// RUN's network (network.cc): the build's bridge, made on first use and
+// removed with the object; the host's; or none. Thread-safe.
+class BuildNetwork {
+public:
+    explicit BuildNetwork(const BuildRequest& req);
+    ~BuildNetwork();
+    BuildNetwork(const BuildNetwork&) = delete;
+    BuildNetwork& operator=(const BuildNetwork&) = delete;
+    // Sets the spec's network, /etc/hosts and resolv.conf for a RUN with
+    // --network=`run_network` ("" = the build's), and the hook that plugs it in.
+    void configure(runtime::ContainerSpec& spec, const std::string& run_network, runtime::StartHooks& hooks);
+    void release(const std::string& container_id);  // its address, once it has ended
+
+private:
+    std::string mode(const std::string& run_network) const;
+    void ensure_locked();
+    const BuildRequest& req_;
+    std::mutex mu_;
+    std::unique_ptr<ScratchDir> dir_;
+    std::unique_ptr<netns::Networks> nets_;
+    std::string name_;
+};
+
 // What a step runs with.
 struct StepEnv {
     images::Store& store;
@@ -143,7 +172,20 @@ struct StepEnv {
     const BuildPlan* plan = nullptr;
     Bases* bases = nullptr;
     const Interrupts* interrupts = nullptr;
+    BuildNetwork* network = nullptr;
 };
+
+// RUN --mount: the runtime's mounts, the variables they add (secret env=,
+// SSH_AUTH_SOCK) and the trees of stages they bind, held for the step.
+struct RunMounts {
+    std::vector<runtime::MountSpec> mounts;
+    std::vector<std::string> env;
+    std::vector<std::unique_ptr<ScratchDir>> dirs;
+    std::vector<std::unique_ptr<OverlayMount>> overlays;  // unmounted before their dirs go
+};
+RunMounts run_mounts(StepEnv& env, const Step& step);
+// The directory of a named context (additional_contexts); "" when `name` is none or an image.
+std::string named_context_dir(const BuildRequest& req, const std::string& name);
 
 // RUN: throws Error "Dockerfile:L:C: RUN: … exit code N" with the last output lines.
 void run_step(StepEnv& env, const Step& step, ImageState& st);

@@ -6,6 +6,7 @@
 #include "base/fd.h"
 #include "base/sha256.h"
 #include "build/builder_internal.h"
+#include "build/copy_internal.h"
 #include "runtime/user.h"
 
 #include <archive.h>
@@ -28,30 +29,6 @@ namespace fs = std::filesystem;
 namespace berth::build::detail {
 namespace {
 
-struct Source {
-    std::string rel;  // relative to its root; "" = the root itself
-    struct stat st {};
-    std::vector<Context::Entry> children;  // a directory's entries, rel relative to the root
-};
-
-bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
-
-// The sha256 hex of a file's bytes.
-std::string file_sha256(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) throw Error::sys(errno, "read " + path);
-    Sha256 h;
-    char buf[1 << 16];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw Error::sys(errno, "read " + path);
-        h.update(buf, static_cast<size_t>(n));
-    }
-    return h.hex();
-}
-
-bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
-
 // The file name ADD gives a URL's content: the last segment of its path.
 std::string url_file_name(const std::string& url) {
     std::string path = url.substr(url.find("://") + 3);
@@ -63,85 +40,6 @@ std::string url_file_name(const std::string& url) {
     return name;
 }
 
-std::string base_name(const std::string& rel) {
-    auto s = rel.rfind('/');
-    return s == std::string::npos ? rel : rel.substr(s + 1);
-}
-
-Error step_error(const StepEnv& env, const Step& step, const std::string& what, const std::string& hint = {}) {
-    return Error(env.df.filename + ":" + std::to_string(step.inst.loc.line) + ":" + std::to_string(step.inst.loc.column) +
-                     ": " + kind_name(step.inst.kind) + ": " + what,
-                 hint);
-}
-
-std::vector<Source> match_context(Context& ctx, const std::string& src) {
-    const auto& all = ctx.entries();
-    std::string c = clean_source(src);
-    std::vector<Source> out;
-    auto add = [&](const std::string& rel, const struct stat& st) {
-        Source s{rel, st, {}};
-        if (S_ISDIR(st.st_mode)) {
-            std::string prefix = rel.empty() ? "" : rel + "/";
-            auto it = std::lower_bound(all.begin(), all.end(), prefix,
-                                       [](const Context::Entry& e, const std::string& p) { return e.rel < p; });
-            for (; it != all.end() && it->rel.compare(0, prefix.size(), prefix) == 0; ++it)
-                if (it->rel != rel) s.children.push_back(*it);
-        }
-        out.push_back(std::move(s));
-    };
-    if (c.empty()) {
-        struct stat st {};
-        if (::stat(ctx.dir().c_str(), &st) < 0) throw Error::sys(errno, "stat " + ctx.dir());
-        add("", st);
-    } else if (has_glob(c)) {
-        for (const auto& e : all)
-            if (source_matches(c, e.rel)) add(e.rel, e.st);
-    } else {
-        auto it = std::lower_bound(all.begin(), all.end(), c, [](const Context::Entry& e, const std::string& p) { return e.rel < p; });
-        if (it != all.end() && it->rel == c) add(it->rel, it->st);
-    }
-    return out;
-}
-
-std::vector<Source> match_tree(const std::string& root, const std::string& src) {
-    std::string c = clean_source(src);
-    std::vector<std::string> rels;
-    if (has_glob(c)) {
-        glob_t g{};
-        if (::glob((root + "/" + c).c_str(), GLOB_NOSORT, nullptr, &g) == 0)
-            for (size_t i = 0; i < g.gl_pathc; ++i) rels.push_back(std::string(g.gl_pathv[i]).substr(root.size() + 1));
-        globfree(&g);
-        std::sort(rels.begin(), rels.end());
-    } else {
-        rels.push_back(c);
-    }
-    std::vector<Source> out;
-    std::error_code cec;
-    const std::string croot = fs::weakly_canonical(root, cec).string();
-    for (const auto& rel : rels) {
-        Source s;
-        s.rel = rel;
-        std::string abs = rel.empty() ? root : root + "/" + rel;
-        if (::lstat(abs.c_str(), &s.st) < 0) continue;
-        // A symlink on the way must not lead out of the tree (to the host's files).
-        std::error_code ec;
-        std::string parent = fs::weakly_canonical(fs::path(abs).parent_path(), ec).string();
-        if (ec || (parent != croot && parent.rfind(croot + "/", 0) != 0))
-            throw Error("\"" + src + "\" goes through a symlink that leads out of the stage's filesystem",
-                        "name the path without the symlink");
-        if (S_ISDIR(s.st.st_mode)) {
-            std::error_code ec;
-            for (fs::recursive_directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec)) {
-                Context::Entry e;
-                e.rel = it->path().string().substr(root.size() + 1);
-                if (::lstat(it->path().c_str(), &e.st) == 0) s.children.push_back(std::move(e));
-            }
-            std::sort(s.children.begin(), s.children.end(), [](const auto& a, const auto& b) { return a.rel < b.rel; });
-        }
-        out.push_back(std::move(s));
-    }
-    return out;
-}
 
 bool is_archive(const std::string& path) {
     archive* a = archive_read_new();
@@ -283,14 +181,26 @@ std::string read_text(const char* path) {
     return ss.str();
 }
 
-Owner resolve_owner(const CopyData& d, bool from_other) {
+// A file of the image these layers (top first) make, read from the top-most that has it; "" when none does.
+std::string layer_file_text(const std::vector<std::string>& layers, const std::string& rel) {
+    for (const auto& l : layers) {
+        std::string p = l + "/" + rel;
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return read_text(p.c_str());
+    }
+    return {};
+}
+
+// `users`: the image's /etc/passwd and /etc/group when not read in the chroot (--link copies into an empty tree).
+Owner resolve_owner(const CopyData& d, bool from_other, const std::optional<std::pair<std::string, std::string>>& users) {
     Owner o;
     o.keep = from_other && d.chown.empty();
     if (!d.chown.empty()) {
         std::string u = d.chown, g;
         if (auto c = u.find(':'); c != std::string::npos) g = u.substr(c + 1), u = u.substr(0, c);
         bool numeric = !u.empty() && u.find_first_not_of("0123456789") == std::string::npos;
-        auto r = runtime::resolve_user(d.chown, {}, read_text("/etc/passwd"), read_text("/etc/group"));
+        auto r = users ? runtime::resolve_user(d.chown, {}, users->first, users->second)
+                       : runtime::resolve_user(d.chown, {}, read_text("/etc/passwd"), read_text("/etc/group"));
         o.uid = r.uid;
         o.gid = g.empty() && numeric ? r.uid : r.gid;
     }
@@ -315,165 +225,19 @@ std::string dest_path(const CopyData& d, const ImageState& st, bool* slash) {
     while (n.size() > 1 && n.back() == '/') n.pop_back();
     return n;
 }
-
-// The sources of a step, from the context or from a stage's or image's tree at `root`.
-struct Sources {
-    std::vector<Source> list;
-    bool from_other = false;
-};
-
-Sources find_sources(StepEnv& env, Context& ctx, const Step& step, const std::string& other_root) {
-    const auto& d = step.inst.as<CopyData>();
-    Sources s;
-    s.from_other = !other_root.empty();
-    for (const auto& src : d.sources) {
-        if (is_url(src) && step.inst.kind == Kind::Add) continue;  // fetched (Context::fetched)
-        if (is_url(src)) throw step_error(env, step, "COPY does not fetch " + src, "use ADD for a URL");
-        if (src.find("://") != std::string::npos || src.rfind("git@", 0) == 0)
-            throw step_error(env, step, "fetching " + src + " is not supported yet", "download it into the context and COPY it");
-        auto found = s.from_other ? match_tree(other_root, src) : match_context(ctx, src);
-        if (found.empty())
-            throw step_error(env, step,
-                             s.from_other ? "\"" + src + "\" not found in " + d.from
-                                          : "\"" + src + "\": not found in the build context or excluded by .dockerignore",
-                             s.from_other ? "" : "check the path (relative to the context " + ctx.dir() + ") and .dockerignore");
-        for (auto& f : found) s.list.push_back(std::move(f));
-    }
-    return s;
-}
-
-// One entry's part of a COPY digest: name, mode, size (owners too when they are kept), content or link target.
-template <class Digest>
-void hash_entry(Sha256& h, const std::string& root, const std::string& name, const Context::Entry& e, bool owners,
-                const Digest& digest) {
-    char meta[128];
-    std::snprintf(meta, sizeof meta, " %o %lld", static_cast<unsigned>(e.st.st_mode), static_cast<long long>(e.st.st_size));
-    h.update(name + meta);
-    if (owners) h.update(" " + std::to_string(e.st.st_uid) + ":" + std::to_string(e.st.st_gid));
-    h.update("\n");
-    if (S_ISREG(e.st.st_mode)) h.update(digest(e));
-    if (S_ISLNK(e.st.st_mode)) {
-        char buf[4096];
-        ssize_t n = ::readlink((root + "/" + e.rel).c_str(), buf, sizeof buf);
-        if (n > 0) h.update(buf, static_cast<size_t>(n));
-    }
-}
-
-// What a COPY --from copies, by content: a change elsewhere in the stage reruns
-// nothing. A stage's key names its content, so the digest is kept per key and
-// sources (build-cache/from-*) and an unchanged rebuild mounts nothing.
-std::string from_digest(StepEnv& env, const Step& step) {
-    const auto& d = step.inst.as<CopyData>();
-    ImageState src = resolve_from(env, step, d.from);
-    std::string memo_key = src.key;
-    for (const auto& x : d.sources) memo_key += "\n" + x;
-    std::string memo = env.req.state_root + "/build-cache/from-" + sha256_hex(memo_key);
-    if (!env.req.no_cache) {
-        std::ifstream in(memo);
-        std::string known;
-        if (in >> known && known.size() == 64) return known;
-    }
-    ScratchDir dir(env.req.state_root);
-    OverlayMount tree(layer_dirs(env.store, src), dir, false);
-    Context none(tree.root(), {}, env.req);
-    Sources s = find_sources(env, none, step, tree.root());
-    Sha256 h;
-    auto digest = [&](const Context::Entry& e) { return file_sha256(tree.root() + "/" + e.rel); };
-    for (const auto& x : s.list) {
-        hash_entry(h, tree.root(), "source " + x.rel, {x.rel, x.st}, true, digest);
-        for (const auto& c : x.children) hash_entry(h, tree.root(), c.rel, c, true, digest);
-    }
-    std::string out = h.hex();
-    std::ofstream(memo) << out << "\n";
-    return out;
-}
-
 }  // namespace
 
-std::string clean_source(std::string_view src) {
-    std::string n = fs::path("/" + std::string(src)).lexically_normal().string();
-    while (!n.empty() && n.front() == '/') n.erase(0, 1);
-    while (!n.empty() && n.back() == '/') n.pop_back();
-    if (n == ".") n.clear();
-    return n;
-}
-
-bool source_matches(std::string_view pattern, std::string_view rel) {
-    return ::fnmatch(std::string(pattern).c_str(), std::string(rel).c_str(), FNM_PATHNAME) == 0;
-}
-
-std::string copy_target(const std::string& dest, const std::string& source_base, bool dest_is_dir) {
-    if (!dest_is_dir) return dest;
-    return (dest == "/" ? "" : dest) + "/" + source_base;
-}
-
-Context::Context(std::string dir, std::string dockerfile, const BuildRequest& req)
-    : dir_(std::move(dir)), dockerfile_(std::move(dockerfile)), req_(req) {}
-
-const std::string& Context::fetched(const std::string& url) {
-    std::lock_guard lock(mu_);
-    if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
-    if (!req_.fetch) throw Error("fetching " + url + " is not supported here");
-    if (!downloads_) downloads_ = std::make_unique<ScratchDir>(req_.state_root);
-    std::string file = downloads_->path() + "/" + std::to_string(fetched_.size());
-    req_.fetch(url, file);
-    return fetched_[url] = file;
-}
-
-const std::vector<Context::Entry>& Context::entries() {
-    std::lock_guard lock(mu_);
-    if (!entries_) {
-        entries_.emplace();
-        IgnoreMatcher m = load_ignore(dir_, dockerfile_);
-        walk_context(dir_, m, [&](const std::string& rel, const struct stat& st) { entries_->push_back({rel, st}); });
-        std::sort(entries_->begin(), entries_->end(), [](const Entry& a, const Entry& b) { return a.rel < b.rel; });
-    }
-    return *entries_;
-}
-
-std::string Context::file_digest(const Entry& e) {
-    {
-        std::lock_guard lock(mu_);
-        auto it = digests_.find(e.rel);
-        if (it != digests_.end()) return it->second;
-    }
-    std::string d = file_sha256(dir_ + "/" + e.rel);
-    std::lock_guard lock(mu_);
-    return digests_[e.rel] = d;
-}
-
-std::string copy_digest(StepEnv& env, Context& ctx, const Step& step, const ImageState&) {
-    const auto& d = step.inst.as<CopyData>();
-    Sha256 h;
-    for (const auto& in : d.inline_sources) h.update("inline " + in.name + "\n" + in.content + "\n");
-    for (const auto& src : d.sources)
-        if (is_url(src) && step.inst.kind == Kind::Add) {
-            try {
-                h.update("url " + src + " " + file_sha256(ctx.fetched(src)) + "\n");
-            } catch (const Error& e) {
-                throw step_error(env, step, e.message(), e.hint());
-            }
-        }
-    if (!d.from.empty()) {
-        h.update("from " + from_digest(env, step));
-        return h.hex();
-    }
-    Sources s = find_sources(env, ctx, step, {});
-    for (const auto& src : s.list) {
-        hash_entry(h, ctx.dir(), "source " + src.rel, {src.rel, src.st}, false, [&](const auto& e) { return ctx.file_digest(e); });
-        for (const auto& c : src.children)
-            hash_entry(h, ctx.dir(), c.rel, c, false, [&](const auto& e) { return ctx.file_digest(e); });
-    }
-    return h.hex();
-}
-
-void copy_step(StepEnv& env, Context& ctx, const Step& step, ImageState& st) {
+void copy_step(StepEnv& env, Context& main_ctx, const Step& step, ImageState& st) {
     const auto& d = step.inst.as<CopyData>();
     ScratchDir dir(env.req.state_root);
     // --from: the stage's or image's tree, read-only.
     std::unique_ptr<ScratchDir> other_dir;
     std::unique_ptr<OverlayMount> other;
-    if (!d.from.empty()) {
+    std::string named = d.from.empty() ? "" : named_context_dir(env.req, d.from);
+    std::optional<Context> named_ctx;
+    if (!named.empty()) named_ctx.emplace(named, std::string(), env.req);
+    Context& ctx = named_ctx ? *named_ctx : main_ctx;
+    if (!d.from.empty() && named.empty()) {
         ImageState src = resolve_from(env, step, d.from);
         other_dir = std::make_unique<ScratchDir>(env.req.state_root);
         other = std::make_unique<OverlayMount>(layer_dirs(env.store, src), *other_dir, false);
@@ -502,20 +266,28 @@ void copy_step(StepEnv& env, Context& ctx, const Step& step, ImageState& st) {
     size_t count = s.list.size() + d.inline_sources.size() + urls.size();
     bool wildcard = std::any_of(d.sources.begin(), d.sources.end(), [](const std::string& x) { return has_glob(x); });
 
+    // --link: the files land in a layer of their own, made over an empty tree
+    // (the layers below are neither read nor followed), as BuildKit's linked copies.
+    std::vector<std::string> below = layer_dirs(env.store, st);
+    std::optional<std::pair<std::string, std::string>> users;
+    if (d.link && !d.chown.empty()) users.emplace(layer_file_text(below, "etc/passwd"), layer_file_text(below, "etc/group"));
     std::optional<OverlayMount> target;
-    target.emplace(layer_dirs(env.store, st), dir, true);
+    target.emplace(d.link ? std::vector<std::string>{} : below, dir, true);
     try {
         run_in_root(target->root(), [&] {
-            Owner o = resolve_owner(d, s.from_other);
+            Owner o = resolve_owner(d, s.from_other, users);
             struct stat dst {};
-            bool dest_dir = slash || count > 1 || wildcard || (::stat(dest.c_str(), &dst) == 0 && S_ISDIR(dst.st_mode));
+            bool dest_dir = d.parents || slash || count > 1 || wildcard || (::stat(dest.c_str(), &dst) == 0 && S_ISDIR(dst.st_mode));
             auto parent_of = [](const std::string& p) { return fs::path(p).parent_path().string(); };
+            auto under = [](const std::string& dir, const std::string& rel) { return (dir == "/" ? "" : dir) + "/" + rel; };
             for (const auto& src : s.list) {
                 if (S_ISDIR(src.st.st_mode)) {
-                    mkdir_p(parent_of(dest));
-                    copy_entry(root.get(), src.rel.empty() ? "." : src.rel, src.st, dest, o);
+                    // --parents keeps the directory's own path under the destination.
+                    std::string to = d.parents && !src.rel.empty() ? under(dest, src.rel) : dest;
+                    mkdir_p(parent_of(to));
+                    copy_entry(root.get(), src.rel.empty() ? "." : src.rel, src.st, to, o);
                     size_t cut = src.rel.empty() ? 0 : src.rel.size() + 1;
-                    for (const auto& c : src.children) copy_entry(root.get(), c.rel, c.st, (dest == "/" ? "" : dest) + "/" + c.rel.substr(cut), o);
+                    for (const auto& c : src.children) copy_entry(root.get(), c.rel, c.st, under(to, c.rel.substr(cut)), o);
                     continue;
                 }
                 if (auto a = archives.find(src.rel); a != archives.end()) {
@@ -523,7 +295,7 @@ void copy_step(StepEnv& env, Context& ctx, const Step& step, ImageState& st) {
                     unpack(a->second.get(), dest);
                     continue;
                 }
-                std::string t = copy_target(dest, base_name(src.rel), dest_dir);
+                std::string t = d.parents ? under(dest, src.rel) : copy_target(dest, base_name(src.rel), dest_dir);
                 mkdir_p(parent_of(t));
                 copy_entry(root.get(), src.rel, src.st, t, o);
             }

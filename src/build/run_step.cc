@@ -57,12 +57,6 @@ std::vector<std::string> run_argv(const RunData& r, const nlohmann::json& config
     return command_argv(c, config);
 }
 
-bool inside(const std::string& path, const std::string& dir) {
-    std::error_code e1, e2;
-    std::string p = fs::weakly_canonical(path, e1).string(), d = fs::weakly_canonical(dir, e2).string();
-    return !e1 && !e2 && (p == d || p.rfind(d + "/", 0) == 0);
-}
-
 std::string random_id() {
     std::random_device rd;
     char b[24];
@@ -70,47 +64,24 @@ std::string random_id() {
     return b;
 }
 
-std::vector<runtime::MountSpec> run_mounts(StepEnv& env, const RunData& r) {
-    std::vector<runtime::MountSpec> out;
-    for (const auto& m : r.mounts) {
-        runtime::MountSpec ms;
-        ms.target = m.target;
-        if (!ms.target.empty() && ms.target[0] != '/') ms.target = "/" + ms.target;
-        switch (m.type) {
-        case MountType::Cache: {
-            std::string id = m.id.empty() ? m.target : m.id;
-            ms.source = env.req.state_root + "/build-cache/mounts/" + sha256_hex(id).substr(0, 32);
-            files::create_directories(ms.source);
-            ms.read_only = m.readonly;
-            break;
-        }
-        case MountType::Tmpfs: ms.type = runtime::MountSpec::Type::Tmpfs; break;
-        case MountType::Bind:
-            if (!m.from.empty()) throw Error("RUN --mount=type=bind,from=… is not supported yet", "COPY --from the files instead");
-            ms.source = env.req.context_dir + "/" + clean_source(m.source);
-            if (!inside(ms.source, env.req.context_dir))  // a symlink must not lead out of the context
-                throw Error("RUN --mount source " + m.source + " leads out of the build context");
-            ms.read_only = m.readonly;
-            break;
-        default:
-            throw Error(std::string("RUN --mount=type=") + mount_type_name(m.type) + " is not supported yet");
-        }
-        out.push_back(ms);
-    }
-    return out;
-}
-
 }  // namespace
 
 void run_step(StepEnv& env, const Step& step, ImageState& st) {
     const auto& r = step.inst.as<RunData>();
-    if (r.network == "host") throw Error("RUN --network=host is not supported", "berth builds with no network");
     ScratchDir dir(env.req.state_root);
     std::vector<std::string> lowers = layer_dirs(env.store, st);
     if (lowers.empty()) lowers.push_back(dir.sub("empty"));
+    RunMounts mounts;
+    try {
+        mounts = run_mounts(env, step);
+    } catch (const Error& e) {
+        throw Error(env.df.filename + ":" + std::to_string(step.inst.loc.line) + ":" + std::to_string(step.inst.loc.column) +
+                        ": RUN: " + e.message(),
+                    e.hint());
+    }
     std::vector<std::string> missing;
     std::vector<std::string> stubs(std::begin(kStubs), std::end(kStubs));
-    for (const auto& m : r.mounts) {  // mount points too, deepest first
+    for (const auto& m : mounts.mounts) {  // mount points too, deepest first
         std::vector<std::string> chain;
         for (fs::path p = fs::path(clean_source(m.target)); !p.empty(); p = p.parent_path()) chain.push_back(p.string());
         stubs.insert(stubs.begin(), chain.begin(), chain.end());
@@ -133,13 +104,30 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     auto user = runtime::resolve_user_in_layers(c.value("User", std::string()), {}, lowers);
     spec.uid = user.uid, spec.gid = user.gid, spec.groups = user.groups;
     spec.hostname = "buildkitsandbox";
-    spec.mounts = run_mounts(env, r);
+    spec.mounts = std::move(mounts.mounts);
+    spec.env.insert(spec.env.end(), mounts.env.begin(), mounts.env.end());
+    if (env.req.shm_size) spec.shm_size = *env.req.shm_size;
+    runtime::StartHooks hooks;
+    try {
+        if (r.security == "insecure")
+            throw Error("RUN --security=insecure is not supported", "berth runs every RUN with the default capabilities and seccomp filter");
+        if (env.network) env.network->configure(spec, r.network, hooks);
+    } catch (const Error& e) {
+        throw Error(env.df.filename + ":" + std::to_string(step.inst.loc.line) + ":" + std::to_string(step.inst.loc.column) +
+                        ": RUN: " + e.message(),
+                    e.hint());
+    }
+    struct Release {
+        BuildNetwork* n;
+        std::string id;
+        ~Release() { if (n) n->release(id); }
+    } release{env.network, spec.id};
 
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
     UniqueFd rd(p[0]), wr(p[1]);
     auto t0 = std::chrono::steady_clock::now();
-    runtime::Container ctr = runtime::Container::start(spec, runtime::Stdio{-1, wr.get(), wr.get()});
+    runtime::Container ctr = runtime::Container::start(spec, runtime::Stdio{-1, wr.get(), wr.get()}, hooks);
     wr.reset();
     std::deque<std::string> tail;
     std::string partial;

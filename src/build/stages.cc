@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/strings.h"
 #include "build/expand.h"
+#include "build/parser.h"
 
 #include <algorithm>
 #include <set>
@@ -196,8 +197,11 @@ private:
             return std::nullopt;
         };
         size_t end = si + 1 < starts_.size() ? starts_[si + 1] : df_.instructions.size();
-        for (size_t i = starts_[si] + 1; i < end; ++i) {
-            Step step{df_.instructions[i], {}, st.env};
+        std::vector<Instruction> body;
+        if (!st.base_stage && opt_.image_onbuild && st.base != "scratch") body = triggers(st.base, from);
+        for (size_t i = starts_[si] + 1; i < end; ++i) body.push_back(df_.instructions[i]);
+        for (const Instruction& inst : body) {
+            Step step{inst, {}, st.env};
             for (const auto& a : args)
                 if (!find_var(st.env, a.key)) step.args.push_back(a);
             for (const auto& [k, v] : opt_.build_args)
@@ -206,6 +210,26 @@ private:
             st.steps.push_back(std::move(step));
         }
         return st;
+    }
+
+    // A base image's ONBUILD triggers as instructions at its FROM line (as docker runs them).
+    std::vector<Instruction> triggers(const std::string& image, const Instruction& from) {
+        std::vector<Instruction> out;
+        for (const auto& expr : opt_.image_onbuild(image)) {
+            Dockerfile t;
+            try {
+                t = parse_dockerfile("FROM scratch\n" + expr + "\n", df_.filename);
+            } catch (const Error& e) {
+                fail(from.loc, "FROM", "the ONBUILD trigger \"" + expr + "\" of " + image + " does not parse: " + e.message());
+            }
+            if (t.instructions.size() != 2 || t.instructions[1].kind == Kind::From || t.instructions[1].kind == Kind::Onbuild)
+                fail(from.loc, "FROM", "the ONBUILD trigger \"" + expr + "\" of " + image + " is not one instruction");
+            Instruction in = t.instructions[1];
+            in.loc = from.loc;
+            in.original = "ONBUILD " + in.original;
+            out.push_back(std::move(in));
+        }
+        return out;
     }
 
     void expand_step(Stage& st, Instruction& in, const Lookup& env, std::vector<KeyValue>& args) {

@@ -30,6 +30,8 @@ struct BuildOptions {
     std::map<std::string, std::string> builtin_args;
     // The ENV of a base image, when known (the builder asks its image store).
     std::function<std::vector<KeyValue>(const std::string& image)> image_env;
+    // The ONBUILD triggers of a base image (its config's OnBuild), run right after its FROM.
+    std::function<std::vector<std::string>(const std::string& image)> image_onbuild;
 };
 
 // TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT and their BUILD* twins for this host.

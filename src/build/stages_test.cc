@@ -220,3 +220,31 @@ TEST_CASE("STOPSIGNAL is checked once expanded") {
           "Dockerfile:2:1: STOPSIGNAL: invalid signal \"SIGFOO\" | use a name such as SIGTERM or SIGQUIT, or a number");
     CHECK(error_of("FROM a\nSTOPSIGNAL 99\n").find("invalid signal \"99\"") != std::string::npos);
 }
+
+TEST_CASE("a base image's ONBUILD triggers become the stage's first steps, expanded in its scope, at its FROM line") {
+    BuildOptions o;
+    o.image_onbuild = [](const std::string& image) {
+        if (image == "base:1") return std::vector<std::string>{"COPY $SRC /app/", "RUN make", "COPY --from=helper /x /x"};
+        return std::vector<std::string>{};
+    };
+    o.image_env = [](const std::string&) { return std::vector<KeyValue>{{"SRC", "src"}}; };
+    BuildPlan p = plan("FROM busybox AS helper\nRUN true\nFROM base:1\nRUN echo mine\n", o);
+    const Stage& st = p.stages.at(1);
+    REQUIRE(st.steps.size() == 4);
+    CHECK(st.steps[0].inst.kind == Kind::Copy);
+    CHECK(st.steps[0].inst.as<CopyData>().sources.at(0) == "src");
+    CHECK(st.steps[0].inst.loc.line == 3);
+    CHECK(st.steps[0].inst.original == "ONBUILD COPY $SRC /app/");
+    CHECK(st.steps[1].inst.kind == Kind::Run);
+    CHECK(st.steps[3].inst.original == "RUN echo mine");
+    // A trigger's COPY --from is a dependency like any other: the helper stage is built first.
+    CHECK(names(p) == std::vector<std::string>{"helper", "stage-1"});
+    CHECK(p.stages.at(0).steps.size() == 1);  // busybox has no triggers
+}
+
+TEST_CASE("an ONBUILD trigger that is not one instruction is named with the FROM line") {
+    BuildOptions o;
+    o.image_onbuild = [](const std::string&) { return std::vector<std::string>{"FROM other"}; };
+    CHECK(error_of("FROM base:1\nRUN true\n", o) ==
+          "Dockerfile:1:1: FROM: the ONBUILD trigger \"FROM other\" of base:1 is not one instruction");
+}

@@ -16,12 +16,15 @@
 #include "registry/pull.h"
 #include "state/state.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <cstdlib>
 #include <memory>
 #include <set>
+#include <sstream>
+#include <utility>
 
 namespace berth::cli {
 namespace {
@@ -102,6 +105,64 @@ bool build_if_project_makes(const compose::Project& p, const std::string& image,
     return true;
 }
 
+std::string read_file(const std::string& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error::sys(errno, "read " + what + " " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// `--secret id=ID,src=FILE` / `id=ID,env=VAR` / `id=ID` (the variable ID, as docker): id and bytes.
+std::pair<std::string, std::string> secret_flag(const std::string& flag) {
+    std::string id, src, env;
+    std::stringstream in(flag);
+    for (std::string field; std::getline(in, field, ',');) {
+        auto eq = field.find('=');
+        std::string k = field.substr(0, eq), v = eq == std::string::npos ? "" : field.substr(eq + 1);
+        if (k == "id") id = v;
+        else if (k == "src" || k == "source") src = v;
+        else if (k == "env") env = v;
+        else if (k == "type" && (v == "file" || v == "env")) continue;
+        else throw Error("--secret " + flag + ": unknown field " + field, "write id=ID,src=FILE or id=ID,env=VAR");
+    }
+    if (id.empty()) throw Error("--secret " + flag + ": no id", "write id=ID,src=FILE or id=ID,env=VAR");
+    if (!src.empty()) return {id, read_file(src, "secret " + id)};
+    const char* v = std::getenv((env.empty() ? id : env).c_str());
+    if (!v) throw Error("--secret " + flag + ": the variable " + (env.empty() ? id : env) + " is not set", "set it or give src=FILE");
+    return {id, v};
+}
+
+// compose's build.secrets: the top-level secret's file, variable or content, under its target (else its name).
+void add_secrets(const compose::Project& p, const compose::Build& b, build::BuildRequest& req) {
+    for (const auto& ref : b.secrets) {
+        const compose::FileObject& s = p.secrets.at(ref.source);
+        std::string id = ref.target.empty() ? ref.source : ref.target;
+        if (!s.file.empty()) req.secrets[id] = read_file(s.file, "secret " + ref.source);
+        else if (!s.environment.empty()) {
+            auto it = p.environment.find(s.environment);
+            if (it != p.environment.end()) req.secrets[id] = it->second;
+            else if (const char* v = std::getenv(s.environment.c_str())) req.secrets[id] = v;
+            else if (!s.env_value.empty()) req.secrets[id] = s.env_value;
+        } else req.secrets[id] = s.content;
+    }
+}
+
+// `--ssh default` / `ID=SOCKET`: an agent's socket ($SSH_AUTH_SOCK for `default` without one).
+void add_ssh(const std::vector<std::string>& specs, build::BuildRequest& req) {
+    for (const auto& spec : specs) {
+        auto eq = spec.find('=');
+        std::string id = spec.substr(0, eq), path = eq == std::string::npos ? "" : spec.substr(eq + 1);
+        if (path.empty()) {
+            const char* sock = std::getenv("SSH_AUTH_SOCK");
+            if (!sock || !*sock)
+                throw Error("ssh " + spec + ": no agent socket given and SSH_AUTH_SOCK is not set", "start ssh-agent, or write ID=/path/to/agent.sock");
+            path = sock;
+        }
+        req.ssh[id] = path;
+    }
+}
+
 void build_service(const compose::Project& p, const std::string& name, const compose::Service& svc, const BuildFlags& f) {
     const compose::Build& b = *svc.build;
     for (const auto& k : b.ignored)
@@ -111,6 +172,7 @@ void build_service(const compose::Project& p, const std::string& name, const com
                     "clone it and point `build.context` at the directory");
     build::BuildRequest req;
     req.state_root = state::state_root();
+    req.runtime_dir = state::runtime_dir();
     req.context_dir = b.context;
     req.dockerfile = b.dockerfile;
     req.dockerfile_inline = b.dockerfile_inline;
@@ -126,7 +188,21 @@ void build_service(const compose::Project& p, const std::string& name, const com
     req.no_cache = f.no_cache || b.no_cache;
     req.pull = f.pull || b.pull;
     req.quiet = f.quiet;
+    const char* par = std::getenv("BERTH_BUILD_PARALLEL");  // 0: stages one after the other (bench/build_bench.sh)
+    req.parallel = !(par && std::string(par) == "0");
     req.title = name;
+    req.network = b.network;
+    req.allow_host_network = std::find(b.entitlements.begin(), b.entitlements.end(), "network.host") != b.entitlements.end();
+    req.extra_hosts = b.extra_hosts;
+    req.shm_size = b.shm_size;
+    req.contexts = b.additional_contexts;
+    add_secrets(p, b, req);
+    for (const auto& s : f.secrets) {
+        auto [id, value] = secret_flag(s);
+        req.secrets[id] = std::move(value);
+    }
+    add_ssh(b.ssh, req);
+    add_ssh(f.ssh, req);
     bool quiet = f.quiet;
     std::string platform = svc.platform;
     req.ensure_base = [&p, &f, quiet, platform](const std::string& image, bool) {
@@ -193,6 +269,8 @@ void add_build_commands(Cli& cli) {
     b->add_flag("--pull", f->pull, "Pull base images even when present");
     b->add_option("--build-arg", f->build_args, "Build argument K=V (or K: from the environment)");
     b->add_flag("-q,--quiet", f->quiet, "Print nothing but errors");
+    b->add_option("--secret", f->secrets, "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR");
+    b->add_option("--ssh", f->ssh, "An SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET");
     b->callback([&cli, f, svcs] { cli.action = [&cli, f, svcs] { return build_command(cli.global, *svcs, *f); }; });
 
     auto* builder = cli.app.add_subcommand("builder", "Manage the build cache")->require_subcommand(1);

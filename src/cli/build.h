@@ -16,6 +16,8 @@ struct BuildFlags {
     // Called with "building the image of SERVICE" before each build and at each of its
     // progress events (`up` under systemd: STATUS= and EXTEND_TIMEOUT_USEC=).
     std::function<void(const std::string& what)> on_progress;
+    std::vector<std::string> secrets;     // id=ID[,src=FILE|,env=VAR]
+    std::vector<std::string> ssh;         // default, or ID=SOCKET
 };
 
 enum class BuildWhen { Missing, Always, Never };

@@ -30,7 +30,6 @@ constexpr Unsupported kUnsupported[] = {
     {"build", "provenance", "", true},
     {"build", "push", "", false},
     {"build", "sbom", "", true},
-    {"build", "ssh", "", true},
     {"build", "with-dependencies", "", false},
     {"attach", "detach-keys", "", true},
     {"config", "environment", "", false},

@@ -84,6 +84,13 @@ struct Ulimit {
     int64_t soft = 0, hard = 0;
 };
 
+struct FileRef {  // a service's use of a secret or config
+    std::string source;
+    std::string target;
+    std::optional<uint32_t> mode;
+    std::string uid, gid;
+};
+
 struct Build {
     std::string context;
     std::string dockerfile;
@@ -93,6 +100,13 @@ struct Build {
     std::map<std::string, std::string> labels;
     std::vector<std::string> tags;   // more names for the image
     bool no_cache = false, pull = false;
+    std::string network;                   // "", "default", "none", "host"
+    std::vector<std::string> extra_hosts;  // "host:ip"
+    std::optional<Bytes> shm_size;
+    std::map<std::string, std::string> additional_contexts;  // name → absolute dir, or docker-image://…
+    std::vector<FileRef> secrets;          // top-level secrets RUN --mount=type=secret reads (target: the id)
+    std::vector<std::string> ssh;          // "default", "id=path": agents RUN --mount=type=ssh reaches
+    std::vector<std::string> entitlements; // "network.host": RUN --network=host allowed
     std::vector<std::string> ignored;  // keys berth's builder does not honour yet (warned)
 };
 
@@ -114,13 +128,6 @@ struct Deploy {
     std::string restart_condition;  // deploy.restart_policy.condition
     std::optional<uint64_t> restart_max_attempts;
     std::optional<Nanos> restart_delay;  // deploy.restart_policy.delay: a fixed wait between restarts
-};
-
-struct FileRef {  // a service's use of a secret or config
-    std::string source;
-    std::string target;
-    std::optional<uint32_t> mode;
-    std::string uid, gid;
 };
 
 struct Service {

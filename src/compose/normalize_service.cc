@@ -94,7 +94,7 @@ std::optional<std::vector<std::string>> Normalizer::command(const Node& v, const
     }
 }
 
-Build Normalizer::build(const Node& v, const std::string& path) {
+Build Normalizer::build(const Node& v, const std::string& path, const std::map<std::string, FileObject>& secrets) {
     Build b;
     if (v.is_scalar()) {
         b.context = absolute(v.text);
@@ -119,6 +119,31 @@ Build Normalizer::build(const Node& v, const std::string& path) {
                     if (pl != "linux/amd64" && pl != "linux/arm64" && pl.rfind("linux/", 0) != 0)
                         fail(e.value, kp, "berth builds for this host's platform only, not " + pl);
                 b.ignored.push_back(e.key);
+            } else if (e.key == "network") {
+                b.network = text(e.value, kp);
+                if (b.network != "default" && b.network != "none" && b.network != "host")
+                    fail(e.value, kp, "berth builds on the default network, none or host, not " + b.network,
+                         "write network: default, none or host");
+            } else if (e.key == "entitlements") {
+                b.entitlements = string_list(e.value, kp);
+                for (const auto& en : b.entitlements)
+                    if (en != "network.host" && en != "security.insecure")
+                        fail(e.value, kp, "unknown entitlement " + en, "berth knows network.host (and security.insecure, refused at RUN)");
+            } else if (e.key == "extra_hosts") b.extra_hosts = extra_hosts(e.value, kp);
+            else if (e.key == "shm_size") b.shm_size = bytes(e.value, kp);
+            else if (e.key == "additional_contexts") {
+                for (const auto& [name, dir] : string_dict(e.value, kp)) {
+                    bool remote = dir.find("://") != std::string::npos || dir.rfind("git@", 0) == 0;
+                    if (remote && dir.rfind("docker-image://", 0) != 0)
+                        fail(e.value, kp + "." + name, "berth takes additional contexts from a local directory or docker-image://, not " + dir);
+                    b.additional_contexts[name] = remote ? dir : absolute(dir);
+                }
+            } else if (e.key == "secrets") b.secrets = file_refs(e.value, kp, secrets, "secret");
+            else if (e.key == "ssh") {
+                if (e.value.is_map())
+                    for (const auto& [id, p] : string_dict(e.value, kp)) b.ssh.push_back(id + "=" + p);
+                else
+                    b.ssh = string_list(e.value, kp);
             } else b.ignored.push_back(e.key);
         }
     } else {

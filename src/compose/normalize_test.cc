@@ -251,3 +251,38 @@ TEST_CASE("cpus, grace periods and health-check durations are refused out of ran
                       k);
     CHECK(norm(web + "    cpus: 0.5\n    stop_grace_period: 0s\n").services.at("web").cpus == 0.5);
 }
+
+TEST_CASE("build's network, extra_hosts, shm_size, additional_contexts, secrets, ssh and entitlements") {
+    Project p = norm(R"(
+services:
+  a:
+    build:
+      context: app
+      network: host
+      extra_hosts: ["db:10.0.0.2", "cache=10.0.0.3"]
+      shm_size: 8m
+      additional_contexts:
+        lib: ../lib
+        base: docker-image://alpine:3
+      secrets: [tok, {source: tok, target: other}]
+      ssh: [default]
+      entitlements: [network.host]
+secrets:
+  tok: {file: ./tok.txt}
+)");
+    const Build& b = *p.services.at("a").build;
+    CHECK(b.network == "host");
+    CHECK(b.extra_hosts == std::vector<std::string>{"db=10.0.0.2", "cache=10.0.0.3"});
+    CHECK(b.shm_size == 8 * 1024 * 1024);
+    CHECK(b.additional_contexts.at("lib") == "/srv/lib");
+    CHECK(b.additional_contexts.at("base") == "docker-image://alpine:3");
+    REQUIRE(b.secrets.size() == 2);
+    CHECK(b.secrets[1].target == "other");
+    CHECK(b.ssh == std::vector<std::string>{"default"});
+    CHECK(b.entitlements == std::vector<std::string>{"network.host"});
+    CHECK(b.ignored.empty());
+    CHECK(error_of("services:\n  a:\n    build: {context: ., network: mynet}\n").find("none or host, not mynet") != std::string::npos);
+    CHECK(error_of("services:\n  a:\n    build: {context: ., secrets: [nope]}\n").find("undefined secret \"nope\"") != std::string::npos);
+    CHECK(error_of("services:\n  a:\n    build: {context: ., additional_contexts: {x: 'https://h/r.git'}}\n")
+              .find("local directory or docker-image://") != std::string::npos);
+}

@@ -99,6 +99,13 @@ J build_json(const Build& b) {
     if (!b.tags.empty()) j["tags"] = b.tags;
     if (b.no_cache) j["no_cache"] = true;
     if (b.pull) j["pull"] = true;
+    if (!b.network.empty()) j["network"] = b.network;
+    if (!b.extra_hosts.empty()) j["extra_hosts"] = b.extra_hosts;
+    if (b.shm_size) j["shm_size"] = *b.shm_size;
+    if (!b.additional_contexts.empty()) j["additional_contexts"] = str_map(b.additional_contexts);
+    if (!b.secrets.empty()) j["secrets"] = file_refs_json(b.secrets);
+    if (!b.ssh.empty()) j["ssh"] = b.ssh;
+    if (!b.entitlements.empty()) j["entitlements"] = b.entitlements;
     return j;
 }
 
@@ -201,7 +208,7 @@ J device_json(const Device& d) { return {{"source", d.source}, {"target", d.targ
 
 const std::vector<ServiceField> kFields = {
     LIST(profiles),
-    {"build", [](Read& r, const Node& v, const Path& p) { r.service.build = r.norm.build(v, p); },
+    {"build", [](Read& r, const Node& v, const Path& p) { r.service.build = r.norm.build(v, p, r.project.secrets); },
      [](const Service& s, J& j) { if (s.build) j["build"] = build_json(*s.build); }},
     LIST(cap_add),
     LIST(cap_drop),

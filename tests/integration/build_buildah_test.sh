@@ -94,6 +94,53 @@ bh inspect --type image localhost/bbcmp-out:1 | jq -S ".OCIv1.config | $fields" 
 check "same config fields" "" "$(diff "$work/buildah.cfg" "$work/berth.cfg")"
 contains "the config has the ENTRYPOINT" "/usr/local/bin/run.sh" "$(cat "$work/berth.cfg")"
 
+# RUN --mount's secret, bind from a stage and tmpfs, and ONBUILD, beside buildah
+# (docker format, where buildah keeps OnBuild): the same files, the same triggers.
+mkdir -p "$work/ctx2" && cd "$work/ctx2"
+printf 'tok-123' > tok.txt
+cat > Dockerfile <<'EOF'
+FROM localhost/bbcmp:1 AS maker
+RUN mkdir /made && echo made > /made/f
+FROM localhost/bbcmp:1
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-copy
+RUN --mount=type=bind,from=maker,source=/made,target=/m cp /m/f /from-stage
+RUN --mount=type=tmpfs,target=/t touch /t/x && ls /t > /tmp-list
+EOF
+printf 'services:\n  m:\n    build:\n      context: .\n      secrets: [tok]\n    image: localhost/bbcmp-m:1\nsecrets:\n  tok:\n    file: ./tok.txt\n' > compose.yaml
+out=$("$BERTH" -p bbcmp build 2>&1)
+check "berth builds the mounts" 0 $?
+bh build -q --isolation chroot --format docker --secret id=tok,src=tok.txt -t localhost/bbcmp-m:1 . >"$work/bh2.log" 2>&1
+rc=$?
+check "buildah builds the mounts" 0 $rc
+[ $rc -eq 0 ] || tail -20 "$work/bh2.log"
+lowers=$("$BERTH" image inspect localhost/bbcmp-m:1 | jq -r '.[0].LayerDirs | join(":")')
+mount -t overlay -o "lowerdir=$lowers:$work/empty" overlay "$work/mnt" || fail "mount berth's image"
+listing "$work/mnt" "$work/berth2.fs"
+umount "$work/mnt"
+bctr=$(bh from localhost/bbcmp-m:1)
+bmnt=$(bh mount "$bctr") || fail "buildah mount: $bmnt"
+listing "$bmnt" "$work/buildah2.fs"
+bh umount "$bctr" >/dev/null
+bh rm "$bctr" >/dev/null
+# buildah 1.28 leaves its mount points (/m, /t, /run/secrets) and RUN stubs in the image; BuildKit and berth do not.
+for f in buildah2.fs buildah2.fs.md5; do
+    grep -vE '^(\./(m|t|run|run/secrets) d 755 0:0 |\./etc/(hostname|hosts|resolv\.conf) f 755 0:0 |d41d8cd98f00b204e9800998ecf8427e  \./etc/(hostname|hosts|resolv\.conf))$' \
+        "$work/$f" > "$work/$f.x"
+    mv "$work/$f.x" "$work/$f"
+done
+check "mounts: same paths, types, modes, owners" "" "$(diff "$work/buildah2.fs" "$work/berth2.fs")"
+check "mounts: same contents (the secret read, the stage's file, the tmpfs listing)" "" "$(diff "$work/buildah2.fs.md5" "$work/berth2.fs.md5")"
+contains "the secret's bytes were read" "secret-copy" "$(cat "$work/berth2.fs")"
+# ONBUILD in an image of its own (buildah from would run the trigger).
+printf 'FROM localhost/bbcmp:1\nONBUILD RUN echo triggered\nONBUILD COPY tok.txt /x\n' > Dockerfile.ob
+printf 'services:\n  ob:\n    build: {context: ., dockerfile: Dockerfile.ob}\n    image: localhost/bbcmp-ob:1\n' > compose.ob.yaml
+"$BERTH" -p bbcmp -f compose.ob.yaml build -q >/dev/null 2>&1
+check "berth builds ONBUILD" 0 $?
+bh build -q --isolation chroot --format docker -f Dockerfile.ob -t localhost/bbcmp-ob:1 . >"$work/bh3.log" 2>&1
+check "buildah builds ONBUILD" 0 $?
+check "same OnBuild" "$(bh inspect --type image localhost/bbcmp-ob:1 | jq -c '.Docker.config.OnBuild')" \
+    "$("$BERTH" image inspect localhost/bbcmp-ob:1 | jq -c '.[0].Config.OnBuild')"
+
 bh rmi -a -f >/dev/null 2>&1
 cd "$work"
 finish
