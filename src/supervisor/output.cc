@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 namespace berth::supervisor {
 namespace {
@@ -16,16 +17,18 @@ template <int S>
 void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
     auto* u = static_cast<Unit*>(s->data);
     auto* sup = static_cast<Supervisor::Impl*>(&u->host);
-    if (n > 0) sup->on_output(*u, S, b->base, static_cast<size_t>(n));
-    delete[] b->base;
-    if (n < 0) {
-        if (!u->inst.partial[S].empty()) {
-            sup->emit_line(*u, u->inst.partial[S]);
-            u->inst.partial[S].clear();
-            if (sup->opts.attach) std::fflush(stdout);
+    std::unique_ptr<char[]> buf(b->base);  // freed however the chunk's handling ends
+    sup->guarded(Callback::Output, u, [&] {
+        if (n > 0) sup->on_output(*u, S, buf.get(), static_cast<size_t>(n));
+        if (n < 0) {
+            if (!u->inst.partial[S].empty()) {
+                sup->emit_line(*u, u->inst.partial[S]);
+                u->inst.partial[S].clear();
+                if (sup->opts.attach) std::fflush(stdout);
+            }
+            u->inst.pipes[S].close();
         }
-        u->inst.pipes[S].close();
-    }
+    });
 }
 
 }  // namespace
