@@ -78,10 +78,12 @@ void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n
 
 // A log that cannot be written (the disk full) stalls, the container runs on:
 // said once when it stalls and once when it writes again, in the supervisor's
-// log and as `events` (log_paused, log_resumed).
+// log, as `events` (log_paused, log_resumed) and in its record (`ps`).
 void Supervisor::Impl::report_log_state(Unit& u, int was) {
     int now = u.inst.log->error();
     if ((was == 0) == (now == 0)) return;
+    u.rec.log_paused = now ? std::strerror(now) : "";
+    u.save();
     nlohmann::json ev = {{"time", logs::format_time(logs::now_ns())}, {"type", "container"},
                          {"action", now ? "log_paused" : "log_resumed"}, {"id", u.name()}, {"service", u.cp.service},
                          {"project", project.name}};
