@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/build.h"
 #include "cli/detach.h"
+#include "cli/kept.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/project.h"
@@ -160,11 +161,13 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
     compose::Project project = load_project(g);
     compose::activate_services(project, f.services);  // naming a profile's service enables it
     if (f.dry_run) return dry_run(project, f, to_options(f));
-    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
-        int report = std::atoi(fd);
+    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && (f.detach || std::getenv("BERTH_KEPT"))) {
+        int report = std::atoi(fd);  // spawned by the keeper: `up -d`'s supervisor, or systemd's `up`'s (cli/kept.h)
         ::unsetenv("BERTH_SUPERVISOR_FD");
         supervisor::UpOptions o = to_options(f);
-        supervise_detached(std::move(project), o, report);
+        if (f.detach) supervise_detached(std::move(project), o, report);
+        o.color = use_color(g, 1);
+        supervise_kept(std::move(project), o, report);
     }
     {
         std::vector<std::string> svcs;
@@ -183,6 +186,7 @@ int up(const GlobalOptions& g, const UpFlags& flags) {
         ensure_images(project, svcs, f.pull, false);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
+    if (!f.detach && kept_mode()) return up_kept(project, [&] { return up_to_supervisor(g, f, project, ps); });
     // A supervisor killed an instant ago may still seem up: a container it was
     // starting holds its lock and socket until that child execs or exits.
     for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
@@ -364,6 +368,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         std::string status = r.state;
         if (r.state == "exited" && r.exit_code) status += " (" + std::to_string(*r.exit_code) + ")";
         if (!r.health.empty()) status += " (" + r.health + ")";
+        if (!r.log_paused.empty() && live) status += " (log paused)";  // its disk full: output held, then dropped
         if (format == "json") {
             nlohmann::json j = state::to_json(r);
             add_docker_ps_fields(j, r, project, status);
@@ -373,6 +378,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
             for (const auto& p : shown_ports(r, project)) ports += (ports.empty() ? "" : ", ") + p;
             // Why it stopped or did not start ("exited (127): bind source … does not exist").
             if (!r.exit_reason.empty() && r.state == "exited") status += ": " + r.exit_reason;
+            else if (!r.log_paused.empty() && live) status += ": " + r.log_paused;
             std::printf("%-32s %-14s %-28s %-9d %s\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts,
                         ports.c_str());
         }
