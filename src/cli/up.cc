@@ -495,7 +495,14 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--build", f->build, "Build images before starting containers");
     up_cmd->add_flag("--no-build", f->no_build, "Don't build an image, even if it is missing");
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
-    up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up(cli.global, *f); }; });
+    up_cmd->callback([&cli, f] {
+        cli.action = [&cli, f] {
+            int code = up(cli.global, *f);
+            // `up -d --scale web=2` with 4 running: as docker compose, web-3 and web-4 go.
+            if (code == 0 && (f->detach || f->wait) && !f->scale.empty()) remove_scaled_down(cli.global, f->scale);
+            return code;
+        };
+    });
 
     auto* down_cmd = cli.app.add_subcommand("down", "Stop and remove the project's containers");
     auto volumes = std::make_shared<bool>(false);

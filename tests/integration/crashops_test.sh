@@ -89,6 +89,12 @@ settled() {
 
 "$BERTH" up -d >/dev/null 2>&1 || fail "up -d"
 wait_for 5 settled || fail "the stack runs"
+# Scaling without a kill first: up and down, as docker compose does.
+"$BERTH" up -d --scale web=3 >/dev/null 2>&1 || fail "up -d --scale web=3"
+check "up -d --scale web=3: three webs run" "1 2 3 " "$(web_records)"
+"$BERTH" up -d --scale web=1 >/dev/null 2>&1 || fail "up -d --scale web=1"
+check "up -d --scale web=1: web-2 and web-3 stopped and removed" "1 " "$(web_records)"
+check "… their records gone" "" "$(ls "$BERTH_RUNTIME_DIR/$P/containers" | grep -E 'web-[23]')"
 runs=${CRASHOPS_RUNS:-50}
 seed=${CRASHOPS_SEED:-$(date +%s)}
 echo "seeded loop: $runs runs, CRASHOPS_SEED=$seed (CRASHOPS_RUNS=$runs CRASHOPS_SEED=$seed replays it)"
