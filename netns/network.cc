@@ -235,11 +235,18 @@ void Networks::ensure(const NetworkConfig& cfg) {
     net.created = true;
     derive_ipv6(cfg, net.subnet6, net.gateway6);
     save();  // before the kernel objects: a crash from here on still cleans them up
-    if (!exists) {
-        nl.create_bridge(br, cfg.mtu, kBridgeGroup);
-    } else {
-        if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
-        nl.set_group(br, kBridgeGroup);  // one made by an older berth
+    try {
+        if (!exists) {
+            nl.create_bridge(br, cfg.mtu, kBridgeGroup);
+        } else {
+            if (cfg.mtu > 0) nl.set_mtu(br, cfg.mtu);
+            nl.set_group(br, kBridgeGroup);  // one made by an older berth
+        }
+    } catch (Error& e) {
+        if (cfg.mtu > 0 && e.hint().empty())  // the kernel says only "invalid argument"
+            e.set_hint("the network's MTU is " + std::to_string(cfg.mtu) +
+                       " (driver_opts com.docker.network.driver.mtu): a bridge takes 68 to 65535");
+        throw;
     }
     nl.add_address(br, net.alloc.gateway(), net.alloc.subnet().prefix);
     if (net.subnet6) {
@@ -319,12 +326,18 @@ void Networks::attach(const std::string& container, int netns_fd, const std::vec
     for (const auto& a : atts) {
         Net& net = get(a.network);
         std::string veth = veth_name(container, a.network);
+        auto bridge_gone = [&] {
+            return Error("network " + a.network + ": its bridge " + net.bridge + " is gone (deleted while the project ran?)",
+                         "`berth down` then `berth up` make it again");
+        };
+        if (!net.bridge_index && !host.link_exists(net.bridge)) throw bridge_gone();
         if (!net.bridge_index) net.bridge_index = host.ifindex(net.bridge);
         try {
             host.create_veth(veth, net.bridge_index, net.cfg.mtu, a.ifname, netns_fd);
         } catch (const Error&) {
             // The previous run's namespace may still be on its way out with the
             // old pair, or the bridge was re-made under us: look again and retry.
+            if (!host.link_exists(net.bridge)) throw bridge_gone();
             net.bridge_index = host.ifindex(net.bridge);
             if (host.link_exists(veth)) host.delete_link(veth);
             host.create_veth(veth, net.bridge_index, net.cfg.mtu, a.ifname, netns_fd);

@@ -49,6 +49,9 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
 // With `scale` ("web=3"), as `up --scale`.
 int up_services(const GlobalOptions& g, const std::vector<std::string>& services,
                 const std::vector<std::string>& scale = {}, bool no_deps = false);
+// After `scale web=2` or `up -d --scale web=2`: the replicas above the number ("web=2") are
+// stopped and removed by the running supervisor; the others stay as they are.
+void remove_scaled_down(const GlobalOptions& g, const std::vector<std::string>& scale);
 
 // docker compose's options berth lacks, hidden on their commands: using one
 // sets Cli::unsupported, and main says so instead of running anything.

@@ -77,7 +77,7 @@ int detach_stdio(const std::string& project, int keep) {
 // `up -d` with no supervisor: the project's keeper (started now unless it
 // runs: after a supervisor's death it holds the containers) spawns one, which
 // reports on the pipe `report`.
-void spawn_supervisor(const compose::Project& project, int report) {
+pid_t spawn_supervisor(const compose::Project& project, int report, bool attached) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::error_code ec;
     std::filesystem::create_directories(ps.dir(), ec);
@@ -92,8 +92,8 @@ void spawn_supervisor(const compose::Project& project, int report) {
             keeper::ensure_running(exe, ps.dir(), state::runtime_dir() + "/" + project.name + ".supervisor.log");
             auto k = keeper::Client::connect(ps.dir());
             if (!k) throw Error("the project's keeper does not answer", "run `berth down` and `berth up -d` again");
-            k->spawn(exe, dir, process_argv(), env, report);
-            return;
+            return attached ? k->spawn(exe, dir, process_argv(), env, report, 1, 2)
+                            : k->spawn(exe, dir, process_argv(), env, report);
         } catch (const Error&) {
             if (attempt == 3) throw;
         }

@@ -7,6 +7,7 @@
 #include "supervisor/supervisor.h"
 
 #include <string>
+#include <sys/types.h>
 
 namespace berth::cli {
 
@@ -15,7 +16,8 @@ namespace berth::cli {
 int detach_stdio(const std::string& project, int keep);
 // The detached supervisor's body, in the process the keeper spawned; never returns.
 [[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report);
-// `up -d` with no supervisor: has the project's keeper (started unless it runs) spawn one reporting on `report`.
-void spawn_supervisor(const compose::Project& project, int report);
+// `up -d` with no supervisor: has the project's keeper (started unless it runs) spawn one reporting on
+// `report` (attached: on this process's stdout and stderr, cli/kept.h); returns its pid.
+pid_t spawn_supervisor(const compose::Project& project, int report, bool attached = false);
 
 }  // namespace berth::cli

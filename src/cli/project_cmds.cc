@@ -65,7 +65,14 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
         services.push_back(a.substr(0, eq));
     }
     int code = up_services(g, services, args, no_deps);
-    // Fewer than there are: the replicas above the number stop and go, the others stay as they are.
+    remove_scaled_down(g, args);
+    return code;
+}
+
+}  // namespace
+
+// Fewer than there are: the replicas above the number stop and go, the others stay as they are.
+void remove_scaled_down(const GlobalOptions& g, const std::vector<std::string>& args) {
     compose::Project project = load_project(g);
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::vector<std::string> surplus;
@@ -75,7 +82,7 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
         for (const auto& r : ps.read_all())
             if (r.service == service && r.index > n) surplus.push_back(r.name);
     }
-    if (surplus.empty()) return code;
+    if (surplus.empty()) return;
     auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
     if (!client) throw Error("project " + project.name + " is not up", "start it with `berth up -d`");
     for (const char* op : {"stop", "rm"}) {
@@ -83,8 +90,9 @@ int scale_command(const GlobalOptions& g, const std::vector<std::string>& args, 
         if (!reply.value("ok", false)) throw Error(reply.value("error", std::string("scale: ") + op + " failed"));
     }
     for (const auto& n : surplus) std::fprintf(stderr, "Container %s  Removed\n", n.c_str());
-    return code;
 }
+
+namespace {
 
 int events_command(const GlobalOptions& g, bool json) {
     compose::Project project = load_project(g);

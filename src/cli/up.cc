@@ -7,6 +7,7 @@
 #include "cli/build.h"
 #include "cli/detach.h"
 #include "cli/follow.h"
+#include "cli/kept.h"
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/up.h"
@@ -160,11 +161,13 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     for (const auto& a : f.attach)
         if (!project.services.count(a)) throw Error("cannot attach to services not included in up: " + a);
     if (f.dry_run) return dry_run(project, f, to_options(f));
-    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && f.detach) {  // spawned by the keeper
-        int report = std::atoi(fd);
+    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && (f.detach || std::getenv("BERTH_KEPT"))) {
+        int report = std::atoi(fd);  // spawned by the keeper: `up -d`'s supervisor, or systemd's `up`'s (cli/kept.h)
         ::unsetenv("BERTH_SUPERVISOR_FD");
         supervisor::UpOptions o = to_options(f);
-        supervise_detached(std::move(project), o, report);
+        if (f.detach) supervise_detached(std::move(project), o, report);
+        o.color = use_color(g, 1);
+        supervise_kept(std::move(project), o, report);
     }
     // Under systemd (attached: the unit's main process), building and pulling report progress:
     // STATUS= and EXTEND_TIMEOUT_USEC=, so a long build or pull is not cut by the start timeout.
@@ -195,6 +198,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
         ensure_images(project, svcs, f.pull, false, progress);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
+    if (!f.detach && kept_mode()) return up_kept(project, [&] { return up_to_supervisor(g, f, project, ps); });
     // A supervisor killed an instant ago may still seem up: a container it was
     // starting holds its lock and socket until that child execs or exits.
     // Attached: the running supervisor applies the file, this process streams the output (cli/follow.h).
@@ -377,6 +381,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
         std::string status = r.state;
         if (r.state == "exited" && r.exit_code) status += " (" + std::to_string(*r.exit_code) + ")";
         if (!r.health.empty()) status += " (" + r.health + ")";
+        if (!r.log_paused.empty() && live) status += " (log paused)";  // its disk full: output held, then dropped
         if (format == "json") {
             nlohmann::json j = state::to_json(r);
             add_docker_ps_fields(j, r, project, status);
@@ -386,6 +391,7 @@ int ps_command(const GlobalOptions& g, bool all, bool quiet, bool services, cons
             for (const auto& p : shown_ports(r, project)) ports += (ports.empty() ? "" : ", ") + p;
             // Why it stopped or did not start ("exited (127): bind source … does not exist").
             if (!r.exit_reason.empty() && r.state == "exited") status += ": " + r.exit_reason;
+            else if (!r.log_paused.empty() && live) status += ": " + r.log_paused;
             std::printf("%-32s %-14s %-28s %-9d %s\n", r.name.c_str(), r.service.c_str(), status.c_str(), r.restarts,
                         ports.c_str());
         }
@@ -498,7 +504,14 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--build", f->build, "Build images before starting containers");
     up_cmd->add_flag("--no-build", f->no_build, "Don't build an image, even if it is missing");
     up_cmd->add_option("SERVICE", f->services, "Services to start (with their dependencies)");
-    up_cmd->callback([&cli, f] { cli.action = [&cli, f] { return up_command(cli.global, *f); }; });
+    up_cmd->callback([&cli, f] {
+        cli.action = [&cli, f] {
+            int code = up_command(cli.global, *f);
+            // `up -d --scale web=2` with 4 running: as docker compose, web-3 and web-4 go.
+            if (code == 0 && (f->detach || f->wait) && !f->scale.empty()) remove_scaled_down(cli.global, f->scale);
+            return code;
+        };
+    });
 
     auto* down_cmd = cli.app.add_subcommand("down", "Stop and remove the project's containers");
     auto volumes = std::make_shared<bool>(false);

@@ -69,11 +69,12 @@ void Client::bye() { send({"bye"}); }
 void Client::quit() { send({"quit"}); }
 
 pid_t Client::spawn(const std::string& exe, const std::string& cwd, const std::vector<std::string>& argv,
-                    const std::vector<std::string>& env, int report) {
+                    const std::vector<std::string>& env, int report, int out, int err) {
     std::vector<std::string> f = {"spawn", exe, cwd, std::to_string(argv.size())};
     f.insert(f.end(), argv.begin(), argv.end());
     f.insert(f.end(), env.begin(), env.end());
-    send(f, {report});
+    if (out >= 0 && err >= 0) send(f, {report, out, err});
+    else send(f, {report});
     auto m = gone_ ? std::nullopt : recv_message(sock_.get());
     if (!m || m->kind() != "spawned") throw Error("the project's keeper did not start the supervisor");
     pid_t pid = static_cast<pid_t>(std::atoi(m->at(1).c_str()));

@@ -39,9 +39,10 @@ public:
     void drain(const std::string& name);  // not taken back: the keeper goes on reading its output
     void bye();
     void quit();
-    // Starts the supervisor: `exe` with argv and env in cwd, reporting on `report`.
+    // Starts the supervisor: `exe` with argv and env in cwd, reporting on `report`; its
+    // stdout and stderr `out` and `err` when given (else the keeper's: the supervisor log).
     pid_t spawn(const std::string& exe, const std::string& cwd, const std::vector<std::string>& argv,
-                const std::vector<std::string>& env, int report);
+                const std::vector<std::string>& env, int report, int out = -1, int err = -1);
     // Call when fd() is readable: an exit it reports (nullopt: another message,
     // or the keeper is gone: gone()).
     std::optional<Exit> read_exit();

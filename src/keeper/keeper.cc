@@ -300,6 +300,10 @@ pid_t Keeper::spawn(const Message& m) {
             int fd = ::dup(m.fds[0].get());  // without close-on-exec: the supervisor reports on it
             report = "BERTH_SUPERVISOR_FD=" + std::to_string(fd);
         }
+        if (m.fds.size() >= 3) {  // an attached supervisor (systemd's `up`): the caller's stdout and stderr
+            ::dup2(m.fds[1].get(), 1);
+            ::dup2(m.fds[2].get(), 2);
+        }
         envp.back() = report.c_str();
         envp.push_back(nullptr);
         if (::chdir(m.at(2).c_str()) < 0) ::chdir("/");

@@ -44,6 +44,7 @@ nlohmann::json to_json(const ContainerRecord& r) {
     for (const auto& h : r.health_log)
         log.push_back({{"start", h.start}, {"end", h.end}, {"exit_code", h.exit_code}, {"output", h.output}});
     j["health_log"] = log;
+    if (!r.log_paused.empty()) j["log_paused"] = r.log_paused;
     return j;
 }
 
@@ -77,6 +78,7 @@ ContainerRecord record_from_json(const nlohmann::json& j) {
     if (j.contains("health_log") && j["health_log"].is_array())
         for (const auto& h : j["health_log"])
             r.health_log.push_back({h.value("start", ""), h.value("end", ""), h.value("exit_code", 0), h.value("output", "")});
+    r.log_paused = j.value("log_paused", "");
     return r;
 }
 

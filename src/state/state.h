@@ -57,6 +57,7 @@ struct ContainerRecord {
     std::vector<std::string> volumes;  // named volumes it mounts
     std::string created_at, started_at, finished_at;
     std::vector<HealthResult> health_log;  // the last few results
+    std::string log_paused;  // why its log cannot be written ("No space left on device"), "" while it can
 };
 
 nlohmann::json to_json(const ContainerRecord& r);

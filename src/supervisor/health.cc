@@ -18,7 +18,8 @@ void Supervisor::Impl::schedule_health(Unit& u, int64_t delay_ns) {
     if (!u.inst.health_timer) u.inst.health_timer.make([this](uv_timer_t* t) { uv_timer_init(&loop, t); }, &u);
     uv_timer_start(u.inst.health_timer.get(), [](uv_timer_t* t) {
         auto* unit = static_cast<Unit*>(t->data);
-        static_cast<Impl*>(&unit->host)->run_health(*unit);
+        auto* sup = static_cast<Impl*>(&unit->host);
+        sup->guarded(Callback::HealthTimer, unit, [&] { sup->run_health(*unit); });
     }, static_cast<uint64_t>(std::max<int64_t>(delay_ns / 1000000, 1)), 0);
 }
 
@@ -59,11 +60,13 @@ void Supervisor::Impl::run_health(Unit& u) {
     in.health_poll.make([this, &u](uv_poll_t* h) { uv_poll_init(&loop, h, u.inst.health_proc->pidfd()); }, &u);
     uv_poll_start(in.health_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
         auto* unit = static_cast<Unit*>(h->data);
-        static_cast<Impl*>(&unit->host)->health_done(*unit, false);
+        auto* sup = static_cast<Impl*>(&unit->host);
+        sup->guarded(Callback::HealthDone, unit, [&] { sup->health_done(*unit, false); });
     });
     uv_timer_start(in.health_timer.get(), [](uv_timer_t* t) {
         auto* unit = static_cast<Unit*>(t->data);
-        static_cast<Impl*>(&unit->host)->health_done(*unit, true);
+        auto* sup = static_cast<Impl*>(&unit->host);
+        sup->guarded(Callback::HealthDone, unit, [&] { sup->health_done(*unit, true); });
     }, static_cast<uint64_t>(std::max<int64_t>(u.brief.health.timeout / 1000000, 1)), 0);
 }
 

@@ -39,6 +39,9 @@ void remove_orphans(const compose::Project& model);
 // Seconds a container has to exit after its stop signal: -t, stop_grace_period, or 10.
 int stop_grace(std::optional<int> stop_grace_s, const UpOptions& o);
 
+// The libuv callbacks of the supervisor, named for logs and for BERTH_TEST_FAULT (guard.cc).
+enum class Callback { Timer, Exit, Output, HealthTimer, HealthDone, Keeper, Signal };
+
 struct Supervisor::Impl final : UnitHost {
     compose::Project project;
     UpOptions opts;
@@ -112,6 +115,32 @@ struct Supervisor::Impl final : UnitHost {
     void answer_waiters();
     void on_exit(Unit& u);  // its pidfd turned readable
     void close_unit(Unit& u);
+
+    // ---- libuv callbacks (guard.cc) ----
+    // Runs a libuv callback's body. An exception must never unwind through uv_run: it would end
+    // the supervisor, and every container's supervision with it. A failure is logged and handled
+    // for its unit (callback_failed); the loop goes on.
+    template <class F>
+    void guarded(Callback where, Unit* u, F&& body) noexcept {
+        try {
+            inject_fault(where, u);
+            body();
+        } catch (const std::exception& e) {
+            callback_failed(where, u, e.what());
+        } catch (...) {
+            callback_failed(where, u, "unknown exception");
+        }
+    }
+    // A callback threw: a health check counts as failed, an exit is handled once more with the
+    // container's status made known (else the unit is marked exited, 255, with the error), a
+    // stop's grace timer kills, a restart's is retried, the keeper is treated as gone.
+    void callback_failed(Callback where, Unit* u, const std::string& err) noexcept;
+    // Tests only: BERTH_TEST_FAULT=WHERE:CONTAINER[@N][,…] throws at the start of that callback
+    // (its first N calls; WHERE: timer, exit, output, health-timer, health-done, keeper, signal;
+    // CONTAINER * for the project's own callbacks).
+    static void inject_fault(Callback where, const Unit* u);
+    void exit_failed(Unit& u, const std::string& err);
+    void keeper_gone();  // its connection broke: adopted containers' pidfds say when they end
 
     // ---- starting a container (unit_host.cc, on launch.h's path) ----
     // The addresses of this container on its networks (stable across restarts),

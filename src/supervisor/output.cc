@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 namespace berth::supervisor {
 namespace {
@@ -17,16 +18,18 @@ template <int S>
 void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
     auto* u = static_cast<Unit*>(s->data);
     auto* sup = static_cast<Supervisor::Impl*>(&u->host);
-    if (n > 0) sup->on_output(*u, S, b->base, static_cast<size_t>(n));
-    delete[] b->base;
-    if (n < 0) {
-        if (!u->inst.partial[S].empty()) {
-            sup->emit_line(*u, S, u->inst.partial[S]);
-            u->inst.partial[S].clear();
-            if (sup->opts.attach) std::fflush(stdout);
+    std::unique_ptr<char[]> buf(b->base);  // freed however the chunk's handling ends
+    sup->guarded(Callback::Output, u, [&] {
+        if (n > 0) sup->on_output(*u, S, buf.get(), static_cast<size_t>(n));
+        if (n < 0) {
+            if (!u->inst.partial[S].empty()) {
+                sup->emit_line(*u, S, u->inst.partial[S]);
+                u->inst.partial[S].clear();
+                if (sup->opts.attach) std::fflush(stdout);
+            }
+            u->inst.pipes[S].close();
         }
-        u->inst.pipes[S].close();
-    }
+    });
 }
 
 }  // namespace
@@ -76,10 +79,12 @@ void Supervisor::Impl::on_output(Unit& u, int stream, const char* data, size_t n
 
 // A log that cannot be written (the disk full) stalls, the container runs on:
 // said once when it stalls and once when it writes again, in the supervisor's
-// log and as `events` (log_paused, log_resumed).
+// log, as `events` (log_paused, log_resumed) and in its record (`ps`).
 void Supervisor::Impl::report_log_state(Unit& u, int was) {
     int now = u.inst.log->error();
     if ((was == 0) == (now == 0)) return;
+    u.rec.log_paused = now ? std::strerror(now) : "";
+    u.save();
     nlohmann::json ev = {{"time", logs::format_time(logs::now_ns())}, {"type", "container"},
                          {"action", now ? "log_paused" : "log_resumed"}, {"id", u.name()}, {"service", u.cp.service},
                          {"project", project.name}};

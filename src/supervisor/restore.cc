@@ -127,7 +127,8 @@ void Supervisor::Impl::watch_keeper() {
     if (!keeper) return;
     keeper_poll.make([this](uv_poll_t* p) { uv_poll_init(&loop, p, keeper->fd()); }, this);
     uv_poll_start(keeper_poll.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
-        static_cast<Impl*>(p->data)->on_keeper();
+        auto* sup = static_cast<Impl*>(p->data);
+        sup->guarded(Callback::Keeper, nullptr, [sup] { sup->on_keeper(); });
     });
 }
 
@@ -161,19 +162,7 @@ void Supervisor::Impl::on_keeper() {
             break;
         }
     }
-    if (!keeper || !keeper->gone()) return;
-    spdlog::warn("project {}: its keeper is gone: the containers' output is lost should this supervisor die", project.name);
-    keeper_poll.close();
-    keeper.reset();
-    for (auto& u : units) {
-        auto& c = u->inst.container;
-        if (!c || !c->adopted() || c->exited() || c->pidfd() < 0 || u->inst.exit_poll) continue;
-        u->inst.exit_poll.make([this, &u](uv_poll_t* p) { uv_poll_init(&loop, p, u->inst.container->pidfd()); }, u.get());
-        uv_poll_start(u->inst.exit_poll.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
-            auto* unit = static_cast<Unit*>(p->data);
-            static_cast<Impl*>(&unit->host)->on_exit(*unit);
-        });
-    }
+    if (keeper && keeper->gone()) keeper_gone();
 }
 
 }  // namespace berth::supervisor

@@ -52,8 +52,10 @@ void Supervisor::Impl::arm_timer(Unit& u, int64_t ms) {
     u.inst.timer.make([this](uv_timer_t* t) { uv_timer_init(&loop, t); }, &u);
     uv_timer_start(u.inst.timer.get(), [](uv_timer_t* t) {
         auto* unit = static_cast<Unit*>(t->data);
-        unit->inst.timer.close();
-        unit->on({Event::Timer});
+        static_cast<Impl*>(&unit->host)->guarded(Callback::Timer, unit, [unit] {
+            unit->inst.timer.close();
+            unit->on({Event::Timer});
+        });
     }, static_cast<uint64_t>(ms), 0);
 }
 
@@ -351,12 +353,14 @@ std::set<std::string> wanted_services(const compose::Project& p, const UpOptions
 
 void on_signal(uv_signal_t* h, int) {
     auto* impl = static_cast<Supervisor::Impl*>(h->data);
-    if (++impl->interrupts == 1) {
-        if (impl->opts.attach) std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
-        impl->stop_all(false);
-    } else {
-        impl->stop_all(true);
-    }
+    impl->guarded(Callback::Signal, nullptr, [impl] {
+        if (++impl->interrupts == 1) {
+            if (impl->opts.attach) std::fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+            impl->stop_all(false);
+        } else {
+            impl->stop_all(true);
+        }
+    });
 }
 
 }  // namespace

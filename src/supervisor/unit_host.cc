@@ -97,7 +97,8 @@ void Supervisor::Impl::started(Unit& u) {
     u.inst.exit_poll.make([this, &u](uv_poll_t* p) { uv_poll_init(&loop, p, u.inst.container->pidfd()); }, &u);
     uv_poll_start(u.inst.exit_poll.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
         auto* unit = static_cast<Unit*>(p->data);
-        static_cast<Impl*>(&unit->host)->on_exit(*unit);
+        auto* sup = static_cast<Impl*>(&unit->host);
+        sup->guarded(Callback::Exit, unit, [&] { sup->on_exit(*unit); });
     });
     if (u.brief.health.enabled) schedule_health(u, u.brief.health.first_delay());
     if (opts.attach) std::fprintf(stderr, "Container %s  Started\n", u.name().c_str());

@@ -4,7 +4,7 @@
 # answering `ps` with no fd kept. The disk full under the logs (a small tmpfs
 # over the containers' directory, filled up): logging pauses, the service runs
 # on, the supervisor says so, and logging resumes when space returns with no
-# line lost (`events` and the supervisor's log say so). The state or runtime
+# line lost (`ps`, `events` and the supervisor's log say so). The state or runtime
 # directory read-only: a clear error, and `down` after cleans up. A layer
 # directory removed under a stopped container: `start` and `up` name the image.
 # nft failing mid-`up` (a failing nft first on PATH, at each of its runs):
@@ -105,9 +105,13 @@ check "the log does not grow while the disk is full" "$s1" "$s2"
 kill -0 "$talker" 2>/dev/null && ok "the talker keeps running (pid $talker)" || fail "the talker ended"
 kill -0 "$sup" 2>/dev/null && ok "the supervisor keeps running" || fail "the supervisor ended on a full disk"
 contains "ps shows it running" "running" "$("$BERTH" ps --format json 2>&1)"
+contains "ps shows its log paused, and why" "running (log paused): No space left on device" "$("$BERTH" ps 2>&1 | grep talker)"
+contains "ps --format json: Status and log_paused" '"log_paused":"No space left on device"' "$("$BERTH" ps --format json 2>&1 | grep talker)"
+contains "… Status says so" '"Status":"running (log paused)"' "$("$BERTH" ps --format json 2>&1 | grep talker)"
 rm -f "$BERTH_ROOT/containers/filler"
 for _ in $(seq 100); do grep -q "relyflt-talker-1: logging resumed" "$suplog" && break; sleep 0.05; done
 contains "the supervisor says logging resumed" "relyflt-talker-1: logging resumed (0 lines of output lost" "$(cat "$suplog")"
+check "ps no longer shows the log paused" "" "$("$BERTH" ps 2>&1 | grep talker | grep -o 'log paused')"
 sleep 0.3
 kill "$events" 2>/dev/null
 wait "$events" 2>/dev/null

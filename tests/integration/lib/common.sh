@@ -29,21 +29,28 @@ leak_cgroups() {  # berth cgroup directories of the given name prefixes
     done | sort -u
 }
 leak_procs() {  # this script's supervisors (berth with its state root), and processes in its projects' cgroups
-    for d in /proc/[0-9]*; do
+    # A few processes for the whole of /proc (a loop forking per pid took seconds).
+    me=$(readlink -f "$BERTH")
+    ours=""
+    for exe in $(find /proc/[0-9]*/exe -maxdepth 0 -lname "$me" 2>/dev/null); do
+        d=${exe%/exe}
         pid=${d#/proc/}
         [ "$pid" = $$ ] && continue
-        if [ "$(readlink "$d/exe" 2>/dev/null)" = "$(readlink -f "$BERTH")" ] &&
-            tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "BERTH_ROOT=$BERTH_ROOT"; then
+        if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "BERTH_ROOT=$BERTH_ROOT"; then
             echo "process $pid berth $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
-            continue
+            ours="$ours $pid "
         fi
-        for pre in "$@"; do
-            if grep -q "/berth/$pre" "$d/cgroup" 2>/dev/null; then
-                echo "process $pid $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in $(grep -m1 -o "/berth/$pre[^/]*" "$d/cgroup")"
-                break
-            fi
-        done
     done
+    for pre in "$@"; do
+        grep -l "/berth/$pre" /proc/[0-9]*/cgroup 2>/dev/null | while read -r f; do
+            d=${f%/cgroup}
+            pid=${d#/proc/}
+            case "$ours" in *" $pid "*) continue ;; esac
+            [ "$pid" = $$ ] && continue
+            grp=$(grep -m1 -o "/berth/$pre[^/]*" "$f" 2>/dev/null) || continue  # gone meanwhile
+            echo "process $pid $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in $grp"
+        done
+    done | sort -u
 }
 leak_state() {  # leak_state [PREFIX...]: without prefixes, only what is private to this script
     awk '{print "mount " $5}' /proc/self/mountinfo | sort -u
@@ -57,12 +64,11 @@ leak_state() {  # leak_state [PREFIX...]: without prefixes, only what is private
     find "$BERTH_ROOT/containers" -mindepth 1 -maxdepth 1 2>/dev/null | sort | sed 's/^/container-dir /'
 }
 leak_baseline=$(leak_state)
+printf '%s\n' "$leak_baseline" > "$work/.leak_baseline"
 # Lines of `leak_state` now that the baseline lacks, for kinds matching $1 (a grep -E pattern).
 leak_new() {
     kinds=$1; shift
-    leak_state "$@" | grep -E "^($kinds) " | while IFS= read -r line; do
-        printf '%s\n' "$leak_baseline" | grep -qxF "$line" || echo "$line"
-    done
+    leak_state "$@" | grep -E "^($kinds) " | grep -vxF -f "$work/.leak_baseline"
 }
 # check_no_leaks PREFIX: nothing of the project(s) PREFIX* remains. Mounts are
 # checked whole (berth mounts only under the state root); cgroups, processes,
