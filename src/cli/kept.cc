@@ -113,7 +113,7 @@ int up_kept(const compose::Project& project, const std::function<std::optional<i
     };
     int code = 1;
     try {
-        auto notifier = notify_systemd(o);
+        auto notifier = notify_systemd(o, notify::Notifier::from_environment());
         auto journal = journal_lines(o, project);
         supervisor::Supervisor sup(std::move(project), o);
         code = sup.run();

@@ -172,7 +172,9 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     // Under systemd (attached: the unit's main process), building and pulling report progress:
     // STATUS= and EXTEND_TIMEOUT_USEC=, so a long build or pull is not cut by the start timeout.
     std::unique_ptr<notify::Notifier> notifier;
-    if (!f.detach) notifier = notify::Notifier::from_environment();
+    // Under systemd with a keeper (cli/kept.h), the supervisor notifies too: the variables stay for it.
+    const bool kept = !f.detach && kept_mode();
+    if (!f.detach) notifier = notify::Notifier::from_environment(kept);
     {
         std::vector<std::string> svcs;
         if (f.services.empty() || !f.no_deps) {
@@ -198,7 +200,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
         ensure_images(project, svcs, f.pull, false, progress);
     }
     state::ProjectState ps(state::runtime_dir(), project.name);
-    if (!f.detach && kept_mode()) return up_kept(project, [&] { return up_to_supervisor(g, f, project, ps); });
+    if (kept) return up_kept(project, [&] { return up_to_supervisor(g, f, project, ps); });
     // A supervisor killed an instant ago may still seem up: a container it was
     // starting holds its lock and socket until that child execs or exits.
     // Attached: the running supervisor applies the file, this process streams the output (cli/follow.h).

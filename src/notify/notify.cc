@@ -50,7 +50,7 @@ bool is_journal_stream(int fd) {
     return st.st_dev == dev && st.st_ino == ino;
 }
 
-std::unique_ptr<Notifier> Notifier::from_environment() {
+std::unique_ptr<Notifier> Notifier::from_environment(bool keep_environment) {
     const char* sock = std::getenv("NOTIFY_SOCKET");
     if (!sock || !*sock) return nullptr;
     std::string name = sock;
@@ -59,7 +59,8 @@ std::unique_ptr<Notifier> Notifier::from_environment() {
         const char* pid = std::getenv("WATCHDOG_PID");
         if (!pid || std::strtoll(pid, nullptr, 10) == ::getpid()) usec = std::strtoull(w, nullptr, 10);
     }
-    for (const char* v : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) ::unsetenv(v);
+    if (!keep_environment)
+        for (const char* v : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) ::unsetenv(v);
     if (!socket_address(name)) {
         spdlog::warn("NOTIFY_SOCKET={}: not an absolute path or @abstract name; not notifying systemd", name);
         return nullptr;

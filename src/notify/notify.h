@@ -47,8 +47,9 @@ class Notifier {
 public:
     // Null when $NOTIFY_SOCKET is unset or unusable. Reads $WATCHDOG_USEC (used only when
     // $WATCHDOG_PID is unset or this process), then unsets the three variables so that no child
-    // (a container, a health check, a hook) inherits them.
-    static std::unique_ptr<Notifier> from_environment();
+    // (a container, a health check, a hook) inherits them; with keep_environment, leaves them for a
+    // child that notifies in turn (the supervisor that berth's unit runs under its keeper, cli/kept.h).
+    static std::unique_ptr<Notifier> from_environment(bool keep_environment = false);
     // socket: a path or "@abstract"; watchdog_usec 0: no watchdog.
     Notifier(const std::string& socket, uint64_t watchdog_usec);
     ~Notifier();
