@@ -163,12 +163,18 @@ void add_image_commands(Cli& cli) {
 
     auto* rm = image->add_subcommand("rm", "Remove images");
     auto names = std::make_shared<std::vector<std::string>>();
+    auto rm_force = std::make_shared<bool>(false);
     rm->add_option("NAME", *names, "Images to remove")->required();
-    rm->callback([&cli, names] {
-        cli.action = [names] {
+    rm->add_flag("-f,--force", *rm_force, "Remove the name even when a container uses the image");
+    rm->callback([&cli, names, rm_force] {
+        cli.action = [names, rm_force] {
             images::Store store(state::state_root());
+            InUse in_use = images_in_use();  // as docker refuses; the layers running containers stack stay either way
             for (const auto& n : *names) {
-                store.remove(n);
+                if (!*rm_force && in_use.names.count(images::normalize_name(n)))
+                    throw Error("image " + n + " is used by a container",
+                                "remove its containers first (berth down, berth rm), or untag it anyway with -f");
+                store.remove(n, in_use.layers);
                 std::printf("Untagged: %s\n", images::parse_reference(n).familiar().c_str());
             }
             return 0;

@@ -454,8 +454,9 @@ ImageRecord Store::tag(const std::string& source, const std::string& target) {
     return *rec;
 }
 
-void Store::remove(const std::string& name) {
+void Store::remove(const std::string& name, const std::set<std::string>& mounted) {
     std::string n = normalize_name(name);
+    UniqueFd ingest(hold_ingest(true));
     IndexLock lock(images_);
     json index = read_index();
     json& ms = index["manifests"];
@@ -469,7 +470,7 @@ void Store::remove(const std::string& name) {
     std::set<std::string> keep = used_diff_ids(index);
     for (const auto& e : fs::directory_iterator(layers_)) {
         std::string h = e.path().filename().string();
-        if (h.size() == 64 && !keep.count(h)) files::remove_all(e.path());
+        if (h.size() == 64 && !keep.count(h) && !mounted.count(h)) files::remove_all(e.path());
     }
 }
 

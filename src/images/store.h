@@ -86,7 +86,10 @@ public:
     // An flock'd fd on the ingest lock: pulls and loads hold it shared while they store
     // blobs not yet named, prune exclusively. Close it to unlock.
     int hold_ingest(bool exclusive = false) const;
-    void remove(const std::string& name);  // also removes layers no other image uses
+    // `docker image rm`: the name goes; so do the layers no other image uses, except those in
+    // `mounted` (the layers running containers stack, as layers_mounted_by() finds them). Holds
+    // the ingest lock, so a pull or build storing layers not yet named keeps them.
+    void remove(const std::string& name, const std::set<std::string>& mounted = {});
     ImageRecord tag(const std::string& source, const std::string& target);  // `docker tag`
     ResolvedImage resolve(const std::string& name) const;
     nlohmann::json inspect(const std::string& name) const;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `berth image prune` (with and without -a) keeps the layers a running
+# `berth image prune` (with and without -a) and `image rm -f` keep the layers a running
 # container's root filesystem stacks, also once the container's image name has
 # moved on to another image (a new import, pull or build under the same name):
 # those old layers are no name's any more, but they are in use.
@@ -27,6 +27,16 @@ out=$("$BERTH" image prune -f 2>&1) || fail "image prune: $out"
 check "image prune leaves the running container's files" "$before" "$(bins)"
 out=$("$BERTH" image prune -a -f 2>&1) || fail "image prune -a: $out"
 check "image prune -a too" "$before" "$(bins)"
+# `image rm` of the name a container uses is refused, as docker refuses it; -f untags it, and the
+# layers the running container stacks stay (it removed them before).
+out=$("$BERTH" image rm reviewpr/bb:1 2>&1)
+check "image rm of an image a container uses exits 1" 1 $?
+contains "… saying why and what to do" "is used by a container" "$out"
+pid=$("$BERTH" ps --format json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+out=$("$BERTH" image rm -f reviewpr/bb:1 2>&1) || fail "image rm -f: $out"
+# (exec needs the image's config, which is gone with its name: the files are read through /proc.)
+check "image rm -f leaves the running container's files" "$before" "$(ls "/proc/$pid/root/bin" | wc -l)"
+contains "… and the name is gone" "not found" "$("$BERTH" image inspect reviewpr/bb:1 2>&1)"
 "$BERTH" down >/dev/null 2>&1 || fail "down"
 out=$("$BERTH" image prune -f 2>&1)
 contains "once the container is gone, the next prune reclaims the old layers" "reclaimed space: " "$out"
