@@ -108,7 +108,7 @@ Nanos duration(const Node& n, const std::string& path) {
     if (n.scalar_type() == ScalarType::Int && n.text == "0") return 0;
     try {
         return parse_duration(text(n, path));
-    } catch (const std::invalid_argument& e) {
+    } catch (const ValueError& e) {
         fail(n, path, e.what());
     }
 }
@@ -136,7 +136,7 @@ Bytes bytes(const Node& n, const std::string& path) {
         Bytes b = parse_bytes(text(n, path));
         if (b < 0) fail(n, path, "a size cannot be negative");
         return b;
-    } catch (const std::invalid_argument& e) {
+    } catch (const ValueError& e) {
         fail(n, path, e.what());
     }
 }

@@ -47,7 +47,7 @@ struct NormalizeContext {
 Project normalize(const Node& root, const NormalizeContext& ctx);
 
 // Short port syntax ("127.0.0.1:8000-8001:80-81/udp") → one Port per container
-// port; throws std::invalid_argument (short_syntax.h has the non-throwing form).
+// port; throws ValueError (units.h; short_syntax.h has the non-throwing form).
 std::vector<Port> parse_port_spec(const std::string& spec);
 // Short volume syntax ("./data:/data:ro") → Mount; relative sources stay relative.
 Mount parse_volume_spec(const std::string& spec);

@@ -89,7 +89,7 @@ std::optional<std::vector<std::string>> Normalizer::command(const Node& v, const
     if (v.is_seq()) return string_list(v, path);
     try {
         return shell_split(text(v, path));
-    } catch (const std::invalid_argument& e) {
+    } catch (const ValueError& e) {
         fail(v, path, e.what());
     }
 }

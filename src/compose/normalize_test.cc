@@ -1,5 +1,6 @@
 #include "compose/load_error.h"
 #include "compose/normalize.h"
+#include "compose/units.h"
 #include "compose/yaml_reader.h"
 
 #include <doctest/doctest.h>
@@ -58,12 +59,12 @@ TEST_CASE("short port syntax") {
     CHECK(p[0].target == 6001);
     p = parse_port_spec("::1:6001:6001");
     CHECK(p[0].host_ip == "::1");
-    CHECK_THROWS_AS(parse_port_spec("99999:80"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_port_spec("80:0"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_port_spec("1-3:4-5"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_port_spec("80/icmp"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_port_spec("abc"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_port_spec("10-5"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_port_spec("99999:80"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_port_spec("80:0"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_port_spec("1-3:4-5"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_port_spec("80/icmp"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_port_spec("abc"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_port_spec("10-5"), berth::compose::ValueError);
 }
 
 TEST_CASE("short volume syntax") {
@@ -85,10 +86,10 @@ TEST_CASE("short volume syntax") {
     m = parse_volume_spec("~/x:/x:z");
     CHECK(m.type == "bind");
     CHECK(m.bind_selinux == "z");
-    CHECK_THROWS_AS(parse_volume_spec("data:relative"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_volume_spec("a:/b:bogus"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_volume_spec("./x:/y:nocopy"), std::invalid_argument);
-    CHECK_THROWS_AS(parse_volume_spec("a:b:c:d"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_volume_spec("data:relative"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_volume_spec("a:/b:bogus"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_volume_spec("./x:/y:nocopy"), berth::compose::ValueError);
+    CHECK_THROWS_AS(parse_volume_spec("a:b:c:d"), berth::compose::ValueError);
 }
 
 TEST_CASE("a service normalizes with compose's defaults") {

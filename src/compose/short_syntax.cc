@@ -3,9 +3,9 @@
 #include "base/strings.h"
 #include "compose/node_read.h"
 #include "compose/normalize.h"
+#include "compose/units.h"
 
 #include <algorithm>
-#include <stdexcept>
 
 namespace berth::compose {
 namespace {
@@ -192,14 +192,14 @@ std::string check_published(const std::string& published) {
 std::vector<Port> parse_port_spec(const std::string& spec) {
     std::string error;
     auto ports = read_port_spec(spec, error);
-    if (!error.empty()) throw std::invalid_argument(error);
+    if (!error.empty()) throw ValueError(error);
     return ports;
 }
 
 Mount parse_volume_spec(const std::string& spec) {
     std::string error;
     Mount m = read_volume_spec(spec, error);
-    if (!error.empty()) throw std::invalid_argument(error);
+    if (!error.empty()) throw ValueError(error);
     return m;
 }
 

@@ -27,9 +27,9 @@ long double to_number(const std::string& digits, std::string_view whole, const c
     char* end = nullptr;
     long double v = std::strtold(digits.c_str(), &end);
     if (end != digits.c_str() + digits.size())
-        throw std::invalid_argument("invalid number in " + quoted(whole));
+        throw ValueError("invalid number in " + quoted(whole));
     if (errno == ERANGE || !std::isfinite(v))
-        throw std::invalid_argument("value out of range: " + quoted(whole) + " (" + limit + ")");
+        throw ValueError("value out of range: " + quoted(whole) + " (" + limit + ")");
     return v;
 }
 
@@ -40,24 +40,24 @@ constexpr const char* kSizeLimit = "the largest size is 8 EiB";
 
 int64_t parse_duration(std::string_view text) {
     std::string_view s = text;
-    if (s.empty()) throw std::invalid_argument("empty duration");
+    if (s.empty()) throw ValueError("empty duration");
     bool neg = false;
     if (s[0] == '-' || s[0] == '+') {
         neg = s[0] == '-';
         s.remove_prefix(1);
     }
     if (s == "0") return 0;
-    if (s.empty()) throw std::invalid_argument("invalid duration " + quoted(text));
+    if (s.empty()) throw ValueError("invalid duration " + quoted(text));
     long double total = 0;
     while (!s.empty()) {
         size_t i = 0;
         while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
         if (i == 0)
-            throw std::invalid_argument("invalid duration " + quoted(text) +
+            throw ValueError("invalid duration " + quoted(text) +
                                         ": expected a number like 30s, 1m30s or 500ms");
         std::string num(s.substr(0, i));
         if (num == "." || std::count(num.begin(), num.end(), '.') > 1)
-            throw std::invalid_argument("invalid duration " + quoted(text));
+            throw ValueError("invalid duration " + quoted(text));
         s.remove_prefix(i);
         size_t j = 0;
         while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;
@@ -71,14 +71,14 @@ int64_t parse_duration(std::string_view text) {
         else if (unit == "m") mult = 60e9;
         else if (unit == "h") mult = 3600e9;
         else if (unit.empty())
-            throw std::invalid_argument("invalid duration " + quoted(text) +
+            throw ValueError("invalid duration " + quoted(text) +
                                         ": missing unit (use ns, us, ms, s, m or h, as in 30s)");
         else
-            throw std::invalid_argument("invalid duration " + quoted(text) + ": unknown unit " +
+            throw ValueError("invalid duration " + quoted(text) + ": unknown unit " +
                                         quoted(unit) + " (use ns, us, ms, s, m or h)");
         total += to_number(num, text, kDurationLimit) * mult;
         if (total > 9.2e18L)
-            throw std::invalid_argument("value out of range: " + quoted(text) + " (" + kDurationLimit + ")");
+            throw ValueError("value out of range: " + quoted(text) + " (" + kDurationLimit + ")");
     }
     auto ns = static_cast<int64_t>(std::llround(total));
     return neg ? -ns : ns;
@@ -130,7 +130,7 @@ int64_t parse_bytes(std::string_view text) {
     size_t i = 0;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
     if (i == 0 || std::count(s.begin(), s.begin() + i, '.') > 1)
-        throw std::invalid_argument("invalid size " + quoted(text) +
+        throw ValueError("invalid size " + quoted(text) +
                                     ": expected a number with an optional unit, like 512m or 1g");
     long double n = to_number(s.substr(0, i), text, kSizeLimit);
     std::string unit;
@@ -145,9 +145,9 @@ int64_t parse_bytes(std::string_view text) {
     else if (unit == "t") mult = 1024.0L * 1024 * 1024 * 1024;
     else if (unit == "p") mult = 1024.0L * 1024 * 1024 * 1024 * 1024;
     else
-        throw std::invalid_argument("invalid size " + quoted(text) + ": unknown unit (use b, k, m, g, t or p)");
+        throw ValueError("invalid size " + quoted(text) + ": unknown unit (use b, k, m, g, t or p)");
     long double v = n * mult;
-    if (v > 9.2e18L) throw std::invalid_argument("value out of range: " + quoted(text) + " (" + kSizeLimit + ")");
+    if (v > 9.2e18L) throw ValueError("value out of range: " + quoted(text) + " (" + kSizeLimit + ")");
     return static_cast<int64_t>(v);
 }
 
@@ -177,7 +177,7 @@ std::vector<std::string> shell_split(std::string_view text) {
             in_word = true;
             size_t end = text.find('\'', i + 1);
             if (end == std::string_view::npos)
-                throw std::invalid_argument("unterminated single quote in " + quoted(text));
+                throw ValueError("unterminated single quote in " + quoted(text));
             cur.append(text.substr(i + 1, end - i - 1));
             i = end + 1;
         } else if (c == '"') {
@@ -201,7 +201,7 @@ std::vector<std::string> shell_split(std::string_view text) {
                 cur += d;
                 ++i;
             }
-            if (!closed) throw std::invalid_argument("unterminated double quote in " + quoted(text));
+            if (!closed) throw ValueError("unterminated double quote in " + quoted(text));
         } else {
             in_word = true;
             cur += c;

@@ -1,8 +1,10 @@
 // Value syntaxes compose files use: Go-style durations ("1m30s"), Docker byte
 // sizes ("512m"), POSIX-shell word splitting for string commands. Each parser
-// throws std::invalid_argument with a message for a person; the normalizer
+// throws ValueError (a berth::Error) with a message for a person; the normalizer
 // turns it into a LoadError with the value's location.
 #pragma once
+
+#include "base/error.h"
 
 #include <cstdint>
 #include <optional>
@@ -11,6 +13,13 @@
 #include <vector>
 
 namespace berth::compose {
+
+// A value that does not parse (a duration, a size, a port or volume spec, a command line): the
+// one error type, told apart so that the normalizer can add where the value stands.
+class ValueError : public Error {
+public:
+    using Error::Error;
+};
 
 // "1m30s", "1.5h", "300ms", "10us", "0" → nanoseconds.
 int64_t parse_duration(std::string_view text);

@@ -28,7 +28,10 @@ RestartPolicy restart_kind(const compose::Service& s) {
     if (s.deploy && !s.deploy->restart_condition.empty()) {
         const std::string& c = s.deploy->restart_condition;
         if (c == "none") return r;
-        if (c == "any") return {RestartKind::Always, std::nullopt};
+        if (c == "any") {
+            r.kind = RestartKind::Always;
+            return r;
+        }
         if (c == "on-failure") {
             r.kind = RestartKind::OnFailure;
             if (s.deploy->restart_max_attempts) r.max = static_cast<int>(*s.deploy->restart_max_attempts);

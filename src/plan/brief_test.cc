@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <csignal>
 
 using namespace berth;
@@ -187,7 +189,14 @@ TEST_CASE("volume names: named, project-defined, anonymous per container") {
     v.name = "shop_data";
     p.volumes["data"] = v;
     auto& s = p.services["web"];
-    s.volumes = {{"volume", "data", "/data"}, {"volume", "", "/cache"}, {"bind", "/tmp", "/host"}};
+    for (auto [type, source, target] : {std::array<const char*, 3>{"volume", "data", "/data"},
+                                         {"volume", "", "/cache"}, {"bind", "/tmp", "/host"}}) {
+        compose::Mount m;
+        m.type = type;
+        m.source = source;
+        m.target = target;
+        s.volumes.push_back(m);
+    }
     auto names = plan::volume_names(p, s, "shop-web-1");
     REQUIRE(names.size() == 2);
     CHECK(names[0] == "shop_data");

@@ -47,7 +47,7 @@ runtime::MountSpec tmpfs_mount(const compose::Service& s, const std::string& t) 
         if (opt.rfind("size=", 0) == 0) {
             try {
                 ms.size = compose::parse_bytes(opt.substr(5));
-            } catch (const std::invalid_argument& e) {
+            } catch (const compose::ValueError& e) {
                 throw Error(where + ": " + e.what(), "write the size as 1m, 512k or 1g");
             }
         } else if (opt.rfind("mode=", 0) == 0) {
