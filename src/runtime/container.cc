@@ -143,19 +143,12 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     }
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
-    int cg_fd = c.cgroup_->group->dir_fd();
     std::vector<UniqueFd> join_fds;
-    if (cg_fd >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(cg_fd);
-    } else {
-        try {
-            join_fds = c.cgroup_->group->join_fds();
-        } catch (...) {
-            c.cgroup_->group->destroy();
-            throw;
-        }
-        for (const auto& fd : join_fds) p.plan.cgroup_join_fds.push_back(fd.get());
+    try {
+        join_fds = place_in_group(*c.cgroup_->group, args, p.plan);
+    } catch (...) {
+        c.cgroup_->group->destroy();
+        throw;
     }
     long r = syscall(SYS_clone3, &args, sizeof args);
     if (r == 0) child_main(p.plan);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <linux/sched.h>
 #include <signal.h>
 
 namespace berth::runtime {
@@ -67,6 +68,10 @@ void make_dir(const std::string& path);
 UniqueFd open_pty(UniqueFd& slave);
 // The machine's manager, for callers that pass none.
 cgroups::Manager& cgroup_manager(cgroups::Manager* given);
+// Puts the process clone3 makes into `group`: born there (v2, CLONE_INTO_CGROUP in `args`), or
+// joining it itself (v1: the tasks fds it writes "0" to, kept open by the
+// returned fds until the clone is done). See cgroups::Group::attach for why.
+std::vector<UniqueFd> place_in_group(cgroups::Group& group, clone_args& args, ChildPlan& plan);
 // What the child reported through its error pipe `fd` (read to EOF: nullopt when it reported
 // nothing, i.e. it reached exec), as the error berth shows.
 std::optional<Error> read_child_error(int fd);

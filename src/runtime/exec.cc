@@ -85,13 +85,7 @@ ExecProcess exec_with(int container_pidfd, cgroups::Group* group, CapSet caps, b
     args.exit_signal = SIGCHLD;
     // Born in the container's cgroup (v2), or joining it by itself (v1): see cgroups::Group::attach.
     std::vector<UniqueFd> join_fds;
-    if (group && group->dir_fd() >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(group->dir_fd());
-    } else if (group) {
-        join_fds = group->join_fds();
-        for (const auto& fd : join_fds) p.plan.cgroup_join_fds.push_back(fd.get());
-    }
+    if (group) join_fds = place_in_group(*group, args, p.plan);
     long r = syscall(SYS_clone3, &args, sizeof args);
     if (r == 0) exec_child_main(p.plan, container_pidfd);
     if (r < 0) throw Error::sys(errno, "clone3");

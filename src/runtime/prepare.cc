@@ -285,4 +285,16 @@ std::optional<Error> read_child_error(int fd) {
     return child_error(ce);
 }
 
+std::vector<UniqueFd> place_in_group(cgroups::Group& group, clone_args& args, ChildPlan& plan) {
+    std::vector<UniqueFd> fds;
+    if (group.dir_fd() >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(group.dir_fd());
+        return fds;
+    }
+    fds = group.join_fds();
+    for (const auto& fd : fds) plan.cgroup_join_fds.push_back(fd.get());
+    return fds;
+}
+
 }  // namespace berth::runtime::detail

@@ -60,7 +60,14 @@ struct Fixture {
         for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
             std::error_code ec;
             fs::path dir = h.path() / cgroup_parent;
-            if (fs::exists(dir, ec)) rmdir(dir.c_str());
+            if (!fs::exists(dir, ec)) continue;
+            // A test that failed half-way leaves its container's group below ours: deepest first
+            // (a cgroup directory goes with rmdir alone, its files with it).
+            std::vector<fs::path> groups;
+            for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+                if (e.is_directory(ec)) groups.push_back(e.path());
+            for (auto it = groups.rbegin(); it != groups.rend(); ++it) rmdir(it->c_str());
+            rmdir(dir.c_str());
         }
         fs::remove_all(root);
     }
