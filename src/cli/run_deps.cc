@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "state/state.h"
+#include "supervisor/readiness.h"
 
 #include <chrono>
 #include <cstdio>
@@ -16,46 +17,51 @@
 namespace berth::cli {
 namespace {
 
+namespace rd = supervisor::readiness;
+
+// What a state record says of a dependency's container, for readiness::judge.
+// The supervisor records "starting" health with the state "running" when the
+// service has a healthcheck, so a running record without one has none.
+rd::Observed observe(const state::ContainerRecord& r) {
+    bool alive = state::process_alive(r.pid, r.pid_start_time);
+    rd::Observed o{r.name, rd::Phase::Pending, false, r.exit_code, rd::Probe::None, rd::HasCheck::Unknown};
+    if (r.state == "running" || r.state == "paused" || r.state == "stopping")
+        o.phase = alive ? rd::Phase::Running : rd::Phase::Exited;
+    else if (r.state == "restarting") o.phase = rd::Phase::BackOff;
+    else if (r.state == "exited" || r.state == "dead") o.phase = rd::Phase::Exited;
+    o.started = o.phase != rd::Phase::Pending;
+    if (o.phase == rd::Phase::Running) {
+        o.healthcheck = r.health.empty() ? rd::HasCheck::No : rd::HasCheck::Yes;
+        o.health = r.health == "healthy"     ? rd::Probe::Healthy
+                   : r.health == "unhealthy" ? rd::Probe::Unhealthy
+                   : r.health == "starting"  ? rd::Probe::Starting
+                                             : rd::Probe::None;
+    }
+    return o;
+}
+
 // The dependencies' conditions (started, healthy, completed successfully), as
-// `up` waits for them before a dependent starts; a failed optional one warns.
+// `up` waits for them before a dependent starts (readiness::judge decides for
+// both); a failed optional one warns.
 void wait_for_dependencies(const compose::Project& project, const compose::Service& svc) {
     state::ProjectState ps(state::runtime_dir(), project.name);
-    std::set<std::string> warned;
-    auto since = std::chrono::steady_clock::now();
+    std::set<std::string> settled;  // optional dependencies that failed: warned about once
     for (;;) {
-        // A running dependency still without a health status after a while has no healthcheck.
-        bool no_health_yet = std::chrono::steady_clock::now() - since > std::chrono::seconds(2);
         bool all = true;
         auto records = ps.read_all();
         for (const auto& [dep, d] : svc.depends_on) {
-            if (!project.services.count(dep) || warned.count(dep)) continue;
-            bool ready = false;
-            std::string failure;
-            for (const auto& r : records) {
-                if (r.service != dep) continue;
-                bool alive = (r.state == "running" || r.state == "starting") && state::process_alive(r.pid, r.pid_start_time);
-                bool exited = !alive && r.state != "restarting" && r.state != "created" && r.state != "starting";
-                std::string code = std::to_string(r.exit_code.value_or(-1));
-                if (d.condition == "service_healthy") {
-                    if (alive && r.health == "healthy") ready = true;
-                    else if (alive && r.health.empty() && no_health_yet)
-                        failure = "dependency " + dep + " (" + r.name + ") has no healthcheck, so it can never be service_healthy";
-                    else if (r.health == "unhealthy") failure = "dependency " + dep + " (" + r.name + ") is unhealthy";
-                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code + " before it was healthy";
-                } else if (d.condition == "service_completed_successfully") {
-                    if (exited && r.exit_code == 0) ready = true;
-                    else if (exited) failure = "dependency " + dep + " (" + r.name + ") exited with code " + code;
-                } else if (alive || exited) {
-                    ready = true;
-                }
-            }
-            if (!failure.empty()) {
-                if (d.required) throw Error(failure, "`berth logs " + dep + "` shows its output");
-                std::fprintf(stderr, "warning: %s; it is not required: going on\n", failure.c_str());
-                warned.insert(dep);
+            if (!project.services.count(dep) || settled.count(dep)) continue;
+            std::vector<rd::Observed> seen;
+            for (const auto& r : records)
+                if (r.service == dep) seen.push_back(observe(r));
+            rd::Judgement j = rd::judge(dep, d, seen);
+            if (j.verdict == rd::Verdict::Failed) throw Error(j.reason, "`berth logs " + dep + "` shows its output");
+            if (j.verdict == rd::Verdict::Skipped) {
+                std::fprintf(stderr, "warning: %s; it is not required: going on\n", j.reason.c_str());
+                settled.insert(dep);
                 continue;
             }
-            all &= ready;
+            all &= j.verdict == rd::Verdict::Satisfied;
         }
         if (all) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -8,38 +8,48 @@ Unit* unit_of(const Units& units, const std::string& service) {
     return nullptr;
 }
 
-bool condition_met(const Units& units, const std::string& service, const std::string& cond, std::string& failure) {
-    bool any = false;
+namespace {
+
+readiness::Phase phase_of(const Unit& u) {
+    using readiness::Phase;
+    if (u.restart_after_stop()) return Phase::Cycling;
+    if (u.running()) return Phase::Running;
+    if (u.restart_due()) return Phase::BackOff;
+    if (u.done()) return Phase::Exited;
+    return Phase::Pending;
+}
+
+readiness::Probe probe_of(Health h) {
+    switch (h) {
+    case Health::None: return readiness::Probe::None;
+    case Health::Starting: return readiness::Probe::Starting;
+    case Health::Healthy: return readiness::Probe::Healthy;
+    case Health::Unhealthy: return readiness::Probe::Unhealthy;
+    }
+    return readiness::Probe::None;
+}
+
+// `service`'s units and what readiness::judge sees of each.
+std::vector<readiness::Observed> observe(const Units& units, const std::string& service, std::vector<const Unit*>& of) {
+    std::vector<readiness::Observed> out;
     for (auto& u : units) {
         if (u->cp.service != service) continue;
-        any = true;
-        if (u->restart_after_stop()) return false;  // being restarted: met again once it is back
-        if (cond == "service_completed_successfully") {
-            if (u->done() && u->rec.exit_code && *u->rec.exit_code != 0) {
-                failure = "service \"" + service + "\" didn't complete successfully: exit " + std::to_string(*u->rec.exit_code);
-                return false;
-            }
-            if (!(u->done() && u->rec.exit_code == 0)) return false;
-        } else if (cond == "service_healthy") {
-            if (u->health() == Health::Unhealthy) {
-                failure = "dependency failed to start: container " + u->name() + " is unhealthy";
-                return false;
-            }
-            if (u->done() && u->started_once()) {  // docker's words: "container X exited (1)"
-                failure = "dependency failed to start: container " + u->name() + " exited (" +
-                          std::to_string(u->rec.exit_code.value_or(-1)) + ")";
-                return false;
-            }
-            if (!u->brief.health.enabled) {
-                failure = "dependency service \"" + service + "\" has no healthcheck, so it can never be service_healthy";
-                return false;
-            }
-            if (u->health() != Health::Healthy) return false;
-        } else {
-            if (!u->started_once()) return false;
-        }
+        of.push_back(u.get());
+        out.push_back({u->name(), phase_of(*u), u->started_once(), u->rec.exit_code, probe_of(u->health()),
+                       u->brief.health.enabled ? readiness::HasCheck::Yes : readiness::HasCheck::No});
     }
-    return any;
+    return out;
+}
+
+}  // namespace
+
+bool condition_met(const Units& units, const std::string& service, const std::string& cond, std::string& failure) {
+    std::vector<const Unit*> of;
+    compose::Dependency d;
+    d.condition = cond;
+    auto j = readiness::judge(service, d, observe(units, service, of));
+    if (j.verdict == readiness::Verdict::Failed) failure = j.reason;
+    return j.verdict == readiness::Verdict::Satisfied;
 }
 
 Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
@@ -49,14 +59,13 @@ Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bo
             if (d.required && !no_deps && p.services.count(dep)) b.readiness = Readiness::Waiting;
             continue;
         }
-        std::string failure;
-        if (!condition_met(units, dep, d.condition, failure)) {
-            if (!failure.empty() && !d.required) {  // an optional dependency that failed: a warning, and go on
-                b.warnings.push_back("optional dependency \"" + dep + "\" failed to start: " + failure);
-                continue;
-            }
-            b.readiness = Readiness::Waiting;
-            if (!failure.empty()) return {Readiness::Failed, failure, unit_of(units, dep), {}};
+        std::vector<const Unit*> of;
+        auto j = readiness::judge(dep, d, observe(units, dep, of));
+        switch (j.verdict) {
+        case readiness::Verdict::Satisfied: break;
+        case readiness::Verdict::Wait: b.readiness = Readiness::Waiting; break;
+        case readiness::Verdict::Skipped: b.warnings.push_back(j.reason); break;
+        case readiness::Verdict::Failed: return {Readiness::Failed, j.reason, of[j.failed], {}};
         }
     }
     return b;

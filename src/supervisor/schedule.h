@@ -3,6 +3,7 @@
 // `restart: true` dependents. Pure: it reads units' states and records.
 #pragma once
 
+#include "supervisor/readiness.h"
 #include "supervisor/unit.h"
 
 #include <memory>
@@ -16,19 +17,19 @@ using Units = std::vector<std::unique_ptr<Unit>>;
 Unit* unit_of(const Units& units, const std::string& service);
 
 // Whether every container of `service` meets `condition` (service_started,
-// service_healthy, service_completed_successfully). When it never will,
-// `failure` says why.
+// service_healthy, service_completed_successfully), as readiness::judge says.
+// When it never will, `failure` says why.
 bool condition_met(const Units& units, const std::string& service, const std::string& condition, std::string& failure);
 
 enum class Readiness { Ready, Waiting, Failed };
 struct Blocker {
     Readiness readiness = Readiness::Ready;
     std::string failure;     // Failed: why
-    const Unit* dependency;  // Failed: the unit of the dependency that failed
+    const Unit* dependency;  // Failed: the dependency's unit that failed
     std::vector<std::string> warnings;  // optional (required: false) dependencies that failed
 };
-// Whether `u`'s dependencies let it start. A required dependency the project
-// has but runs no container of blocks it (unless no_deps).
+// Whether `u`'s dependencies let it start (each judged by readiness::judge). A
+// required dependency the project has but runs no container of blocks it (unless no_deps).
 Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps);
 
 // Stopping everything: the running units no running unit depends on (reverse dependency order).
