@@ -49,6 +49,8 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
 // With `scale` ("web=3"), as `up --scale`.
 int up_services(const GlobalOptions& g, const std::vector<std::string>& services,
                 const std::vector<std::string>& scale = {}, bool no_deps = false);
+// `down` (cli/down.cc), also `wait --down-project`'s end.
+int down_project(const GlobalOptions& g, bool volumes, int timeout, bool remove_orphans);
 // After `scale web=2` or `up -d --scale web=2`: the replicas above the number ("web=2") are
 // stopped and removed by the running supervisor; the others stay as they are.
 void remove_scaled_down(const GlobalOptions& g, const std::vector<std::string>& scale);
@@ -65,7 +67,10 @@ void add_version_command(Cli& cli);
 void add_config_command(Cli& cli);
 void add_image_commands(Cli& cli);
 void add_run_command(Cli& cli);
-void add_up_commands(Cli& cli);
+void add_up_commands(Cli& cli);  // up
+void add_down_command(Cli& cli);
+void add_service_op_commands(Cli& cli);  // stop, start, restart, pause, unpause, kill, wait, rm
+void add_ps_command(Cli& cli);
 void add_logs_command(Cli& cli);  // logs, attach
 void add_exec_command(Cli& cli);
 void add_inspect_commands(Cli& cli);

@@ -23,7 +23,8 @@ using Registrar = void (*)(Cli&);
 
 // Every command file's registration function, in `berth --help` order.
 constexpr Registrar kRegistrars[] = {add_version_command, add_config_command,  add_image_commands,
-                                     add_run_command,     add_up_commands,     add_logs_command,
+                                     add_run_command,     add_up_commands,     add_down_command,
+                                     add_service_op_commands, add_ps_command, add_logs_command,
                                      add_exec_command,    add_inspect_commands, add_volume_commands,
                                      add_cp_command,      add_pull_commands,   add_project_commands, add_build_commands, add_push_command,
                                      add_create_command,  add_completion_command};
@@ -39,11 +40,11 @@ struct CommandFile {
 };
 constexpr CommandFile kCommandFiles[] = {
     {"version", add_version_command}, {"config", add_config_command}, {"image", add_image_commands},
-    {"run", add_run_command},         {"up", add_up_commands},        {"down", add_up_commands},
-    {"stop", add_up_commands},        {"start", add_up_commands},     {"restart", add_up_commands},
-    {"pause", add_up_commands},       {"unpause", add_up_commands},   {"kill", add_up_commands},
-    {"wait", add_up_commands},        {"rm", add_up_commands},        {"events", add_project_commands},
-    {"ls", add_project_commands},          {"ps", add_up_commands},        {"logs", add_logs_command},
+    {"run", add_run_command},         {"up", add_up_commands},        {"down", add_down_command},
+    {"stop", add_service_op_commands}, {"start", add_service_op_commands}, {"restart", add_service_op_commands},
+    {"pause", add_service_op_commands}, {"unpause", add_service_op_commands}, {"kill", add_service_op_commands},
+    {"wait", add_service_op_commands}, {"rm", add_service_op_commands}, {"events", add_project_commands},
+    {"ls", add_project_commands},     {"ps", add_ps_command},         {"logs", add_logs_command},
     {"exec", add_exec_command},       {"port", add_inspect_commands}, {"inspect", add_inspect_commands},
     {"top", add_inspect_commands},    {"stats", add_inspect_commands}, {"volume", add_volume_commands},
     {"cp", add_cp_command},           {"pull", add_pull_commands},    {"login", add_pull_commands},
