@@ -19,27 +19,6 @@ namespace {
 
 namespace rd = supervisor::readiness;
 
-// What a state record says of a dependency's container, for readiness::judge.
-// The supervisor records "starting" health with the state "running" when the
-// service has a healthcheck, so a running record without one has none.
-rd::Observed observe(const state::ContainerRecord& r) {
-    bool alive = state::process_alive(r.pid, r.pid_start_time);
-    rd::Observed o{r.name, rd::Phase::Pending, false, r.exit_code, rd::Probe::None, rd::HasCheck::Unknown};
-    if (r.state == "running" || r.state == "paused" || r.state == "stopping")
-        o.phase = alive ? rd::Phase::Running : rd::Phase::Exited;
-    else if (r.state == "restarting") o.phase = rd::Phase::BackOff;
-    else if (r.state == "exited" || r.state == "dead") o.phase = rd::Phase::Exited;
-    o.started = o.phase != rd::Phase::Pending;
-    if (o.phase == rd::Phase::Running) {
-        o.healthcheck = r.health.empty() ? rd::HasCheck::No : rd::HasCheck::Yes;
-        o.health = r.health == "healthy"     ? rd::Probe::Healthy
-                   : r.health == "unhealthy" ? rd::Probe::Unhealthy
-                   : r.health == "starting"  ? rd::Probe::Starting
-                                             : rd::Probe::None;
-    }
-    return o;
-}
-
 // The dependencies' conditions (started, healthy, completed successfully), as
 // `up` waits for them before a dependent starts (readiness::judge decides for
 // both); a failed optional one warns.
@@ -53,7 +32,7 @@ void wait_for_dependencies(const compose::Project& project, const compose::Servi
             if (!project.services.count(dep) || settled.count(dep)) continue;
             std::vector<rd::Observed> seen;
             for (const auto& r : records)
-                if (r.service == dep) seen.push_back(observe(r));
+                if (r.service == dep) seen.push_back(rd::observe_record(r, state::process_alive(r.pid, r.pid_start_time)));
             rd::Judgement j = rd::judge(dep, d, seen);
             if (j.verdict == rd::Verdict::Failed) throw Error(j.reason, "`berth logs " + dep + "` shows its output");
             if (j.verdict == rd::Verdict::Skipped) {

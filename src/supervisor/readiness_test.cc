@@ -110,3 +110,59 @@ TEST_CASE("every container of the dependency must meet the condition") {
     CHECK(j.failed == 1);
     CHECK(j.reason == "dependency failed to start: container shop-db-2 is unhealthy");
 }
+
+namespace {
+state::ContainerRecord record(const char* st, const char* health = "", std::optional<int> code = std::nullopt) {
+    state::ContainerRecord r;
+    r.name = "shop-db-1";
+    r.service = "db";
+    r.state = st;
+    r.health = health;
+    r.exit_code = code;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("a state record as berth run observes it") {
+    Observed o = observe_record(record("running", "starting"), true);
+    CHECK(o.container == "shop-db-1");
+    CHECK(o.phase == Phase::Running);
+    CHECK(o.started);
+    CHECK(o.health == Probe::Starting);
+    CHECK(o.healthcheck == HasCheck::Yes);
+    // Running without a health status: the supervisor would have recorded "starting".
+    o = observe_record(record("running"), true);
+    CHECK(o.healthcheck == HasCheck::No);
+    CHECK(observe_record(record("paused", "healthy"), true).health == Probe::Healthy);
+    CHECK(observe_record(record("stopping"), true).phase == Phase::Running);
+    // A record claiming to run whose process is gone: exited, its stale health ignored.
+    o = observe_record(record("running", "healthy", 137), false);
+    CHECK(o.phase == Phase::Exited);
+    CHECK(o.health == Probe::None);
+    CHECK(o.healthcheck == HasCheck::Unknown);
+    CHECK(observe_record(record("restarting", "", 1), false).phase == Phase::BackOff);
+    CHECK(observe_record(record("exited", "", 0), false).phase == Phase::Exited);
+    CHECK(observe_record(record("dead"), false).phase == Phase::Exited);
+    for (const char* st : {"created", "starting"}) {
+        o = observe_record(record(st), false);
+        CHECK(o.phase == Phase::Pending);
+        CHECK_FALSE(o.started);
+        CHECK(o.healthcheck == HasCheck::Unknown);
+    }
+}
+
+TEST_CASE("records judged as the supervisor judges its units") {
+    auto judged = [](const state::ContainerRecord& r, bool alive, const char* cond) {
+        return judge("db", dep(cond), {observe_record(r, alive)});
+    };
+    CHECK(judged(record("starting"), false, "service_started").verdict == Verdict::Wait);
+    CHECK(judged(record("running"), true, "service_started").verdict == Verdict::Satisfied);
+    CHECK(judged(record("running", "healthy"), true, "service_healthy").verdict == Verdict::Satisfied);
+    CHECK(judged(record("exited", "", 1), false, "service_healthy").reason ==
+          "dependency failed to start: container shop-db-1 exited (1)");
+    CHECK(judged(record("running"), true, "service_healthy").reason ==
+          "dependency service \"db\" has no healthcheck, so it can never be service_healthy");
+    CHECK(judged(record("exited", "", 0), false, "service_completed_successfully").verdict == Verdict::Satisfied);
+    CHECK(judged(record("exited", "", 3), false, "service_completed_successfully").reason ==
+          "service \"db\" didn't complete successfully: exit 3");
+}
