@@ -171,6 +171,45 @@ contains "… its exit line in the stream (berth)" "compat4-uds-app-1 exited wit
 $c -f "$d/compose.yaml" down -t 0 --remove-orphans >/dev/null 2>&1
 check_no_leaks compat4-uds-
 
+# The same on a project that is not up (berth): a fresh attached `up app` starts app and its
+# dependency; Ctrl-C stops app only, and so does app's own end.
+udf="$work/upsdeps-fresh"  # ($d is check_no_leaks's loop variable)
+mkdir -p "$udf" && cp "$work/upsdeps/compose.yaml" "$udf/"
+c="$BERTH --ansi=never -p compat4-udf"
+$c -f "$udf/compose.yaml" up app > "$work/udf.out" 2> "$work/udf.err" &
+upid=$!
+for _ in $(seq 150); do grep -q "hello app" "$work/udf.out" 2>/dev/null && break; sleep 0.1; done
+contains "fresh up app streams app's output" "compat4-udf-app-1  | hello app" "$(cat "$work/udf.out")"
+contains "… its status lines on stderr" "compat4-udf-app-1  Started" "$(cat "$work/udf.err")"
+check "… dependency running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/compose.yaml")"
+kill -INT "$upid"
+for _ in $(seq 150); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$upid" 2>/dev/null; then fail "… up did not end after Ctrl-C"; kill "$upid"; else ok "… up ends after Ctrl-C"; fi
+wait "$upid"
+check "… Ctrl-C: exit code 0" 0 $?
+check "… app exited" exited "$(state_of compat4-udf-app-1 $c -f "$udf/compose.yaml")"
+check "… dependency still running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/compose.yaml")"
+case "$(cat "$work/udf.out")" in *"hello dependency"*) fail "… printed its dependency's output" ;; *) ok "… not its dependency's output" ;; esac
+$c -f "$udf/compose.yaml" down -t 0 >/dev/null 2>&1
+cat > "$udf/once.yaml" <<'YAML'
+services:
+  dependency:
+    image: it/busybox
+    init: true
+    command: sleep 1000
+  app:
+    depends_on: ['dependency']
+    image: it/busybox
+    command: sh -c 'echo app-done; exit 3'
+YAML
+timeout 60 $c -f "$udf/once.yaml" up app > "$work/udf.out" 2>&1
+check "fresh up app whose app exits: up returns 0 (docker: no --exit-code-from)" 0 $?
+contains "… app's output" "compat4-udf-app-1  | app-done" "$(cat "$work/udf.out")"
+contains "… its exit line" "compat4-udf-app-1 exited with code 3" "$(cat "$work/udf.out")"
+check "… the dependency keeps running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/once.yaml")"
+$c -f "$udf/once.yaml" down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-udf-
+
 # --- TestRestartWithDependencies (pkg/e2e/restart_test.go, fixtures/restart-test) --
 d="$work/restartdeps"
 mkdir -p "$d"
