@@ -69,10 +69,13 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     if (f.timeout >= 0) o.stop_timeout = f.timeout;
     o.no_deps = f.no_deps;
     o.force_recreate = f.force_recreate;
+    o.always_recreate_deps = f.always_recreate_deps;
     o.no_recreate = f.no_recreate;
     o.wait_healthy = f.wait;
     o.remove_orphans = f.remove_orphans;
     if (f.force_recreate && f.no_recreate) throw Error("--force-recreate and --no-recreate cannot be used together");
+    if (f.always_recreate_deps && f.no_recreate)
+        throw Error("--always-recreate-deps and --no-recreate cannot be used together");
     for (const auto& s : f.scale) {
         auto eq = s.find('=');
         if (eq == std::string::npos) throw Error("--scale " + s + ": expected SERVICE=NUMBER");
@@ -105,7 +108,9 @@ int dry_run(const compose::Project& project, const UpFlags& f, const supervisor:
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = o.scale;
+    d.named.insert(f.services.begin(), f.services.end());
     d.force_recreate = o.force_recreate;
+    d.force_deps = o.always_recreate_deps;
     d.no_recreate = o.no_recreate;
     d.remove_orphans = o.remove_orphans;
     for (const auto& ch : plan::diff(current, project, d))
@@ -125,6 +130,8 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
                           {"services", f.services},
                           {"scale", to_options(f).scale},
                           {"force_recreate", f.force_recreate},
+                          {"always_recreate_deps", f.always_recreate_deps},
+                          {"no_recreate", f.no_recreate},
                           {"no_start", f.no_start},
                           {"no_deps", f.no_deps}};
     // No answer (a supervisor dying an instant ago): nullopt, and the caller tries again.
@@ -510,6 +517,7 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
     up_cmd->add_flag("--no-recreate", f->no_recreate, "Keep existing containers even if their configuration changed");
+    up_cmd->add_flag("--always-recreate-deps", f->always_recreate_deps, "Recreate dependent containers too");
     up_cmd->add_flag("--remove-orphans", f->remove_orphans, "Remove containers of services no longer in the compose file");
     up_cmd->add_flag("--dry-run", f->dry_run, "Print what up would create, recreate (and why), start and remove, and do nothing");
     up_cmd->add_flag("--wait", f->wait, "Return once services are running and healthy (implies -d)");

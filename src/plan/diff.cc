@@ -31,7 +31,8 @@ std::vector<Change> diff(const std::vector<Current>& current, const compose::Pro
             const Current& cur = *it->second;
             if (!hashes.count(cp.service)) hashes[cp.service] = config_hash(p, cp.service);
             bool differs = cur.config_hash != hashes[cp.service] && !o.no_recreate;
-            if (differs || o.force_recreate) {
+            bool forced = o.named.empty() || o.named.count(cp.service) ? o.force_recreate : o.force_deps;
+            if (differs || (forced && !o.no_recreate)) {
                 ch.action = Action::Recreate;
                 if (!differs) {
                     ch.reason = "forced";

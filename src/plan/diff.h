@@ -34,7 +34,11 @@ struct Change {
 struct DiffOptions {
     std::set<std::string> services;    // the services acted on; the others' containers are left out
     std::map<std::string, int> scale;  // --scale
+    // --force-recreate applies to the services named (all acted on when none is); their
+    // dependencies are recreated only when changed, or always with --always-recreate-deps.
+    std::set<std::string> named;
     bool force_recreate = false;
+    bool force_deps = false;  // --always-recreate-deps
     bool no_recreate = false;
     bool remove_orphans = false;
 };

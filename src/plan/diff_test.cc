@@ -80,6 +80,27 @@ TEST_CASE("a network's definition is a key of the services on it") {
     CHECK(d[1].reason == "network default changed");
 }
 
+TEST_CASE("--force-recreate SERVICE recreates SERVICE, not its unchanged dependencies (unless --always-recreate-deps)") {
+    auto p = shop();
+    std::vector<plan::Current> cur{up_to_date(p, "web", true), up_to_date(p, "db", true)};
+    auto o = all(p);
+    o.named = {"web"};
+    o.force_recreate = true;
+    auto d = plan::diff(cur, p, o);
+    REQUIRE(d.size() == 2);
+    CHECK(d[0].container == "shop-db-1");
+    CHECK(d[0].action == plan::Action::Keep);
+    CHECK(d[1].action == plan::Action::Recreate);
+    CHECK(d[1].reason == "forced");
+    o.force_deps = true;
+    d = plan::diff(cur, p, o);
+    CHECK(d[0].action == plan::Action::Recreate);
+    o.force_recreate = false;  // --always-recreate-deps alone: the dependency only
+    d = plan::diff(cur, p, o);
+    CHECK(d[0].action == plan::Action::Recreate);
+    CHECK(d[1].action == plan::Action::Keep);
+}
+
 TEST_CASE("force, scale, services acted on, orphans") {
     auto p = shop();
     std::vector<plan::Current> cur{up_to_date(p, "web", true), {"shop-old-1", "old", "x", {}, false}};

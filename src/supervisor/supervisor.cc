@@ -430,7 +430,9 @@ int Supervisor::run() {
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = s.opts.scale;
+    d.named.insert(s.opts.services.begin(), s.opts.services.end());
     d.force_recreate = s.opts.force_recreate;
+    d.force_deps = s.opts.always_recreate_deps;
     d.no_recreate = s.opts.no_recreate;
     for (const auto& ch : plan::diff(current, s.project, d)) {
         auto a = by_name.find(ch.container);

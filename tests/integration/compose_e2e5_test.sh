@@ -210,6 +210,30 @@ check "… the dependency keeps running" running "$(state_of compat4-udf-depende
 $c -f "$udf/once.yaml" down -t 0 >/dev/null 2>&1
 check_no_leaks compat4-udf-
 
+# --- create / up --force-recreate SERVICE while up (berth; docker compose's convergence: the
+# services named are forced, their dependencies recreated only when changed or with
+# --always-recreate-deps; `create` leaves what it recreated created, not started)
+c="$BERTH --ansi=never -p compat4-cfr -f $udf/compose.yaml"
+$c up -d >/dev/null 2>&1
+$c exec app sh -c 'echo x > /marker'
+out=$($c create --force-recreate app 2>&1)
+check "create --force-recreate app while up: exit 0" 0 $?
+contains "… says app is recreated" "compat4-cfr-app-1  Recreated" "$out"
+case "$out" in *dependency*) fail "… touched the dependency: $out" ;; *) ok "… leaves the dependency alone" ;; esac
+check "… app is created, not started" created "$(state_of compat4-cfr-app-1 $c)"
+check "… the dependency still runs" running "$(state_of compat4-cfr-dependency-1 $c)"
+$c start app >/dev/null 2>&1
+check "start app afterwards: running" running "$(state_of compat4-cfr-app-1 $c)"
+if $c exec app test -e /marker 2>/dev/null; then fail "… on the old filesystem"; else ok "… on a new filesystem"; fi
+out=$($c up -d --force-recreate app 2>&1)
+contains "up -d --force-recreate app: app recreated" "compat4-cfr-app-1  Recreated" "$out"
+contains "… its dependency kept running" "compat4-cfr-dependency-1  Running" "$out"
+out=$($c up -d --always-recreate-deps app 2>&1)
+contains "up -d --always-recreate-deps app: the dependency recreated" "compat4-cfr-dependency-1  Recreated" "$out"
+check "… and runs" running "$(state_of compat4-cfr-dependency-1 $c)"
+$c down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-cfr-
+
 # --- TestRestartWithDependencies (pkg/e2e/restart_test.go, fixtures/restart-test) --
 d="$work/restartdeps"
 mkdir -p "$d"
