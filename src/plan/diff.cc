@@ -49,6 +49,26 @@ std::vector<Change> diff(const std::vector<Current>& current, const compose::Pro
         }
         out.push_back(ch);
     }
+    // Sharing the namespaces of a recreated container means being recreated too (else it keeps
+    // the old container's network, which is gone). Chains (a on b on c) take several rounds.
+    for (bool more = true; more;) {
+        more = false;
+        std::set<std::string> recreated;
+        for (const auto& ch : out)
+            if (ch.action == Action::Recreate) recreated.insert(ch.service);
+        for (auto& ch : out) {
+            if (ch.action != Action::Keep && ch.action != Action::Start) continue;
+            const compose::Service& s = p.services.at(ch.service);
+            for (const auto& [key, value] : {std::pair{"network_mode", &s.network_mode}, {"ipc", &s.ipc}, {"pid", &s.pid}}) {
+                if (value->rfind("service:", 0) != 0 || !recreated.count(value->substr(8))) continue;
+                ch.action = Action::Recreate;
+                ch.reason = std::string(key) + ": " + *value + " recreated";
+                ch.after_dependencies = true;
+                more = true;
+                break;
+            }
+        }
+    }
     if (o.remove_orphans)
         for (const auto& c : current)
             if (!p.services.count(c.service) && !p.disabled_services.count(c.service))

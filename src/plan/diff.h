@@ -29,6 +29,9 @@ struct Change {
     std::string container, service;
     int index = 1;
     std::string reason;  // Recreate: "image changed", "environment, ports changed", "forced"; Remove: "orphan"
+    // Recreate: it joins the namespaces of a service recreated too (`network_mode: service:X`, `ipc`,
+    // `pid`), so it starts again only once that one runs again.
+    bool after_dependencies = false;
 };
 
 struct DiffOptions {
@@ -44,7 +47,8 @@ struct DiffOptions {
 };
 
 // One change per container of the acted-on services (in plan::containers order), then the
-// orphans to remove. Replicas beyond the scale and orphans not removed are left out: `up` leaves them.
+// orphans to remove. A container that shares the namespaces of a recreated service
+// (`network_mode: service:X`, `ipc:`, `pid:`) is recreated with it, as docker compose does. Replicas beyond the scale and orphans not removed are left out: `up` leaves them.
 std::vector<Change> diff(const std::vector<Current>& current, const compose::Project& p, const DiffOptions& o);
 
 // The keys whose hashes differ ("image", "network front"); every key of either side.

@@ -169,7 +169,9 @@ void Supervisor::Impl::apply(compose::Project next, const ApplyFlags& f, const s
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
         if (u->running()) {
-            u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
+            // One in a recreated service's namespaces starts again once that one runs.
+            u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs,
+                   .wait_deps = ch.after_dependencies});
             // Its `restart: true` dependents start again once it is back (docker compose's up does so).
             for (Unit* d : restart_with(units, u->cp.service))
                 if (std::find(waiting.begin(), waiting.end(), d->name()) == waiting.end())

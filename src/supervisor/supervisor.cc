@@ -452,7 +452,8 @@ int Supervisor::run() {
         }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
         spdlog::info("{}: recreated: {}", u->name(), ch.reason);
-        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate});
+        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate,
+               .wait_deps = ch.after_dependencies});
     }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });

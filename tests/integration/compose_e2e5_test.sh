@@ -234,6 +234,37 @@ check "… and runs" running "$(state_of compat4-cfr-dependency-1 $c)"
 $c down -t 0 >/dev/null 2>&1
 check_no_leaks compat4-cfr-
 
+# --- a recreated dependency takes its network_mode: service:X dependents along (berth; docker
+# compose recreates them too: else they keep the old container's network, which is gone)
+nm="$work/netmode"
+mkdir -p "$nm"
+cat > "$nm/compose.yaml" <<'YAML'
+services:
+  db:
+    image: it/busybox
+    init: true
+    command: httpd -f -p 8080 -h /etc
+    environment: [V=1]
+  web:
+    image: it/busybox
+    init: true
+    network_mode: service:db
+    command: sleep 1000
+YAML
+c="$BERTH --ansi=never -p compat4-nm -f $nm/compose.yaml"
+$c up -d >/dev/null 2>&1
+check "network_mode service:db: web reaches db's port on its loopback" ok \
+    "$($c exec web sh -c 'timeout 5 wget -q -O /dev/null http://127.0.0.1:8080/hostname && echo ok' 2>&1)"
+sed -i 's/V=1/V=2/' "$nm/compose.yaml"
+out=$($c up -d 2>&1)
+contains "db changed: recreated" "compat4-nm-db-1  Recreated" "$out"
+contains "… web recreated with it" "compat4-nm-web-1  Recreated" "$out"
+check "… web reaches the new db on its loopback" ok \
+    "$($c exec web sh -c 'timeout 5 wget -q -O /dev/null http://127.0.0.1:8080/hostname && echo ok' 2>&1)"
+contains "… and has db's address" "inet 172." "$($c exec web ip -4 addr 2>&1)"
+$c down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-nm-
+
 # --- TestRestartWithDependencies (pkg/e2e/restart_test.go, fixtures/restart-test) --
 d="$work/restartdeps"
 mkdir -p "$d"
