@@ -3,7 +3,7 @@
 #   1. the build and every CTest test (unit tests, then root integration tests
 #      that run the real binary in private namespaces);
 #   2. the unit tests again under AddressSanitizer + UBSan;
-#   3. every libFuzzer target (tests/fuzz/run.sh), 90 s in all (FUZZ_SECONDS).
+#   3. every libFuzzer target (tests/fuzz/run.sh) for 60 s each, two at once (FUZZ_SECONDS).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -15,6 +15,6 @@ echo "== unit tests under ASan/UBSan"
 BUILD_DIR=build-asan BUILD_TYPE=Debug BUILD_TARGETS=unit_tests ./scripts/build.sh -DBERTH_SANITIZE=ON -DBERTH_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j2 -L unit --timeout 300)
-echo "== fuzzing for ${FUZZ_SECONDS:-90}s in all"
+echo "== fuzzing, ${FUZZ_SECONDS:-60}s per target"
 BUILD_DIR=build-fuzz BUILD_TYPE=Debug BUILD_TARGETS=fuzzers CC=clang CXX=clang++ ./scripts/build.sh -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF
-./tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-90}"
+./tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-60}"

@@ -71,7 +71,6 @@ constexpr Unsupported kUnsupported[] = {
     {"start", "wait-timeout", "", true},
     {"stats", "all", "a", false},
     {"stats", "no-trunc", "", false},
-    {"up", "always-recreate-deps", "", false},
     {"up", "menu", "", false},
     {"up", "no-color", "", false},
     {"up", "no-log-prefix", "", false},

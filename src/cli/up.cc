@@ -10,6 +10,7 @@
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/up.h"
+#include "base/fd.h"
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "cli/pull.h"
@@ -67,10 +68,13 @@ supervisor::UpOptions to_options(const UpFlags& f) {
     if (f.timeout >= 0) o.stop_timeout = f.timeout;
     o.no_deps = f.no_deps;
     o.force_recreate = f.force_recreate;
+    o.always_recreate_deps = f.always_recreate_deps;
     o.no_recreate = f.no_recreate;
     o.wait_healthy = f.wait;
     o.remove_orphans = f.remove_orphans;
     if (f.force_recreate && f.no_recreate) throw Error("--force-recreate and --no-recreate cannot be used together");
+    if (f.always_recreate_deps && f.no_recreate)
+        throw Error("--always-recreate-deps and --no-recreate cannot be used together");
     for (const auto& s : f.scale) {
         auto eq = s.find('=');
         if (eq == std::string::npos) throw Error("--scale " + s + ": expected SERVICE=NUMBER");
@@ -103,7 +107,9 @@ int dry_run(const compose::Project& project, const UpFlags& f, const supervisor:
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = o.scale;
+    d.named.insert(f.services.begin(), f.services.end());
     d.force_recreate = o.force_recreate;
+    d.force_deps = o.always_recreate_deps;
     d.no_recreate = o.no_recreate;
     d.remove_orphans = o.remove_orphans;
     for (const auto& ch : plan::diff(current, project, d))
@@ -123,6 +129,8 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
                           {"services", f.services},
                           {"scale", to_options(f).scale},
                           {"force_recreate", f.force_recreate},
+                          {"always_recreate_deps", f.always_recreate_deps},
+                          {"no_recreate", f.no_recreate},
                           {"no_start", f.no_start},
                           {"no_deps", f.no_deps}};
     // No answer (a supervisor dying an instant ago): nullopt, and the caller tries again.
@@ -150,6 +158,51 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
     return 0;
 }
 
+// Detached: a supervisor process of its own, the keeper's child; returns once it reports the
+// stack up (its progress shown meanwhile), throws what it reports instead.
+void start_detached(const GlobalOptions& g, const UpFlags& f, const compose::Project& project) {
+    Pipe p = make_pipe();
+    spawn_supervisor(project, p.write.get());
+    p.write.reset();
+    Progress progress(isatty(2), use_color(g, 2));
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.wait_timeout);
+    for (;;) {
+        if (f.wait_timeout > 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd pfd{p.read.get(), POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+                std::string waiting;
+                for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
+                    if (r.state != "running" || (!r.health.empty() && r.health != "healthy"))
+                        if (!(r.state == "exited" && r.exit_code == 0))
+                            waiting += (waiting.empty() ? "" : ", ") + r.name + " (" + r.state +
+                                       (r.health.empty() ? "" : ", " + r.health) + ")";
+                throw Error("--wait-timeout: after " + std::to_string(f.wait_timeout) + " s still waiting for " +
+                                (waiting.empty() ? std::string("the supervisor") : waiting),
+                            "the stack keeps starting in the background; `berth ps` shows it, `berth down` stops it");
+            }
+        }
+        n = ::read(p.read.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        msg.append(buf, static_cast<size_t>(n));
+        size_t nl;
+        while (msg.rfind("P\t", 0) == 0 && (nl = msg.find('\n')) != std::string::npos) {
+            std::string line = msg.substr(2, nl - 2);
+            msg.erase(0, nl + 1);
+            auto tab = line.find('\t');
+            if (tab == std::string::npos) continue;
+            if (line.compare(tab + 1, 9, "warning: ") == 0) std::fprintf(stderr, "%s\n", line.substr(tab + 1).c_str());
+            else progress.update(line.substr(0, tab), line.substr(tab + 1));
+        }
+    }
+    if (msg != "OK\n")
+        throw Error(msg.rfind("ERR\t", 0) == 0 ? msg.substr(4) : "the supervisor ended before the stack was up");
+}
+
 }  // namespace
 
 int up_command(const GlobalOptions& g, const UpFlags& flags) {
@@ -160,9 +213,12 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     for (const auto& a : f.attach)
         if (!project.services.count(a)) throw Error("cannot attach to services not included in up: " + a);
     if (f.dry_run) return dry_run(project, f, to_options(f));
-    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && (f.detach || std::getenv("BERTH_KEPT"))) {
+    const bool handed_over = std::getenv("BERTH_DETACH") != nullptr;  // an attached `up SERVICE…`'s supervisor
+    if (const char* fd = std::getenv("BERTH_SUPERVISOR_FD"); fd && (f.detach || handed_over || std::getenv("BERTH_KEPT"))) {
         int report = std::atoi(fd);  // spawned by the keeper: `up -d`'s supervisor, or systemd's `up`'s (cli/kept.h)
         ::unsetenv("BERTH_SUPERVISOR_FD");
+        ::unsetenv("BERTH_DETACH");
+        if (handed_over) f.detach = true;
         supervisor::UpOptions o = to_options(f);
         if (f.detach) supervise_detached(std::move(project), o, report);
         o.color = use_color(g, 1);
@@ -214,6 +270,21 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     }
     supervisor::UpOptions o = to_options(f);
     o.color = use_color(g, 1);
+    // An attached `up SERVICE…` on a project that is not up: as docker compose, neither its end
+    // nor Ctrl-C stops what SERVICE depends on. So the supervisor is a detached one (the keeper's
+    // child, as `up -d` starts it) and this process streams, as `up` while up does.
+    if (!f.detach && !f.services.empty() && !o.abort_on_container_exit && !o.abort_on_container_failure && !notifier) {
+        auto before = log_sizes(ps);
+        ::setenv("BERTH_DETACH", "1", 1);
+        try {
+            start_detached(g, f, project);
+        } catch (...) {
+            ::unsetenv("BERTH_DETACH");
+            throw;
+        }
+        ::unsetenv("BERTH_DETACH");
+        return follow_attached(ps, follow_spec(project, f, use_color(g, 1)), before);
+    }
     if (!f.detach) {
         bool failed = false;
         o.on_ready = [&](bool ok, const std::string& err) {
@@ -228,56 +299,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
         int code = sup.run();
         return failed && code == 0 ? 1 : code;
     }
-    // Detached: a supervisor process of its own, the keeper's child; we return once it reports.
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    try {
-        spawn_supervisor(project, p[1]);
-    } catch (...) {
-        ::close(p[0]);
-        ::close(p[1]);
-        throw;
-    }
-    ::close(p[1]);
-    Progress progress(isatty(2), use_color(g, 2));
-    std::string msg;
-    char buf[4096];
-    ssize_t n;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.wait_timeout);
-    for (;;) {
-        if (f.wait_timeout > 0) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            pollfd pfd{p[0], POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
-                ::close(p[0]);
-                std::string waiting;
-                for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
-                    if (r.state != "running" || (!r.health.empty() && r.health != "healthy"))
-                        if (!(r.state == "exited" && r.exit_code == 0))
-                            waiting += (waiting.empty() ? "" : ", ") + r.name + " (" + r.state +
-                                       (r.health.empty() ? "" : ", " + r.health) + ")";
-                throw Error("--wait-timeout: after " + std::to_string(f.wait_timeout) + " s still waiting for " +
-                                (waiting.empty() ? std::string("the supervisor") : waiting),
-                            "the stack keeps starting in the background; `berth ps` shows it, `berth down` stops it");
-            }
-        }
-        n = ::read(p[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        msg.append(buf, static_cast<size_t>(n));
-        size_t nl;
-        while (msg.rfind("P\t", 0) == 0 && (nl = msg.find('\n')) != std::string::npos) {
-            std::string line = msg.substr(2, nl - 2);
-            msg.erase(0, nl + 1);
-            auto tab = line.find('\t');
-            if (tab == std::string::npos) continue;
-            if (line.compare(tab + 1, 9, "warning: ") == 0) std::fprintf(stderr, "%s\n", line.substr(tab + 1).c_str());
-            else progress.update(line.substr(0, tab), line.substr(tab + 1));
-        }
-    }
-    ::close(p[0]);
-    if (msg != "OK\n")
-        throw Error(msg.rfind("ERR\t", 0) == 0 ? msg.substr(4) : "the supervisor ended before the stack was up");
+    start_detached(g, f, project);
     return 0;
 }
 
@@ -306,6 +328,7 @@ void add_up_commands(Cli& cli) {
     up_cmd->add_flag("--no-deps", f->no_deps, "Don't start linked services");
     up_cmd->add_flag("--force-recreate", f->force_recreate, "Recreate containers even if unchanged");
     up_cmd->add_flag("--no-recreate", f->no_recreate, "Keep existing containers even if their configuration changed");
+    up_cmd->add_flag("--always-recreate-deps", f->always_recreate_deps, "Recreate dependent containers too");
     up_cmd->add_flag("--remove-orphans", f->remove_orphans, "Remove containers of services no longer in the compose file");
     up_cmd->add_flag("--dry-run", f->dry_run, "Print what up would create, recreate (and why), start and remove, and do nothing");
     up_cmd->add_flag("--wait", f->wait, "Return once services are running and healthy (implies -d)");

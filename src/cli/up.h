@@ -11,7 +11,7 @@ namespace berth::cli {
 
 struct UpFlags {
     bool detach = false, abort_on_exit = false, abort_on_failure = false, no_deps = false, force_recreate = false,
-         no_recreate = false;
+         always_recreate_deps = false, no_recreate = false;
     bool wait = false, remove_orphans = false, dry_run = false;
     bool no_start = false;  // create the containers, start none (`create`, `up --no-start`)
     int wait_timeout = 0;

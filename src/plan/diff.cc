@@ -31,7 +31,8 @@ std::vector<Change> diff(const std::vector<Current>& current, const compose::Pro
             const Current& cur = *it->second;
             if (!hashes.count(cp.service)) hashes[cp.service] = config_hash(p, cp.service);
             bool differs = cur.config_hash != hashes[cp.service] && !o.no_recreate;
-            if (differs || o.force_recreate) {
+            bool forced = o.named.empty() || o.named.count(cp.service) ? o.force_recreate : o.force_deps;
+            if (differs || (forced && !o.no_recreate)) {
                 ch.action = Action::Recreate;
                 if (!differs) {
                     ch.reason = "forced";
@@ -47,6 +48,26 @@ std::vector<Change> diff(const std::vector<Current>& current, const compose::Pro
             }
         }
         out.push_back(ch);
+    }
+    // Sharing the namespaces of a recreated container means being recreated too (else it keeps
+    // the old container's network, which is gone). Chains (a on b on c) take several rounds.
+    for (bool more = true; more;) {
+        more = false;
+        std::set<std::string> recreated;
+        for (const auto& ch : out)
+            if (ch.action == Action::Recreate) recreated.insert(ch.service);
+        for (auto& ch : out) {
+            if (ch.action != Action::Keep && ch.action != Action::Start) continue;
+            const compose::Service& s = p.services.at(ch.service);
+            for (const auto& [key, value] : {std::pair{"network_mode", &s.network_mode}, {"ipc", &s.ipc}, {"pid", &s.pid}}) {
+                if (value->rfind("service:", 0) != 0 || !recreated.count(value->substr(8))) continue;
+                ch.action = Action::Recreate;
+                ch.reason = std::string(key) + ": " + *value + " recreated";
+                ch.after_dependencies = true;
+                more = true;
+                break;
+            }
+        }
     }
     if (o.remove_orphans)
         for (const auto& c : current)

@@ -29,18 +29,26 @@ struct Change {
     std::string container, service;
     int index = 1;
     std::string reason;  // Recreate: "image changed", "environment, ports changed", "forced"; Remove: "orphan"
+    // Recreate: it joins the namespaces of a service recreated too (`network_mode: service:X`, `ipc`,
+    // `pid`), so it starts again only once that one runs again.
+    bool after_dependencies = false;
 };
 
 struct DiffOptions {
     std::set<std::string> services;    // the services acted on; the others' containers are left out
     std::map<std::string, int> scale;  // --scale
+    // --force-recreate applies to the services named (all acted on when none is); their
+    // dependencies are recreated only when changed, or always with --always-recreate-deps.
+    std::set<std::string> named;
     bool force_recreate = false;
+    bool force_deps = false;  // --always-recreate-deps
     bool no_recreate = false;
     bool remove_orphans = false;
 };
 
 // One change per container of the acted-on services (in plan::containers order), then the
-// orphans to remove. Replicas beyond the scale and orphans not removed are left out: `up` leaves them.
+// orphans to remove. A container that shares the namespaces of a recreated service
+// (`network_mode: service:X`, `ipc:`, `pid:`) is recreated with it, as docker compose does. Replicas beyond the scale and orphans not removed are left out: `up` leaves them.
 std::vector<Change> diff(const std::vector<Current>& current, const compose::Project& p, const DiffOptions& o);
 
 // The keys whose hashes differ ("image", "network front"); every key of either side.

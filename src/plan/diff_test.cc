@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace berth;
 
 namespace {
@@ -78,6 +80,49 @@ TEST_CASE("a network's definition is a key of the services on it") {
     auto d = plan::diff(cur, p, all(p));
     CHECK(d[1].action == plan::Action::Recreate);
     CHECK(d[1].reason == "network default changed");
+}
+
+TEST_CASE("--force-recreate SERVICE recreates SERVICE, not its unchanged dependencies (unless --always-recreate-deps)") {
+    auto p = shop();
+    std::vector<plan::Current> cur{up_to_date(p, "web", true), up_to_date(p, "db", true)};
+    auto o = all(p);
+    o.named = {"web"};
+    o.force_recreate = true;
+    auto d = plan::diff(cur, p, o);
+    REQUIRE(d.size() == 2);
+    CHECK(d[0].container == "shop-db-1");
+    CHECK(d[0].action == plan::Action::Keep);
+    CHECK(d[1].action == plan::Action::Recreate);
+    CHECK(d[1].reason == "forced");
+    o.force_deps = true;
+    d = plan::diff(cur, p, o);
+    CHECK(d[0].action == plan::Action::Recreate);
+    o.force_recreate = false;  // --always-recreate-deps alone: the dependency only
+    d = plan::diff(cur, p, o);
+    CHECK(d[0].action == plan::Action::Recreate);
+    CHECK(d[1].action == plan::Action::Keep);
+}
+
+TEST_CASE("a container in a recreated service's namespaces is recreated with it, down a chain") {
+    auto p = shop();
+    p.services["web"].network_mode = "service:db";
+    compose::Service side;
+    side.name = "side";
+    side.image = "busybox";
+    side.ipc = "service:web";
+    p.services["side"] = side;
+    std::vector<plan::Current> cur{up_to_date(p, "web", true), up_to_date(p, "db", true), up_to_date(p, "side", true)};
+    auto d = plan::diff(cur, p, all(p));
+    for (const auto& ch : d) CHECK(ch.action == plan::Action::Keep);
+    p.services["db"].environment["V"] = "2";
+    d = plan::diff(cur, p, all(p));
+    REQUIRE(d.size() == 3);
+    for (const auto& ch : d) CHECK(ch.action == plan::Action::Recreate);
+    CHECK_FALSE(d[0].after_dependencies);  // db: its own change
+    for (const auto& ch : d)
+        if (ch.service == "web") CHECK(ch.reason == "network_mode: service:db recreated");
+        else if (ch.service == "side") CHECK(ch.reason == "ipc: service:web recreated");
+    CHECK(std::count_if(d.begin(), d.end(), [](const plan::Change& c) { return c.after_dependencies; }) == 2);
 }
 
 TEST_CASE("force, scale, services acted on, orphans") {

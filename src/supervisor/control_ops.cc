@@ -75,8 +75,14 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
         if (loaded.name != project.name)
             throw Error("the project sent is " + loaded.name + ", this supervisor runs " + project.name);
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
-        apply(std::move(loaded), req.value("services", std::vector<std::string>{}),
-              req.value("force_recreate", false), req.value("no_deps", false), peer, req.value("no_start", false));
+        ApplyFlags f;
+        f.services = req.value("services", std::vector<std::string>{});
+        f.force_recreate = req.value("force_recreate", false);
+        f.always_recreate_deps = req.value("always_recreate_deps", false);
+        f.no_recreate = req.value("no_recreate", false);
+        f.no_deps = req.value("no_deps", false);
+        f.no_start = req.value("no_start", false);
+        apply(std::move(loaded), f, peer);
     } catch (const Error& e) {
         peer->send({{"ok", false}, {"error", e.what()}, {"hint", e.hint()}});
     } catch (const std::exception& e) {
@@ -86,8 +92,9 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
-void Supervisor::Impl::apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
-                             const std::shared_ptr<control::Peer>& peer, bool no_start) {
+void Supervisor::Impl::apply(compose::Project next, const ApplyFlags& f, const std::shared_ptr<control::Peer>& peer) {
+    const std::vector<std::string>& services = f.services;
+    const bool no_deps = f.no_deps, no_start = f.no_start;
     plan::start_order(next);
     std::set<std::string> wanted;
     if (services.empty()) {
@@ -121,14 +128,29 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = opts.scale;
-    d.force_recreate = force;
+    d.named.insert(services.begin(), services.end());
+    d.force_recreate = f.force_recreate;
+    d.force_deps = f.always_recreate_deps;
+    d.no_recreate = f.no_recreate;
     for (const auto& ch : plan::diff(current, project, d)) {
         if (ch.action == plan::Action::Create && no_start) {  // `create` while up
             add_unit(ch, false);
             created.push_back(ch.container);
             continue;
         }
-        if (no_start) continue;  // `create` leaves what is there as it is
+        if (no_start) {  // `create` while up: what changed (all, with --force-recreate) is stopped and left
+            if (ch.action == plan::Action::Recreate) {  // Created, made anew by its next start, as docker compose
+                Unit* u = by_name.at(ch.container);
+                u->image = images_by_service.at(u->cp.service);
+                u->brief = briefs.at(u->cp.service);
+                u->on({.kind = Event::Recreate, .grace_s = grace(*u), .by_user = true});
+                u->rec.config_hash = u->brief.config_hash;  // made for this configuration: the next `up` starts it
+                u->rec.config_keys = u->brief.config_keys;
+                u->save();
+                changed.push_back(u->name());
+            }
+            continue;
+        }
         if (ch.action == plan::Action::Create) {
             add_unit(ch);
             started.push_back(ch.container);
@@ -147,7 +169,9 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
         waiting.push_back(u->name());
         (differs ? changed : started).push_back(u->name());
         if (u->running()) {
-            u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs});
+            // One in a recreated service's namespaces starts again once that one runs.
+            u->on({.kind = Event::Restart, .grace_s = grace(*u), .by_user = true, .recreate = differs,
+                   .wait_deps = ch.after_dependencies});
             // Its `restart: true` dependents start again once it is back (docker compose's up does so).
             for (Unit* d : restart_with(units, u->cp.service))
                 if (std::find(waiting.begin(), waiting.end(), d->name()) == waiting.end())
@@ -161,7 +185,8 @@ void Supervisor::Impl::apply(compose::Project next, const std::vector<std::strin
                                         {"files", project.compose_files}, {"supervisor", ::getpid()}});
     for (const auto& n : restarted) kept.erase(std::remove(kept.begin(), kept.end(), n), kept.end());
     schedule();
-    waiters.push_back({peer, waiting, true});
+    if (no_start) waiters.push_back({peer, changed.get<std::vector<std::string>>(), false});  // once stopped
+    else waiters.push_back({peer, waiting, true});
     peer_notes[peer.get()] = {{"recreated", changed}, {"started", started}, {"running", kept}, {"created", created},
                              {"restarted", restarted}};
     answer_waiters();

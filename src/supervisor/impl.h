@@ -176,8 +176,12 @@ struct Supervisor::Impl final : UnitHost {
 
     // ---- control operations (control_ops.cc), one function per op ----
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
-    void apply(compose::Project next, const std::vector<std::string>& services, bool force, bool no_deps,
-               const std::shared_ptr<control::Peer>& peer, bool no_start = false);
+    // `up` (and `create`: no_start) while up, with its request's flags.
+    struct ApplyFlags {
+        std::vector<std::string> services;
+        bool force_recreate = false, always_recreate_deps = false, no_recreate = false, no_deps = false, no_start = false;
+    };
+    void apply(compose::Project next, const ApplyFlags& f, const std::shared_ptr<control::Peer>& peer);
     void op_down(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_stop(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer);

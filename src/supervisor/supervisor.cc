@@ -430,7 +430,9 @@ int Supervisor::run() {
     plan::DiffOptions d;
     d.services = wanted;
     d.scale = s.opts.scale;
+    d.named.insert(s.opts.services.begin(), s.opts.services.end());
     d.force_recreate = s.opts.force_recreate;
+    d.force_deps = s.opts.always_recreate_deps;
     d.no_recreate = s.opts.no_recreate;
     for (const auto& ch : plan::diff(current, s.project, d)) {
         auto a = by_name.find(ch.container);
@@ -450,7 +452,8 @@ int Supervisor::run() {
         }
         Unit* u = a->second;  // its configuration changed: recreated, as `up` while up does
         spdlog::info("{}: recreated: {}", u->name(), ch.reason);
-        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate});
+        u->on({.kind = Event::Restart, .grace_s = s.grace(*u), .by_user = true, .recreate = ch.action == plan::Action::Recreate,
+               .wait_deps = ch.after_dependencies});
     }
     s.server = std::make_unique<control::Server>(&s.loop, s.pstate.control_socket(),
         [&s](const control::Json& req, const std::shared_ptr<control::Peer>& peer) { s.handle(req, peer); });

@@ -38,7 +38,8 @@ struct UpOptions {
     std::optional<std::string> exit_code_from;
     std::optional<int> stop_timeout;      // -t, seconds
     bool no_deps = false;
-    bool force_recreate = false;
+    bool force_recreate = false;           // of the services named (all when none is)
+    bool always_recreate_deps = false;    // their dependencies too
     bool no_recreate = false;             // keep existing containers even if their configuration changed
     bool wait_healthy = false;            // --wait: ready means running and, with a healthcheck, healthy
     bool remove_orphans = false;

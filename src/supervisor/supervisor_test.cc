@@ -367,6 +367,33 @@ TEST_CASE("recreate: the next start makes a new filesystem, once; a failed start
     CHECK(u->disk() == Disk::Keep);
 }
 
+TEST_CASE("`create` while up recreates: stopped, then Created with a new filesystem; no policy restarts it") {
+    FakeHost h;
+    auto p = project_of({{"web", with_restart("always")}});
+    auto u = unit(h, p, "web");
+    u->on({Event::Go});
+    u->on({.kind = Event::Recreate, .grace_s = 3, .by_user = true});
+    CHECK(u->state() == State::Stopping);
+    CHECK(u->disk() == Disk::New);
+    CHECK(h.signals.size() == 1);  // its stop signal; SIGKILL only when the grace timer fires
+    CHECK(h.timers.back() == 3000);
+    u->on({Event::Exit, 143});
+    CHECK(u->state() == State::Created);
+    CHECK(u->rec.state == "created");
+    CHECK_FALSE(u->rec.stopped_by_user);
+    CHECK(h.launches == 1);  // not started again, `restart: always` notwithstanding
+    u->on({Event::Go});      // a later `start`: on the new filesystem
+    CHECK(h.launches == 2);
+    CHECK(u->disk() == Disk::Keep);
+    // An exited one is made Created at once.
+    u->on({.kind = Event::Stop, .grace_s = 0, .by_user = true});
+    u->on({Event::Exit, 137});
+    CHECK(u->done());
+    u->on({.kind = Event::Recreate, .grace_s = 3, .by_user = true});
+    CHECK(u->state() == State::Created);
+    CHECK(u->disk() == Disk::New);
+}
+
 TEST_CASE("`start` by the user forgets the user's stop and the backoff") {
     FakeHost h;
     auto p = project_of({{"web", with_restart("always")}});

@@ -98,6 +98,18 @@ bool Unit::on(const Event& e) {
             return start();
         }
         return true;
+    case Event::Recreate:
+        disk_ = Disk::New;
+        if (running()) {
+            stop(e.grace_s, true);
+            after_stop_ = AfterStop::Create;
+        } else {
+            if (restart_due()) host.cancel_timer(*this);
+            rec.stopped_by_user = false;
+            set(State::Created);
+            save();
+        }
+        return true;
     case Event::Timer:
         if (state_ == State::Restarting) {
             if (!host.stopping_all()) return start();
@@ -150,6 +162,12 @@ void Unit::exited(int code) {
     host.cancel_timer(*this);
     AfterStop then = state_ == State::Stopping ? after_stop_ : AfterStop::Exit;
     after_stop_ = AfterStop::Exit;
+    if (then == AfterStop::Create) {  // `create` recreated it: made anew by its next start
+        rec.stopped_by_user = false;
+        set(State::Created);
+        save();
+        return;
+    }
     if (then != AfterStop::Exit && !host.stopping_all()) {
         rec.stopped_by_user = false;
         set(State::Exited);

@@ -4,7 +4,8 @@
 //   Running/Paused ─(stop)→ Stopping ─(exit)→ Exited | Restarting | Starting (restart asked)
 //   Stopping's sub-state `AfterStop` says which: Exit (a stop: the policy decides), Start (`restart`,
 //   a recreate, a dependency's restart) or Wait (a `restart: true` dependent: Waiting until its
-//   dependency meets its condition again). A user's stop during a restart's stop makes it Exit: final.
+//   dependency meets its condition again) or Create (`create` while up recreates it: Created, its
+//   next start makes a new filesystem). A user's stop during a restart's stop makes it Exit: final.
 //   Running ─(exit)→ Restarting (policy says so) ─(timer)→ Starting, else → Exited
 //   Starting ─(launch fails)→ Exited (127, the error as its reason)
 //   The next start's filesystem (`Disk`): New after an event with `recreate` (a new container or a
@@ -42,7 +43,7 @@ enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restar
 enum class Health { None, Starting, Healthy, Unhealthy };
 // Stopping's sub-state: what its container's exit leads to (Wait: waiting for its dependencies again,
 // a `depends_on: restart: true` dependent of a service being restarted).
-enum class AfterStop { Exit, Start, Wait };
+enum class AfterStop { Exit, Start, Wait, Create };
 enum class Disk { Keep, New };         // the next start's filesystem: the one there, or a new one
 
 const char* state_text(State s);    // as records and `ps` say it: "created", "running", …
@@ -103,6 +104,7 @@ struct Event {
         Exit,     // its container exited with `code`
         Stop,     // stop within `grace_s` (by_user: no restart policy brings it back)
         Restart,  // stop within `grace_s` and start again (`restart`, a recreate, a dependency's restart)
+        Recreate,  // stop within `grace_s`, then Created with a new filesystem at its next start (`create` while up)
         Timer,    // its timer fired
         Pause,
         Unpause,

@@ -1,26 +1,27 @@
 #!/bin/sh
-# Runs every fuzzer from its seed corpus, SECONDS in all (90 by default, or
-# $FUZZ_SECONDS), split by weight below; fails on any crash, hang or leak and
-# prints the input that did it. A longer run: tests/fuzz/run.sh build-fuzz 3600.
-# One target only: FUZZ_ONLY=dns_fuzz tests/fuzz/run.sh build-fuzz 600.
+# Runs every fuzzer from its seed corpus for SECONDS each (60 by default, or
+# $FUZZ_SECONDS), $FUZZ_JOBS of them at once (2: one per core here); fails on
+# any crash, hang or leak and prints the input that did it. A longer run:
+# tests/fuzz/run.sh build-fuzz 3600. One target only:
+# FUZZ_ONLY=dns_fuzz tests/fuzz/run.sh build-fuzz 600.
 # Usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]
 set -eu
 cd "$(dirname "$0")/../.."
 build=$1
-seconds=${2:-${FUZZ_SECONDS:-90}}
+seconds=${2:-${FUZZ_SECONDS:-60}}
+jobs=${FUZZ_JOBS:-2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# name weight max_len seed-globs (weights sum to 18)
+# name max_len seed-globs
 targets='
-loader_fuzz      5 4096  tests/fuzz/corpus/* tests/data/compose/*/*.yaml
-dockerfile_fuzz  3 4096  tests/fuzz/corpus-dockerfile/* examples/*/Dockerfile
-interpolate_fuzz 2 4096  tests/fuzz/corpus-interpolate/*
-control_fuzz     2 4096  tests/fuzz/corpus-control/*
-dns_fuzz         2 1024  tests/fuzz/corpus-dns/*
-extract_fuzz     4 16384 tests/fuzz/corpus-extract/*
+loader_fuzz      4096  tests/fuzz/corpus/* tests/data/compose/*/*.yaml
+extract_fuzz     16384 tests/fuzz/corpus-extract/*
+dockerfile_fuzz  4096  tests/fuzz/corpus-dockerfile/* examples/*/Dockerfile
+interpolate_fuzz 4096  tests/fuzz/corpus-interpolate/*
+control_fuzz     4096  tests/fuzz/corpus-control/*
+dns_fuzz         1024  tests/fuzz/corpus-dns/*
 '
-total_weight=18
 
 # fuzz NAME SECONDS MAX_LEN SEED_FILES...
 fuzz() {
@@ -45,17 +46,37 @@ fuzz() {
             od -c "$a" | head -20
             cp "$a" "$keep/$name-${a##*/}"
         done
-        exit 1
+        return 1
     fi
     echo "fuzz: $name, ${runs:-?} runs, no crash in ${secs}s"
 }
 
-echo "$targets" | while read -r name weight max_len globs; do
-    [ -n "$name" ] || continue
-    [ -z "${FUZZ_ONLY:-}" ] || [ "$FUZZ_ONLY" = "$name" ] || continue
-    secs=$((seconds * weight / total_weight))
-    [ -n "${FUZZ_ONLY:-}" ] && secs=$seconds
-    [ "$secs" -ge 1 ] || secs=1
-    # shellcheck disable=SC2086 # the globs expand here
-    fuzz "$name" "$secs" "$max_len" $globs
+# lane N: the targets whose position modulo $jobs is N, one after another; each target's
+# output printed once it is done (lanes run side by side).
+lane() {
+    i=0
+    echo "$targets" | while read -r name max_len globs; do
+        [ -n "$name" ] || continue
+        [ -z "${FUZZ_ONLY:-}" ] || [ "$FUZZ_ONLY" = "$name" ] || continue
+        i=$((i + 1))
+        [ $((i % jobs)) -eq "$1" ] || continue
+        # shellcheck disable=SC2086 # the globs expand here
+        if fuzz "$name" "$seconds" "$max_len" $globs >"$work/$name.out" 2>&1; then
+            cat "$work/$name.out"
+        else
+            cat "$work/$name.out"
+            exit 1
+        fi
+    done
+}
+pids=""
+n=0
+while [ "$n" -lt "$jobs" ]; do
+    lane "$n" &
+    pids="$pids $!"
+    n=$((n + 1))
 done
+status=0
+for p in $pids; do wait "$p" || status=1; done
+[ "$status" = 0 ] && echo "fuzz: every target ran ${seconds}s without a crash"
+exit "$status"

@@ -171,6 +171,100 @@ contains "… its exit line in the stream (berth)" "compat4-uds-app-1 exited wit
 $c -f "$d/compose.yaml" down -t 0 --remove-orphans >/dev/null 2>&1
 check_no_leaks compat4-uds-
 
+# The same on a project that is not up (berth): a fresh attached `up app` starts app and its
+# dependency; Ctrl-C stops app only, and so does app's own end.
+udf="$work/upsdeps-fresh"  # ($d is check_no_leaks's loop variable)
+mkdir -p "$udf" && cp "$work/upsdeps/compose.yaml" "$udf/"
+c="$BERTH --ansi=never -p compat4-udf"
+$c -f "$udf/compose.yaml" up app > "$work/udf.out" 2> "$work/udf.err" &
+upid=$!
+for _ in $(seq 150); do grep -q "hello app" "$work/udf.out" 2>/dev/null && break; sleep 0.1; done
+contains "fresh up app streams app's output" "compat4-udf-app-1  | hello app" "$(cat "$work/udf.out")"
+contains "… its status lines on stderr" "compat4-udf-app-1  Started" "$(cat "$work/udf.err")"
+check "… dependency running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/compose.yaml")"
+kill -INT "$upid"
+for _ in $(seq 150); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$upid" 2>/dev/null; then fail "… up did not end after Ctrl-C"; kill "$upid"; else ok "… up ends after Ctrl-C"; fi
+wait "$upid"
+check "… Ctrl-C: exit code 0" 0 $?
+check "… app exited" exited "$(state_of compat4-udf-app-1 $c -f "$udf/compose.yaml")"
+check "… dependency still running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/compose.yaml")"
+case "$(cat "$work/udf.out")" in *"hello dependency"*) fail "… printed its dependency's output" ;; *) ok "… not its dependency's output" ;; esac
+$c -f "$udf/compose.yaml" down -t 0 >/dev/null 2>&1
+cat > "$udf/once.yaml" <<'YAML'
+services:
+  dependency:
+    image: it/busybox
+    init: true
+    command: sleep 1000
+  app:
+    depends_on: ['dependency']
+    image: it/busybox
+    command: sh -c 'echo app-done; exit 3'
+YAML
+timeout 60 $c -f "$udf/once.yaml" up app > "$work/udf.out" 2>&1
+check "fresh up app whose app exits: up returns 0 (docker: no --exit-code-from)" 0 $?
+contains "… app's output" "compat4-udf-app-1  | app-done" "$(cat "$work/udf.out")"
+contains "… its exit line" "compat4-udf-app-1 exited with code 3" "$(cat "$work/udf.out")"
+check "… the dependency keeps running" running "$(state_of compat4-udf-dependency-1 $c -f "$udf/once.yaml")"
+$c -f "$udf/once.yaml" down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-udf-
+
+# --- create / up --force-recreate SERVICE while up (berth; docker compose's convergence: the
+# services named are forced, their dependencies recreated only when changed or with
+# --always-recreate-deps; `create` leaves what it recreated created, not started)
+c="$BERTH --ansi=never -p compat4-cfr -f $udf/compose.yaml"
+$c up -d >/dev/null 2>&1
+$c exec app sh -c 'echo x > /marker'
+out=$($c create --force-recreate app 2>&1)
+check "create --force-recreate app while up: exit 0" 0 $?
+contains "… says app is recreated" "compat4-cfr-app-1  Recreated" "$out"
+case "$out" in *dependency*) fail "… touched the dependency: $out" ;; *) ok "… leaves the dependency alone" ;; esac
+check "… app is created, not started" created "$(state_of compat4-cfr-app-1 $c)"
+check "… the dependency still runs" running "$(state_of compat4-cfr-dependency-1 $c)"
+$c start app >/dev/null 2>&1
+check "start app afterwards: running" running "$(state_of compat4-cfr-app-1 $c)"
+if $c exec app test -e /marker 2>/dev/null; then fail "… on the old filesystem"; else ok "… on a new filesystem"; fi
+out=$($c up -d --force-recreate app 2>&1)
+contains "up -d --force-recreate app: app recreated" "compat4-cfr-app-1  Recreated" "$out"
+contains "… its dependency kept running" "compat4-cfr-dependency-1  Running" "$out"
+out=$($c up -d --always-recreate-deps app 2>&1)
+contains "up -d --always-recreate-deps app: the dependency recreated" "compat4-cfr-dependency-1  Recreated" "$out"
+check "… and runs" running "$(state_of compat4-cfr-dependency-1 $c)"
+$c down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-cfr-
+
+# --- a recreated dependency takes its network_mode: service:X dependents along (berth; docker
+# compose recreates them too: else they keep the old container's network, which is gone)
+nm="$work/netmode"
+mkdir -p "$nm"
+cat > "$nm/compose.yaml" <<'YAML'
+services:
+  db:
+    image: it/busybox
+    init: true
+    command: httpd -f -p 8080 -h /etc
+    environment: [V=1]
+  web:
+    image: it/busybox
+    init: true
+    network_mode: service:db
+    command: sleep 1000
+YAML
+c="$BERTH --ansi=never -p compat4-nm -f $nm/compose.yaml"
+$c up -d >/dev/null 2>&1
+check "network_mode service:db: web reaches db's port on its loopback" ok \
+    "$($c exec web sh -c 'timeout 5 wget -q -O /dev/null http://127.0.0.1:8080/hostname && echo ok' 2>&1)"
+sed -i 's/V=1/V=2/' "$nm/compose.yaml"
+out=$($c up -d 2>&1)
+contains "db changed: recreated" "compat4-nm-db-1  Recreated" "$out"
+contains "… web recreated with it" "compat4-nm-web-1  Recreated" "$out"
+check "… web reaches the new db on its loopback" ok \
+    "$($c exec web sh -c 'timeout 5 wget -q -O /dev/null http://127.0.0.1:8080/hostname && echo ok' 2>&1)"
+contains "… and has db's address" "inet 172." "$($c exec web ip -4 addr 2>&1)"
+$c down -t 0 >/dev/null 2>&1
+check_no_leaks compat4-nm-
+
 # --- TestRestartWithDependencies (pkg/e2e/restart_test.go, fixtures/restart-test) --
 d="$work/restartdeps"
 mkdir -p "$d"
