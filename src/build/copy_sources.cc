@@ -63,7 +63,7 @@ std::vector<Source> match_context(Context& ctx, const std::string& src) {
     std::string c = clean_source(src);
     std::vector<Source> out;
     auto add = [&](const std::string& rel, const struct stat& st) {
-        Source s{rel, st, {}};
+        Source s{rel, 0, st, {}};
         if (S_ISDIR(st.st_mode)) {
             std::string prefix = rel.empty() ? "" : rel + "/";
             auto it = std::lower_bound(all.begin(), all.end(), prefix,
@@ -159,7 +159,14 @@ Sources find_sources(StepEnv& env, Context& ctx, const Step& step, const std::st
         if (is_url(src)) throw step_error(env, step, "COPY does not fetch " + src, "use ADD for a URL");
         if (src.find("://") != std::string::npos || src.rfind("git@", 0) == 0)
             throw step_error(env, step, "fetching " + src + " is not supported yet", "download it into the context and COPY it");
-        auto found = s.from_other ? match_tree(other_root, src) : match_context(ctx, src);
+        // --parents: a `/./` in the path (rsync's --relative marker, as BuildKit) drops what is before it.
+        std::string path = src;
+        size_t pivot = d.parents ? src.find("/./") : std::string::npos;
+        std::string dropped = pivot == std::string::npos ? "" : clean_source(src.substr(0, pivot));
+        if (pivot != std::string::npos) path = src.substr(0, pivot) + "/" + src.substr(pivot + 3);
+        auto found = s.from_other ? match_tree(other_root, path) : match_context(ctx, path);
+        if (!dropped.empty())
+            for (auto& f : found) f.kept = f.rel.size() > dropped.size() ? dropped.size() + 1 : f.rel.size();
         if (found.empty())
             throw step_error(env, step,
                              s.from_other ? "\"" + src + "\" not found in " + d.from

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Builder behaviours checked against docker's/BuildKit's documented rules:
+# COPY --parents with the `/./` marker (the part of the path before it is
+# dropped, the part after kept under the destination).
+. "$(dirname "$0")/lib/common.sh"
+
+"$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar.gz"
+"$BERTH" image import "$work/busybox.tar.gz" bfix/busybox:1 >/dev/null || fail "import busybox"
+
+# --- COPY --parents and /./ ----------------------------------------------
+mkdir -p "$work/par/x/y/z" && cd "$work/par"
+echo a > x/y/a.txt
+echo b > x/y/b.txt
+echo c > x/y/z/c.txt
+echo n > x/y/note.md
+cat > Dockerfile <<'EOF'
+FROM bfix/busybox:1 AS tools
+RUN mkdir -p /opt/app/bin && echo tool > /opt/app/bin/tool
+FROM bfix/busybox:1
+COPY --parents ./x/./y/*.txt /p1/
+COPY --parents x/./y /p2/
+COPY --parents x/y/./a.txt x/./y/z/c.txt /p3/
+COPY --from=tools --parents /opt/./app/bin/tool /p4/
+COPY --parents x/y/a.txt /p5/
+COPY x/./y/a.txt /p6/
+COPY --parents x/y/./ /p7/
+EOF
+printf 'services:\n  p:\n    build: .\n' > compose.yaml
+"$BERTH" -p bfixpar build -q >"$work/par.out" 2>&1
+check "COPY --parents with /./ builds" 0 $?
+[ -s "$work/par.out" ] && tail -5 "$work/par.out"
+out=$("$BERTH" -p bfixpar run --rm -T p sh -c 'cd / && find p1 p2 p3 p4 p5 p6 p7 | sort' </dev/null 2>&1)
+check "the part before /./ dropped, the part after kept (files, a directory, a glob, --from an absolute path)" "p1
+p1/y
+p1/y/a.txt
+p1/y/b.txt
+p2
+p2/y
+p2/y/a.txt
+p2/y/b.txt
+p2/y/note.md
+p2/y/z
+p2/y/z/c.txt
+p3
+p3/a.txt
+p3/y
+p3/y/z
+p3/y/z/c.txt
+p4
+p4/app
+p4/app/bin
+p4/app/bin/tool
+p5
+p5/x
+p5/x/y
+p5/x/y/a.txt
+p6
+p6/a.txt
+p7
+p7/a.txt
+p7/b.txt
+p7/note.md
+p7/z
+p7/z/c.txt" "$out"
+
+# buildah (an independent builder) where it knows --parents: Debian 12's 1.28 refuses the flag.
+if command -v buildah >/dev/null; then
+    mkdir -p "$work/bh" && cd "$work/bh" && cp -r "$work/par/x" . &&
+        printf 'FROM scratch\nCOPY --parents ./x/./y/*.txt x/./y/z /p/\n' > Dockerfile
+    bh() { buildah --root "$work/bh-root" --runroot "$work/bh-run" --storage-driver vfs "$@"; }
+    if bh build -q --isolation chroot -t localhost/bfixpar:1 . >"$work/bh.log" 2>&1; then
+        c=$(bh from localhost/bfixpar:1) && m=$(bh mount "$c")
+        want=$(cd "$m" && find p | sort)
+        bh umount "$c" >/dev/null; bh rm "$c" >/dev/null
+        printf 'services:\n  q:\n    build: .\n' > compose.yaml
+        "$BERTH" image import "$work/busybox.tar.gz" bfix/unused:1 >/dev/null
+        "$BERTH" -p bfixbh build -q >/dev/null 2>&1
+        lowers=$("$BERTH" image inspect bfixbh-q | jq -r '.[0].LayerDirs | join(":")')
+        mkdir -p "$work/mnt" "$work/empty" && mount -t overlay -o "lowerdir=$lowers:$work/empty" overlay "$work/mnt"
+        check "berth's COPY --parents tree is buildah's" "$want" "$(cd "$work/mnt" && find p | sort)"
+        umount "$work/mnt"
+    else
+        contains "buildah $(buildah --version | awk '{print $3}') refuses COPY --parents (no comparison possible)" "COPY only supports" "$(cat "$work/bh.log")"
+    fi
+    bh rmi -a -f >/dev/null 2>&1
+fi
+
+cd "$work"
+finish
