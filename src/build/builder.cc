@@ -171,8 +171,9 @@ private:
                         e.hint());
         }
         s.cmd_set = false;
-        // The base image's ONBUILD triggers are the stage's first steps (plan_build): spent, not inherited.
-        if (!st.base_stage && s.config["config"].is_object()) s.config["config"].erase("OnBuild");
+        // The base's ONBUILD triggers (an image's or a stage's) are the stage's first steps (plan_build):
+        // spent, not inherited.
+        if (s.config["config"].is_object()) s.config["config"].erase("OnBuild");
         size_t total = 1;
         for (const auto& step : st.steps) total += is_config_step(step.inst.kind) ? 0 : 1;
         std::string name = st.display();

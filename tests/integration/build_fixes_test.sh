@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builder behaviours checked against docker's/BuildKit's documented rules:
 # COPY --parents with the `/./` marker (the part of the path before it is
-# dropped, the part after kept under the destination).
+# dropped, the part after kept under the destination); ONBUILD lines of a
+# stage run in the stage built FROM it (docker's rule: in the child build,
+# once, not inherited further).
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar.gz"
@@ -84,6 +86,36 @@ if command -v buildah >/dev/null; then
     fi
     bh rmi -a -f >/dev/null 2>&1
 fi
+
+# --- ONBUILD through a stage ----------------------------------------------
+mkdir -p "$work/ob" && cd "$work/ob"
+cat > Dockerfile <<'EOF'
+FROM bfix/busybox:1 AS base
+ONBUILD RUN echo ran-in-child >> /triggered
+RUN echo base > /base
+FROM base AS a
+ONBUILD RUN echo a-trigger >> /a-triggered
+RUN cat /triggered > /seen-a
+FROM a AS final
+RUN cat /triggered /a-triggered > /seen-final
+EOF
+cat > compose.yaml <<'EOF'
+services:
+  base: {build: {context: ., target: base}}
+  a: {build: {context: ., target: a}}
+  final: {build: {context: ., target: final}}
+EOF
+out=$("$BERTH" -p bfixob build final 2>&1)
+check "a stage FROM a stage with ONBUILD builds" 0 $?
+contains "the trigger runs at the child's FROM line" "[a 2/3] ONBUILD RUN echo ran-in-child >> /triggered" "$out"
+check "… once: in the child, not again in the grandchild; the child's own trigger in the grandchild" "ran-in-child
+a-trigger" "$("$BERTH" -p bfixob run --rm -T final cat /seen-final </dev/null 2>&1)"
+"$BERTH" -p bfixob build -q base a >/dev/null 2>&1
+check "the stage with ONBUILD keeps it in its config, unrun" '["RUN echo ran-in-child >> /triggered"] no' \
+    "$("$BERTH" image inspect bfixob-base | jq -c '.[0].Config.OnBuild') $("$BERTH" -p bfixob run --rm -T base sh -c 'test -e /triggered && echo yes || echo no' </dev/null 2>&1)"
+check "the child's config: its own trigger only (the base's spent)" '["RUN echo a-trigger >> /a-triggered"]' \
+    "$("$BERTH" image inspect bfixob-a | jq -c '.[0].Config.OnBuild')"
+check "the grandchild's config: none" "null" "$("$BERTH" image inspect bfixob-final | jq -c '.[0].Config.OnBuild')"
 
 cd "$work"
 finish
