@@ -282,7 +282,15 @@ secrets:
     CHECK(b.ssh == std::vector<std::string>{"default"});
     CHECK(b.entitlements == std::vector<std::string>{"network.host"});
     CHECK(b.ignored.empty());
-    CHECK(error_of("services:\n  a:\n    build: {context: ., network: mynet}\n").find("none or host, not mynet") != std::string::npos);
+    CHECK(error_of("services:\n  a:\n    build: {context: ., network: mynet}\n") ==
+          "compose.yaml:3:34: services.a.build.network: unknown build network mode \"mynet\": berth builds on default, none or "
+          "host, as docker compose");
+    // A project network, by its key or its real name: named as such.
+    std::string net = "networks:\n  back: {}\nservices:\n  a:\n    build: {context: ., network: NAME}\n    networks: [back]\n";
+    for (std::string name : {"back", "proj_back"})
+        CHECK(error_of(std::string(net).replace(net.find("NAME"), 4, name)).find(
+                  "services.a.build.network: RUN steps cannot join the project network \"back\": build.network is a network "
+                  "mode (default, none or host), not a compose network, as with docker compose") != std::string::npos);
     CHECK(error_of("services:\n  a:\n    build: {context: ., secrets: [nope]}\n").find("undefined secret \"nope\"") != std::string::npos);
     CHECK(error_of("services:\n  a:\n    build: {context: ., additional_contexts: {x: 'https://h/r.git'}}\n")
               .find("local directory or docker-image://") != std::string::npos);

@@ -3,7 +3,8 @@
 # COPY --parents with the `/./` marker (the part of the path before it is
 # dropped, the part after kept under the destination); ONBUILD lines of a
 # stage run in the stage built FROM it (docker's rule: in the child build,
-# once, not inherited further).
+# once, not inherited further); build.network naming a project network is
+# refused as docker compose refuses it, with the fix.
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar.gz"
@@ -116,6 +117,29 @@ check "the stage with ONBUILD keeps it in its config, unrun" '["RUN echo ran-in-
 check "the child's config: its own trigger only (the base's spent)" '["RUN echo a-trigger >> /a-triggered"]' \
     "$("$BERTH" image inspect bfixob-a | jq -c '.[0].Config.OnBuild')"
 check "the grandchild's config: none" "null" "$("$BERTH" image inspect bfixob-final | jq -c '.[0].Config.OnBuild')"
+
+# --- build.network naming a project network --------------------------------
+# docker compose (BuildKit) takes build.network as RUN's network mode only: a
+# network's name is refused. berth says so at load, naming the key and the fix.
+mkdir -p "$work/bn" && cd "$work/bn"
+printf 'FROM bfix/busybox:1\nRUN true\n' > Dockerfile
+cat > compose.yaml <<'EOF'
+networks:
+  back: {}
+services:
+  api:
+    image: bfix/busybox:1
+    command: sleep 60
+    networks: [back]
+  web:
+    build: {context: ., network: back}
+    networks: [back]
+EOF
+out=$("$BERTH" -p bfixbn build 2>&1)
+check "build.network: a project network is refused" 1 $?
+contains "… naming the file, line, key and what it is" "compose.yaml:9:34: services.web.build.network: RUN steps cannot join the project network \"back\"" "$out"
+contains "… with the fix" "write network: default" "$out"
+check "… before anything is made: no bridge" "0" "$(ip -o link | grep -c berth)"
 
 cd "$work"
 finish
