@@ -57,13 +57,6 @@ std::vector<std::string> run_argv(const RunData& r, const nlohmann::json& config
     return command_argv(c, config);
 }
 
-std::string random_id() {
-    std::random_device rd;
-    char b[24];
-    std::snprintf(b, sizeof b, "build-%08x", rd());
-    return b;
-}
-
 }  // namespace
 
 void run_step(StepEnv& env, const Step& step, ImageState& st) {
@@ -91,7 +84,7 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
 
     const nlohmann::json& c = st.config.value("config", nlohmann::json::object());
     runtime::ContainerSpec spec;
-    spec.id = random_id();
+    spec.id = run_container_id(dir.name());  // the sweep of a killed build finds its group by it
     spec.state_dir = dir.path() + "/ctr";
     spec.layers = lowers;
     spec.argv = run_argv(r, st.config);
