@@ -97,6 +97,7 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     auto user = runtime::resolve_user_in_layers(c.value("User", std::string()), {}, lowers);
     spec.uid = user.uid, spec.gid = user.gid, spec.groups = user.groups;
     spec.hostname = "buildkitsandbox";
+    spec.die_with_parent = true;  // this thread waits for it below
     spec.mounts = std::move(mounts.mounts);
     spec.env.insert(spec.env.end(), mounts.env.begin(), mounts.env.end());
     if (env.req.shm_size) spec.shm_size = *env.req.shm_size;

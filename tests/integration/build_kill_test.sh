@@ -1,8 +1,8 @@
 #!/bin/sh
 # kill -9 of `berth build` while a RUN step runs: the next build sweeps what
 # the dead one left on the host (its bridge, nft table, RUN container's
-# cgroup and process, mounts, scratch dirs), and the leak checker finds none;
-# a live build's scratch dirs are left alone.
+# cgroup, mounts, scratch dirs), and the leak checker finds none; the RUN's
+# processes die with berth; a live build's scratch dirs are left alone.
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar.gz"
@@ -24,7 +24,10 @@ check "the RUN step is running" 0 $?
 check "… on a build bridge, with its nft table" "1 1" "$(ip -o link show type bridge | grep -c ' berth-') $(nft list tables | grep -c berth_)"
 kill -9 $pid
 wait $pid 2>/dev/null
-check "the dead build left its bridge, table, group and process (what the sweep is for)" "cgroup link nft-table process " \
+i=0
+while running && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "the RUN dies with berth (its parent-death signal)" "" "$(running && echo still running)"
+check "the dead build left its bridge, table and group (what the sweep is for)" "cgroup link nft-table " \
     "$(leak_new 'link|nft-table|cgroup|process' build- | awk '{print $1}' | sort -u | tr '\n' ' ')"
 
 # Beside it: a dead build's dir with a mount under it (a COPY's overlay), a
