@@ -16,6 +16,7 @@ echo a > x/y/a.txt
 echo b > x/y/b.txt
 echo c > x/y/z/c.txt
 echo n > x/y/note.md
+echo t > x/top.txt
 cat > Dockerfile <<'EOF'
 FROM bfix/busybox:1 AS tools
 RUN mkdir -p /opt/app/bin && echo tool > /opt/app/bin/tool
@@ -27,16 +28,23 @@ COPY --from=tools --parents /opt/./app/bin/tool /p4/
 COPY --parents x/y/a.txt /p5/
 COPY x/./y/a.txt /p6/
 COPY --parents x/y/./ /p7/
+COPY --parents ./x/**/*.txt /p8/
+COPY --parents x/./**/c.txt /p9/
+COPY --from=tools --parents /opt/./**/tool /p10/
 EOF
 printf 'services:\n  p:\n    build: .\n' > compose.yaml
 "$BERTH" -p bfixpar build -q >"$work/par.out" 2>&1
 check "COPY --parents with /./ builds" 0 $?
 [ -s "$work/par.out" ] && tail -5 "$work/par.out"
-out=$("$BERTH" -p bfixpar run --rm -T p sh -c 'cd / && find p1 p2 p3 p4 p5 p6 p7 | sort' </dev/null 2>&1)
-check "the part before /./ dropped, the part after kept (files, a directory, a glob, --from an absolute path)" "p1
+out=$("$BERTH" -p bfixpar run --rm -T p sh -c 'cd / && find p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 | sort' </dev/null 2>&1)
+check "the part before /./ dropped, the part after kept (files, a directory, globs, ** for any depth, --from an absolute path)" "p1
 p1/y
 p1/y/a.txt
 p1/y/b.txt
+p10
+p10/app
+p10/app/bin
+p10/app/bin/tool
 p2
 p2/y
 p2/y/a.txt
@@ -64,7 +72,19 @@ p7/a.txt
 p7/b.txt
 p7/note.md
 p7/z
-p7/z/c.txt" "$out"
+p7/z/c.txt
+p8
+p8/x
+p8/x/top.txt
+p8/x/y
+p8/x/y/a.txt
+p8/x/y/b.txt
+p8/x/y/z
+p8/x/y/z/c.txt
+p9
+p9/y
+p9/y/z
+p9/y/z/c.txt" "$out"
 
 # buildah (an independent builder) where it knows --parents: Debian 12's 1.28 refuses the flag.
 if command -v buildah >/dev/null; then
