@@ -99,20 +99,18 @@ namespace {
 // build.network is RUN's network mode, as `docker build --network` with BuildKit (docker compose's
 // builder): default, none or host. BuildKit refuses a network's name ("network mode … not supported
 // by buildkit"), and compose neither resolves a project network's key for it nor creates it first.
-[[noreturn]] void build_network_error(const Node& v, const std::string& path, const std::string& name,
-                                      const std::map<std::string, Network>& networks) {
-    std::string hint =
-        "write network: default (the build's own bridge, with outbound access), none, or host; "
-        "to reach a service while building, use network: host and the port it publishes";
+// Like docker compose, the file loads (down, ps, logs work); the build is refused, saying why.
+void refuse_build_network(Build& b, const Node& v, const std::string& path, const std::map<std::string, Network>& networks) {
+    std::string why = "unknown build network mode \"" + b.network + "\": berth builds on default, none or host, as docker compose";
     for (const auto& [key, n] : networks)
-        if (name == key || name == n.name)
-            fail(v, path,
-                 "RUN steps cannot join the project network \"" + key +
-                     "\": build.network is a network mode (default, none or host), not a compose network, "
-                     "as with docker compose",
-                 hint);
-    fail(v, path, "unknown build network mode \"" + name + "\": berth builds on default, none or host, as docker compose",
-         hint);
+        if (b.network == key || b.network == n.name)
+            why = "RUN steps cannot join the project network \"" + key +
+                  "\": build.network is a network mode (default, none or host), not a compose network, as with docker compose";
+    LoadError e(v.loc, path, why,
+                "write network: default (the build's own bridge, with outbound access), none, or host; "
+                "to reach a service while building, use network: host and the port it publishes");
+    b.network_refused = e.what();
+    b.network_refused_hint = e.hint();
 }
 
 }  // namespace
@@ -146,7 +144,7 @@ Build Normalizer::build(const Node& v, const std::string& path, const std::map<s
             } else if (e.key == "network") {
                 b.network = text(e.value, kp);
                 if (b.network != "default" && b.network != "none" && b.network != "host")
-                    build_network_error(e.value, kp, b.network, networks);
+                    refuse_build_network(b, e.value, kp, networks);
             } else if (e.key == "entitlements") {
                 b.entitlements = string_list(e.value, kp);
                 for (const auto& en : b.entitlements)

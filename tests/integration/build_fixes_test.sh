@@ -4,7 +4,7 @@
 # dropped, the part after kept under the destination); ONBUILD lines of a
 # stage run in the stage built FROM it (docker's rule: in the child build,
 # once, not inherited further); build.network naming a project network is
-# refused as docker compose refuses it, with the fix.
+# refused when building as docker compose refuses it, with the fix.
 . "$(dirname "$0")/lib/common.sh"
 
 "$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar.gz"
@@ -140,7 +140,8 @@ check "the grandchild's config: none" "null" "$("$BERTH" image inspect bfixob-fi
 
 # --- build.network naming a project network --------------------------------
 # docker compose (BuildKit) takes build.network as RUN's network mode only: a
-# network's name is refused. berth says so at load, naming the key and the fix.
+# network's name is refused when it builds (the file loads). berth says so,
+# naming the key and the fix.
 mkdir -p "$work/bn" && cd "$work/bn"
 printf 'FROM bfix/busybox:1\nRUN true\n' > Dockerfile
 cat > compose.yaml <<'EOF'
@@ -155,8 +156,10 @@ services:
     build: {context: ., network: back}
     networks: [back]
 EOF
+"$BERTH" -p bfixbn ps >/dev/null 2>&1
+check "the file loads (ps, down work on it, as with docker compose)" 0 $?
 out=$("$BERTH" -p bfixbn build 2>&1)
-check "build.network: a project network is refused" 1 $?
+check "build.network: a project network is refused when it builds" 1 $?
 contains "… naming the file, line, key and what it is" "compose.yaml:9:34: services.web.build.network: RUN steps cannot join the project network \"back\"" "$out"
 contains "… with the fix" "write network: default" "$out"
 check "… before anything is made: no bridge" "0" "$(ip -o link | grep -c berth)"
