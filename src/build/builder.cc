@@ -8,6 +8,8 @@
 #include "build/builder_internal.h"
 #include "build/parser.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -171,8 +173,9 @@ private:
                         e.hint());
         }
         s.cmd_set = false;
-        // The base image's ONBUILD triggers are the stage's first steps (plan_build): spent, not inherited.
-        if (!st.base_stage && s.config["config"].is_object()) s.config["config"].erase("OnBuild");
+        // The base's ONBUILD triggers (an image's or a stage's) are the stage's first steps (plan_build):
+        // spent, not inherited.
+        if (s.config["config"].is_object()) s.config["config"].erase("OnBuild");
         size_t total = 1;
         for (const auto& step : st.steps) total += is_config_step(step.inst.kind) ? 0 : 1;
         std::string name = st.display();
@@ -263,6 +266,8 @@ private:
 
 BuildResult build_image(const BuildRequest& req) {
     if (req.tags.empty()) throw Error("a build needs an image name");
+    // What a build killed mid-way left (its bridge, nft table, RUN container, mounts) goes first.
+    if (size_t n = detail::sweep_dead_builds(req)) spdlog::info("removed what {} scratch dir(s) of dead builds held", n);
     if (!files::is_directory(req.context_dir))
         throw Error("build context " + req.context_dir + " is not a directory", "check `build.context`");
     Dockerfile df;

@@ -2,6 +2,7 @@
 // copy_step.cc, layer.cc, cache.cc, progress.cc) share. Not a public face.
 #pragma once
 
+#include "base/fd.h"
 #include "build/builder.h"
 #include "build/dockerignore.h"
 #include "build/stages.h"
@@ -53,6 +54,8 @@ std::string created_by(const Step& step, const nlohmann::json& config);
 std::vector<std::string> command_argv(const CommandLine& cmd, const nlohmann::json& config);
 
 // A step's scratch directory under <root>/build-tmp/, removed with the object.
+// It is flock()ed while it lives: a build killed with -9 leaves it unlocked,
+// and the next build sweeps it (sweep_dead_builds).
 class ScratchDir {
 public:
     explicit ScratchDir(const std::string& root);
@@ -60,11 +63,20 @@ public:
     ScratchDir(const ScratchDir&) = delete;
     ScratchDir& operator=(const ScratchDir&) = delete;
     const std::string& path() const { return path_; }
+    const std::string& name() const { return name_; }  // the last component of path()
     std::string sub(const std::string& name) const;  // made on first use
 
 private:
-    std::string path_;
+    std::string path_, name_;
+    UniqueFd lock_;
 };
+
+// sweep.cc: what builds that died left under <state_root>/build-tmp (scratch dirs no
+// live build holds): their build network's bridge and nft table, their RUN
+// containers' groups and processes, mounts and files. Returns how many dirs went.
+size_t sweep_dead_builds(const BuildRequest& req);
+// The id (and cgroup name under berth/) of the RUN container made in scratch dir `scratch_name`.
+std::string run_container_id(const std::string& scratch_name);
 
 // An overlay of `lowers` (top first; none: an empty dir) mounted at `merged`,
 // with `upper` (empty: read-only). Unmounted when the object goes.

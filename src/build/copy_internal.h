@@ -13,6 +13,7 @@ namespace berth::build::detail {
 
 struct Source {
     std::string rel;  // relative to its root; "" = the root itself
+    size_t kept = 0;  // COPY --parents: where the part of rel kept under the destination starts (after a `/./`)
     struct stat st {};
     std::vector<Context::Entry> children;  // a directory's entries (not --exclude'd), rel relative to the root
 };

@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <fnmatch.h>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <glob.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -58,12 +60,22 @@ Error step_error(const StepEnv& env, const Step& step, const std::string& what, 
 
 namespace {
 
-std::vector<Source> match_context(Context& ctx, const std::string& src) {
+// `**` in a COPY --parents source: any number of directories (BuildKit's
+// include patterns); elsewhere a glob's `*` never crosses a '/'.
+std::function<bool(const std::string&)> glob_matcher(const std::string& pattern, bool deep) {
+    if (deep && pattern.find("**") != std::string::npos) {
+        auto p = std::make_shared<IgnorePattern>(pattern, false);
+        return [p](const std::string& rel) { return p->matches(rel); };
+    }
+    return [pattern](const std::string& rel) { return source_matches(pattern, rel); };
+}
+
+std::vector<Source> match_context(Context& ctx, const std::string& src, bool deep) {
     const auto& all = ctx.entries();
     std::string c = clean_source(src);
     std::vector<Source> out;
     auto add = [&](const std::string& rel, const struct stat& st) {
-        Source s{rel, st, {}};
+        Source s{rel, 0, st, {}};
         if (S_ISDIR(st.st_mode)) {
             std::string prefix = rel.empty() ? "" : rel + "/";
             auto it = std::lower_bound(all.begin(), all.end(), prefix,
@@ -78,8 +90,9 @@ std::vector<Source> match_context(Context& ctx, const std::string& src) {
         if (::stat(ctx.dir().c_str(), &st) < 0) throw Error::sys(errno, "stat " + ctx.dir());
         add("", st);
     } else if (has_glob(c)) {
+        auto match = glob_matcher(c, deep);
         for (const auto& e : all)
-            if (source_matches(c, e.rel)) add(e.rel, e.st);
+            if (match(e.rel)) add(e.rel, e.st);
     } else {
         auto it = std::lower_bound(all.begin(), all.end(), c, [](const Context::Entry& e, const std::string& p) { return e.rel < p; });
         if (it != all.end() && it->rel == c) add(it->rel, it->st);
@@ -87,10 +100,18 @@ std::vector<Source> match_context(Context& ctx, const std::string& src) {
     return out;
 }
 
-std::vector<Source> match_tree(const std::string& root, const std::string& src) {
+std::vector<Source> match_tree(const std::string& root, const std::string& src, bool deep) {
     std::string c = clean_source(src);
     std::vector<std::string> rels;
-    if (has_glob(c)) {
+    if (has_glob(c) && deep && c.find("**") != std::string::npos) {
+        auto match = glob_matcher(c, true);
+        std::error_code ec;
+        for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+            std::string rel = it->path().string().substr(root.size() + 1);
+            if (match(rel)) rels.push_back(rel);
+        }
+        std::sort(rels.begin(), rels.end());
+    } else if (has_glob(c)) {
         glob_t g{};
         if (::glob((root + "/" + c).c_str(), GLOB_NOSORT, nullptr, &g) == 0)
             for (size_t i = 0; i < g.gl_pathc; ++i) rels.push_back(std::string(g.gl_pathv[i]).substr(root.size() + 1));
@@ -159,7 +180,14 @@ Sources find_sources(StepEnv& env, Context& ctx, const Step& step, const std::st
         if (is_url(src)) throw step_error(env, step, "COPY does not fetch " + src, "use ADD for a URL");
         if (src.find("://") != std::string::npos || src.rfind("git@", 0) == 0)
             throw step_error(env, step, "fetching " + src + " is not supported yet", "download it into the context and COPY it");
-        auto found = s.from_other ? match_tree(other_root, src) : match_context(ctx, src);
+        // --parents: a `/./` in the path (rsync's --relative marker, as BuildKit) drops what is before it.
+        std::string path = src;
+        size_t pivot = d.parents ? src.find("/./") : std::string::npos;
+        std::string dropped = pivot == std::string::npos ? "" : clean_source(src.substr(0, pivot));
+        if (pivot != std::string::npos) path = src.substr(0, pivot) + "/" + src.substr(pivot + 3);
+        auto found = s.from_other ? match_tree(other_root, path, d.parents) : match_context(ctx, path, d.parents);
+        if (!dropped.empty())
+            for (auto& f : found) f.kept = f.rel.size() > dropped.size() ? dropped.size() + 1 : f.rel.size();
         if (found.empty())
             throw step_error(env, step,
                              s.from_other ? "\"" + src + "\" not found in " + d.from

@@ -283,7 +283,8 @@ void copy_step(StepEnv& env, Context& main_ctx, const Step& step, ImageState& st
             for (const auto& src : s.list) {
                 if (S_ISDIR(src.st.st_mode)) {
                     // --parents keeps the directory's own path under the destination.
-                    std::string to = d.parents && !src.rel.empty() ? under(dest, src.rel) : dest;
+                    std::string kept = src.rel.substr(src.kept);
+                    std::string to = d.parents && !kept.empty() ? under(dest, kept) : dest;
                     mkdir_p(parent_of(to));
                     copy_entry(root.get(), src.rel.empty() ? "." : src.rel, src.st, to, o);
                     size_t cut = src.rel.empty() ? 0 : src.rel.size() + 1;
@@ -295,7 +296,8 @@ void copy_step(StepEnv& env, Context& main_ctx, const Step& step, ImageState& st
                     unpack(a->second.get(), dest);
                     continue;
                 }
-                std::string t = d.parents ? under(dest, src.rel) : copy_target(dest, base_name(src.rel), dest_dir);
+                std::string kept = src.rel.substr(src.kept);
+                std::string t = d.parents && !kept.empty() ? under(dest, kept) : copy_target(dest, base_name(src.rel), dest_dir);
                 mkdir_p(parent_of(t));
                 copy_entry(root.get(), src.rel, src.st, t, o);
             }

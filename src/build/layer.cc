@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <random>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -59,8 +60,17 @@ ScratchDir::ScratchDir(const std::string& root) {
     std::random_device rd;
     char name[32];
     std::snprintf(name, sizeof name, "%08x%08x", rd(), rd());
-    path_ = root + "/build-tmp/" + name;
-    files::create_directories(path_);
+    name_ = name;
+    // Made hidden, locked, then named: a sweep never takes a dir of a live build for a dead one's.
+    std::string hidden = root + "/build-tmp/." + name_;
+    path_ = root + "/build-tmp/" + name_;
+    files::create_directories(hidden);
+    lock_ = UniqueFd(::open(hidden.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock_ || ::flock(lock_.get(), LOCK_EX) < 0 || ::rename(hidden.c_str(), path_.c_str()) < 0) {
+        int err = errno;
+        ::rmdir(hidden.c_str());
+        throw Error::sys(err, "make the build's scratch dir " + path_);
+    }
 }
 
 ScratchDir::~ScratchDir() {

@@ -57,13 +57,6 @@ std::vector<std::string> run_argv(const RunData& r, const nlohmann::json& config
     return command_argv(c, config);
 }
 
-std::string random_id() {
-    std::random_device rd;
-    char b[24];
-    std::snprintf(b, sizeof b, "build-%08x", rd());
-    return b;
-}
-
 }  // namespace
 
 void run_step(StepEnv& env, const Step& step, ImageState& st) {
@@ -91,7 +84,7 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
 
     const nlohmann::json& c = st.config.value("config", nlohmann::json::object());
     runtime::ContainerSpec spec;
-    spec.id = random_id();
+    spec.id = run_container_id(dir.name());  // the sweep of a killed build finds its group by it
     spec.state_dir = dir.path() + "/ctr";
     spec.layers = lowers;
     spec.argv = run_argv(r, st.config);
@@ -104,6 +97,7 @@ void run_step(StepEnv& env, const Step& step, ImageState& st) {
     auto user = runtime::resolve_user_in_layers(c.value("User", std::string()), {}, lowers);
     spec.uid = user.uid, spec.gid = user.gid, spec.groups = user.groups;
     spec.hostname = "buildkitsandbox";
+    spec.die_with_parent = true;  // this thread waits for it below
     spec.mounts = std::move(mounts.mounts);
     spec.env.insert(spec.env.end(), mounts.env.begin(), mounts.env.end());
     if (env.req.shm_size) spec.shm_size = *env.req.shm_size;

@@ -198,7 +198,10 @@ private:
         };
         size_t end = si + 1 < starts_.size() ? starts_[si + 1] : df_.instructions.size();
         std::vector<Instruction> body;
-        if (!st.base_stage && opt_.image_onbuild && st.base != "scratch") body = triggers(st.base, from);
+        // Docker's rule: the triggers of the base (an image's OnBuild, or a stage's own ONBUILD lines)
+        // run first in the stage built on it; they are spent there, never passed further down.
+        if (st.base_stage) body = triggers(stage_triggers(plan_.stages[*st.base_stage]), "stage " + st.base, from);
+        else if (opt_.image_onbuild && st.base != "scratch") body = triggers(opt_.image_onbuild(st.base), st.base, from);
         for (size_t i = starts_[si] + 1; i < end; ++i) body.push_back(df_.instructions[i]);
         for (const Instruction& inst : body) {
             Step step{inst, {}, st.env};
@@ -212,10 +215,18 @@ private:
         return st;
     }
 
-    // A base image's ONBUILD triggers as instructions at its FROM line (as docker runs them).
-    std::vector<Instruction> triggers(const std::string& image, const Instruction& from) {
+    // The OnBuild of a stage's image: its own ONBUILD lines (those it inherited ran at its start).
+    static std::vector<std::string> stage_triggers(const Stage& base) {
+        std::vector<std::string> out;
+        for (const auto& step : base.steps)
+            if (step.inst.kind == Kind::Onbuild) out.push_back(step.inst.as<OnbuildData>().expression);
+        return out;
+    }
+
+    // A base's ONBUILD triggers as instructions at its FROM line (as docker runs them).
+    std::vector<Instruction> triggers(const std::vector<std::string>& exprs, const std::string& image, const Instruction& from) {
         std::vector<Instruction> out;
-        for (const auto& expr : opt_.image_onbuild(image)) {
+        for (const auto& expr : exprs) {
             Dockerfile t;
             try {
                 t = parse_dockerfile("FROM scratch\n" + expr + "\n", df_.filename);

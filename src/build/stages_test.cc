@@ -242,6 +242,32 @@ TEST_CASE("a base image's ONBUILD triggers become the stage's first steps, expan
     CHECK(p.stages.at(0).steps.size() == 1);  // busybox has no triggers
 }
 
+TEST_CASE("a stage's ONBUILD lines run in the stage built FROM it, once: spent there, not passed further") {
+    BuildOptions o;
+    o.image_onbuild = [](const std::string& image) {
+        if (image == "img:1") return std::vector<std::string>{"RUN from-image"};
+        return std::vector<std::string>{};
+    };
+    BuildPlan p = plan("FROM img:1 AS base\nARG V=x\nONBUILD RUN echo $V\nRUN mine\n"
+                       "FROM base AS a\nONBUILD COPY f /f\n"
+                       "FROM a\nRUN last\n",
+                       o);
+    auto originals = [&](size_t si) {
+        std::vector<std::string> out;
+        for (const auto& s : p.stages.at(si).steps) out.push_back(s.inst.original);
+        return out;
+    };
+    // base: the image's trigger first, then its own lines (its ONBUILD is recorded, not run).
+    CHECK(originals(0) == std::vector<std::string>{"ONBUILD RUN from-image", "ARG V=x", "ONBUILD RUN echo $V", "RUN mine"});
+    // a: base's own trigger (not the image's, spent in base), at a's FROM line, unexpanded (no ARG V in a).
+    CHECK(originals(1) == std::vector<std::string>{"ONBUILD RUN echo $V", "ONBUILD COPY f /f"});
+    CHECK(p.stages.at(1).steps[0].inst.kind == Kind::Run);
+    CHECK(p.stages.at(1).steps[0].inst.loc.line == 5);
+    // stage-2: only a's own trigger; base's is not inherited further.
+    CHECK(originals(2) == std::vector<std::string>{"ONBUILD COPY f /f", "RUN last"});
+    CHECK(p.stages.at(2).steps[0].inst.kind == Kind::Copy);
+}
+
 TEST_CASE("an ONBUILD trigger that is not one instruction is named with the FROM line") {
     BuildOptions o;
     o.image_onbuild = [](const std::string&) { return std::vector<std::string>{"FROM other"}; };

@@ -165,6 +165,7 @@ void add_ssh(const std::vector<std::string>& specs, build::BuildRequest& req) {
 
 void build_service(const compose::Project& p, const std::string& name, const compose::Service& svc, const BuildFlags& f) {
     const compose::Build& b = *svc.build;
+    if (!b.network_refused.empty()) throw Error(b.network_refused, b.network_refused_hint);
     for (const auto& k : b.ignored)
         std::fprintf(stderr, "warning: service %s: build.%s is not supported by berth's builder yet; ignored\n", name.c_str(), k.c_str());
     if (b.context.find("://") != std::string::npos || b.context.rfind("git@", 0) == 0)

@@ -100,7 +100,8 @@ struct Build {
     std::map<std::string, std::string> labels;
     std::vector<std::string> tags;   // more names for the image
     bool no_cache = false, pull = false;
-    std::string network;                   // "", "default", "none", "host"
+    std::string network;                   // "", "default", "none", "host"; else refused when it builds:
+    std::string network_refused, network_refused_hint;  // "file:line:col: key: why" (docker compose loads it too)
     std::vector<std::string> extra_hosts;  // "host:ip"
     std::optional<Bytes> shm_size;
     std::map<std::string, std::string> additional_contexts;  // name → absolute dir, or docker-image://…

@@ -94,7 +94,29 @@ std::optional<std::vector<std::string>> Normalizer::command(const Node& v, const
     }
 }
 
-Build Normalizer::build(const Node& v, const std::string& path, const std::map<std::string, FileObject>& secrets) {
+namespace {
+
+// build.network is RUN's network mode, as `docker build --network` with BuildKit (docker compose's
+// builder): default, none or host. BuildKit refuses a network's name ("network mode … not supported
+// by buildkit"), and compose neither resolves a project network's key for it nor creates it first.
+// Like docker compose, the file loads (down, ps, logs work); the build is refused, saying why.
+void refuse_build_network(Build& b, const Node& v, const std::string& path, const std::map<std::string, Network>& networks) {
+    std::string why = "unknown build network mode \"" + b.network + "\": berth builds on default, none or host, as docker compose";
+    for (const auto& [key, n] : networks)
+        if (b.network == key || b.network == n.name)
+            why = "RUN steps cannot join the project network \"" + key +
+                  "\": build.network is a network mode (default, none or host), not a compose network, as with docker compose";
+    LoadError e(v.loc, path, why,
+                "write network: default (the build's own bridge, with outbound access), none, or host; "
+                "to reach a service while building, use network: host and the port it publishes");
+    b.network_refused = e.what();
+    b.network_refused_hint = e.hint();
+}
+
+}  // namespace
+
+Build Normalizer::build(const Node& v, const std::string& path, const std::map<std::string, FileObject>& secrets,
+                        const std::map<std::string, Network>& networks) {
     Build b;
     if (v.is_scalar()) {
         b.context = absolute(v.text);
@@ -122,8 +144,7 @@ Build Normalizer::build(const Node& v, const std::string& path, const std::map<s
             } else if (e.key == "network") {
                 b.network = text(e.value, kp);
                 if (b.network != "default" && b.network != "none" && b.network != "host")
-                    fail(e.value, kp, "berth builds on the default network, none or host, not " + b.network,
-                         "write network: default, none or host");
+                    refuse_build_network(b, e.value, kp, networks);
             } else if (e.key == "entitlements") {
                 b.entitlements = string_list(e.value, kp);
                 for (const auto& en : b.entitlements)

@@ -282,7 +282,23 @@ secrets:
     CHECK(b.ssh == std::vector<std::string>{"default"});
     CHECK(b.entitlements == std::vector<std::string>{"network.host"});
     CHECK(b.ignored.empty());
-    CHECK(error_of("services:\n  a:\n    build: {context: ., network: mynet}\n").find("none or host, not mynet") != std::string::npos);
+    // A network's name loads (as docker compose), to be refused when it builds, saying where and why.
+    auto refused = [&](const std::string& yaml) {
+        Project p = norm(yaml);
+        const Build& b = *p.services.at("a").build;
+        return b.network_refused + " | " + b.network_refused_hint;
+    };
+    CHECK(refused("services:\n  a:\n    build: {context: ., network: mynet}\n") ==
+          "compose.yaml:3:34: services.a.build.network: unknown build network mode \"mynet\": berth builds on default, none or "
+          "host, as docker compose | write network: default (the build's own bridge, with outbound access), none, or host; "
+          "to reach a service while building, use network: host and the port it publishes");
+    // A project network, by its key or its real name: named as such.
+    std::string net = "networks:\n  back: {}\nservices:\n  a:\n    build: {context: ., network: NAME}\n    networks: [back]\n";
+    for (std::string name : {"back", "proj_back"})
+        CHECK(refused(std::string(net).replace(net.find("NAME"), 4, name)).find(
+                  "services.a.build.network: RUN steps cannot join the project network \"back\": build.network is a network "
+                  "mode (default, none or host), not a compose network, as with docker compose") != std::string::npos);
+    CHECK(refused("services:\n  a:\n    build: {context: ., network: none}\n") == " | ");
     CHECK(error_of("services:\n  a:\n    build: {context: ., secrets: [nope]}\n").find("undefined secret \"nope\"") != std::string::npos);
     CHECK(error_of("services:\n  a:\n    build: {context: ., additional_contexts: {x: 'https://h/r.git'}}\n")
               .find("local directory or docker-image://") != std::string::npos);

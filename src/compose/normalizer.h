@@ -34,7 +34,8 @@ public:
     // --- normalize_service.cc
     Service service(const std::string& name, const Node& n, const std::string& path, Project& p);
     std::optional<std::vector<std::string>> command(const Node& v, const std::string& path);
-    Build build(const Node& v, const std::string& path, const std::map<std::string, FileObject>& secrets);
+    Build build(const Node& v, const std::string& path, const std::map<std::string, FileObject>& secrets,
+                const std::map<std::string, Network>& networks);
     std::vector<FileRef> file_refs(const Node& v, const std::string& path,
                                    const std::map<std::string, FileObject>& defined, const std::string& what);
     void depends_on(const std::string& svc, const Node& v, const std::string& path, Service& s);

@@ -208,7 +208,7 @@ J device_json(const Device& d) { return {{"source", d.source}, {"target", d.targ
 
 const std::vector<ServiceField> kFields = {
     LIST(profiles),
-    {"build", [](Read& r, const Node& v, const Path& p) { r.service.build = r.norm.build(v, p, r.project.secrets); },
+    {"build", [](Read& r, const Node& v, const Path& p) { r.service.build = r.norm.build(v, p, r.project.secrets, r.project.networks); },
      [](const Service& s, J& j) { if (s.build) j["build"] = build_json(*s.build); }},
     LIST(cap_add),
     LIST(cap_drop),

@@ -396,6 +396,8 @@ void forward(int sig) {
     set_identity_and_limits(plan);
     connect_stdio(plan);
     drop_privileges(plan);
+    // After the uid/gid change, which clears it. The parent is the thread that cloned us.
+    if (plan.die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("set the parent-death signal");
     if (plan.init) run_init(plan);
     exec_program(plan);
 }

@@ -74,6 +74,7 @@ struct ChildPlan {
     bool no_new_privileges = false;
     const std::vector<sock_filter>* seccomp = nullptr;  // nullptr: unconfined
     bool init = false;
+    bool die_with_parent = false;  // PR_SET_PDEATHSIG once the credentials are final
 
     std::vector<char*> argv;                 // NULL-terminated
     std::vector<char*> envp;                 // NULL-terminated

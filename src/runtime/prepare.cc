@@ -215,6 +215,7 @@ void prepare_process(const ContainerSpec& spec, Prepared& p) {
     p.plan.gid = spec.gid;
     p.plan.groups = spec.groups;
     p.plan.init = spec.init;
+    p.plan.die_with_parent = spec.die_with_parent;
     p.plan.hostname = spec.hostname.empty() ? nullptr : p.keep(spec.hostname);
     p.plan.domainname = spec.domainname.empty() ? nullptr : p.keep(spec.domainname);
     inherit_fd_limit(p);

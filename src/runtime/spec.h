@@ -85,6 +85,9 @@ struct ContainerSpec {
     bool no_new_privileges = false;
     bool seccomp = true;            // Docker's default filter
     bool init = false;              // berth's init as PID 1
+    // SIGKILL to PID 1 (so to the whole container) when the thread that started
+    // it dies: a build's RUN does not outlive a berth killed with -9.
+    bool die_with_parent = false;
     bool tty = false;
     bool stdin_open = false;
 
