@@ -1,6 +1,7 @@
 #include "keeper/keeper.h"
 
 #include "base/error.h"
+#include "state/state.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,21 +24,28 @@ namespace berth::keeper {
 
 std::string socket_path(const std::string& dir) { return dir + "/keeper.sock"; }
 
-int running_pid(const std::string& dir) {
+KeeperId running_keeper(const std::string& dir) {
     UniqueFd fd(::open((dir + "/keeper.lock").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return 0;
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return 0;  // nobody holds it
-    char buf[32]{};
+    if (!fd) return {};
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return {};  // nobody holds it
+    char buf[64]{};
     UniqueFd p(::open((dir + "/keeper.pid").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!p || ::read(p.get(), buf, sizeof buf - 1) <= 0) return 0;
-    return std::atoi(buf);
+    if (!p || ::read(p.get(), buf, sizeof buf - 1) <= 0) return {};
+    KeeperId id;
+    unsigned long long start = 0;
+    if (std::sscanf(buf, "%d %llu", &id.pid, &start) < 1 || id.pid <= 0) return {};
+    id.start_time = start;
+    return id;
 }
+
+int running_pid(const std::string& dir) { return running_keeper(dir).pid; }
 
 Keeper::Keeper(std::string dir) : dir_(std::move(dir)) {
     lock_.reset(::open((dir_ + "/keeper.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!lock_) throw Error::sys(errno, "open " + dir_ + "/keeper.lock");
     if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) throw Error("another keeper runs for " + dir_);
-    std::string pid = std::to_string(::getpid()) + "\n";
+    // "PID STARTTIME": stop() signals the keeper only while that pid is still this process.
+    std::string pid = std::to_string(::getpid()) + " " + std::to_string(state::process_start_time(::getpid())) + "\n";
     UniqueFd pf(::open((dir_ + "/keeper.pid").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!pf) throw Error::sys(errno, "write " + dir_ + "/keeper.pid");
     write_all(pf.get(), pid);
