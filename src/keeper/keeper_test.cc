@@ -283,3 +283,26 @@ TEST_CASE("keeper: stop() never signals a process that merely reuses the keeper'
     ::kill(other, SIGKILL);
     ::waitpid(other, &st, 0);
 }
+
+// Commands probe whether a keeper runs (running_pid) while `up -d` starts one: a
+// probe that takes the lock, even for an instant, makes the starting keeper fail
+// ("another keeper runs") with none running.
+TEST_CASE("keeper: a probe of running_pid never makes a starting keeper fail") {
+    TempDir d;
+    std::atomic<bool> done{false};
+    std::thread probe([&] {
+        while (!done) (void)running_pid(d.path);
+    });
+    int failed = 0;
+    for (int i = 0; i < 1000; ++i) {
+        try {
+            Keeper k(d.path);
+            CHECK(running_pid(d.path) == ::getpid());
+        } catch (const std::exception&) {
+            ++failed;
+        }
+    }
+    done = true;
+    probe.join();
+    CHECK(failed == 0);
+}
