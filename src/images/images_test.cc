@@ -386,6 +386,44 @@ TEST_CASE("save then load keeps the image id and manifest; prune removes what no
     CHECK(fs::is_empty(t.path + "/root/layers"));
 }
 
+// An image whose config (or manifest) cannot be read: prune cannot tell its layers
+// from the others, so it removes none and says which image it could not read.
+TEST_CASE("prune keeps the layers of an image it cannot read, and names it") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar", {{"a", AE_IFREG, "first\n"}});
+    write_tar(t.path + "/b.tar", {{"b", AE_IFREG, "second\n"}});
+    ImageRecord gone = store.import_rootfs(t.path + "/a.tar", "gone:1");
+    ImageRecord kept = store.import_rootfs(t.path + "/b.tar", "kept:1");
+    std::string kept_layer = store.resolve("kept:1").layer_dirs.at(0);
+    auto blob = [&](const std::string& digest) { return t.path + "/root/images/blobs/sha256/" + digest.substr(7); };
+    store.remove("gone:1");
+
+    SUBCASE("its config is not JSON") {
+        std::ofstream(blob(kept.id), std::ios::trunc) << "{not json";
+        PruneReport rep = store.prune(false, {});
+        CHECK(fs::exists(kept_layer + "/b"));
+        REQUIRE(rep.unreadable.size() == 1);
+        CHECK(rep.unreadable[0].rfind("kept:1: ", 0) == 0);
+        CHECK(rep.deleted == std::vector<std::string>{gone.id});  // blobs it can tell apart still go
+        CHECK(fs::exists(blob(kept.manifest)));
+    }
+    SUBCASE("its config is gone") {
+        fs::remove(blob(kept.id));
+        CHECK(store.prune(false, {}).unreadable.size() == 1);
+        CHECK(fs::exists(kept_layer + "/b"));
+    }
+    SUBCASE("its manifest is gone: no blob goes either") {
+        fs::remove(blob(kept.manifest));
+        PruneReport rep = store.prune(false, {});
+        CHECK(rep.unreadable.size() == 1);
+        CHECK(rep.deleted.empty());
+        CHECK(fs::exists(blob(kept.id)));
+        CHECK(fs::exists(blob(gone.id)));
+        CHECK(fs::exists(kept_layer + "/b"));
+    }
+}
+
 namespace {
 
 // Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it

@@ -60,6 +60,9 @@ struct PruneReport {
     std::vector<std::string> untagged;  // names removed (prune -a)
     std::vector<std::string> deleted;   // ids of the images whose blobs went
     int64_t reclaimed = 0;              // bytes of blobs and extracted layers removed
+    // "NAME: why" for each image whose manifest or config could not be read: then no
+    // extracted layer is removed (and no blob either when a manifest is unreadable).
+    std::vector<std::string> unreadable;
 };
 
 // The store's extracted layers (the hex of their diff_id) that the overlay mounts of process
