@@ -424,6 +424,28 @@ TEST_CASE("prune keeps the layers of an image it cannot read, and names it") {
     }
 }
 
+TEST_CASE("a container's kept image outlives the image's name") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar", {{"a", AE_IFREG, "first\n"}});
+    store.import_rootfs(t.path + "/a.tar", "app:1");
+    ResolvedImage img = store.resolve("app:1");
+    fs::create_directories(t.path + "/bundle");
+    CHECK_FALSE(kept_image(t.path + "/bundle"));  // a container made before images were kept
+    keep_image(store, img, t.path + "/bundle");
+    store.remove("app:1");
+    store.prune(false, {});
+    auto kept = kept_image(t.path + "/bundle");
+    REQUIRE(kept);
+    CHECK(kept->record.id == img.record.id);
+    CHECK(kept->record.name == img.record.name);
+    CHECK(kept->config.env == img.config.env);
+    CHECK(kept->config.cmd == img.config.cmd);
+    CHECK(kept->layer_dirs == img.layer_dirs);
+    std::ofstream(t.path + "/bundle/image.json", std::ios::trunc) << R"({"name":"x"})";
+    CHECK_THROWS_AS(kept_image(t.path + "/bundle"), berth::Error);
+}
+
 namespace {
 
 // Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it

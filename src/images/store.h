@@ -70,6 +70,15 @@ struct PruneReport {
 // using the layers of the image it started from after its name moved on to another image.
 std::set<std::string> layers_mounted_by(int pid);
 
+class Store;
+// What a container keeps of its image when it is made, as Docker keeps it with the
+// container (images/kept.cc): the image's name, id, config blob and layer dirs, in
+// DIR/image.json. `exec` reads it there, so removing or re-pointing the image's
+// name (image rm -f, a new pull) changes nothing for a container that runs.
+void keep_image(const Store& store, const ResolvedImage& image, const std::string& dir);
+// What DIR/image.json says; nullopt when there is none (a container made before).
+std::optional<ResolvedImage> kept_image(const std::string& dir);
+
 class Store {
 public:
     explicit Store(std::string root);  // the state root ($BERTH_ROOT)
