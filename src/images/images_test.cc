@@ -413,6 +413,14 @@ TEST_CASE("prune keeps the layers of an image it cannot read, and names it") {
         CHECK(store.prune(false, {}).unreadable.size() == 1);
         CHECK(fs::exists(kept_layer + "/b"));
     }
+    SUBCASE("image rm of another image keeps them too") {
+        std::ofstream(blob(kept.id), std::ios::trunc) << "{not json";
+        store.import_rootfs(t.path + "/a.tar", "other:1");
+        std::string other_layer = store.resolve("other:1").layer_dirs.at(0);
+        store.remove("other:1");
+        CHECK(fs::exists(kept_layer + "/b"));
+        CHECK(fs::exists(other_layer + "/a"));  // removed by the next prune once kept:1 is readable or gone
+    }
     SUBCASE("its manifest is gone: no blob goes either") {
         fs::remove(blob(kept.manifest));
         PruneReport rep = store.prune(false, {});

@@ -20,8 +20,6 @@ using json = nlohmann::json;
 namespace berth::images {
 namespace {
 
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
-
 int64_t tree_size(const fs::path& p) {
     std::error_code ec;
     int64_t n = 0;
@@ -38,7 +36,7 @@ bool is_hex64(std::string_view s) {
 std::string familiar_name(const json& entry) {
     std::string digest = entry.value("digest", "");
     try {
-        return parse_reference(entry.at("annotations").at(kRefName).get<std::string>()).familiar();
+        return parse_reference(entry.at("annotations").at(detail::kRefName).get<std::string>()).familiar();
     } catch (const std::exception&) {
         return digest;
     }
@@ -89,7 +87,7 @@ PruneReport Store::prune(bool all, const std::set<std::string>& in_use, const st
         json index = read_index();
         json& ms = index["manifests"];
         for (auto it = ms.begin(); it != ms.end();) {
-            std::string name = (*it)["annotations"].value(kRefName, "");
+            std::string name = (*it)["annotations"].value(detail::kRefName, "");
             if (all && !in_use.count(name)) {
                 rep.untagged.push_back(parse_reference(name).familiar());
                 it = ms.erase(it);

@@ -147,7 +147,8 @@ public:
     void remove_unused(const std::vector<BuiltLayer>& layers);
 
 private:
-    std::set<std::string> used_diff_ids(const nlohmann::json& index) const;
+    // The layers the index's images use; nullopt when one cannot be read (then any may be in use).
+    std::optional<std::set<std::string>> used_diff_ids(const nlohmann::json& index) const;
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id
