@@ -3,6 +3,7 @@
 // berth down [-v] [-t N]
 // berth ps [-a] [-q] [--services] [--format table|json]
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/build.h"
 #include "cli/detach.h"
@@ -230,16 +231,9 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
         return failed && code == 0 ? 1 : code;
     }
     // Detached: a supervisor process of its own, the keeper's child; we return once it reports.
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    try {
-        spawn_supervisor(project, p[1]);
-    } catch (...) {
-        ::close(p[0]);
-        ::close(p[1]);
-        throw;
-    }
-    ::close(p[1]);
+    Pipe p = make_pipe();  // both ends owned: no path closes one twice or leaks it
+    spawn_supervisor(project, p.write.get());
+    p.write.reset();
     Progress progress(isatty(2), use_color(g, 2));
     std::string msg;
     char buf[4096];
@@ -248,9 +242,9 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     for (;;) {
         if (f.wait_timeout > 0) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            pollfd pfd{p[0], POLLIN, 0};
+            pollfd pfd{p.read.get(), POLLIN, 0};
             if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
-                ::close(p[0]);
+                p.read.reset();
                 std::string waiting;
                 for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
                     if (r.state != "running" || (!r.health.empty() && r.health != "healthy"))
@@ -262,7 +256,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
                             "the stack keeps starting in the background; `berth ps` shows it, `berth down` stops it");
             }
         }
-        n = ::read(p[0], buf, sizeof buf);
+        n = ::read(p.read.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         msg.append(buf, static_cast<size_t>(n));
@@ -276,7 +270,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
             else progress.update(line.substr(0, tab), line.substr(tab + 1));
         }
     }
-    ::close(p[0]);
+    p.read.reset();
     if (msg != "OK\n")
         throw Error(msg.rfind("ERR\t", 0) == 0 ? msg.substr(4) : "the supervisor ended before the stack was up");
     return 0;
