@@ -2,6 +2,7 @@
 #include "cli/detach.h"
 
 #include "base/error.h"
+#include "base/report_pipe.h"
 #include "cli/cli.h"
 #include "cli/systemd.h"
 #include "keeper/client.h"
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <memory>
 #include <unistd.h>
 
 extern char** environ;
@@ -44,21 +46,17 @@ int detach_stdio(const std::string& project, int keep) {
 
 // The detached supervisor's body, in the process the project's keeper spawned
 // (`up -d` run again with BERTH_SUPERVISOR_FD: the pipe to report on).
-[[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report) {
+[[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report_fd) {
     setsid();
-    int wfd = detach_stdio(project.name, report);
+    // The report pipe is owned here, once: `up -d` reads it until on_ready
+    // closes it; what comes after (an error once the stack runs) goes to the
+    // log only, never to the fd number, which a file opened since may hold.
+    auto report = std::make_shared<ReportPipe>(UniqueFd(detach_stdio(project.name, report_fd)));
     auto journal = journal_lines(o, project);  // logging: driver: journald
-    o.on_progress = [wfd](const std::string& name, const std::string& action) {
-        std::string line = "P\t" + name + "\t" + action + "\n";
-        ssize_t w = ::write(wfd, line.data(), line.size());
-        (void)w;
+    o.on_progress = [report](const std::string& name, const std::string& action) {
+        report->write("P\t" + name + "\t" + action + "\n");
     };
-    o.on_ready = [wfd](bool ok, const std::string& err) {
-        std::string msg = ok ? std::string("OK\n") : "ERR\t" + err;
-        ssize_t w = ::write(wfd, msg.data(), msg.size());
-        (void)w;
-        ::close(wfd);
-    };
+    o.on_ready = [report](bool ok, const std::string& err) { report->finish(ok ? std::string("OK\n") : "ERR\t" + err); };
     int code = 1;
     try {
         supervisor::Supervisor sup(std::move(project), o);
@@ -67,8 +65,7 @@ int detach_stdio(const std::string& project, int keep) {
         // The hint (how to fix it) travels on the next line, as main prints it.
         std::string msg = std::string("ERR\t") + e.what();
         if (auto* be = dynamic_cast<const Error*>(&e); be && !be->hint().empty()) msg += "\n" + be->hint();
-        ssize_t w = ::write(wfd, msg.data(), msg.size());
-        (void)w;
+        if (!report->finish(msg)) spdlog::error("the supervisor failed: {}", e.what());
     }
     std::fflush(stderr);
     _exit(code);

@@ -41,8 +41,12 @@ int exec_command(const GlobalOptions& g, const ExecOptions& o) {
     if (!rec || rec->pid <= 0 || !state::process_alive(rec->pid, rec->pid_start_time))
         throw Error("service \"" + o.service + "\" is not running", "start it with `berth up -d " + o.service + "`");
 
-    images::Store store(state::state_root());
-    images::ResolvedImage image = store.resolve(compose::image_name(project, svc.name, svc));
+    // The image as the container was made from it (kept in its bundle): its name may
+    // have been removed (image rm -f) or moved on to another image since.
+    std::optional<images::ResolvedImage> kept;
+    if (!rec->bundle_dir.empty()) kept = images::kept_image(rec->bundle_dir);
+    images::ResolvedImage image =
+        kept ? std::move(*kept) : images::Store(state::state_root()).resolve(compose::image_name(project, svc.name, svc));
     // The container's environment and user, as the one launch path gives them (supervisor/container_spec.h).
     supervisor::RunOverrides who;
     if (!o.user.empty()) who.user = o.user;

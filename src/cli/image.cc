@@ -83,6 +83,9 @@ void add_save_prune(Cli& cli, CLI::App* image) {
             images::Store store(state::state_root());
             InUse used = images_in_use();
             auto rep = store.prune(*all, used.names, used.layers);
+            for (const auto& u : rep.unreadable)
+                std::fprintf(stderr, "warning: cannot read image %s; its layers were kept (remove it with `berth image rm`)\n",
+                             u.c_str());
             if (!rep.untagged.empty() || !rep.deleted.empty()) std::printf("Deleted Images:\n");
             for (const auto& n : rep.untagged) std::printf("untagged: %s\n", n.c_str());
             for (const auto& d : rep.deleted) std::printf("deleted: %s\n", d.c_str());

@@ -3,6 +3,7 @@
 #include "cli/kept.h"
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/detach.h"
 #include "cli/systemd.h"
 #include "notify/notify.h"
@@ -73,27 +74,19 @@ int up_kept(const compose::Project& project, const std::function<std::optional<i
     // The supervisor pings the watchdog itself: systemd's WATCHDOG_PID names this process.
     ::unsetenv("WATCHDOG_PID");
     ::setenv("BERTH_KEPT", "1", 1);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) throw Error::sys(errno, "pipe");
-    pid_t sup = 0;
-    try {
-        sup = spawn_supervisor(project, p[1], true);
-    } catch (...) {
-        ::close(p[0]);
-        ::close(p[1]);
-        throw;
-    }
-    ::close(p[1]);
+    Pipe p = make_pipe();  // both ends owned: no path closes one twice or leaks it
+    pid_t sup = spawn_supervisor(project, p.write.get(), true);
+    p.write.reset();
     forward_signals(sup);
     std::string msg;
     char buf[256];
     for (;;) {
-        ssize_t n = ::read(p[0], buf, sizeof buf);
+        ssize_t n = ::read(p.read.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         msg.append(buf, static_cast<size_t>(n));
     }
-    ::close(p[0]);
+    p.read.reset();
     if (msg.rfind("EXIT\t", 0) == 0) return std::atoi(msg.c_str() + 5);
     std::fprintf(stderr,
                  "error: the supervisor (pid %d) died; its containers run on, held by the project's keeper: "

@@ -2,6 +2,7 @@
 //          [--force-recreate] [--scale S=N] [-t N] [--dry-run] [SERVICE…]
 // (down: cli/down.cc; ps: cli/ps.cc; stop, start, restart, pause, unpause, kill, wait, rm: cli/service_ops.cc)
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/build.h"
 #include "cli/detach.h"

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -88,24 +90,32 @@ json Store::config_json(const std::string& name, std::vector<BuiltLayer>* layers
     return config;
 }
 
-std::set<std::string> Store::used_diff_ids(const json& index) const {
+// nullopt when an image's manifest or config cannot be read: its layers cannot be told
+// from the others, so every layer may be in use (warned, naming the image).
+std::optional<std::set<std::string>> Store::used_diff_ids(const json& index) const {
     std::set<std::string> keep;
+    bool complete = true;
     for (const auto& d : index.value("manifests", json::array())) {
         try {
             json m = read_json(blob_path(d.value("digest", "")), "manifest");
-            json c = read_json(blob_path(m["config"].value("digest", "")), "image config");
-            for (const auto& id : c["rootfs"].value("diff_ids", json::array())) keep.insert(hex_of(id));
-        } catch (const Error&) {
+            json c = read_json(blob_path(m.at("config").at("digest").get<std::string>()), "image config");
+            for (const auto& id : c.at("rootfs").at("diff_ids")) keep.insert(hex_of(id.get<std::string>()));
+        } catch (const std::exception& e) {
+            std::string name = d.contains("annotations") ? d["annotations"].value(kRefName, "") : "";
+            spdlog::warn("cannot read image {}: {}; no layer is removed", name.empty() ? d.value("digest", "") : name, e.what());
+            complete = false;
         }
     }
+    if (!complete) return std::nullopt;
     return keep;
 }
 
 void Store::remove_unused(const std::vector<BuiltLayer>& layers) {
-    std::set<std::string> keep = used_diff_ids(read_index());
+    auto keep = used_diff_ids(read_index());
+    if (!keep) return;
     for (const auto& l : layers) {
         try {
-            if (keep.count(hex_of(l.diff_id))) continue;
+            if (keep->count(hex_of(l.diff_id))) continue;
             files::remove_all(layer_dir(l.diff_id));
             std::error_code ec;
             fs::remove(blob_path(l.digest), ec);

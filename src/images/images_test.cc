@@ -386,6 +386,74 @@ TEST_CASE("save then load keeps the image id and manifest; prune removes what no
     CHECK(fs::is_empty(t.path + "/root/layers"));
 }
 
+// An image whose config (or manifest) cannot be read: prune cannot tell its layers
+// from the others, so it removes none and says which image it could not read.
+TEST_CASE("prune keeps the layers of an image it cannot read, and names it") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar", {{"a", AE_IFREG, "first\n"}});
+    write_tar(t.path + "/b.tar", {{"b", AE_IFREG, "second\n"}});
+    ImageRecord gone = store.import_rootfs(t.path + "/a.tar", "gone:1");
+    ImageRecord kept = store.import_rootfs(t.path + "/b.tar", "kept:1");
+    std::string kept_layer = store.resolve("kept:1").layer_dirs.at(0);
+    auto blob = [&](const std::string& digest) { return t.path + "/root/images/blobs/sha256/" + digest.substr(7); };
+    store.remove("gone:1");
+
+    SUBCASE("its config is not JSON") {
+        std::ofstream(blob(kept.id), std::ios::trunc) << "{not json";
+        PruneReport rep = store.prune(false, {});
+        CHECK(fs::exists(kept_layer + "/b"));
+        REQUIRE(rep.unreadable.size() == 1);
+        CHECK(rep.unreadable[0].rfind("kept:1: ", 0) == 0);
+        CHECK(rep.deleted == std::vector<std::string>{gone.id});  // blobs it can tell apart still go
+        CHECK(fs::exists(blob(kept.manifest)));
+    }
+    SUBCASE("its config is gone") {
+        fs::remove(blob(kept.id));
+        CHECK(store.prune(false, {}).unreadable.size() == 1);
+        CHECK(fs::exists(kept_layer + "/b"));
+    }
+    SUBCASE("image rm of another image keeps them too") {
+        std::ofstream(blob(kept.id), std::ios::trunc) << "{not json";
+        store.import_rootfs(t.path + "/a.tar", "other:1");
+        std::string other_layer = store.resolve("other:1").layer_dirs.at(0);
+        store.remove("other:1");
+        CHECK(fs::exists(kept_layer + "/b"));
+        CHECK(fs::exists(other_layer + "/a"));  // removed by the next prune once kept:1 is readable or gone
+    }
+    SUBCASE("its manifest is gone: no blob goes either") {
+        fs::remove(blob(kept.manifest));
+        PruneReport rep = store.prune(false, {});
+        CHECK(rep.unreadable.size() == 1);
+        CHECK(rep.deleted.empty());
+        CHECK(fs::exists(blob(kept.id)));
+        CHECK(fs::exists(blob(gone.id)));
+        CHECK(fs::exists(kept_layer + "/b"));
+    }
+}
+
+TEST_CASE("a container's kept image outlives the image's name") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar", {{"a", AE_IFREG, "first\n"}});
+    store.import_rootfs(t.path + "/a.tar", "app:1");
+    ResolvedImage img = store.resolve("app:1");
+    fs::create_directories(t.path + "/bundle");
+    CHECK_FALSE(kept_image(t.path + "/bundle"));  // a container made before images were kept
+    keep_image(store, img, t.path + "/bundle");
+    store.remove("app:1");
+    store.prune(false, {});
+    auto kept = kept_image(t.path + "/bundle");
+    REQUIRE(kept);
+    CHECK(kept->record.id == img.record.id);
+    CHECK(kept->record.name == img.record.name);
+    CHECK(kept->config.env == img.config.env);
+    CHECK(kept->config.cmd == img.config.cmd);
+    CHECK(kept->layer_dirs == img.layer_dirs);
+    std::ofstream(t.path + "/bundle/image.json", std::ios::trunc) << R"({"name":"x"})";
+    CHECK_THROWS_AS(kept_image(t.path + "/bundle"), berth::Error);
+}
+
 namespace {
 
 // Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it

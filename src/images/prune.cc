@@ -20,8 +20,6 @@ using json = nlohmann::json;
 namespace berth::images {
 namespace {
 
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
-
 int64_t tree_size(const fs::path& p) {
     std::error_code ec;
     int64_t n = 0;
@@ -32,6 +30,16 @@ int64_t tree_size(const fs::path& p) {
 
 bool is_hex64(std::string_view s) {
     return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// The image an index entry names, as a person writes it (its digest when it has no usable name).
+std::string familiar_name(const json& entry) {
+    std::string digest = entry.value("digest", "");
+    try {
+        return parse_reference(entry.at("annotations").at(detail::kRefName).get<std::string>()).familiar();
+    } catch (const std::exception&) {
+        return digest;
+    }
 }
 
 }  // namespace
@@ -73,12 +81,13 @@ PruneReport Store::prune(bool all, const std::set<std::string>& in_use, const st
     UniqueFd ingest(hold_ingest(true));
     PruneReport rep;
     std::set<std::string> keep_blobs, keep_layers = mounted;  // a running container's root filesystem
+    bool keep_all_blobs = false, keep_all_layers = false;
     {
         detail::IndexLock lock(images_);
         json index = read_index();
         json& ms = index["manifests"];
         for (auto it = ms.begin(); it != ms.end();) {
-            std::string name = (*it)["annotations"].value(kRefName, "");
+            std::string name = (*it)["annotations"].value(detail::kRefName, "");
             if (all && !in_use.count(name)) {
                 rep.untagged.push_back(parse_reference(name).familiar());
                 it = ms.erase(it);
@@ -87,20 +96,29 @@ PruneReport Store::prune(bool all, const std::set<std::string>& in_use, const st
             ++it;
         }
         if (!rep.untagged.empty()) write_index(index);
+        // An image whose manifest or config cannot be read keeps what it may use:
+        // its layers cannot be told from the others (they are named by the
+        // config's diff_ids), nor its blobs without its manifest.
         for (const auto& d : ms) {
             std::string md = d.value("digest", "");
             keep_blobs.insert(md);
+            bool manifest_read = false;
             try {
                 json m = detail::read_json(blob_path(md), "manifest");
-                std::string cd = m["config"].value("digest", "");
+                std::string cd = m.at("config").at("digest").get<std::string>();
                 keep_blobs.insert(cd);
-                for (const auto& l : m.value("layers", json::array())) keep_blobs.insert(l.value("digest", ""));
+                for (const auto& l : m.value("layers", json::array())) keep_blobs.insert(l.at("digest").get<std::string>());
+                manifest_read = true;
                 json c = detail::read_json(blob_path(cd), "image config");
-                for (const auto& id : c["rootfs"].value("diff_ids", json::array())) keep_layers.insert(detail::hex_of(id));
-            } catch (const Error&) {
+                for (const auto& id : c.at("rootfs").at("diff_ids")) keep_layers.insert(detail::hex_of(id.get<std::string>()));
+            } catch (const std::exception& e) {
+                rep.unreadable.push_back(familiar_name(d) + ": " + e.what());
+                keep_all_layers = true;
+                keep_all_blobs = keep_all_blobs || !manifest_read;
             }
         }
     }
+    if (keep_all_blobs) return rep;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(images_ + "/blobs/sha256", ec)) {
         std::string digest = "sha256:" + e.path().filename().string();
@@ -114,6 +132,7 @@ PruneReport Store::prune(bool all, const std::set<std::string>& in_use, const st
         }
         if (fs::remove(e.path(), ec)) rep.reclaimed += size;
     }
+    if (keep_all_layers) return rep;
     for (const auto& e : fs::directory_iterator(layers_, ec)) {
         std::string h = e.path().filename().string();
         if (h.size() != 64 || keep_layers.count(h)) continue;

@@ -73,7 +73,6 @@ using namespace detail;
 
 namespace {
 
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
 constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
 
@@ -467,10 +466,11 @@ void Store::remove(const std::string& name, const std::set<std::string>& mounted
     if (!found) throw not_found(name);
     write_index(index);
     // Layers no remaining image uses go too.
-    std::set<std::string> keep = used_diff_ids(index);
+    auto keep = used_diff_ids(index);
+    if (!keep) return;  // an image it cannot read may use any of them
     for (const auto& e : fs::directory_iterator(layers_)) {
         std::string h = e.path().filename().string();
-        if (h.size() == 64 && !keep.count(h) && !mounted.count(h)) files::remove_all(e.path());
+        if (h.size() == 64 && !keep->count(h) && !mounted.count(h)) files::remove_all(e.path());
     }
 }
 

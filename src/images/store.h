@@ -60,12 +60,24 @@ struct PruneReport {
     std::vector<std::string> untagged;  // names removed (prune -a)
     std::vector<std::string> deleted;   // ids of the images whose blobs went
     int64_t reclaimed = 0;              // bytes of blobs and extracted layers removed
+    // "NAME: why" for each image whose manifest or config could not be read: then no
+    // extracted layer is removed (and no blob either when a manifest is unreadable).
+    std::vector<std::string> unreadable;
 };
 
 // The store's extracted layers (the hex of their diff_id) that the overlay mounts of process
 // `pid` stack, read from /proc/PID/mountinfo: a running container's root filesystem keeps
 // using the layers of the image it started from after its name moved on to another image.
 std::set<std::string> layers_mounted_by(int pid);
+
+class Store;
+// What a container keeps of its image when it is made, as Docker keeps it with the
+// container (images/kept.cc): the image's name, id, config blob and layer dirs, in
+// DIR/image.json. `exec` reads it there, so removing or re-pointing the image's
+// name (image rm -f, a new pull) changes nothing for a container that runs.
+void keep_image(const Store& store, const ResolvedImage& image, const std::string& dir);
+// What DIR/image.json says; nullopt when there is none (a container made before).
+std::optional<ResolvedImage> kept_image(const std::string& dir);
 
 class Store {
 public:
@@ -135,7 +147,8 @@ public:
     void remove_unused(const std::vector<BuiltLayer>& layers);
 
 private:
-    std::set<std::string> used_diff_ids(const nlohmann::json& index) const;
+    // The layers the index's images use; nullopt when one cannot be read (then any may be in use).
+    std::optional<std::set<std::string>> used_diff_ids(const nlohmann::json& index) const;
     std::string put_blob_file(const std::string& path, const std::string& expect_digest = {});
     std::string put_blob_json(const nlohmann::json& j);
     std::string ensure_layer(const std::string& blob_digest);  // returns the diff_id

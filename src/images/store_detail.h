@@ -13,6 +13,9 @@
 
 namespace berth::images::detail {
 
+// The index annotation that holds an image's name.
+inline constexpr const char* kRefName = "org.opencontainers.image.ref.name";
+
 std::string read_all(const std::string& path);
 nlohmann::json read_json(const std::string& path, const std::string& what);
 void write_atomic(const std::string& path, const std::string& data);

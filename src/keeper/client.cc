@@ -1,6 +1,7 @@
 #include "keeper/client.h"
 
 #include "base/error.h"
+#include "state/state.h"
 
 #include <cerrno>
 #include <chrono>
@@ -129,10 +130,16 @@ void ensure_running(const std::string& exe, const std::string& dir, const std::s
     throw Error("the project's keeper did not start", "see " + log_path);
 }
 
+// The pid is read before it is opened: that keeper may have ended meanwhile and
+// its pid gone to another process (a keeper.pid also outlives a killed keeper
+// until the next one writes its own). The pidfd is trusted only if, once open,
+// its pid still has the keeper's start time: then it is the keeper, and every
+// signal through it reaches the keeper or nothing.
 void stop(const std::string& dir) {
-    int pid = running_pid(dir);
-    if (pid <= 0) return;
-    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    KeeperId id = running_keeper(dir);
+    if (id.pid <= 0) return;
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, id.pid, 0)));
+    if (pidfd && (id.start_time == 0 || !state::process_alive(id.pid, id.start_time))) pidfd.reset();
     if (auto c = Client::connect(dir)) c->quit();
     if (!pidfd) return;
     pollfd p{pidfd.get(), POLLIN, 0};

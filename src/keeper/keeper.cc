@@ -1,6 +1,7 @@
 #include "keeper/keeper.h"
 
 #include "base/error.h"
+#include "state/state.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,21 +24,53 @@ namespace berth::keeper {
 
 std::string socket_path(const std::string& dir) { return dir + "/keeper.sock"; }
 
-int running_pid(const std::string& dir) {
-    UniqueFd fd(::open((dir + "/keeper.lock").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return 0;
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return 0;  // nobody holds it
-    char buf[32]{};
-    UniqueFd p(::open((dir + "/keeper.pid").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!p || ::read(p.get(), buf, sizeof buf - 1) <= 0) return 0;
-    return std::atoi(buf);
+namespace {
+
+// The whole file, for an OFD lock (fcntl F_OFD_*: owned by the open file, so a
+// probe closing its own fd never drops the keeper's lock, even in one process).
+struct flock whole_file(short type) {
+    struct flock fl{};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    return fl;
 }
+
+}  // namespace
+
+// Whether a keeper runs is whether DIR/keeper.lock is locked. The test asks the
+// kernel (F_OFD_GETLK) and takes nothing: a probe that took the lock, even for
+// an instant (flock LOCK_NB then close, as it once did), made a keeper starting
+// at that instant fail with "another keeper runs" while none ran.
+KeeperId running_keeper(const std::string& dir) {
+    UniqueFd fd(::open((dir + "/keeper.lock").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return {};
+    struct flock fl = whole_file(F_WRLCK);
+    if (::fcntl(fd.get(), F_OFD_GETLK, &fl) < 0 || fl.l_type == F_UNLCK) return {};  // nobody holds it
+    char buf[64]{};
+    UniqueFd p(::open((dir + "/keeper.pid").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!p || ::read(p.get(), buf, sizeof buf - 1) <= 0) return {};
+    KeeperId id;
+    unsigned long long start = 0;
+    if (std::sscanf(buf, "%d %llu", &id.pid, &start) < 1 || id.pid <= 0) return {};
+    id.start_time = start;
+    return id;
+}
+
+int running_pid(const std::string& dir) { return running_keeper(dir).pid; }
 
 Keeper::Keeper(std::string dir) : dir_(std::move(dir)) {
     lock_.reset(::open((dir_ + "/keeper.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!lock_) throw Error::sys(errno, "open " + dir_ + "/keeper.lock");
-    if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) throw Error("another keeper runs for " + dir_);
-    std::string pid = std::to_string(::getpid()) + "\n";
+    struct flock fl = whole_file(F_WRLCK);
+    if (::fcntl(lock_.get(), F_OFD_SETLK, &fl) != 0) throw Error("another keeper runs for " + dir_);
+    // A keeper ending unlinks the file it locked: locked after that, this one
+    // would share nothing with the next. Only the file at the path counts.
+    struct stat held{}, named{};
+    if (::fstat(lock_.get(), &held) != 0 || ::stat((dir_ + "/keeper.lock").c_str(), &named) != 0 ||
+        held.st_ino != named.st_ino || held.st_dev != named.st_dev)
+        throw Error("another keeper runs for " + dir_);
+    // "PID STARTTIME": stop() signals the keeper only while that pid is still this process.
+    std::string pid = std::to_string(::getpid()) + " " + std::to_string(state::process_start_time(::getpid())) + "\n";
     UniqueFd pf(::open((dir_ + "/keeper.pid").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!pf) throw Error::sys(errno, "write " + dir_ + "/keeper.pid");
     write_all(pf.get(), pid);

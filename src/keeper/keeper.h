@@ -42,6 +42,7 @@
 #include "keeper/wire.h"
 #include "logs/log_file.h"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <poll.h>
@@ -53,6 +54,13 @@ namespace berth::keeper {
 
 // Files of the keeper of the project whose runtime directory is `dir`.
 std::string socket_path(const std::string& dir);  // DIR/keeper.sock
+// The running keeper (DIR/keeper.lock is held): its pid and start time (as
+// state::process_start_time counts it) from DIR/keeper.pid; pid 0 when none runs.
+struct KeeperId {
+    pid_t pid = 0;
+    uint64_t start_time = 0;
+};
+KeeperId running_keeper(const std::string& dir);
 // The keeper's pid, 0 when none holds DIR/keeper.lock.
 int running_pid(const std::string& dir);
 

@@ -3,6 +3,8 @@
 #include "keeper/wire.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 
 #include <atomic>
 #include <chrono>
@@ -250,4 +252,58 @@ TEST_CASE("keeper: a burst of exits to a supervisor that reads late all arrive")
     CHECK_FALSE(loop.ended.load());
     c->quit();
     CHECK(eventually([&] { return loop.ended.load(); }));
+}
+
+// A keeper's pid file was read, and meanwhile that keeper ended and its pid went to
+// another process: keeper.pid (a new keeper's, not written yet, or a stale one)
+// names a live process that is not the keeper. stop() must not kill it.
+TEST_CASE("keeper: stop() never signals a process that merely reuses the keeper's pid") {
+    TempDir d;
+    pid_t other = ::fork();
+    if (other == 0) {
+        ::pause();
+        _exit(0);
+    }
+    {
+        // The lock held as a live keeper holds it (both kinds), the pid file naming `other`
+        // with a start time that is not its own: the pid was reused since.
+        UniqueFd lock(::open((d.path + "/keeper.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        REQUIRE(lock);
+        REQUIRE(::flock(lock.get(), LOCK_EX | LOCK_NB) == 0);
+        struct flock fl{};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        REQUIRE(::fcntl(lock.get(), F_OFD_SETLK, &fl) == 0);
+        UniqueFd pf(::open((d.path + "/keeper.pid").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+        write_all(pf.get(), std::to_string(other) + " 1\n");
+        stop(d.path);
+    }
+    int st = 0;
+    CHECK(::waitpid(other, &st, WNOHANG) == 0);  // still running
+    ::kill(other, SIGKILL);
+    ::waitpid(other, &st, 0);
+}
+
+// Commands probe whether a keeper runs (running_pid) while `up -d` starts one: a
+// probe that takes the lock, even for an instant, makes the starting keeper fail
+// ("another keeper runs") with none running.
+TEST_CASE("keeper: a probe of running_pid never makes a starting keeper fail") {
+    TempDir d;
+    std::atomic<bool> done{false};
+    auto probing = [&] {
+        while (!done) (void)running_pid(d.path);
+    };
+    std::thread probes[2] = {std::thread(probing), std::thread(probing)};
+    int failed = 0;
+    for (int i = 0; i < 3000; ++i) {
+        try {
+            Keeper k(d.path);
+            CHECK(running_pid(d.path) == ::getpid());
+        } catch (const std::exception&) {
+            ++failed;
+        }
+    }
+    done = true;
+    for (auto& t : probes) t.join();
+    CHECK(failed == 0);
 }

@@ -11,15 +11,22 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sstream>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -36,9 +43,18 @@ using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 
 // One file's bytes into the tar being written: a file that cannot be read, or
 // a stream that cannot be written (the other side gone), is an error, not a
-// file silently left short (the tar would pad it with zeros).
-void copy_data(const std::string& source, archive* out) {
-    UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+// file silently left short (the tar would pad it with zeros). The name is
+// opened O_PATH (no device's open runs) and read only if it is still a regular
+// file: a container may swap it for a symlink or a device node meanwhile, and
+// the worker, outside the container's device cgroup, must not read /dev/mem.
+// `proc`: the host's /proc, to reopen the O_PATH fd for reading.
+void copy_data(const std::string& source, archive* out, int proc) {
+    UniqueFd at(::open(source.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!at) throw Error::sys(errno, "open " + source);
+    struct stat st {};
+    if (::fstat(at.get(), &st) < 0) throw Error::sys(errno, "stat " + source);
+    if (!S_ISREG(st.st_mode)) throw Error(source + " changed while it was copied: it is no longer a regular file");
+    UniqueFd in(::openat(proc, ("self/fd/" + std::to_string(at.get())).c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) throw Error::sys(errno, "open " + source);
     char buf[65536];
     for (;;) {
@@ -52,7 +68,7 @@ void copy_data(const std::string& source, archive* out) {
 
 // Writes `src` (a file or a tree; symlinks kept as links) to `fd` as tar,
 // every name starting with the last component of `src`.
-void write_tar(const std::string& src, int fd) {
+void write_tar(const std::string& src, int fd, int proc) {
     std::string path = src;
     while (path.size() > 1 && path.back() == '/') path.pop_back();
     std::string base = fs::path(path).filename().string();
@@ -90,7 +106,7 @@ void write_tar(const std::string& src, int fd) {
         if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
             std::string source = archive_entry_sourcepath(e);
             archive_entry_free(e);
-            copy_data(source, out.get());
+            copy_data(source, out.get(), proc);
             continue;
         }
         archive_entry_free(e);
@@ -100,7 +116,9 @@ void write_tar(const std::string& src, int fd) {
 
 // Reads tar from `fd` and writes it at `dest` (absolute): into it when it is a
 // directory, else as `dest` itself (the archive's top entry renamed), as cp does.
-void read_tar(int fd, const std::string& dest, bool keep_owner) {
+// `devices` false (the host's side): device nodes are left out, with a warning;
+// a container makes any node it likes (mknod), and its device cgroup stays behind.
+void read_tar(int fd, const std::string& dest, bool keep_owner, bool devices) {
     ArchivePtr in(archive_read_new(), archive_read_free);
     archive_read_support_format_tar(in.get());
     if (archive_read_open_fd(in.get(), fd, 65536) != ARCHIVE_OK) throw Error(message_of(in.get()));
@@ -119,6 +137,10 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
         if (r == ARCHIVE_EOF) break;
         if (r < ARCHIVE_WARN) throw Error("the copied files' stream: " + message_of(in.get()));
         std::string p = archive_entry_pathname(e);
+        if (!devices && (archive_entry_filetype(e) == AE_IFCHR || archive_entry_filetype(e) == AE_IFBLK)) {
+            spdlog::warn("{} not copied: it is a device node", p);
+            continue;
+        }
         std::string top = p.substr(0, p.find('/'));
         std::string rest = p.substr(top.size());
         std::string name = into ? (target.empty() ? p : target + "/" + p) : target + rest;
@@ -141,6 +163,53 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
     if (archive_write_close(disk.get()) < ARCHIVE_WARN) throw Error("cannot write " + dest + ": " + message_of(disk.get()));
 }
 
+// The mount points of procfs instances in `mountinfo` (this process's), deepest first.
+std::vector<std::string> proc_mounts(const std::string& mountinfo) {
+    std::vector<std::string> out;
+    std::istringstream lines(mountinfo);
+    std::string line;
+    while (std::getline(lines, line)) {  // "ID PARENT MAJ:MIN ROOT MOUNTPOINT … - TYPE …"
+        std::istringstream f(line);
+        std::string id, parent, dev, root, point;
+        f >> id >> parent >> dev >> root >> point;
+        auto dash = line.find(" - ");
+        if (dash == std::string::npos || line.compare(dash + 3, 5, "proc ") != 0) continue;
+        std::string path;  // octal escapes: \040 is a space
+        for (size_t i = 0; i < point.size(); ++i) {
+            if (point[i] == '\\' && i + 3 < point.size()) {
+                path += static_cast<char>(std::stoi(point.substr(i + 1, 3), nullptr, 8));
+                i += 3;
+            } else {
+                path += point[i];
+            }
+        }
+        out.push_back(path);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    return out;
+}
+
+// The worker joined the container's mount namespace as host root with every
+// capability: setns() set its root and cwd to the container's root, so "/",
+// ".." and absolute symlinks resolve inside the container. Magic links do not:
+// /proc/PID/fd/N (and root, cwd) of a process in the container's pid namespace
+// name whatever that process holds, which may be a host file or directory (a
+// `berth exec` helper holds the supervisor's fds until its execve), and the
+// worker passes the ptrace checks a container process fails. So the worker
+// takes a mount namespace of its own, a private copy of the container's, and
+// detaches every procfs from it: no path it resolves can cross a magic link.
+// The files it reads and writes are the container's, the same superblocks.
+void confine(int host_proc) {
+    if (::unshare(CLONE_NEWNS) < 0) throw Error::sys(errno, "make the copy's own mount namespace");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+        throw Error::sys(errno, "make the copy's mounts private");
+    UniqueFd info(::openat(host_proc, "self/mountinfo", O_RDONLY | O_CLOEXEC));
+    if (!info) throw Error::sys(errno, "read the container's mounts");
+    for (const auto& m : proc_mounts(read_all(info.get())))
+        if (::umount2(m.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+            throw Error::sys(errno, "hide " + m + " from the copy");
+}
+
 // A worker that joined the mount namespace of `pid` and runs `fn` there. Its
 // failure comes back as the message written on an error pipe. It closes
 // `parents_end` (the parent's end of their data pipe: else, the parent
@@ -149,7 +218,7 @@ void read_tar(int fd, const std::string& dest, bool keep_owner) {
 class Worker {
 public:
     template <class F>
-    Worker(pid_t pid, int parents_end, F fn) {
+    Worker(pid_t pid, int parents_end, int host_proc, F fn) {
         UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
         if (!ns) throw Error::sys(errno, "open the container's mount namespace");
         Pipe err = make_pipe();
@@ -163,6 +232,7 @@ public:
             ::signal(SIGPIPE, SIG_DFL);  // the parent gave up reading: its error is the one to report
             try {
                 if (::setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
+                confine(host_proc);
                 fn();
                 ::_exit(0);
             } catch (const std::exception& e) {
@@ -237,13 +307,25 @@ private:
 
 }  // namespace
 
+namespace {
+
+// The host's /proc (copy_data reopens through it), opened before the worker leaves the host's namespace.
+UniqueFd open_host_proc() {
+    UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!proc) throw Error::sys(errno, "open /proc");
+    return proc;
+}
+
+}  // namespace
+
 void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
+    UniqueFd proc = open_host_proc();
     Pipe p = make_pipe();
     int wfd = p.write.get();
-    Worker w(pid, p.read.get(), [&] { write_tar(src, wfd); });
+    Worker w(pid, p.read.get(), proc.get(), [&] { write_tar(src, wfd, proc.get()); });
     p.write.reset();
     try {
-        read_tar(p.read.get(), dest, true);
+        read_tar(p.read.get(), dest, true, false);
     } catch (...) {
         p.read.reset();  // else a worker with more to write blocks on the full pipe while we wait for it
         w.finish_after_failure();
@@ -255,13 +337,14 @@ void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
 
 void copy_into(pid_t pid, const std::string& src, const std::string& dest, bool keep_owner) {
     if (!fs::exists(fs::symlink_status(src))) throw Error("no such file or directory: " + src);
+    UniqueFd proc = open_host_proc();
     Pipe p = make_pipe();
     int rfd = p.read.get();
-    Worker w(pid, p.write.get(), [&] { read_tar(rfd, dest, keep_owner); });
+    Worker w(pid, p.write.get(), proc.get(), [&] { read_tar(rfd, dest, keep_owner, true); });
     p.read.reset();
     try {
         NoSigpipe guard;  // the worker failing first closes the pipe: EPIPE here, then its error below
-        write_tar(src, p.write.get());
+        write_tar(src, p.write.get(), proc.get());
     } catch (...) {
         p.write.reset();
         w.finish();  // the container's side failing first (a broken pipe here): its error

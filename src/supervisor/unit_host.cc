@@ -74,6 +74,7 @@ void Supervisor::Impl::launch(Unit& u) {
     fcntl(out.read.get(), F_SETPIPE_SZ, 1 << 20);
     fcntl(err.read.get(), F_SETPIPE_SZ, 1 << 18);
     fs::create_directories(spec.state_dir);
+    images::keep_image(store, u.image, spec.state_dir);  // exec reads it there, whatever becomes of the name
     if (u.brief.log.writes() && !u.inst.log) {
         logs::LogOptions lo;
         lo.max_size = u.brief.log.max_size;

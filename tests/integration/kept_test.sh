@@ -51,7 +51,7 @@ unit
 wait_ready 1 && ok "READY=1 from the unit" || fail "no READY=1: $(cat "$work/unit.out")"
 main1=$main
 sup1=$(cat "$BERTH_RUNTIME_DIR/$P/supervisor.pid")
-keeper=$(cat "$BERTH_RUNTIME_DIR/$P/keeper.pid" 2>/dev/null)
+keeper=$(cut -d" " -f1 "$BERTH_RUNTIME_DIR/$P/keeper.pid" 2>/dev/null)  # "PID STARTTIME"
 [ -n "$sup1" ] && [ "$sup1" != "$main1" ] && is_berth "$sup1" && ok "the supervisor ($sup1) is not the main process ($main1)" ||
     fail "supervisor $sup1, main $main1"
 check "… it is the keeper's child" "$keeper" "$(awk '/^PPid:/ {print $2}' "/proc/$sup1/status" 2>/dev/null)"

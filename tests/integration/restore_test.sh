@@ -49,7 +49,7 @@ wait_for 5 counted 5 || fail "the counter counts"
 pid=$(rec keeperctr keeperctr-counter-1 pid)
 start=$(rec keeperctr keeperctr-counter-1 pid_start_time)
 flaky_pid=$(rec keeperctr keeperctr-flaky-1 pid)
-keeper=$(cat "$BERTH_RUNTIME_DIR/keeperctr/keeper.pid" 2>/dev/null)
+keeper=$(cut -d" " -f1 "$BERTH_RUNTIME_DIR/keeperctr/keeper.pid" 2>/dev/null)  # "PID STARTTIME"
 [ -n "$keeper" ] && kill -0 "$keeper" && ok "a keeper runs beside the supervisor" || fail "no keeper"
 sup=$(kill_supervisor keeperctr)
 [ -n "$sup" ] && ok "supervisor $sup killed" || fail "no supervisor to kill"

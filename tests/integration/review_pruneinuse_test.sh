@@ -34,7 +34,7 @@ check "image rm of an image a container uses exits 1" 1 $?
 contains "… saying why and what to do" "is used by a container" "$out"
 pid=$("$BERTH" ps --format json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 out=$("$BERTH" image rm -f reviewpr/bb:1 2>&1) || fail "image rm -f: $out"
-# (exec needs the image's config, which is gone with its name: the files are read through /proc.)
+# (read through /proc: what the kernel still mounts for the container.)
 check "image rm -f leaves the running container's files" "$before" "$(ls "/proc/$pid/root/bin" | wc -l)"
 contains "… and the name is gone" "not found" "$("$BERTH" image inspect reviewpr/bb:1 2>&1)"
 "$BERTH" down >/dev/null 2>&1 || fail "down"
