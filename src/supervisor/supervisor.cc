@@ -369,6 +369,15 @@ int Supervisor::run() {
     Impl& s = *impl_;
     raise_fd_limit();  // containers still get the limit we had (base/fdlimit.h)
     uv_loop_init(&s.loop);
+    // Closed on every way out: a start that throws (a missing image, a cycle) leaked its loop's
+    // memory (LeakSanitizer, an ASan run of the integration suites).
+    struct LoopCloser {
+        uv_loop_t* loop;
+        ~LoopCloser() {
+            uv_run(loop, UV_RUN_NOWAIT);  // the close callbacks of the handles released before
+            uv_loop_close(loop);
+        }
+    } closer{&s.loop};
     plan::start_order(s.project);  // a cycle fails here, before anything starts
     std::set<std::string> wanted = wanted_services(s.project, s.opts);
     // Images and briefs resolve before anything starts: a missing image or a bad value is a clear error now.
@@ -477,9 +486,7 @@ int Supervisor::run() {
     s.retired_units.clear();
     s.dns.reset();
     s.nft.reset();  // idle: the loop ran until every nft it started had ended
-    uv_run(&s.loop, UV_RUN_NOWAIT);  // the close callbacks of the handles just released
-    uv_loop_close(&s.loop);
-    return s.exit_code;
+    return s.exit_code;  // (the closer runs the close callbacks of the handles just released)
 }
 
 }  // namespace berth::supervisor
