@@ -203,9 +203,14 @@ std::string Client::fetch_small_blob(const std::string& digest, int64_t size) {
 }
 
 bool Client::fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                        images::LayerStream* follow, const std::function<void()>& before_download) {
+                        images::LayerStream* follow, const std::function<void()>& before_download,
+                        const std::function<void()>& before_wait) {
     if (store.has_blob(digest)) return false;
-    UniqueFd lock(store.lock_blob(digest));  // another berth may be fetching it: wait, then reuse
+    UniqueFd lock(store.lock_blob(digest, false));
+    if (!lock) {  // another berth (or thread) is fetching it: wait, then reuse
+        if (before_wait) before_wait();
+        lock = UniqueFd(store.lock_blob(digest));
+    }
     if (store.has_blob(digest)) return false;
     if (before_download) before_download();
     download(store, digest, size, progress, follow);

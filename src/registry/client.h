@@ -66,9 +66,11 @@ public:
     // A blob into the store; safe against other processes. False when it was there already
     // (or another thread or process stored it while this one waited). With follow, a layer
     // is extracted from the blob as it arrives; before_download runs once the blob is locked
-    // and still missing (a puller takes a download slot there, not while it waits).
+    // and still missing (a puller takes a download slot there, not while it waits);
+    // before_wait runs when another thread or process holds the blob's lock, before waiting.
     bool fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                    images::LayerStream* follow = nullptr, const std::function<void()>& before_download = nullptr);
+                    images::LayerStream* follow = nullptr, const std::function<void()>& before_download = nullptr,
+                    const std::function<void()>& before_wait = nullptr);
 
     // Pushing (registry/upload.cc). want_push() asks for push access from then on.
     void want_push();
