@@ -213,7 +213,8 @@ struct Puller {
             if (!store.has_blob(digest)) {
                 say(name, short_id, "Waiting");
                 // A slot is taken once this thread is the one to download the blob: one that
-                // waits for another thread's (or process's) download of it holds none.
+                // waits for another thread's (or process's) download of it holds none, nor one
+                // whose bytes all arrived and are being synced.
                 bool held = false;
                 struct Release {
                     Slots& s;
@@ -222,13 +223,17 @@ struct Puller {
                         if (held) s.release();
                     }
                 } release{slots, held};
-                fetched = c.fetch_blob(
-                    store, digest, size, moving(name, short_id), follow ? &*follow : nullptr,
-                    [&] {
-                        slots.acquire(tickets.t[i]);
-                        held = true;
-                    },
-                    [&] { slots.leave(tickets.t[i]); });
+                Client::BlobHooks hooks;
+                hooks.before_download = [&] {
+                    slots.acquire(tickets.t[i]);
+                    held = true;
+                };
+                hooks.before_wait = [&] { slots.leave(tickets.t[i]); };
+                hooks.downloaded = [&] {  // the sync of the blob holds no slot
+                    if (held) slots.release();
+                    held = false;
+                };
+                fetched = c.fetch_blob(store, digest, size, moving(name, short_id), follow ? &*follow : nullptr, hooks);
             }
             slots.leave(tickets.t[i]);  // already stored, or fetched: out of line before extracting
             say(name, short_id, fetched ? "Downloaded " + human(size) : "Already exists", diff_id.empty() || !fetched);
