@@ -3,8 +3,12 @@
 # data, default 4 × 16) from Debian's docker-registry on loopback into an empty store, beside
 # `skopeo copy` of the same image to a local OCI directory and `curl` of the same blobs, in one
 # run; RUNS runs each (default 5), taking turns. Prints the median and best seconds, MiB/s, and
-# berth's time as a share of skopeo's and its throughput as a share of curl's (goals: <= 1, >= 0.8). Then the push of the same image to a new repository each run (nothing
-# to skip or mount) by `berth image push` beside `skopeo copy` of its OCI layout.
+# berth's time as a share of skopeo's and its throughput as a share of curl's (goals: <= 1, >= 0.8).
+# curl only downloads while berth also digests, decompresses and extracts every layer, so a
+# fourth line does that same work with shell tools (curl | tee BLOB | tar -xz), and berth's
+# throughput is also given as a share of that. Then (unless PUSH=0) the push of the same image
+# to a new repository each run (nothing to skip or mount) by `berth image push` beside
+# `skopeo copy` of its OCI layout.
 # Run as root: it makes its own network namespace and leaves nothing.
 set -eu
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
@@ -75,14 +79,35 @@ curl_all() {  # waits for its curls only (a bare `wait` would wait for the regis
     done
     for p in $pids; do wait "$p" || return 1; done
 }
+# The same work as berth's pull with shell tools: each blob downloaded and written, each
+# layer also gunzipped and untarred into a directory of its own, all in parallel (berth also
+# checks two digests per layer and syncs its blobs, which this does not). berth extracts
+# every layer, so curl alone (download only) is not like-for-like: this is.
+layer_blobs=${blobs#* }
+curl_extract_all() {
+    pids=""
+    for d in $blobs; do
+        h=${d#sha256:}
+        case " $layer_blobs " in
+        *" $d "*)
+            mkdir "$1/x$h"
+            curl -s "http://$reg/v2/bench/blobs/$d" | tee "$1/$h" | tar -xzf - -C "$1/x$h" &
+            ;;
+        *) curl -s -o "$1/$h" "http://$reg/v2/bench/blobs/$d" & ;;
+        esac
+        pids="$pids $!"
+    done
+    for p in $pids; do wait "$p" || return 1; done
+}
 export BERTH_RUNTIME_DIR="$work/run" BERTH_INSECURE_REGISTRIES=$reg
 # The three take turns, run after run, so a change in the machine's load hits them alike.
-: > "$work/berth.t"; : > "$work/skopeo.t"; : > "$work/curl.t"
+: > "$work/berth.t"; : > "$work/skopeo.t"; : > "$work/curl.t"; : > "$work/curlx.t"
 r=0
 while [ $r -lt "$runs" ]; do
     timed berth_pull "$(fresh)" >> "$work/berth.t"
     timed skopeo_pull "$(fresh)" >> "$work/skopeo.t"
     timed curl_all "$(fresh)" >> "$work/curl.t"
+    timed curl_extract_all "$(fresh)" >> "$work/curlx.t"
     r=$((r + 1))
 done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -90,17 +115,21 @@ best_of() { sort -n "$1" | head -1; }
 mbs() { echo "scale=1; $bytes / 1048576 / $1" | bc; }
 echo "image: $((layers + 1)) layers, $(echo "scale=1; $bytes / 1048576" | bc) MiB of blobs (random data, gzip), loopback registry; $runs runs each, taking turns"
 printf '%-46s %10s %10s %9s\n' "" "median s" "best s" "MiB/s"
-for k in berth skopeo curl; do
+for k in berth skopeo curl curlx; do
     case $k in
     berth) label="berth image pull (download + verify + extract)" ;;
     skopeo) label="skopeo copy to an OCI dir (download + verify)" ;;
     curl) label="curl of the same blobs, in parallel" ;;
+    curlx) label="curl | tee | tar -xz, in parallel (same work)" ;;
     esac
     m=$(median "$work/$k.t")
     printf '%-46s %10.3f %10.3f %9s\n' "$label" "$m" "$(best_of "$work/$k.t")" "$(mbs "$m")"
 done
-mb=$(median "$work/berth.t") ms=$(median "$work/skopeo.t") mc=$(median "$work/curl.t")
-echo "medians: berth / skopeo time: $(echo "scale=2; $mb / $ms" | bc) (goal <= 1)   berth throughput / curl's: $(echo "scale=2; $mc / $mb" | bc) (goal >= 0.8)"
+mb=$(median "$work/berth.t") ms=$(median "$work/skopeo.t") mc=$(median "$work/curl.t") mx=$(median "$work/curlx.t")
+echo "medians: berth / skopeo time: $(echo "scale=2; $mb / $ms" | bc) (goal <= 1)   berth throughput / curl's: $(echo "scale=2; $mc / $mb" | bc) (goal >= 0.8; curl only downloads)"
+echo "         berth throughput / curl | tee | tar -xz's (the same work): $(echo "scale=2; $mx / $mb" | bc)"
+
+[ "${PUSH:-1}" = 1 ] || exit 0
 
 best() {  # best NAME COMMAND...: the fastest of RUNS runs
     name=$1

@@ -35,9 +35,21 @@ std::string Store::ingest_path(const std::string& digest) const {
     return images_ + "/ingest/" + hex_of(digest) + ".partial";
 }
 
-int Store::lock_blob(const std::string& digest) const {
+namespace {
+
+int try_lock_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) throw Error::sys(errno, "open " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return -1;
+    return fd.release();
+}
+
+}  // namespace
+
+int Store::lock_blob(const std::string& digest, bool wait) const {
     fs::create_directories(images_ + "/ingest");
-    return lock_file(images_ + "/ingest/" + hex_of(digest) + ".lock");
+    std::string path = images_ + "/ingest/" + hex_of(digest) + ".lock";
+    return wait ? lock_file(path) : try_lock_file(path);
 }
 
 void Store::commit_blob(const std::string& tmp, const std::string& digest) {
@@ -65,11 +77,7 @@ int Store::lock_layer(const std::string& diff_id, bool wait) const {
     fs::create_directories(images_ + "/ingest");
     mark_top_directory(layers_);  // for stores made before Store() marked it
     std::string path = images_ + "/ingest/layer-" + hex_of(diff_id) + ".lock";
-    if (wait) return lock_file(path);
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) throw Error::sys(errno, "open " + path);
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return -1;
-    return fd.release();
+    return wait ? lock_file(path) : try_lock_file(path);
 }
 
 void Store::ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id) {

@@ -114,7 +114,8 @@ public:
     std::string blob_path(const std::string& digest) const;
     bool has_blob(const std::string& digest) const;
     std::string ingest_path(const std::string& digest) const;  // the partial download
-    int lock_blob(const std::string& digest) const;            // an flock'd fd; close to unlock
+    // An flock'd fd; close to unlock. Without wait, -1 when another holds it.
+    int lock_blob(const std::string& digest, bool wait = true) const;
     // The flock'd fd that keeps others from extracting a layer; without wait, -1 when held.
     int lock_layer(const std::string& diff_id, bool wait) const;
     void commit_blob(const std::string& tmp, const std::string& digest);

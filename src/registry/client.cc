@@ -203,17 +203,21 @@ std::string Client::fetch_small_blob(const std::string& digest, int64_t size) {
 }
 
 bool Client::fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                        images::LayerStream* follow, const std::function<void()>& before_download) {
+                        images::LayerStream* follow, const BlobHooks& hooks) {
     if (store.has_blob(digest)) return false;
-    UniqueFd lock(store.lock_blob(digest));  // another berth may be fetching it: wait, then reuse
+    UniqueFd lock(store.lock_blob(digest, false));
+    if (!lock) {  // another berth (or thread) is fetching it: wait, then reuse
+        if (hooks.before_wait) hooks.before_wait();
+        lock = UniqueFd(store.lock_blob(digest));
+    }
     if (store.has_blob(digest)) return false;
-    if (before_download) before_download();
-    download(store, digest, size, progress, follow);
+    if (hooks.before_download) hooks.before_download();
+    download(store, digest, size, progress, follow, hooks.downloaded);
     return true;
 }
 
 void Client::download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                      images::LayerStream* follow) {
+                      images::LayerStream* follow, const std::function<void()>& downloaded) {
     std::string path = store.ingest_path(digest);
     for (int attempt = 0;; ++attempt) {
         UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
@@ -287,6 +291,7 @@ void Client::download(images::Store& store, const std::string& digest, int64_t s
                         "the registry's copy is corrupt (or was altered on the way); nothing was stored");
         }
         fd.reset();
+        if (downloaded) downloaded();
         store.commit_blob(path, digest);
         return;
     }

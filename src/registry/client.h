@@ -66,9 +66,15 @@ public:
     // A blob into the store; safe against other processes. False when it was there already
     // (or another thread or process stored it while this one waited). With follow, a layer
     // is extracted from the blob as it arrives; before_download runs once the blob is locked
-    // and still missing (a puller takes a download slot there, not while it waits).
+    // and still missing (a puller takes a download slot there, not while it waits);
+    // before_wait runs when another thread or process holds the blob's lock, before waiting;
+    // downloaded once all its bytes arrived and were verified, before the blob is synced and
+    // stored (a puller gives its slot back there: the next download need not wait for a sync).
+    struct BlobHooks {
+        std::function<void()> before_download, before_wait, downloaded;
+    };
     bool fetch_blob(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                    images::LayerStream* follow = nullptr, const std::function<void()>& before_download = nullptr);
+                    images::LayerStream* follow = nullptr, const BlobHooks& hooks = {});
 
     // Pushing (registry/upload.cc). want_push() asks for push access from then on.
     void want_push();
@@ -91,7 +97,7 @@ private:
     Response call_on(const Endpoint& ep, Request& req);
     [[noreturn]] void http_error(const Response& r, const std::string& what) const;
     void download(images::Store& store, const std::string& digest, int64_t size, const ProgressFn& progress,
-                  images::LayerStream* follow);
+                  images::LayerStream* follow, const std::function<void()>& downloaded);
 
     Session& session_;
     images::Reference ref_;

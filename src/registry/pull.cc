@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <optional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using json = nlohmann::json;
@@ -31,27 +32,52 @@ std::string human(int64_t b) {
     return buf;
 }
 
-// A counting semaphore over the blobs in flight.
+// A counting semaphore over the blobs in flight, granted in the order of tickets (ticket()
+// when a blob is listed: an image's layers in manifest order), not in the order threads
+// happen to start or wake. With more blobs than slots, the base layer (usually the one of
+// many small files, the slowest to extract) is fetched first and extracted while the others
+// download, instead of being left to the end, as the race left it in bench/pull_bench.sh
+// (its download and whole extraction then came after the others'). A ticket is in line from
+// ticket() until acquire() or leave(): a blob found stored, or one whose lock another thread
+// or process holds, leaves the line (waiting for that lock in line could deadlock two
+// processes) and, if it must download after all, joins it again at acquire().
 class Slots {
 public:
     explicit Slots(int n) : free_(n) {}
-    void acquire() {
+    uint64_t ticket() {
+        std::lock_guard l(mu_);
+        in_line_.insert(next_ticket_);
+        return next_ticket_++;
+    }
+    void acquire(uint64_t ticket) {
         std::unique_lock l(mu_);
-        cv_.wait(l, [&] { return free_ > 0; });
+        in_line_.insert(ticket);
+        cv_.wait(l, [&] { return free_ > 0 && *in_line_.begin() == ticket; });
+        in_line_.erase(in_line_.begin());
         --free_;
+        if (free_ > 0 && !in_line_.empty()) cv_.notify_all();  // the next in line may go too
+    }
+    void leave(uint64_t ticket) {
+        {
+            std::lock_guard l(mu_);
+            if (in_line_.erase(ticket) == 0) return;
+        }
+        cv_.notify_all();
     }
     void release() {
         {
             std::lock_guard l(mu_);
             ++free_;
         }
-        cv_.notify_one();
+        cv_.notify_all();
     }
 
 private:
     std::mutex mu_;
     std::condition_variable cv_;
     int free_;
+    uint64_t next_ticket_ = 0;
+    std::set<uint64_t> in_line_;
 };
 
 bool known_layer_type(const std::string& t) {
@@ -163,7 +189,20 @@ struct Puller {
         for (const auto& b : blobs)
             if (b.value("digest", "").rfind("sha256:", 0) != 0)
                 throw Error("image " + name + " names a blob by \"" + b.value("digest", "") + "\": berth checks sha256 digests only");
+        struct Tickets {  // whatever happens, none is left in line (it would hold up the rest)
+            Slots& s;
+            std::vector<uint64_t> t;
+            ~Tickets() {
+                for (uint64_t x : t) s.leave(x);
+            }
+        } tickets{slots, {}};
+        for (size_t i = 0; i < blobs.size(); ++i) tickets.t.push_back(slots.ticket());
         parallel_for(blobs.size(), static_cast<int>(blobs.size()), [&](size_t i) {
+            struct Leave {
+                Slots& s;
+                uint64_t t;
+                ~Leave() { s.leave(t); }
+            } leave{slots, tickets.t[i]};
             std::string digest = blobs[i].value("digest", "");
             int64_t size = blobs[i].value("size", int64_t{0});
             std::string diff_id = i < diff_ids.size() ? diff_ids[i] : "";
@@ -174,7 +213,8 @@ struct Puller {
             if (!store.has_blob(digest)) {
                 say(name, short_id, "Waiting");
                 // A slot is taken once this thread is the one to download the blob: one that
-                // waits for another thread's (or process's) download of it holds none.
+                // waits for another thread's (or process's) download of it holds none, nor one
+                // whose bytes all arrived and are being synced.
                 bool held = false;
                 struct Release {
                     Slots& s;
@@ -183,11 +223,19 @@ struct Puller {
                         if (held) s.release();
                     }
                 } release{slots, held};
-                fetched = c.fetch_blob(store, digest, size, moving(name, short_id), follow ? &*follow : nullptr, [&] {
-                    slots.acquire();
+                Client::BlobHooks hooks;
+                hooks.before_download = [&] {
+                    slots.acquire(tickets.t[i]);
                     held = true;
-                });
+                };
+                hooks.before_wait = [&] { slots.leave(tickets.t[i]); };
+                hooks.downloaded = [&] {  // the sync of the blob holds no slot
+                    if (held) slots.release();
+                    held = false;
+                };
+                fetched = c.fetch_blob(store, digest, size, moving(name, short_id), follow ? &*follow : nullptr, hooks);
             }
+            slots.leave(tickets.t[i]);  // already stored, or fetched: out of line before extracting
             say(name, short_id, fetched ? "Downloaded " + human(size) : "Already exists", diff_id.empty() || !fetched);
             if (diff_id.empty()) return;
             bool streamed = false;
