@@ -2,6 +2,7 @@
 #include "cli/follow.h"
 
 #include "cli/up.h"
+#include "logs/log_file.h"
 #include "plan/plan.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@ namespace berth::cli {
 FollowSpec follow_spec(const compose::Project& project, const UpFlags& f, bool color) {
     FollowSpec spec;
     spec.color = color;
+    spec.since_ns = logs::now_ns();
     spec.stop_on_ctrl_c = f.services;
     if (!f.attach.empty()) {
         spec.printed.insert(f.attach.begin(), f.attach.end());

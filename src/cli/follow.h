@@ -19,6 +19,7 @@ namespace berth::cli {
 
 struct FollowSpec {
     std::set<std::string> printed;        // services whose output is shown
+    int64_t since_ns = 0;                 // when `up` began: an exit after it gets its line, seen late or not
     std::set<std::string> watched;        // `up` ends once none of these runs
     std::vector<std::string> stop_on_ctrl_c;  // the services `up` was asked for (empty: all)
     bool color = false;

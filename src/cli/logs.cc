@@ -246,7 +246,10 @@ int follow_attached(const state::ProjectState& ps, const FollowSpec& spec, const
         for (const auto& r : ps.read_all()) {
             if (spec.watched.count(r.service) && alive(r)) watched_live = true;
             std::string& was = last_state[r.name];
-            if (spec.printed.count(r.service) && r.state == "exited" && !was.empty() && was != "exited" && r.exit_code)
+            // Its exit line once: seen exiting, or exited already when first seen but after `up` began
+            // (a container that ended before this process looked, as `up` handed it over).
+            bool ended_now = was.empty() ? logs::parse_time(r.finished_at) >= spec.since_ns : was != "exited";
+            if (spec.printed.count(r.service) && r.state == "exited" && ended_now && r.exit_code)
                 std::printf("%s exited with code %d\n", r.name.c_str(), *r.exit_code);
             was = r.state;
         }

@@ -261,9 +261,9 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     // starting holds its lock and socket until that child execs or exits.
     // Attached: the running supervisor applies the file, this process streams the output (cli/follow.h).
     auto before = f.detach || ps.supervisor_pid() <= 0 ? std::map<std::string, long long>{} : log_sizes(ps);
+    const FollowSpec spec = follow_spec(project, f, use_color(g, 1));  // before anything starts: its time
     for (int attempt = 1; ps.supervisor_pid() > 0; ++attempt) {
-        if (auto code = up_to_supervisor(g, f, project, ps))
-            return f.detach ? *code : follow_attached(ps, follow_spec(project, f, use_color(g, 1)), before);
+        if (auto code = up_to_supervisor(g, f, project, ps)) return f.detach ? *code : follow_attached(ps, spec, before);
         if (attempt == 30)
             throw Error("project " + project.name + " is up but its supervisor does not answer",
                         "run `berth down` and `berth up` again");
@@ -284,7 +284,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
             throw;
         }
         ::unsetenv("BERTH_DETACH");
-        return follow_attached(ps, follow_spec(project, f, use_color(g, 1)), before);
+        return follow_attached(ps, spec, before);
     }
     if (!f.detach) {
         bool failed = false;
