@@ -74,7 +74,8 @@ int detach_stdio(const std::string& project, int keep) {
 // `up -d` with no supervisor: the project's keeper (started now unless it
 // runs: after a supervisor's death it holds the containers) spawns one, which
 // reports on the pipe `report`.
-pid_t spawn_supervisor(const compose::Project& project, int report, bool attached) {
+pid_t spawn_supervisor(const compose::Project& project, int report, bool attached,
+                       const std::vector<std::string>& extra_env) {
     state::ProjectState ps(state::runtime_dir(), project.name);
     std::error_code ec;
     std::filesystem::create_directories(ps.dir(), ec);
@@ -82,6 +83,7 @@ pid_t spawn_supervisor(const compose::Project& project, int report, bool attache
     std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
     std::vector<std::string> env;
     for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
     char cwd[4096];
     std::string dir = getcwd(cwd, sizeof cwd) ? cwd : "/";
     for (int attempt = 1;; ++attempt) {  // a keeper that was just ending is replaced

@@ -7,6 +7,7 @@
 #include "supervisor/supervisor.h"
 
 #include <string>
+#include <vector>
 #include <sys/types.h>
 
 namespace berth::cli {
@@ -18,6 +19,8 @@ int detach_stdio(const std::string& project, int keep);
 [[noreturn]] void supervise_detached(compose::Project project, supervisor::UpOptions o, int report);
 // `up -d` with no supervisor: has the project's keeper (started unless it runs) spawn one reporting on
 // `report` (attached: on this process's stdout and stderr, cli/kept.h); returns its pid.
-pid_t spawn_supervisor(const compose::Project& project, int report, bool attached = false);
+// `extra_env` ("NAME=VALUE") is added to this process's environment for it.
+pid_t spawn_supervisor(const compose::Project& project, int report, bool attached = false,
+                       const std::vector<std::string>& extra_env = {});
 
 }  // namespace berth::cli

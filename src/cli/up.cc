@@ -11,7 +11,6 @@
 #include "cli/progress.h"
 #include "cli/systemd.h"
 #include "cli/up.h"
-#include "base/fd.h"
 #include "cli/project.h"
 #include "cli/ps_format.h"
 #include "cli/pull.h"
@@ -105,15 +104,7 @@ int dry_run(const compose::Project& project, const UpFlags& f, const supervisor:
     for (const auto& r : state::ProjectState(state::runtime_dir(), project.name).read_all())
         current.push_back({r.name, r.service, r.config_hash, r.config_keys,
                            r.pid > 0 && state::process_alive(r.pid, r.pid_start_time)});
-    plan::DiffOptions d;
-    d.services = wanted;
-    d.scale = o.scale;
-    d.named.insert(f.services.begin(), f.services.end());
-    d.force_recreate = o.force_recreate;
-    d.force_deps = o.always_recreate_deps;
-    d.no_recreate = o.no_recreate;
-    d.remove_orphans = o.remove_orphans;
-    for (const auto& ch : plan::diff(current, project, d))
+    for (const auto& ch : plan::diff(current, project, supervisor::diff_options(o, wanted)))
         std::printf("DRY-RUN MODE - %s\n", plan::describe(ch).c_str());
     return 0;
 }
@@ -149,21 +140,20 @@ std::optional<int> up_to_supervisor(const GlobalOptions& g, const UpFlags& f, co
         std::string hint = reply.value("hint", std::string());
         throw Error(reply.value("error", std::string("the supervisor refused `up`")), hint);
     }
-    for (const char* k : {"running", "recreated", "started", "created", "restarted"})
-        for (const auto& n : reply.value(k, nlohmann::json::array()))
-            std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(),
-                        std::string(k) == "running" ? "Running" : std::string(k) == "recreated" ? "Recreated"
-                                                                : std::string(k) == "created"   ? "Created"
-                                                                : std::string(k) == "restarted" ? "Restarted"
-                                                                                                : "Started");
+    for (auto [key, said] : {std::pair{"running", "Running"}, {"recreated", "Recreated"}, {"started", "Started"},
+                             {"created", "Created"}, {"restarted", "Restarted"}})
+        for (const auto& n : reply.value(key, nlohmann::json::array()))
+            std::fprintf(stderr, "Container %s  %s\n", n.get<std::string>().c_str(), said);
     return 0;
 }
 
 // Detached: a supervisor process of its own, the keeper's child; returns once it reports the
-// stack up (its progress shown meanwhile), throws what it reports instead.
-void start_detached(const GlobalOptions& g, const UpFlags& f, const compose::Project& project) {
+// stack up (its progress shown meanwhile), throws what it reports instead. `handed_over`: an
+// attached `up SERVICE…` streams while that supervisor runs detached (BERTH_DETACH tells it so).
+void start_detached(const GlobalOptions& g, const UpFlags& f, const compose::Project& project, bool handed_over = false) {
     Pipe p = make_pipe();
-    spawn_supervisor(project, p.write.get());
+    spawn_supervisor(project, p.write.get(), false, handed_over ? std::vector<std::string>{"BERTH_DETACH=1"}
+                                                                : std::vector<std::string>{});
     p.write.reset();
     Progress progress(isatty(2), use_color(g, 2));
     std::string msg;
@@ -276,14 +266,7 @@ int up_command(const GlobalOptions& g, const UpFlags& flags) {
     // child, as `up -d` starts it) and this process streams, as `up` while up does.
     if (!f.detach && !f.services.empty() && !o.abort_on_container_exit && !o.abort_on_container_failure && !notifier) {
         auto before = log_sizes(ps);
-        ::setenv("BERTH_DETACH", "1", 1);
-        try {
-            start_detached(g, f, project);
-        } catch (...) {
-            ::unsetenv("BERTH_DETACH");
-            throw;
-        }
-        ::unsetenv("BERTH_DETACH");
+        start_detached(g, f, project, true);
         return follow_attached(ps, spec, before);
     }
     if (!f.detach) {

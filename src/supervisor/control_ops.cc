@@ -75,7 +75,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
         if (loaded.name != project.name)
             throw Error("the project sent is " + loaded.name + ", this supervisor runs " + project.name);
         for (const auto& [s, n] : req.value("scale", std::map<std::string, int>{})) opts.scale[s] = n;  // up --scale
-        ApplyFlags f;
+        UpOptions f;
         f.services = req.value("services", std::vector<std::string>{});
         f.force_recreate = req.value("force_recreate", false);
         f.always_recreate_deps = req.value("always_recreate_deps", false);
@@ -92,7 +92,7 @@ void Supervisor::Impl::op_up(const control::Json& req, const std::shared_ptr<con
 
 // `up` while up: services whose configuration changed are recreated, new ones
 // started, the rest keep running untouched (plan::diff decides).
-void Supervisor::Impl::apply(compose::Project next, const ApplyFlags& f, const std::shared_ptr<control::Peer>& peer) {
+void Supervisor::Impl::apply(compose::Project next, const UpOptions& f, const std::shared_ptr<control::Peer>& peer) {
     const std::vector<std::string>& services = f.services;
     const bool no_deps = f.no_deps, no_start = f.no_start;
     plan::start_order(next);
@@ -125,13 +125,8 @@ void Supervisor::Impl::apply(compose::Project next, const ApplyFlags& f, const s
         current.push_back({u->name(), u->cp.service, hash, u->rec.config_keys, u->running() || u->restart_due()});
         by_name[u->name()] = u.get();
     }
-    plan::DiffOptions d;
-    d.services = wanted;
-    d.scale = opts.scale;
-    d.named.insert(services.begin(), services.end());
-    d.force_recreate = f.force_recreate;
-    d.force_deps = f.always_recreate_deps;
-    d.no_recreate = f.no_recreate;
+    plan::DiffOptions d = diff_options(f, wanted);
+    d.scale = opts.scale;  // the request's --scale is in opts already
     for (const auto& ch : plan::diff(current, project, d)) {
         if (ch.action == plan::Action::Create && no_start) {  // `create` while up
             add_unit(ch, false);

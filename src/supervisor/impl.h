@@ -176,12 +176,8 @@ struct Supervisor::Impl final : UnitHost {
 
     // ---- control operations (control_ops.cc), one function per op ----
     void handle(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
-    // `up` (and `create`: no_start) while up, with its request's flags.
-    struct ApplyFlags {
-        std::vector<std::string> services;
-        bool force_recreate = false, always_recreate_deps = false, no_recreate = false, no_deps = false, no_start = false;
-    };
-    void apply(compose::Project next, const ApplyFlags& f, const std::shared_ptr<control::Peer>& peer);
+    // `up` (and `create`: f.no_start) while up, with its request's flags; the scale is opts.scale.
+    void apply(compose::Project next, const UpOptions& f, const std::shared_ptr<control::Peer>& peer);
     void op_down(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_up(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_stop(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer);

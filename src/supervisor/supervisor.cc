@@ -365,6 +365,18 @@ void on_signal(uv_signal_t* h, int) {
 
 }  // namespace
 
+plan::DiffOptions diff_options(const UpOptions& o, const std::set<std::string>& wanted) {
+    plan::DiffOptions d;
+    d.services = wanted;
+    d.scale = o.scale;
+    d.named.insert(o.services.begin(), o.services.end());
+    d.force_recreate = o.force_recreate;
+    d.force_deps = o.always_recreate_deps;
+    d.no_recreate = o.no_recreate;
+    d.remove_orphans = o.remove_orphans;
+    return d;
+}
+
 int Supervisor::run() {
     Impl& s = *impl_;
     raise_fd_limit();  // containers still get the limit we had (base/fdlimit.h)
@@ -436,13 +448,8 @@ int Supervisor::run() {
     for (const auto& r : s.pstate.read_all())
         current.push_back({r.name, r.service, r.config_hash, r.config_keys,  // exited meanwhile, or stopping: not live
                            by_name.count(r.name) > 0 && !held.at(r.name).exit && r.state != "stopping"});
-    plan::DiffOptions d;
-    d.services = wanted;
-    d.scale = s.opts.scale;
-    d.named.insert(s.opts.services.begin(), s.opts.services.end());
-    d.force_recreate = s.opts.force_recreate;
-    d.force_deps = s.opts.always_recreate_deps;
-    d.no_recreate = s.opts.no_recreate;
+    plan::DiffOptions d = diff_options(s.opts, wanted);
+    d.remove_orphans = false;  // handled above, before anything starts
     for (const auto& ch : plan::diff(current, s.project, d)) {
         auto a = by_name.find(ch.container);
         if (a == by_name.end()) {

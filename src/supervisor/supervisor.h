@@ -10,11 +10,13 @@
 #pragma once
 
 #include "compose/model.h"
+#include "plan/diff.h"
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +62,9 @@ struct UpOptions {
     // A whole line of a container's output; true: taken (sent to the journal), not printed.
     std::function<bool(const std::string& service, const std::string& container, std::string_view line)> on_line;
 };
+
+// The plan::diff options these flags make, acting on `wanted` (up, up while up, `up --dry-run`).
+plan::DiffOptions diff_options(const UpOptions& o, const std::set<std::string>& wanted);
 
 class Supervisor {
 public:
