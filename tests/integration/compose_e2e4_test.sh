@@ -108,14 +108,21 @@ cat > "$d/compose.yaml" <<'YAML'
 services:
   talker:
     image: it/busybox
-    command: sh -c 'sleep 1; for i in 1 2 3; do echo out-$$i; echo err-$$i >&2; sleep 0.2; done; exit 3'
+    # It talks once the test has attached (it makes go/talk then): attach shows only what comes after.
+    command: sh -c 'while [ ! -e /go/talk ]; do sleep 0.05; done; for i in 1 2 3; do echo out-$$i; echo err-$$i >&2; sleep 0.2; done; exit 3'
+    volumes: [./go:/go]
   waiter:
     image: it/busybox
     command: sh -c 'trap "echo got-int; exit 5" INT; echo ready; while true; do sleep 0.1; done'
 YAML
 c="$BERTH -f $d/compose.yaml -p compat4-att"
+mkdir -p "$d/go"
 $c up -d >/dev/null 2>&1
-$c attach talker > "$work/att.out" 2> "$work/att.err"
+$c attach talker > "$work/att.out" 2> "$work/att.err" &
+att=$!
+wait_attached "$att" || fail "attach did not start"
+touch "$d/go/talk"
+wait "$att"
 check "attach ends with the container's exit code" 3 $?
 check "… its stdout on stdout, unprefixed" "out-1 out-2 out-3" "$(tr '\n' ' ' < "$work/att.out" | sed 's/ $//')"
 check "… its stderr on stderr" "err-1 err-2 err-3" "$(tr '\n' ' ' < "$work/att.err" | sed 's/ $//')"
@@ -123,7 +130,7 @@ out=$($c attach talker 2>&1); check "attach to an exited container exits 1" 1 $?
 contains "… saying why" "has no running container" "$out"
 $c attach waiter > "$work/att2.out" 2>&1 &
 att=$!
-sleep 1
+wait_attached "$att" || fail "attach did not start"
 kill -INT "$att"
 wait "$att"; check "attach --sig-proxy (default): Ctrl-C reaches the container, which exits 5" 5 $?
 contains "… and its trap's output is shown" "got-int" "$(cat "$work/att2.out")"

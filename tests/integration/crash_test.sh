@@ -130,7 +130,7 @@ state_of() { sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$BERTH_RUNTIME_DIR/cras
 steady=$(pid_of steady)
 "$BERTH" events --json > "$work/events.out" 2>&1 &
 events=$!
-sleep 0.2
+wait_client "$events"
 rmdir src
 "$BERTH" kill fragile >/dev/null 2>&1 || fail "fault: kill fragile"
 for _ in $(seq 100); do [ "$(state_of fragile)" = exited ] && break; sleep 0.05; done

@@ -92,7 +92,7 @@ talker=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$BERTH_RUNTIME_DIR/relyflt/cont
 size_of() { stat -c %s "$log"; }
 "$BERTH" events --json > "$work/events.out" 2>&1 &
 events=$!
-sleep 0.2
+wait_client "$events"
 dd if=/dev/zero of="$BERTH_ROOT/containers/filler" bs=64k 2>/dev/null
 check "the filesystem under the log is full" 0 "$(df --output=avail -k "$BERTH_ROOT/containers" | tail -1 | tr -d ' ')"
 for _ in $(seq 100); do grep -q "relyflt-talker-1: logging paused" "$suplog" && break; sleep 0.05; done

@@ -38,17 +38,21 @@ services:
     healthcheck: {test: [CMD, "true"], interval: 1s}
   oneshot:
     image: it/busybox
-    command: [sh, -c, 'echo oneshot; sleep 2; exit 7']
+    command: [sh, -c, 'echo oneshot; while [ ! -e /go/oneshot ]; do usleep 50000; done; exit 7']
+    volumes: [./go:/go]
   flaky:
     image: it/busybox
     restart: on-failure
-    command: [sh, -c, 'echo start; [ -e /once ] && exec sleep 1000; touch /once; sleep 2; exit 3']
+    command: [sh, -c, 'echo start; [ -e /once ] && exec sleep 1000; touch /once; while [ ! -e /go/flaky ]; do usleep 50000; done; exit 3']
+    volumes: [./go:/go]
 YAML
+mkdir -p go  # oneshot and flaky exit once the test makes go/oneshot and go/flaky: while no supervisor runs
 "$BERTH" up -d >/dev/null 2>&1 || fail "up -d"
 wait_for 5 counted 5 || fail "the counter counts"
 pid=$(rec keeperctr keeperctr-counter-1 pid)
 start=$(rec keeperctr keeperctr-counter-1 pid_start_time)
 flaky_pid=$(rec keeperctr keeperctr-flaky-1 pid)
+oneshot_pid=$(rec keeperctr keeperctr-oneshot-1 pid)
 keeper=$(cut -d" " -f1 "$BERTH_RUNTIME_DIR/keeperctr/keeper.pid" 2>/dev/null)  # "PID STARTTIME"
 [ -n "$keeper" ] && kill -0 "$keeper" && ok "a keeper runs beside the supervisor" || fail "no keeper"
 sup=$(kill_supervisor keeperctr)
@@ -58,8 +62,9 @@ sleep 1
 while_dead=$(($(numbers) - at_kill))
 [ "$while_dead" -ge 5 ] && ok "$while_dead lines logged while no supervisor ran" ||
     fail "only $while_dead lines logged while no supervisor ran"
-wait_for 5 gone "$flaky_pid" || fail "flaky exits while no supervisor runs"
-sleep 1  # oneshot too (both run 2 s)
+touch go/flaky go/oneshot
+wait_for 10 gone "$flaky_pid" || fail "flaky exits while no supervisor runs"
+wait_for 10 gone "$oneshot_pid" || fail "oneshot exits while no supervisor runs"
 zombies() { for p in $(cat /proc/$keeper/task/*/children 2>/dev/null); do grep -l '^State:.*Z' /proc/$p/status 2>/dev/null; done; }
 no_zombie() { [ -z "$(zombies)" ]; }
 wait_for 3 no_zombie && ok "the keeper reaped what exited meanwhile (no zombie)" || fail "zombies under the keeper: $(zombies)"

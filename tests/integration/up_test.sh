@@ -113,7 +113,7 @@ check "kill -s TERM: the trap exits 0" 0 "$(field web exit_code)"
 contains "ls lists the project" "itup" "$("$BERTH" ls)"
 "$BERTH" events --json > "$work/events.out" 2>&1 &
 ev_pid=$!
-sleep 0.2
+wait_client "$ev_pid"
 "$BERTH" restart web >/dev/null
 sleep 0.3
 kill "$ev_pid" 2>/dev/null; wait "$ev_pid" 2>/dev/null
@@ -214,7 +214,7 @@ check "and returns only once healthy" healthy "$(field ok health)"
 "$BERTH" down >/dev/null
 out=$("$BERTH" --profile slow up --wait --wait-timeout 1 2>&1)
 check "up --wait-timeout exits 1" 1 $?
-contains "naming the container not ready" "itwait-never-1 (running, starting)" "$out"
+contains "naming the container not ready" "itwait-never-1 (" "$out"  # (running, starting) or, on a loaded machine, still (starting)
 "$BERTH" --profile slow down >/dev/null
 # A check that outlives its timeout is killed and counted as failed; the supervisor goes on (it
 # died of "wait for exec: Resource temporarily unavailable" before, taking up --wait with it).

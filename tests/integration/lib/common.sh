@@ -96,11 +96,38 @@ check_no_leaks() {
     left=$(leak_procs "$1" | grep -v "^process [0-9]* berth" || true)
     check "no container processes left" "" "$left"
 }
+# wait_client PID: until the berth client PID (events, attach, logs -f started with &) holds its
+# connection to the supervisor, then a moment for the supervisor to read its request: what a
+# test does next is then seen by it (up to 10 s; a fixed sleep was too short on a loaded machine).
+wait_client() {
+    for _ in $(seq 200); do
+        ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'socket:' && break
+        sleep 0.05
+    done
+    sleep 0.2
+}
+# wait_attached PID: until `berth attach` (PID, started with &) follows: it catches SIGINT (to
+# pass it on) from the moment it took its place in the log, so what the container prints next is shown.
+wait_attached() {
+    for _ in $(seq 200); do
+        mask=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
+        [ -n "$mask" ] && [ $((0x$mask & 2)) -ne 0 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 # Everything the script made is gone: the whole state, diffed against the
 # script's start, each leftover named.
 check_all_gone() {
-    # shellcheck disable=SC2086
-    left=$(leak_new 'mount|link|nft-table|cgroup|process|runtime-file|container-dir' $leak_prefixes)
+    # A container's veth goes with its network namespace, removed by the kernel after the last
+    # process is gone (berth never deletes one: PERFORMANCE-NOTES), and on a loaded machine that
+    # can take seconds: leftovers that are only such links are given up to 10 s to go.
+    for _ in $(seq 100); do
+        # shellcheck disable=SC2086
+        left=$(leak_new 'mount|link|nft-table|cgroup|process|runtime-file|container-dir' $leak_prefixes)
+        [ -n "$left" ] && [ -z "$(echo "$left" | grep -v '^link veth')" ] || break
+        sleep 0.1
+    done
     check "nothing leaked (mounts, links, nft tables, cgroups, processes, runtime and state files)" "" "$left"
 }
 finish() {
