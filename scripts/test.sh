@@ -3,7 +3,7 @@
 #   1. the build; the unit, CLI and packaging tests; and the root integration suites that
 #      measure a figure (soak: fds and RSS; logs: throughput; escape_exe: 400 execs against an
 #      attacker; limits: a host command's latency under a fork bomb) or run what a user runs
-#      (readme: the README's commands and demo.sh; examples), with the release berth;
+#      (readme: the README's commands, demo.sh and the installed binary), with the release berth;
 #   2. the unit tests again under AddressSanitizer + UBSan, then every other integration suite
 #      with the sanitized berth (any sanitizer report, leaks at exit included, fails the run).
 #      Each integration suite thus runs once: all of them twice would add some 10 minutes;
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 echo "== build"
 ./scripts/build.sh
 echo "== tests"
-release_suites='^integration_(soak|logs|escape_exe|limits|readme|examples)_test$'
+release_suites='^integration_(soak|logs|escape_exe|limits|readme)_test$'
 (cd build && ctest --output-on-failure -j2 --timeout 300 -LE integration)
 (cd build && ctest --output-on-failure -j2 --timeout 300 -R "$release_suites")
 echo "== unit tests under ASan/UBSan"
