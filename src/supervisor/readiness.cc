@@ -38,22 +38,6 @@ Condition condition_of(const std::string& name) {
     return Condition::Started;
 }
 
-Observed observe_record(const state::ContainerRecord& r, bool alive) {
-    Observed o{r.name, Phase::Pending, false, r.exit_code, Probe::None, HasCheck::Unknown};
-    if (r.state == "running" || r.state == "paused" || r.state == "stopping") o.phase = alive ? Phase::Running : Phase::Exited;
-    else if (r.state == "restarting") o.phase = Phase::BackOff;
-    else if (r.state == "exited" || r.state == "dead") o.phase = Phase::Exited;
-    o.started = o.phase != Phase::Pending;
-    if (o.phase == Phase::Running) {
-        o.healthcheck = r.health.empty() ? HasCheck::No : HasCheck::Yes;
-        o.health = r.health == "healthy"     ? Probe::Healthy
-                   : r.health == "unhealthy" ? Probe::Unhealthy
-                   : r.health == "starting"  ? Probe::Starting
-                                             : Probe::None;
-    }
-    return o;
-}
-
 Judgement judge(const std::string& service, const compose::Dependency& d, const std::vector<Observed>& containers) {
     Condition cond = condition_of(d.condition);
     bool all = !containers.empty();

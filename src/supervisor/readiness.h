@@ -1,13 +1,12 @@
 // supervisor/readiness: when a `depends_on` entry lets its dependent start.
 // One pure function, `judge`, over what is observed of the dependency's
-// containers; the supervisor observes its units (schedule.cc), `berth run`
-// observes the project's state records (observe_record, for cli/run_deps.cc),
-// and both act on the same verdict and the same words. No kernel call, no
+// containers; the supervisor observes its units (schedule.cc) and acts on the
+// verdict both for a waiting unit and for `berth run`'s one-off (the control op
+// wait_dependencies, which cli/run_deps.cc sends). No kernel call, no
 // supervisor type.
 #pragma once
 
 #include "compose/model.h"
-#include "state/state.h"
 
 #include <optional>
 #include <string>
@@ -54,12 +53,6 @@ struct Judgement {
     std::string reason;
     int failed = -1;  // Failed, Skipped: the index in `containers` of the one that failed
 };
-
-// What a state record says of a container (`alive`: its recorded process still
-// runs), for an observer outside the supervisor (`berth run`). The supervisor
-// records "starting" health with the state "running" when the service has a
-// healthcheck, so a running record without one has none.
-Observed observe_record(const state::ContainerRecord& r, bool alive);
 
 // Whether dependency `service` of `d` (its condition, `required`) is met by its
 // `containers` (every one must meet it; none yet is Wait):

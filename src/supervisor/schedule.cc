@@ -52,9 +52,11 @@ bool condition_met(const Units& units, const std::string& service, const std::st
     return j.verdict == readiness::Verdict::Satisfied;
 }
 
-Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
-    Blocker b{Readiness::Ready, "", nullptr, {}};
-    for (const auto& [dep, d] : u.svc->depends_on) {
+Blocker blocker(const Units& units, const std::map<std::string, compose::Dependency>& depends_on,
+                const compose::Project& p, bool no_deps, const std::set<std::string>& skip) {
+    Blocker b{Readiness::Ready, "", nullptr, {}, {}};
+    for (const auto& [dep, d] : depends_on) {
+        if (skip.count(dep)) continue;
         if (!unit_of(units, dep)) {
             if (d.required && !no_deps && p.services.count(dep)) b.readiness = Readiness::Waiting;
             continue;
@@ -64,11 +66,17 @@ Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bo
         switch (j.verdict) {
         case readiness::Verdict::Satisfied: break;
         case readiness::Verdict::Wait: b.readiness = Readiness::Waiting; break;
-        case readiness::Verdict::Skipped: b.warnings.push_back(j.reason); break;
-        case readiness::Verdict::Failed: return {Readiness::Failed, j.reason, of[j.failed], {}};
+        case readiness::Verdict::Skipped: b.warnings.push_back(j.reason), b.skipped.push_back(dep); break;
+        case readiness::Verdict::Failed:
+            b.readiness = Readiness::Failed, b.failure = j.reason, b.dependency = of[j.failed];
+            return b;
         }
     }
     return b;
+}
+
+Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
+    return blocker(units, u.svc->depends_on, p, no_deps);
 }
 
 std::vector<Unit*> next_to_stop(const Units& units) {
