@@ -16,13 +16,13 @@ Judgement one(const std::string& service, Condition cond, const Observed& c) {
         if (c.phase == Phase::Exited && c.exit_code == 0) return {Verdict::Satisfied, "", -1};
         return {Verdict::Wait, "", -1};
     case Condition::Healthy:
-        if (c.health == Probe::Unhealthy)
+        if (c.health == Health::Unhealthy)
             return fail("dependency failed to start: container " + c.container + " is unhealthy");
         if (c.phase == Phase::Exited && c.started)  // docker's words: "container X exited (1)"
             return fail("dependency failed to start: container " + c.container + " exited (" + code_of(c) + ")");
         if (c.healthcheck == HasCheck::No)
             return fail("dependency service \"" + service + "\" has no healthcheck, so it can never be service_healthy");
-        if (c.health == Probe::Healthy) return {Verdict::Satisfied, "", -1};
+        if (c.health == Health::Healthy) return {Verdict::Satisfied, "", -1};
         return {Verdict::Wait, "", -1};
     case Condition::Started:
         return {c.started ? Verdict::Satisfied : Verdict::Wait, "", -1};

@@ -2,7 +2,8 @@
 // One pure function, `judge`, over what is observed of the dependency's
 // containers; the supervisor observes its units (schedule.cc) and acts on the
 // verdict both for a waiting unit and for `berth run`'s one-off (the control op
-// wait_dependencies, which cli/run_deps.cc sends). No kernel call, no
+// wait_dependencies, which cli/run_deps.cc sends). It also owns Health, the
+// health check's verdict the units keep and `judge` reads. No kernel call, no
 // supervisor type.
 #pragma once
 
@@ -11,6 +12,14 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace berth::supervisor {
+
+// A container's health check verdict while it runs (None: it has no check, or it does not run);
+// the unit keeps it (unit.h), readiness judges by it.
+enum class Health { None, Starting, Healthy, Unhealthy };
+
+}  // namespace berth::supervisor
 
 namespace berth::supervisor::readiness {
 
@@ -28,7 +37,6 @@ enum class Phase {
     Exited,    // exited, and nothing brings it back
 };
 
-enum class Probe { None, Starting, Healthy, Unhealthy };
 enum class HasCheck { Unknown, No, Yes };  // Unknown: the observer cannot tell yet
 
 // One container of the dependency, as its observer sees it.
@@ -37,7 +45,7 @@ struct Observed {
     Phase phase = Phase::Pending;
     bool started = false;            // it has started at least once
     std::optional<int> exit_code;    // its last exit
-    Probe health = Probe::None;      // its health check's verdict while it runs
+    Health health = Health::None;    // its health check's verdict while it runs
     HasCheck healthcheck = HasCheck::Unknown;
 };
 

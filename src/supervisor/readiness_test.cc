@@ -4,6 +4,7 @@
 
 using namespace berth;
 using namespace berth::supervisor::readiness;
+using berth::supervisor::Health;
 
 namespace {
 
@@ -14,7 +15,7 @@ compose::Dependency dep(const char* condition, bool required = true) {
     return d;
 }
 
-Observed seen(Phase phase, bool started, std::optional<int> code = std::nullopt, Probe health = Probe::None,
+Observed seen(Phase phase, bool started, std::optional<int> code = std::nullopt, Health health = Health::None,
               HasCheck check = HasCheck::Yes) {
     return {"shop-db-1", phase, started, code, health, check};
 }
@@ -46,13 +47,13 @@ TEST_CASE("service_started: met once it has started, running or not") {
 TEST_CASE("service_healthy") {
     const char* c = "service_healthy";
     CHECK(verdict(c, seen(Phase::Pending, false)) == Verdict::Wait);
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::Starting)) == Verdict::Wait);
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::Healthy)) == Verdict::Satisfied);
-    CHECK(verdict(c, seen(Phase::Cycling, true, {}, Probe::Healthy)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::Starting)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::Healthy)) == Verdict::Satisfied);
+    CHECK(verdict(c, seen(Phase::Cycling, true, {}, Health::Healthy)) == Verdict::Wait);
     // The restart policy brings it back: wait for its next check.
     CHECK(verdict(c, seen(Phase::BackOff, true, 1)) == Verdict::Wait);
 
-    Judgement j = judge("db", dep(c), {seen(Phase::Running, true, {}, Probe::Unhealthy)});
+    Judgement j = judge("db", dep(c), {seen(Phase::Running, true, {}, Health::Unhealthy)});
     CHECK(j.verdict == Verdict::Failed);
     CHECK(j.reason == "dependency failed to start: container shop-db-1 is unhealthy");
     CHECK(j.failed == 0);
@@ -65,12 +66,12 @@ TEST_CASE("service_healthy") {
 
     // No healthcheck: it can never be healthy, known before it runs (the supervisor) or once it runs (a record).
     for (Phase p : {Phase::Pending, Phase::Running}) {
-        j = judge("db", dep(c), {seen(p, p == Phase::Running, {}, Probe::None, HasCheck::No)});
+        j = judge("db", dep(c), {seen(p, p == Phase::Running, {}, Health::None, HasCheck::No)});
         CHECK(j.verdict == Verdict::Failed);
         CHECK(j.reason == "dependency service \"db\" has no healthcheck, so it can never be service_healthy");
     }
     // An observer that cannot tell yet waits.
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::None, HasCheck::Unknown)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::None, HasCheck::Unknown)) == Verdict::Wait);
 }
 
 TEST_CASE("service_completed_successfully") {
@@ -86,24 +87,24 @@ TEST_CASE("service_completed_successfully") {
 }
 
 TEST_CASE("required: false: a failure is a warning, and the dependent goes on") {
-    Judgement j = judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Probe::None, HasCheck::No)});
+    Judgement j = judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Health::None, HasCheck::No)});
     CHECK(j.verdict == Verdict::Skipped);
     CHECK(j.reason ==
           "optional dependency \"bar\" failed to start: dependency service \"bar\" has no healthcheck, so it can never be "
           "service_healthy");
     // Only a failure is skipped: an optional dependency not ready yet is still waited for.
-    CHECK(judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Probe::Starting)}).verdict ==
+    CHECK(judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Health::Starting)}).verdict ==
           Verdict::Wait);
     CHECK(judge("bar", dep("service_started", false), {seen(Phase::Running, true)}).verdict == Verdict::Satisfied);
 }
 
 TEST_CASE("every container of the dependency must meet the condition") {
     auto d = dep("service_healthy");
-    Observed healthy = seen(Phase::Running, true, {}, Probe::Healthy);
-    Observed starting = seen(Phase::Running, true, {}, Probe::Starting);
+    Observed healthy = seen(Phase::Running, true, {}, Health::Healthy);
+    Observed starting = seen(Phase::Running, true, {}, Health::Starting);
     CHECK(judge("db", d, {healthy, healthy}).verdict == Verdict::Satisfied);
     CHECK(judge("db", d, {healthy, starting}).verdict == Verdict::Wait);
-    Observed sick = seen(Phase::Running, true, {}, Probe::Unhealthy);
+    Observed sick = seen(Phase::Running, true, {}, Health::Unhealthy);
     sick.container = "shop-db-2";
     Judgement j = judge("db", d, {starting, sick});  // one that never will: failed, whatever the others do
     CHECK(j.verdict == Verdict::Failed);

@@ -19,23 +19,13 @@ readiness::Phase phase_of(const Unit& u) {
     return Phase::Pending;
 }
 
-readiness::Probe probe_of(Health h) {
-    switch (h) {
-    case Health::None: return readiness::Probe::None;
-    case Health::Starting: return readiness::Probe::Starting;
-    case Health::Healthy: return readiness::Probe::Healthy;
-    case Health::Unhealthy: return readiness::Probe::Unhealthy;
-    }
-    return readiness::Probe::None;
-}
-
 // `service`'s units and what readiness::judge sees of each.
 std::vector<readiness::Observed> observe(const Units& units, const std::string& service, std::vector<const Unit*>& of) {
     std::vector<readiness::Observed> out;
     for (auto& u : units) {
         if (u->cp.service != service) continue;
         of.push_back(u.get());
-        out.push_back({u->name(), phase_of(*u), u->started_once(), u->rec.exit_code, probe_of(u->health()),
+        out.push_back({u->name(), phase_of(*u), u->started_once(), u->rec.exit_code, u->health(),
                        u->brief.health.enabled ? readiness::HasCheck::Yes : readiness::HasCheck::No});
     }
     return out;

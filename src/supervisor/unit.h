@@ -28,6 +28,7 @@
 #include "plan/brief.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
+#include "supervisor/readiness.h"
 #include "state/state.h"
 
 #include <cstdint>
@@ -40,7 +41,6 @@
 namespace berth::supervisor {
 
 enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restarting, Exited };
-enum class Health { None, Starting, Healthy, Unhealthy };
 // Stopping's sub-state: what its container's exit leads to (Wait: waiting for its dependencies again,
 // a `depends_on: restart: true` dependent of a service being restarted).
 enum class AfterStop { Exit, Start, Wait, Create };
