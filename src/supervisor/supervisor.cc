@@ -332,8 +332,8 @@ void Supervisor::Impl::answer_waiters() {
     answer_dependency_waiters();
 }
 
-// A dependency whose containers all failed to start (their launch threw: exited, never started)
-// will not meet its condition unless someone starts it again: the one-off does not wait for that.
+// A dependency whose containers all failed to start (their launch threw) will not meet its
+// condition unless someone starts it again: the one-off does not wait for that.
 void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
     for (const auto& [dep, d] : w.depends_on) {
         if (w.skipped.count(dep)) continue;
@@ -342,7 +342,7 @@ void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
         for (auto& u : units) {
             if (u->cp.service != dep) continue;
             any = true;
-            if (u->done() && !u->started_once() && !u->rec.exit_reason.empty()) failed = u.get();
+            if (u->launch_failed()) failed = u.get();
             else all_failed = false;
         }
         if (!any || !all_failed) continue;

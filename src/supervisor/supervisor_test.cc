@@ -253,6 +253,14 @@ TEST_CASE("a failed launch leaves it exited with code 127 and the error") {
     CHECK(u->rec.exit_reason == "mount /data: No such file or directory");
     CHECK(h.failures == 1);
     CHECK(h.timers.empty());  // no restart loop on a start that cannot succeed
+    CHECK(u->launch_failed());
+    h.fail_launch = false;  // `start` again, and it starts: its failure is forgotten
+    CHECK(u->on({.kind = Event::Go, .by_user = true}));
+    CHECK_FALSE(u->launch_failed());
+    u->on({Event::Stop, 0, 0, true});
+    u->on({Event::Exit, 137});
+    CHECK(u->done());
+    CHECK_FALSE(u->launch_failed());  // an exit is no failed launch
 }
 
 TEST_CASE("dependency conditions") {

@@ -140,6 +140,8 @@ struct Unit {
     Disk disk() const { return disk_; }
     int64_t backoff_ms() const { return backoff_ms_; }  // the wait before the next policy restart
     bool started_once() const { return starts_ > 0; }
+    // Its last start failed (the launch threw: exited, 127, the error as its reason), and nothing since.
+    bool launch_failed() const { return state_ == State::Exited && launch_failed_; }
     // Something will still happen to it: it runs, waits for dependencies or for its restart.
     bool live() const { return running() || pending() || restart_due(); }
 
@@ -165,6 +167,7 @@ private:
     Disk disk_ = Disk::Keep;
     int64_t backoff_ms_ = 100;
     int starts_ = 0;
+    bool launch_failed_ = false;
 };
 
 }  // namespace berth::supervisor
