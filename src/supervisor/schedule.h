@@ -27,7 +27,7 @@ enum class Readiness { Ready, Waiting, Failed };
 struct Blocker {
     Readiness readiness = Readiness::Ready;
     std::string failure;     // Failed: why
-    const Unit* dependency;  // Failed: the dependency's unit that failed
+    const Unit* dependency = nullptr;  // Failed: the dependency's unit that failed
     std::vector<std::string> warnings;  // optional (required: false) dependencies that failed
     std::vector<std::string> skipped;   // … their names
 };

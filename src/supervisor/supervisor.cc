@@ -333,7 +333,8 @@ void Supervisor::Impl::answer_waiters() {
 }
 
 // A dependency whose containers all failed to start (their launch threw) will not meet its
-// condition unless someone starts it again: the one-off does not wait for that.
+// condition unless someone starts it again: the one-off does not wait for that. A required one
+// makes `b` Failed; an optional one is skipped, with a warning.
 void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
     for (const auto& [dep, d] : w.depends_on) {
         if (w.skipped.count(dep)) continue;
@@ -349,7 +350,7 @@ void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
         std::string why = "service \"" + dep + "\" failed to start: " + failed->rec.exit_reason;
         if (!d.required) {
             w.skipped.insert(dep);
-            b.warnings.push_back("optional dependency \"" + dep + "\" failed to start: " + failed->rec.exit_reason);
+            w.warnings.push_back("optional dependency \"" + dep + "\" failed to start: " + failed->rec.exit_reason);
             continue;
         }
         b.readiness = Readiness::Failed, b.failure = why, b.dependency = failed;
@@ -360,10 +361,16 @@ void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
 void Supervisor::Impl::answer_dependency_waiters() {
     std::erase_if(dependency_waiters, [](const auto& w) { return w.peer->closed(); });
     for (auto it = dependency_waiters.begin(); it != dependency_waiters.end();) {
-        Blocker b = blocker(units, it->depends_on, project, false, it->skipped);
-        it->skipped.insert(b.skipped.begin(), b.skipped.end());
-        if (b.readiness == Readiness::Waiting) launch_failed(*it, b);
-        it->warnings.insert(it->warnings.end(), b.warnings.begin(), b.warnings.end());
+        Blocker b;
+        for (;;) {  // judged again once launch_failed skips an optional dependency
+            b = blocker(units, it->depends_on, project, false, it->skipped);
+            it->skipped.insert(b.skipped.begin(), b.skipped.end());
+            it->warnings.insert(it->warnings.end(), b.warnings.begin(), b.warnings.end());
+            if (b.readiness != Readiness::Waiting) break;
+            size_t skipped = it->skipped.size();
+            launch_failed(*it, b);
+            if (b.readiness != Readiness::Waiting || it->skipped.size() == skipped) break;
+        }
         if (b.readiness == Readiness::Waiting) {
             ++it;
             continue;

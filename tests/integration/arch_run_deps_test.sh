@@ -2,7 +2,7 @@
 # branch arch (issue 12): `berth run` waits for its service's dependencies through the supervisor
 # (the control op wait_dependencies, answered as the units change): it goes on the moment a
 # dependency turns healthy, and fails, rather than waiting for ever, when a dependency's container
-# could not start.
+# could not start (an optional one: a warning, and it goes on).
 . "$(dirname "$0")/lib/common.sh"
 
 ip link set lo up
@@ -36,6 +36,11 @@ services:
     image: arch/busybox
     command: echo must-not-run
     depends_on: [broken]
+  can-do-without:
+    image: arch/busybox
+    command: echo ran-without-broken
+    depends_on:
+      broken: {condition: service_started, required: false}
 YAML
 c="$BERTH -f $work/p/compose.yaml -p arch-rundeps"
 cd "$work/p" || exit 1
@@ -71,6 +76,11 @@ code=$?
 check "run fails when its dependency could not start" 1 $code
 contains "… saying which and why" "service \"broken\" failed to start: service \"broken\": bind source" "$out"
 case "$out" in *must-not-run*) fail "… its one-off ran" ;; *) ok "… its one-off did not run" ;; esac
+# … and when that dependency is optional, run warns and goes on.
+out=$(timeout 30 $c run --rm -T can-do-without 2>&1)
+check "run of a service whose optional dependency could not start" 0 $?
+contains "… warns" "warning: optional dependency \"broken\" failed to start: service \"broken\": bind source" "$out"
+contains "… and runs its one-off" "ran-without-broken" "$out"
 
 $c down >/dev/null 2>&1
 check_no_leaks arch-rundeps-
