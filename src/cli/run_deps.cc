@@ -2,49 +2,39 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "control/control.h"
 #include "state/state.h"
-#include "supervisor/readiness.h"
 
-#include <chrono>
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <fcntl.h>
-#include <set>
 #include <string>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
 namespace berth::cli {
 namespace {
 
-namespace rd = supervisor::readiness;
-
 // The dependencies' conditions (started, healthy, completed successfully), as
-// `up` waits for them before a dependent starts (readiness::judge decides for
-// both); a failed optional one warns.
+// `up` waits for them before a dependent starts: the project's supervisor
+// answers once each is met or failed (readiness::judge decides, as the units
+// change); a failed optional one warns.
 void wait_for_dependencies(const compose::Project& project, const compose::Service& svc) {
+    nlohmann::json deps = nlohmann::json::object();
+    for (const auto& [dep, d] : svc.depends_on)
+        if (project.services.count(dep)) deps[dep] = {{"condition", d.condition}, {"required", d.required}};
     state::ProjectState ps(state::runtime_dir(), project.name);
-    std::set<std::string> settled;  // optional dependencies that failed: warned about once
-    for (;;) {
-        bool all = true;
-        auto records = ps.read_all();
-        for (const auto& [dep, d] : svc.depends_on) {
-            if (!project.services.count(dep) || settled.count(dep)) continue;
-            std::vector<rd::Observed> seen;
-            for (const auto& r : records)
-                if (r.service == dep) seen.push_back(rd::observe_record(r, state::process_alive(r.pid, r.pid_start_time)));
-            rd::Judgement j = rd::judge(dep, d, seen);
-            if (j.verdict == rd::Verdict::Failed) throw Error(j.reason, "`berth logs " + dep + "` shows its output");
-            if (j.verdict == rd::Verdict::Skipped) {
-                std::fprintf(stderr, "warning: %s; it is not required: going on\n", j.reason.c_str());
-                settled.insert(dep);
-                continue;
-            }
-            all &= j.verdict == rd::Verdict::Satisfied;
-        }
-        if (all) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    auto client = ps.supervisor_pid() > 0 ? control::Client::connect(ps.control_socket()) : std::nullopt;
+    if (!client) throw Error("project " + project.name + " has no supervisor to wait for " + svc.name + "'s dependencies",
+                             "`berth up -d` starts it");
+    nlohmann::json reply = client->call({{"op", "wait_dependencies"}, {"depends_on", deps}});
+    for (const auto& w : reply.value("warnings", nlohmann::json::array()))
+        std::fprintf(stderr, "warning: %s; it is not required: going on\n", w.get<std::string>().c_str());
+    if (reply.value("ok", false)) return;
+    std::string dep = reply.value("dependency", "");
+    throw Error(reply.value("error", "the supervisor could not wait for the dependencies"),
+                dep.empty() ? "" : "`berth logs " + dep + "` shows its output");
 }
 
 }  // namespace

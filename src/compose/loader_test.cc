@@ -3,6 +3,7 @@
 #include "compose/loader.h"
 
 #include "base/error.h"
+#include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
 
@@ -13,23 +14,9 @@
 
 namespace fs = std::filesystem;
 using namespace berth::compose;
+using berth::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/berth-loader-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    fs::path write(const std::string& rel, const std::string& text) const {
-        fs::path p = path / rel;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p) << text;
-        return p;
-    }
-};
 
 LoadOptions opts_in(const TempDir& d, std::map<std::string, std::string> env = {}) {
     LoadOptions o;

@@ -4,6 +4,7 @@
 #include "compose/wire.h"
 
 #include "base/error.h"
+#include "tests/unit/temp_dir.h"
 
 #include <doctest/doctest.h>
 
@@ -13,18 +14,9 @@
 
 namespace fs = std::filesystem;
 using namespace berth::compose;
+using berth::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/berth-wire-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    void write(const std::string& rel, const std::string& text) const { std::ofstream(path / rel) << text; }
-};
 
 const char* kRich = R"(
 name: shop

@@ -454,6 +454,41 @@ TEST_CASE("a container's kept image outlives the image's name") {
     CHECK_THROWS_AS(kept_image(t.path + "/bundle"), berth::Error);
 }
 
+TEST_CASE("a container's image is written again only when it is missing or differs") {
+    TempDir t;
+    Store store(t.path + "/root");
+    write_tar(t.path + "/a.tar", {{"a", AE_IFREG, "first\n"}});
+    write_tar(t.path + "/b.tar", {{"b", AE_IFREG, "second\n"}});
+    store.import_rootfs(t.path + "/a.tar", "app:1");
+    store.import_rootfs(t.path + "/b.tar", "app:2");
+    ResolvedImage one = store.resolve("app:1"), two = store.resolve("app:2");
+    std::string dir = t.path + "/bundle", file = dir + "/image.json";
+    fs::create_directories(dir);
+    auto inode = [&] {  // a write replaces the file (a rename): a new inode
+        struct stat st {};
+        REQUIRE(::stat(file.c_str(), &st) == 0);
+        return st.st_ino;
+    };
+    keep_image(store, one, dir);
+    auto first = inode();
+    keep_image(store, one, dir);  // the next start of the same container: nothing written
+    CHECK(inode() == first);
+    CHECK(kept_image(dir)->record.id == one.record.id);
+    keep_image(store, two, dir);  // recreated from another image: written
+    CHECK(inode() != first);
+    CHECK(kept_image(dir)->record.id == two.record.id);
+    CHECK(kept_image(dir)->layer_dirs == two.layer_dirs);
+    auto second = inode();
+    std::ofstream(file, std::ios::trunc) << "{";  // torn by a crash: written again
+    keep_image(store, two, dir);
+    CHECK(inode() != second);
+    CHECK(kept_image(dir)->record.id == two.record.id);
+    fs::remove(file);  // missing: written
+    keep_image(store, two, dir);
+    CHECK(kept_image(dir)->record.id == two.record.id);
+    for (const auto& e : fs::directory_iterator(dir)) CHECK(e.path().filename() == "image.json");  // no temporary left
+}
+
 namespace {
 
 // Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it

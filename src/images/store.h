@@ -74,7 +74,8 @@ class Store;
 // What a container keeps of its image when it is made, as Docker keeps it with the
 // container (images/kept.cc): the image's name, id, config blob and layer dirs, in
 // DIR/image.json. `exec` reads it there, so removing or re-pointing the image's
-// name (image rm -f, a new pull) changes nothing for a container that runs.
+// name (image rm -f, a new pull) changes nothing for a container that runs. Called at every
+// start: it writes the file only when it is missing or keeps another image, and without an fsync.
 void keep_image(const Store& store, const ResolvedImage& image, const std::string& dir);
 // What DIR/image.json says; nullopt when there is none (a container made before).
 std::optional<ResolvedImage> kept_image(const std::string& dir);

@@ -1,5 +1,6 @@
 // The control socket's operations, one function each: down, ping, events, up
-// (apply: `up` while up), stop, start, restart, wait, rm, kill, pause, unpause.
+// (apply: `up` while up), wait_dependencies (`berth run`'s), stop, start, restart,
+// wait, rm, kill, pause, unpause.
 #include "base/error.h"
 #include "compose/wire.h"
 #include "supervisor/impl.h"
@@ -36,6 +37,7 @@ void Supervisor::Impl::handle(const control::Json& req, const std::shared_ptr<co
     if (op == "ping") return peer->send({{"ok", true}, {"pid", ::getpid()}});
     if (op == "events") return subscribers.push_back(peer);
     if (op == "up") return op_up(req, peer);
+    if (op == "wait_dependencies") return op_wait_dependencies(req, peer);
     std::set<std::string> wanted;
     for (const auto& s : req.value("services", nlohmann::json::array())) wanted.insert(s.get<std::string>());
     for (const auto& s : wanted)
@@ -239,6 +241,27 @@ void Supervisor::Impl::op_wait(const std::vector<Unit*>& targets, const std::sha
     waiters.push_back({peer, names_of(targets), false});
     peer_notes[peer.get()] = nlohmann::json::object();
     answer_waiters();
+}
+
+// `berth run`'s one-off waits for its service's dependencies, as `up` waits before a dependent
+// starts: {"depends_on": {SERVICE: {"condition": …, "required": …}}}. Answered once each is met
+// (or is optional and failed: "warnings"), or with the first required one that failed ("error",
+// "dependency"), by answer_dependency_waiters as the units change.
+void Supervisor::Impl::op_wait_dependencies(const control::Json& req, const std::shared_ptr<control::Peer>& peer) {
+    DependencyWaiter w{peer, {}, {}, {}};
+    try {
+        const nlohmann::json deps = req.value("depends_on", nlohmann::json::object());
+        for (const auto& item : deps.items()) {
+            compose::Dependency d;
+            d.condition = item.value().value("condition", d.condition);
+            d.required = item.value().value("required", d.required);
+            w.depends_on[item.key()] = d;
+        }
+    } catch (const std::exception& e) {
+        return peer->send({{"ok", false}, {"error", std::string("wait_dependencies: ") + e.what()}});
+    }
+    dependency_waiters.push_back(std::move(w));
+    answer_dependency_waiters();
 }
 
 void Supervisor::Impl::op_rm(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer) {

@@ -66,6 +66,14 @@ struct Supervisor::Impl final : UnitHost {
         bool report_failures = false;    // start: those that could not start make the answer an error
     };
     std::vector<Waiter> waiters;
+    // `berth run`'s wait for its service's dependencies (op "wait_dependencies").
+    struct DependencyWaiter {
+        std::shared_ptr<control::Peer> peer;
+        std::map<std::string, compose::Dependency> depends_on;
+        std::set<std::string> skipped;      // optional ones that failed: warned of once, not judged again
+        std::vector<std::string> warnings;  // … what was said of them
+    };
+    std::vector<DependencyWaiter> dependency_waiters;
     std::map<const control::Peer*, nlohmann::json> peer_notes;  // extra fields for a waiter's reply
     std::deque<compose::Project> retired;  // earlier models: units may still point into them
     std::map<std::string, images::ResolvedImage> images_by_service;
@@ -112,7 +120,9 @@ struct Supervisor::Impl final : UnitHost {
     void stop_all(bool kill_now);
     void advance_stop();
     void check_done();
-    void answer_waiters();
+    void answer_waiters();  // … and the dependency waiters
+    void answer_dependency_waiters();
+    void launch_failed(DependencyWaiter& w, Blocker& b);
     void on_exit(Unit& u);  // its pidfd turned readable
     void close_unit(Unit& u);
 
@@ -184,6 +194,7 @@ struct Supervisor::Impl final : UnitHost {
     void op_start(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer);
     void op_restart(const std::vector<Unit*>& targets, int timeout, const std::shared_ptr<control::Peer>& peer);
     void op_wait(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer);
+    void op_wait_dependencies(const control::Json& req, const std::shared_ptr<control::Peer>& peer);
     void op_rm(const std::vector<Unit*>& targets, const std::shared_ptr<control::Peer>& peer);
     void op_kill(const std::vector<Unit*>& targets, int sig, const std::shared_ptr<control::Peer>& peer);
     void op_pause(const std::vector<Unit*>& targets, bool pause, const std::shared_ptr<control::Peer>& peer);

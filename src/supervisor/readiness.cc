@@ -16,13 +16,13 @@ Judgement one(const std::string& service, Condition cond, const Observed& c) {
         if (c.phase == Phase::Exited && c.exit_code == 0) return {Verdict::Satisfied, "", -1};
         return {Verdict::Wait, "", -1};
     case Condition::Healthy:
-        if (c.health == Probe::Unhealthy)
+        if (c.health == Health::Unhealthy)
             return fail("dependency failed to start: container " + c.container + " is unhealthy");
         if (c.phase == Phase::Exited && c.started)  // docker's words: "container X exited (1)"
             return fail("dependency failed to start: container " + c.container + " exited (" + code_of(c) + ")");
         if (c.healthcheck == HasCheck::No)
             return fail("dependency service \"" + service + "\" has no healthcheck, so it can never be service_healthy");
-        if (c.health == Probe::Healthy) return {Verdict::Satisfied, "", -1};
+        if (c.health == Health::Healthy) return {Verdict::Satisfied, "", -1};
         return {Verdict::Wait, "", -1};
     case Condition::Started:
         return {c.started ? Verdict::Satisfied : Verdict::Wait, "", -1};
@@ -36,22 +36,6 @@ Condition condition_of(const std::string& name) {
     if (name == "service_healthy") return Condition::Healthy;
     if (name == "service_completed_successfully") return Condition::CompletedSuccessfully;
     return Condition::Started;
-}
-
-Observed observe_record(const state::ContainerRecord& r, bool alive) {
-    Observed o{r.name, Phase::Pending, false, r.exit_code, Probe::None, HasCheck::Unknown};
-    if (r.state == "running" || r.state == "paused" || r.state == "stopping") o.phase = alive ? Phase::Running : Phase::Exited;
-    else if (r.state == "restarting") o.phase = Phase::BackOff;
-    else if (r.state == "exited" || r.state == "dead") o.phase = Phase::Exited;
-    o.started = o.phase != Phase::Pending;
-    if (o.phase == Phase::Running) {
-        o.healthcheck = r.health.empty() ? HasCheck::No : HasCheck::Yes;
-        o.health = r.health == "healthy"     ? Probe::Healthy
-                   : r.health == "unhealthy" ? Probe::Unhealthy
-                   : r.health == "starting"  ? Probe::Starting
-                                             : Probe::None;
-    }
-    return o;
 }
 
 Judgement judge(const std::string& service, const compose::Dependency& d, const std::vector<Observed>& containers) {

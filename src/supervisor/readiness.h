@@ -1,17 +1,25 @@
 // supervisor/readiness: when a `depends_on` entry lets its dependent start.
 // One pure function, `judge`, over what is observed of the dependency's
-// containers; the supervisor observes its units (schedule.cc), `berth run`
-// observes the project's state records (observe_record, for cli/run_deps.cc),
-// and both act on the same verdict and the same words. No kernel call, no
+// containers; the supervisor observes its units (schedule.cc) and acts on the
+// verdict both for a waiting unit and for `berth run`'s one-off (the control op
+// wait_dependencies, which cli/run_deps.cc sends). It also owns Health, the
+// health check's verdict the units keep and `judge` reads. No kernel call, no
 // supervisor type.
 #pragma once
 
 #include "compose/model.h"
-#include "state/state.h"
 
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace berth::supervisor {
+
+// A container's health check verdict while it runs (None: it has no check, or it does not run);
+// the unit keeps it (unit.h), readiness judges by it.
+enum class Health { None, Starting, Healthy, Unhealthy };
+
+}  // namespace berth::supervisor
 
 namespace berth::supervisor::readiness {
 
@@ -29,7 +37,6 @@ enum class Phase {
     Exited,    // exited, and nothing brings it back
 };
 
-enum class Probe { None, Starting, Healthy, Unhealthy };
 enum class HasCheck { Unknown, No, Yes };  // Unknown: the observer cannot tell yet
 
 // One container of the dependency, as its observer sees it.
@@ -38,7 +45,7 @@ struct Observed {
     Phase phase = Phase::Pending;
     bool started = false;            // it has started at least once
     std::optional<int> exit_code;    // its last exit
-    Probe health = Probe::None;      // its health check's verdict while it runs
+    Health health = Health::None;    // its health check's verdict while it runs
     HasCheck healthcheck = HasCheck::Unknown;
 };
 
@@ -54,12 +61,6 @@ struct Judgement {
     std::string reason;
     int failed = -1;  // Failed, Skipped: the index in `containers` of the one that failed
 };
-
-// What a state record says of a container (`alive`: its recorded process still
-// runs), for an observer outside the supervisor (`berth run`). The supervisor
-// records "starting" health with the state "running" when the service has a
-// healthcheck, so a running record without one has none.
-Observed observe_record(const state::ContainerRecord& r, bool alive);
 
 // Whether dependency `service` of `d` (its condition, `required`) is met by its
 // `containers` (every one must meet it; none yet is Wait):

@@ -4,6 +4,7 @@
 
 using namespace berth;
 using namespace berth::supervisor::readiness;
+using berth::supervisor::Health;
 
 namespace {
 
@@ -14,7 +15,7 @@ compose::Dependency dep(const char* condition, bool required = true) {
     return d;
 }
 
-Observed seen(Phase phase, bool started, std::optional<int> code = std::nullopt, Probe health = Probe::None,
+Observed seen(Phase phase, bool started, std::optional<int> code = std::nullopt, Health health = Health::None,
               HasCheck check = HasCheck::Yes) {
     return {"shop-db-1", phase, started, code, health, check};
 }
@@ -46,13 +47,13 @@ TEST_CASE("service_started: met once it has started, running or not") {
 TEST_CASE("service_healthy") {
     const char* c = "service_healthy";
     CHECK(verdict(c, seen(Phase::Pending, false)) == Verdict::Wait);
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::Starting)) == Verdict::Wait);
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::Healthy)) == Verdict::Satisfied);
-    CHECK(verdict(c, seen(Phase::Cycling, true, {}, Probe::Healthy)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::Starting)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::Healthy)) == Verdict::Satisfied);
+    CHECK(verdict(c, seen(Phase::Cycling, true, {}, Health::Healthy)) == Verdict::Wait);
     // The restart policy brings it back: wait for its next check.
     CHECK(verdict(c, seen(Phase::BackOff, true, 1)) == Verdict::Wait);
 
-    Judgement j = judge("db", dep(c), {seen(Phase::Running, true, {}, Probe::Unhealthy)});
+    Judgement j = judge("db", dep(c), {seen(Phase::Running, true, {}, Health::Unhealthy)});
     CHECK(j.verdict == Verdict::Failed);
     CHECK(j.reason == "dependency failed to start: container shop-db-1 is unhealthy");
     CHECK(j.failed == 0);
@@ -65,12 +66,12 @@ TEST_CASE("service_healthy") {
 
     // No healthcheck: it can never be healthy, known before it runs (the supervisor) or once it runs (a record).
     for (Phase p : {Phase::Pending, Phase::Running}) {
-        j = judge("db", dep(c), {seen(p, p == Phase::Running, {}, Probe::None, HasCheck::No)});
+        j = judge("db", dep(c), {seen(p, p == Phase::Running, {}, Health::None, HasCheck::No)});
         CHECK(j.verdict == Verdict::Failed);
         CHECK(j.reason == "dependency service \"db\" has no healthcheck, so it can never be service_healthy");
     }
     // An observer that cannot tell yet waits.
-    CHECK(verdict(c, seen(Phase::Running, true, {}, Probe::None, HasCheck::Unknown)) == Verdict::Wait);
+    CHECK(verdict(c, seen(Phase::Running, true, {}, Health::None, HasCheck::Unknown)) == Verdict::Wait);
 }
 
 TEST_CASE("service_completed_successfully") {
@@ -86,83 +87,27 @@ TEST_CASE("service_completed_successfully") {
 }
 
 TEST_CASE("required: false: a failure is a warning, and the dependent goes on") {
-    Judgement j = judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Probe::None, HasCheck::No)});
+    Judgement j = judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Health::None, HasCheck::No)});
     CHECK(j.verdict == Verdict::Skipped);
     CHECK(j.reason ==
           "optional dependency \"bar\" failed to start: dependency service \"bar\" has no healthcheck, so it can never be "
           "service_healthy");
     // Only a failure is skipped: an optional dependency not ready yet is still waited for.
-    CHECK(judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Probe::Starting)}).verdict ==
+    CHECK(judge("bar", dep("service_healthy", false), {seen(Phase::Running, true, {}, Health::Starting)}).verdict ==
           Verdict::Wait);
     CHECK(judge("bar", dep("service_started", false), {seen(Phase::Running, true)}).verdict == Verdict::Satisfied);
 }
 
 TEST_CASE("every container of the dependency must meet the condition") {
     auto d = dep("service_healthy");
-    Observed healthy = seen(Phase::Running, true, {}, Probe::Healthy);
-    Observed starting = seen(Phase::Running, true, {}, Probe::Starting);
+    Observed healthy = seen(Phase::Running, true, {}, Health::Healthy);
+    Observed starting = seen(Phase::Running, true, {}, Health::Starting);
     CHECK(judge("db", d, {healthy, healthy}).verdict == Verdict::Satisfied);
     CHECK(judge("db", d, {healthy, starting}).verdict == Verdict::Wait);
-    Observed sick = seen(Phase::Running, true, {}, Probe::Unhealthy);
+    Observed sick = seen(Phase::Running, true, {}, Health::Unhealthy);
     sick.container = "shop-db-2";
     Judgement j = judge("db", d, {starting, sick});  // one that never will: failed, whatever the others do
     CHECK(j.verdict == Verdict::Failed);
     CHECK(j.failed == 1);
     CHECK(j.reason == "dependency failed to start: container shop-db-2 is unhealthy");
-}
-
-namespace {
-state::ContainerRecord record(const char* st, const char* health = "", std::optional<int> code = std::nullopt) {
-    state::ContainerRecord r;
-    r.name = "shop-db-1";
-    r.service = "db";
-    r.state = st;
-    r.health = health;
-    r.exit_code = code;
-    return r;
-}
-}  // namespace
-
-TEST_CASE("a state record as berth run observes it") {
-    Observed o = observe_record(record("running", "starting"), true);
-    CHECK(o.container == "shop-db-1");
-    CHECK(o.phase == Phase::Running);
-    CHECK(o.started);
-    CHECK(o.health == Probe::Starting);
-    CHECK(o.healthcheck == HasCheck::Yes);
-    // Running without a health status: the supervisor would have recorded "starting".
-    o = observe_record(record("running"), true);
-    CHECK(o.healthcheck == HasCheck::No);
-    CHECK(observe_record(record("paused", "healthy"), true).health == Probe::Healthy);
-    CHECK(observe_record(record("stopping"), true).phase == Phase::Running);
-    // A record claiming to run whose process is gone: exited, its stale health ignored.
-    o = observe_record(record("running", "healthy", 137), false);
-    CHECK(o.phase == Phase::Exited);
-    CHECK(o.health == Probe::None);
-    CHECK(o.healthcheck == HasCheck::Unknown);
-    CHECK(observe_record(record("restarting", "", 1), false).phase == Phase::BackOff);
-    CHECK(observe_record(record("exited", "", 0), false).phase == Phase::Exited);
-    CHECK(observe_record(record("dead"), false).phase == Phase::Exited);
-    for (const char* st : {"created", "starting"}) {
-        o = observe_record(record(st), false);
-        CHECK(o.phase == Phase::Pending);
-        CHECK_FALSE(o.started);
-        CHECK(o.healthcheck == HasCheck::Unknown);
-    }
-}
-
-TEST_CASE("records judged as the supervisor judges its units") {
-    auto judged = [](const state::ContainerRecord& r, bool alive, const char* cond) {
-        return judge("db", dep(cond), {observe_record(r, alive)});
-    };
-    CHECK(judged(record("starting"), false, "service_started").verdict == Verdict::Wait);
-    CHECK(judged(record("running"), true, "service_started").verdict == Verdict::Satisfied);
-    CHECK(judged(record("running", "healthy"), true, "service_healthy").verdict == Verdict::Satisfied);
-    CHECK(judged(record("exited", "", 1), false, "service_healthy").reason ==
-          "dependency failed to start: container shop-db-1 exited (1)");
-    CHECK(judged(record("running"), true, "service_healthy").reason ==
-          "dependency service \"db\" has no healthcheck, so it can never be service_healthy");
-    CHECK(judged(record("exited", "", 0), false, "service_completed_successfully").verdict == Verdict::Satisfied);
-    CHECK(judged(record("exited", "", 3), false, "service_completed_successfully").reason ==
-          "service \"db\" didn't complete successfully: exit 3");
 }

@@ -19,23 +19,13 @@ readiness::Phase phase_of(const Unit& u) {
     return Phase::Pending;
 }
 
-readiness::Probe probe_of(Health h) {
-    switch (h) {
-    case Health::None: return readiness::Probe::None;
-    case Health::Starting: return readiness::Probe::Starting;
-    case Health::Healthy: return readiness::Probe::Healthy;
-    case Health::Unhealthy: return readiness::Probe::Unhealthy;
-    }
-    return readiness::Probe::None;
-}
-
 // `service`'s units and what readiness::judge sees of each.
 std::vector<readiness::Observed> observe(const Units& units, const std::string& service, std::vector<const Unit*>& of) {
     std::vector<readiness::Observed> out;
     for (auto& u : units) {
         if (u->cp.service != service) continue;
         of.push_back(u.get());
-        out.push_back({u->name(), phase_of(*u), u->started_once(), u->rec.exit_code, probe_of(u->health()),
+        out.push_back({u->name(), phase_of(*u), u->started_once(), u->rec.exit_code, u->health(),
                        u->brief.health.enabled ? readiness::HasCheck::Yes : readiness::HasCheck::No});
     }
     return out;
@@ -52,9 +42,11 @@ bool condition_met(const Units& units, const std::string& service, const std::st
     return j.verdict == readiness::Verdict::Satisfied;
 }
 
-Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
-    Blocker b{Readiness::Ready, "", nullptr, {}};
-    for (const auto& [dep, d] : u.svc->depends_on) {
+Blocker blocker(const Units& units, const std::map<std::string, compose::Dependency>& depends_on,
+                const compose::Project& p, bool no_deps, const std::set<std::string>& skip) {
+    Blocker b{Readiness::Ready, "", nullptr, {}, {}};
+    for (const auto& [dep, d] : depends_on) {
+        if (skip.count(dep)) continue;
         if (!unit_of(units, dep)) {
             if (d.required && !no_deps && p.services.count(dep)) b.readiness = Readiness::Waiting;
             continue;
@@ -64,11 +56,17 @@ Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bo
         switch (j.verdict) {
         case readiness::Verdict::Satisfied: break;
         case readiness::Verdict::Wait: b.readiness = Readiness::Waiting; break;
-        case readiness::Verdict::Skipped: b.warnings.push_back(j.reason); break;
-        case readiness::Verdict::Failed: return {Readiness::Failed, j.reason, of[j.failed], {}};
+        case readiness::Verdict::Skipped: b.warnings.push_back(j.reason), b.skipped.push_back(dep); break;
+        case readiness::Verdict::Failed:
+            b.readiness = Readiness::Failed, b.failure = j.reason, b.dependency = of[j.failed];
+            return b;
         }
     }
     return b;
+}
+
+Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps) {
+    return blocker(units, u.svc->depends_on, p, no_deps);
 }
 
 std::vector<Unit*> next_to_stop(const Units& units) {

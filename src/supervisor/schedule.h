@@ -6,7 +6,9 @@
 #include "supervisor/readiness.h"
 #include "supervisor/unit.h"
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,11 +27,16 @@ enum class Readiness { Ready, Waiting, Failed };
 struct Blocker {
     Readiness readiness = Readiness::Ready;
     std::string failure;     // Failed: why
-    const Unit* dependency;  // Failed: the dependency's unit that failed
+    const Unit* dependency = nullptr;  // Failed: the dependency's unit that failed
     std::vector<std::string> warnings;  // optional (required: false) dependencies that failed
+    std::vector<std::string> skipped;   // … their names
 };
-// Whether `u`'s dependencies let it start (each judged by readiness::judge). A
+// Whether `depends_on` lets its dependent start (each dependency judged by readiness::judge). A
 // required dependency the project has but runs no container of blocks it (unless no_deps).
+// Dependencies named in `skip` are not judged (`berth run`'s wait: optional ones it warned of).
+Blocker blocker(const Units& units, const std::map<std::string, compose::Dependency>& depends_on,
+                const compose::Project& p, bool no_deps, const std::set<std::string>& skip = {});
+// … of unit `u`.
 Blocker blocker(const Units& units, const Unit& u, const compose::Project& p, bool no_deps);
 
 // Stopping everything: the running units no running unit depends on (reverse dependency order).

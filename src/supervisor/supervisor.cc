@@ -329,6 +329,57 @@ void Supervisor::Impl::answer_waiters() {
         it->peer->send(reply);
         it = waiters.erase(it);
     }
+    answer_dependency_waiters();
+}
+
+// A dependency whose containers all failed to start (their launch threw) will not meet its
+// condition unless someone starts it again: the one-off does not wait for that. A required one
+// makes `b` Failed; an optional one is skipped, with a warning.
+void Supervisor::Impl::launch_failed(DependencyWaiter& w, Blocker& b) {
+    for (const auto& [dep, d] : w.depends_on) {
+        if (w.skipped.count(dep)) continue;
+        const Unit* failed = nullptr;
+        bool any = false, all_failed = true;
+        for (auto& u : units) {
+            if (u->cp.service != dep) continue;
+            any = true;
+            if (u->launch_failed()) failed = u.get();
+            else all_failed = false;
+        }
+        if (!any || !all_failed) continue;
+        std::string why = "service \"" + dep + "\" failed to start: " + failed->rec.exit_reason;
+        if (!d.required) {
+            w.skipped.insert(dep);
+            w.warnings.push_back("optional dependency \"" + dep + "\" failed to start: " + failed->rec.exit_reason);
+            continue;
+        }
+        b.readiness = Readiness::Failed, b.failure = why, b.dependency = failed;
+        return;
+    }
+}
+
+void Supervisor::Impl::answer_dependency_waiters() {
+    std::erase_if(dependency_waiters, [](const auto& w) { return w.peer->closed(); });
+    for (auto it = dependency_waiters.begin(); it != dependency_waiters.end();) {
+        Blocker b;
+        for (;;) {  // judged again once launch_failed skips an optional dependency
+            b = blocker(units, it->depends_on, project, false, it->skipped);
+            it->skipped.insert(b.skipped.begin(), b.skipped.end());
+            it->warnings.insert(it->warnings.end(), b.warnings.begin(), b.warnings.end());
+            if (b.readiness != Readiness::Waiting) break;
+            size_t skipped = it->skipped.size();
+            launch_failed(*it, b);
+            if (b.readiness != Readiness::Waiting || it->skipped.size() == skipped) break;
+        }
+        if (b.readiness == Readiness::Waiting) {
+            ++it;
+            continue;
+        }
+        nlohmann::json reply = {{"ok", b.readiness == Readiness::Ready}, {"warnings", it->warnings}};
+        if (b.readiness == Readiness::Failed) reply["error"] = b.failure, reply["dependency"] = b.dependency->cp.service;
+        it->peer->send(reply);
+        it = dependency_waiters.erase(it);
+    }
 }
 
 // ---- run ----

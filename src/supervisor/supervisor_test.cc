@@ -198,6 +198,49 @@ TEST_CASE("restart: stop, then start again at once, whatever the policy") {
     CHECK(h.launches == 2);
 }
 
+TEST_CASE("a one-off's dependencies, judged as a unit's: optional failures warn and are skipped") {
+    FakeHost h;
+    compose::Service db, cache, plain;
+    db.healthcheck = compose::Healthcheck{};
+    db.healthcheck->test = {"CMD", "true"};
+    auto p = project_of({{"db", db}, {"cache", cache}, {"plain", plain}});
+    Units units;
+    for (const char* n : {"db", "cache"}) units.push_back(unit(h, p, n));
+    Unit& udb = *units[0];
+    Unit& ucache = *units[1];
+    std::map<std::string, compose::Dependency> deps;  // what `berth run` sends: the one-off's depends_on
+    deps["db"].condition = "service_healthy";
+    deps["cache"].condition = "service_healthy";
+    deps["cache"].required = false;
+    for (auto& u : units) u->on({Event::Go});
+    Blocker b = blocker(units, deps, p, false);
+    CHECK(b.readiness == Readiness::Waiting);
+    REQUIRE(b.warnings.size() == 1);  // cache has no healthcheck: it never will be healthy, but is optional
+    CHECK(b.warnings[0] == "optional dependency \"cache\" failed to start: dependency service \"cache\" has no "
+                           "healthcheck, so it can never be service_healthy");
+    CHECK(b.skipped == std::vector<std::string>{"cache"});
+    // Skipped once, it is not judged again (its warning is not repeated).
+    std::set<std::string> skip{"cache"};
+    CHECK(blocker(units, deps, p, false, skip).warnings.empty());
+    udb.set_health(Health::Healthy);
+    CHECK(blocker(units, deps, p, false, skip).readiness == Readiness::Ready);
+    // A required one that fails: Failed, the optional one's warning kept beside it.
+    udb.set_health(Health::Unhealthy);
+    b = blocker(units, deps, p, false);
+    CHECK(b.readiness == Readiness::Failed);
+    CHECK(b.failure == "dependency failed to start: container shop-db-1 is unhealthy");
+    CHECK(b.dependency == &udb);
+    CHECK(b.warnings.size() == 1);
+    // A dependency the project does not have is not waited for; one it has but runs nothing of is.
+    udb.set_health(Health::Healthy);
+    deps["gone"] = {};
+    CHECK(blocker(units, deps, p, false, skip).readiness == Readiness::Ready);
+    deps["plain"] = {};
+    CHECK(blocker(units, deps, p, false, skip).readiness == Readiness::Waiting);
+    ucache.on({Event::Exit, 0});
+    CHECK(blocker(units, deps, p, false, skip).readiness == Readiness::Waiting);  // skipped stays skipped
+}
+
 TEST_CASE("a failed launch leaves it exited with code 127 and the error") {
     FakeHost h;
     h.fail_launch = true;
@@ -210,6 +253,14 @@ TEST_CASE("a failed launch leaves it exited with code 127 and the error") {
     CHECK(u->rec.exit_reason == "mount /data: No such file or directory");
     CHECK(h.failures == 1);
     CHECK(h.timers.empty());  // no restart loop on a start that cannot succeed
+    CHECK(u->launch_failed());
+    h.fail_launch = false;  // `start` again, and it starts: its failure is forgotten
+    CHECK(u->on({.kind = Event::Go, .by_user = true}));
+    CHECK_FALSE(u->launch_failed());
+    u->on({Event::Stop, 0, 0, true});
+    u->on({Event::Exit, 137});
+    CHECK(u->done());
+    CHECK_FALSE(u->launch_failed());  // an exit is no failed launch
 }
 
 TEST_CASE("dependency conditions") {

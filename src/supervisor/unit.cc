@@ -139,11 +139,13 @@ bool Unit::start() {
         rec.exit_reason = e.what();
         rec.pid = 0;
         rec.finished_at = logs::format_time(host.now_ns());
+        launch_failed_ = true;
         set(State::Exited);
         save();
         host.start_failed(*this);
         return false;
     }
+    launch_failed_ = false;
     ++starts_;
     started_ns = host.now_ns();
     rec.started_at = logs::format_time(started_ns);

@@ -28,6 +28,7 @@
 #include "plan/brief.h"
 #include "plan/plan.h"
 #include "runtime/container.h"
+#include "supervisor/readiness.h"
 #include "state/state.h"
 
 #include <cstdint>
@@ -40,7 +41,6 @@
 namespace berth::supervisor {
 
 enum class State { Created, Waiting, Starting, Running, Paused, Stopping, Restarting, Exited };
-enum class Health { None, Starting, Healthy, Unhealthy };
 // Stopping's sub-state: what its container's exit leads to (Wait: waiting for its dependencies again,
 // a `depends_on: restart: true` dependent of a service being restarted).
 enum class AfterStop { Exit, Start, Wait, Create };
@@ -140,6 +140,8 @@ struct Unit {
     Disk disk() const { return disk_; }
     int64_t backoff_ms() const { return backoff_ms_; }  // the wait before the next policy restart
     bool started_once() const { return starts_ > 0; }
+    // Its last start failed (the launch threw: exited, 127, the error as its reason), and nothing since.
+    bool launch_failed() const { return state_ == State::Exited && launch_failed_; }
     // Something will still happen to it: it runs, waits for dependencies or for its restart.
     bool live() const { return running() || pending() || restart_due(); }
 
@@ -165,6 +167,7 @@ private:
     Disk disk_ = Disk::Keep;
     int64_t backoff_ms_ = 100;
     int starts_ = 0;
+    bool launch_failed_ = false;
 };
 
 }  // namespace berth::supervisor

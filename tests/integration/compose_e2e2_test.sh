@@ -4,11 +4,9 @@
 # block names the Go test it comes from and keeps its assertions; berth's own
 # extra checks say so.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/compose_state.sh"
 
-"$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
-"$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
-ip link set lo up
-cd "$work"
+compose_e2e_setup
 
 # --- TestConfigFromEnv (pkg/e2e/configs_test.go, testdata/TestConfigFromEnv) ---
 mkdir -p "$work/configs"

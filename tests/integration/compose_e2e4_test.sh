@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/compose_state.sh"
 
-"$here/lib/make-busybox-rootfs.sh" "$work/busybox.tar"
-"$BERTH" image import "$work/busybox.tar" it/busybox >/dev/null
-ip link set lo up
-cd "$work"
+compose_e2e_setup
 
 
 # --- TestStartSingleServiceAndDependency (pkg/e2e/start_stop_test.go) --------

@@ -5,15 +5,10 @@
 # (the proxy holds each of them until all three were asked for: pulling one image after the
 # other would wait 20 s there); then `berth down` leaves nothing behind.
 . "$(dirname "$0")/lib/common.sh"
-for p in docker-registry skopeo python3 curl; do
-    command -v $p >/dev/null || { fail "$p is not installed (scripts/setup.sh)"; finish; exit 1; }
-done
-ip link set lo up
-port=$((20000 + $$ % 20000))
-pport=$((port + 1))
-reg="127.0.0.1:$port"
-preg="127.0.0.1:$pport"
 . "$here/lib/registry.sh"
+registry_setup docker-registry skopeo python3 curl
+pport=$((port + 1))
+preg="127.0.0.1:$pport"
 start_registry plain "$port"
 
 # Three images: busybox plus a layer of its own each.

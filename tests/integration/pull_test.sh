@@ -4,15 +4,10 @@
 # from OCI layouts made here. Pull by tag and digest, a multi-platform index, zstd layers,
 # pull_policy with up, a corrupt blob, concurrent pulls, kill -9 midway, login/logout.
 . "$(dirname "$0")/lib/common.sh"
-for p in docker-registry skopeo htpasswd openssl curl; do
-    command -v $p >/dev/null || { fail "$p is not installed (scripts/setup.sh)"; finish; exit 1; }
-done
-ip link set lo up
-port=$((20000 + $$ % 20000))
-tport=$((port + 1))
-reg="127.0.0.1:$port"
-treg="127.0.0.1:$tport"
 . "$here/lib/registry.sh"
+registry_setup docker-registry skopeo htpasswd openssl curl
+tport=$((port + 1))
+treg="127.0.0.1:$tport"
 
 push() {  # push LAYOUT:TAG NAME:TAG [skopeo options]
     src=$1 dst=$2
@@ -224,15 +219,7 @@ check "nothing partial remains" "" "$(ls "$BERTH_ROOT/images/ingest" | grep part
 grep -q "Range" "$work/plain.log" 2>/dev/null || true
 
 # TLS with a CA made here, and htpasswd basic auth with login/logout.
-make_pki
-htpasswd -Bbc "$work/htpasswd" alice s3cret 2>/dev/null
-start_registry tls "$tport" "  tls:
-    certificate: $work/pki/srv.crt
-    key: $work/pki/srv.key
-auth:
-  htpasswd:
-    realm: berth-test
-    path: $work/htpasswd"
+start_auth_registry tls "$tport"
 skopeo copy -q --dest-tls-verify=false --dest-creds alice:s3cret "oci:$work/bb:1" "docker://$treg/private/bb:1" > "$work/skopeo.log" 2>&1 ||
     fail "skopeo copy to the TLS registry: $(cat "$work/skopeo.log")"
 export DOCKER_CONFIG="$work/docker" BERTH_CERTS_DIR="$work/certs.d"

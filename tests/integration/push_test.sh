@@ -5,17 +5,12 @@
 # pull and push with bearer tokens from a token service run here (lib/token_issuer.py); a blob
 # download cut midway by a proxy (lib/cut_proxy.py) resumed with a Range request.
 . "$(dirname "$0")/lib/common.sh"
-for p in docker-registry skopeo htpasswd openssl curl python3; do
-    command -v $p >/dev/null || { fail "$p is not installed (scripts/setup.sh)"; finish; exit 1; }
-done
-ip link set lo up
-port=$((20000 + $$ % 20000))
+. "$here/lib/registry.sh"
+registry_setup docker-registry skopeo htpasswd openssl curl python3
 tport=$((port + 1))
-reg="127.0.0.1:$port"
 treg="127.0.0.1:$tport"
 kport=$((port + 2)) iport=$((port + 3)) pport=$((port + 4))
 kreg="127.0.0.1:$kport" preg="127.0.0.1:$pport"
-. "$here/lib/registry.sh"
 export BERTH_INSECURE_REGISTRIES="$reg,$kreg,$preg"
 start_registry plain "$port"
 
@@ -97,15 +92,7 @@ check "berth push SERVICE" "" "$("$BERTH" push -q web 2>&1)"
 cd "$work"
 
 # TLS with htpasswd basic auth: denied, then login, then push.
-make_pki
-htpasswd -Bbc "$work/htpasswd" alice s3cret 2>/dev/null
-start_registry tls "$tport" "  tls:
-    certificate: $work/pki/srv.crt
-    key: $work/pki/srv.key
-auth:
-  htpasswd:
-    realm: berth-test
-    path: $work/htpasswd"
+start_auth_registry tls "$tport"
 export DOCKER_CONFIG="$work/docker" BERTH_CERTS_DIR="$work/certs.d"
 mkdir -p "$work/certs.d/$treg" && cp "$work/pki/ca.crt" "$work/certs.d/$treg/"
 "$BERTH" image tag local/app:1 "$treg/private/app:1"
