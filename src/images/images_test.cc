@@ -1,4 +1,5 @@
 #include "base/error.h"
+#include "base/fd.h"
 #include "images/extract.h"
 #include "images/reference.h"
 #include "images/store.h"
@@ -585,4 +586,20 @@ TEST_CASE("a layer passed from memory whose diff_id is wrong, found only at its 
         CHECK_THROWS_WITH_AS(s.finish(), doctest::Contains("decompresses to"), berth::Error);
     }
     CHECK(fs::is_empty(t.path + "/root/layers"));  // neither the layer nor its temporary directory
+}
+
+TEST_CASE("taking a layer's lock removes the temporary directories a killed extraction of it left") {
+    TempDir t;
+    Store store(t.path + "/root");
+    std::string id = "sha256:" + std::string(64, 'd');
+    std::string layers = fs::path(store.layer_dir(id)).parent_path().string();
+    fs::create_directories(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d/etc");
+    fs::create_directories(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d");
+    {
+        berth::UniqueFd lock(store.lock_layer(id, false));
+        REQUIRE(lock);
+        CHECK_FALSE(fs::exists(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d"));
+        CHECK(fs::exists(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d"));  // another layer's: not this lock's
+        CHECK(store.lock_layer(id, false) < 0);  // held: a second taker gets nothing, and removes nothing
+    }
 }
