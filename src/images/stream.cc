@@ -22,10 +22,8 @@ LayerStream::~LayerStream() {
 
 void LayerStream::opened(int fd, int64_t size) {
     std::lock_guard l(mu_);
-    if (state_ == State::Running) {  // a retry of the same download reopened the file: what
-        size_ = std::max(size_, size);  // it holds is read from there, the rest passed anew
-        filling_.clear();
-        filling_at_ = passed_ = size;
+    if (state_ == State::Running) {  // a retry of the same download reopened the file
+        size_ = std::max(size_, size);
         cv_.notify_all();
         return;
     }
@@ -37,10 +35,8 @@ void LayerStream::opened(int fd, int64_t size) {
     if (!lock_ || std::filesystem::exists(dest)) return;  // another process extracts (or did) it
     fd_ = UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!fd_) return;
-    size_ = filling_at_ = passed_ = size;
+    size_ = size;
     buf_.resize(1 << 17);
-    filling_.reserve(2 * kBatch);
-    batch_.reserve(2 * kBatch);
     state_ = State::Running;
     thread_ = std::thread([this, dest] {
         try {
@@ -49,7 +45,7 @@ void LayerStream::opened(int fd, int64_t size) {
             error_ = std::current_exception();
         }
         std::lock_guard g(mu_);  // whatever it took from memory, it is done with
-        taken_ = has_batch_ = false;
+        taken_ = false;
         reader_gone_ = true;
         cv_.notify_all();
     });
@@ -63,30 +59,32 @@ void LayerStream::grew(int64_t size) {
 }
 
 void LayerStream::pass(const char* p, size_t n, int64_t at, const std::function<void()>& keep) {
-    keep();
     {
         std::lock_guard l(mu_);
-        if (state_ != State::Running || reader_gone_) return;
-        if (at != filling_at_ + static_cast<int64_t>(filling_.size())) {  // not the next bytes
-            state_ = State::Dropped;  // (Client::download never does that) the stored blob is extracted instead
+        if (state_ == State::Running) {
+            chunk_ = p, chunk_at_ = at, chunk_n_ = n;
             cv_.notify_all();
-            return;
         }
-        passed_ = at + static_cast<int64_t>(n);
     }
-    filling_.insert(filling_.end(), p, p + n);  // the downloader's own: no lock
-    if (filling_.size() < kBatch) return;
-    // Hand the batch over once the extractor is done with the last one (it may still be
-    // working on it: this download is then a batch ahead, which is as far as it goes).
-    std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return !has_batch_ || reader_gone_ || state_ != State::Running; });
-    if (state_ != State::Running || reader_gone_) return;
-    std::swap(filling_, batch_);
-    batch_at_ = filling_at_;
-    filling_at_ += static_cast<int64_t>(batch_.size());
-    filling_.clear();
-    has_batch_ = true;
-    cv_.notify_all();
+    std::exception_ptr failed;
+    try {
+        keep();
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    {
+        // p is the caller's only until this returns: wait until the extractor is done with it.
+        // It also waits for an extractor that is behind (it reads the file up to `at`, then
+        // takes p): a download that ran ahead would leave the extractor reading the file to
+        // the end, as it decompresses, hashes and writes more per byte than the download.
+        int64_t end = at + static_cast<int64_t>(n);
+        std::unique_lock l(mu_);
+        cv_.wait(l, [&] { return !taken_ && (off_ >= end || reader_gone_ || state_ != State::Running || failed); });
+        chunk_ = nullptr;
+        if (!failed && state_ == State::Running) size_ = at + static_cast<int64_t>(n);
+        cv_.notify_all();
+    }
+    if (failed) std::rethrow_exception(failed);
 }
 
 void LayerStream::restarted() { drop(); }
@@ -110,24 +108,23 @@ void LayerStream::drop() {
 size_t LayerStream::read(const char** out) {
     std::unique_lock l(mu_);
     if (taken_) {  // libarchive asks again only once it is done with the last block
-        taken_ = has_batch_ = false;
+        taken_ = false;
         cv_.notify_all();
     }
-    auto in_batch = [&] { return has_batch_ && batch_at_ <= off_ && off_ < batch_at_ + static_cast<int64_t>(batch_.size()); };
-    cv_.wait(l, [&] { return state_ != State::Running || off_ < size_ || in_batch(); });
+    auto in_chunk = [&] { return chunk_ && chunk_at_ <= off_ && off_ < chunk_at_ + static_cast<int64_t>(chunk_n_); };
+    cv_.wait(l, [&] { return state_ != State::Running || off_ < size_ || in_chunk(); });
     if (state_ == State::Dropped) throw Dropped{};
-    if (in_batch()) {
-        size_t skip = static_cast<size_t>(off_ - batch_at_);
-        *out = batch_.data() + skip;
-        size_t n = batch_.size() - skip;
+    if (in_chunk()) {
+        size_t skip = static_cast<size_t>(off_ - chunk_at_);
+        *out = chunk_ + skip;
+        size_t n = chunk_n_ - skip;
         off_ += static_cast<int64_t>(n);
         from_memory_ += static_cast<int64_t>(n);
         taken_ = true;
         return n;
     }
-    // A kept prefix, or (once the download ended) its last bytes: they are in the ingest file.
-    int64_t limit = has_batch_ && off_ < batch_at_ ? batch_at_ : size_;
-    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf_.size()), limit - off_));
+    // Behind the download (or after it): the bytes are in the ingest file.
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf_.size()), size_ - off_));
     int64_t at = off_;
     l.unlock();
     if (want == 0) return 0;  // ended, and all read
@@ -146,10 +143,7 @@ size_t LayerStream::read(const char** out) {
 bool LayerStream::finish() {
     {
         std::lock_guard l(mu_);
-        if (state_ == State::Running) {
-            state_ = State::Ended;
-            size_ = std::max(size_, passed_);  // the last partial batch is read from the file
-        }
+        if (state_ == State::Running) state_ = State::Ended;
         cv_.notify_all();
     }
     if (thread_.joinable()) thread_.join();

@@ -1,11 +1,12 @@
 // LayerStream: a layer extracted in its own thread while its blob downloads,
 // so a pull decompresses, hashes the diff_id and writes files at the same time
-// as the bytes arrive instead of after. The bytes come from memory: the
-// downloader passes each chunk as it arrives (pass()), which gathers them into
-// batches of kBatch bytes; the extractor works on one batch while the next
-// fills, and the downloader waits when it is a whole batch ahead (a bounded
-// buffer of two batches). Only a resumed blob's kept prefix and the last
-// partial batch are read back from the ingest file. The layer is put in place only after the blob's
+// as the bytes arrive instead of after. The bytes come from memory when the
+// extractor keeps up: the downloader passes each chunk as it arrives (pass()),
+// the extractor works on that same memory while the downloader writes it to
+// the ingest file and hashes it, and the downloader goes on once both are
+// done; no byte is read back. An extractor that falls behind, or starts after
+// the download did (a resumed blob's kept prefix), reads the ingest file
+// instead until it catches up. The layer is put in place only after the blob's
 // digest was verified (finish()); a download that starts over, or a layer
 // another process is already extracting, drops the stream and the caller
 // extracts from the stored blob as before (Store::ensure_layer_checked).
@@ -40,11 +41,10 @@ public:
     void grew(int64_t size);
     void restarted();
     // A chunk of the blob as it arrives, bytes [at, at + n) of it, with `keep` writing it to
-    // the ingest file (and hashing it): keep() runs, then the bytes join the batch the
-    // extractor gets next. Waits while the extractor has not yet taken the last batch.
-    // Without a running extraction, only keep().
+    // the ingest file (and hashing it): the extractor takes them from `p` while keep() runs,
+    // and pass() returns once it is done with them (the download waits for the extraction,
+    // one chunk at a time); then grew(at + n). Without a running extraction, only keep().
     void pass(const char* p, size_t n, int64_t at, const std::function<void()>& keep);
-    static constexpr size_t kBatch = 256 << 10;
     // Once the blob is verified and stored: waits for the extraction. True when the layer is
     // in place; false when nothing was streamed (extract the stored blob instead). Throws
     // berth::Error when the layer is bad (its diff_id, its tar).
@@ -66,13 +66,10 @@ private:
     std::condition_variable cv_;
     State state_ = State::Idle;
     int64_t size_ = 0;           // bytes in the ingest file
-    std::vector<char> filling_;  // the downloader's: bytes [filling_at_, …) not yet handed over
-    int64_t filling_at_ = 0;
-    int64_t passed_ = 0;         // the end of the bytes passed (all in the ingest file)
-    std::vector<char> batch_;    // handed to the extractor: bytes [batch_at_, batch_at_ + size)
-    int64_t batch_at_ = 0;
-    bool has_batch_ = false;     // batch_ is handed over and not yet wholly read
-    bool taken_ = false;         // the extractor works on batch_'s memory
+    const char* chunk_ = nullptr;  // a chunk being passed: bytes [chunk_at_, chunk_at_ + chunk_n_)
+    int64_t chunk_at_ = 0;
+    size_t chunk_n_ = 0;
+    bool taken_ = false;         // the extractor works on chunk_'s memory
     bool reader_gone_ = false;   // the extractor's thread ended (done, failed or dropped)
     int64_t off_ = 0;            // the next byte the extractor reads
     int64_t from_memory_ = 0, from_file_ = 0;
