@@ -87,10 +87,8 @@ struct Streamed {
     static la_ssize_t read(archive* a, void* ud, const void** out) {
         auto* s = static_cast<Streamed*>(ud);
         try {
-            const char* p = nullptr;
-            size_t n = s->source(&p);
-            *out = p;
-            return static_cast<la_ssize_t>(n);
+            *out = s->buf.data();
+            return static_cast<la_ssize_t>(s->source(s->buf.data(), s->buf.size()));
         } catch (...) {
             s->error = std::current_exception();
             archive_set_error(a, EIO, "the layer's bytes stopped coming");
@@ -101,6 +99,7 @@ struct Streamed {
         if (error) std::rethrow_exception(error);
     }
     const LayerSource& source;
+    std::vector<char> buf = std::vector<char>(1 << 17);
     std::exception_ptr error;
 };
 

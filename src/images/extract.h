@@ -28,10 +28,9 @@ std::string uncompressed_digest(const std::string& path);
 // be it, or nothing is put in place.
 void extract_layer(const std::string& archive, const std::string& dest, const std::string& expect_diff_id = {});
 
-// A layer blob's bytes in order, as they arrive: points `out` at the next bytes and returns
-// how many, 0 at the end; throws when the rest will never come. The bytes stay valid until the
-// next call (libarchive asks for more only once it is done with them).
-using LayerSource = std::function<size_t(const char** out)>;
+// A layer blob's bytes in order, as they arrive: puts up to n bytes in buf and returns how
+// many, 0 at the end; throws when the rest will never come.
+using LayerSource = std::function<size_t(char* buf, size_t n)>;
 
 // The same, reading the blob (`what`, for messages) from a source: a layer extracted while
 // its blob still downloads. dest is put in place only once the source has ended.

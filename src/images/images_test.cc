@@ -1,5 +1,4 @@
 #include "base/error.h"
-#include "base/fd.h"
 #include "images/extract.h"
 #include "images/reference.h"
 #include "images/store.h"
@@ -12,7 +11,6 @@
 
 #include <filesystem>
 #include <fcntl.h>
-#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -493,42 +491,19 @@ TEST_CASE("a container's image is written again only when it is missing or diffe
 
 namespace {
 
-// How feed() hands a blob's bytes to a stream: written to the file and then told (grew), or
-// passed from memory as Client::download does (pass).
-enum class Feed { File, Memory };
-
 // Writes `src` to an ingest-like file chunk by chunk from another thread, telling `s` as it
-// grows; the first `kept` bytes are in the file before the stream opens (a resumed download);
-// returns the thread.
-std::thread feed(LayerStream& s, const std::string& src, const std::string& dest, bool restart_midway = false,
-                 Feed how = Feed::File, size_t kept = 0) {
-    return std::thread([&s, src, dest, restart_midway, how, kept]() mutable {
+// grows (what Client::download does); returns the thread.
+std::thread feed(LayerStream& s, const std::string& src, const std::string& dest, bool restart_midway = false) {
+    return std::thread([&s, src, dest, restart_midway]() mutable {
         std::string bytes = slurp(src);
         int fd = ::open(dest.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        kept = std::min(kept, bytes.size());
-        CHECK(::write(fd, bytes.data(), kept) == static_cast<ssize_t>(kept));
-        s.opened(fd, static_cast<int64_t>(kept));
-        size_t at = kept;
+        s.opened(fd, 0);
+        size_t at = 0;
         while (at < bytes.size()) {
             size_t n = std::min<size_t>(4096, bytes.size() - at);
-            auto keep = [&] {
-                CHECK(::write(fd, bytes.data() + at, n) == static_cast<ssize_t>(n));
-                // Passed bytes are not in the file as far as the stream knows, so it can only
-                // take them from memory: wait until it did (the extractor reads on to the end),
-                // so that the counts below are exact.
-                auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-                while (how == Feed::Memory && s.bytes_from_memory() + s.bytes_from_file() < static_cast<int64_t>(at + n) &&
-                       std::chrono::steady_clock::now() < until)
-                    std::this_thread::sleep_for(std::chrono::microseconds(50));
-            };
-            if (how == Feed::Memory) {
-                s.pass(bytes.data() + at, n, static_cast<int64_t>(at), keep);
-                at += n;
-            } else {
-                keep();
-                at += n;
-                s.grew(static_cast<int64_t>(at));
-            }
+            CHECK(::write(fd, bytes.data() + at, n) == static_cast<ssize_t>(n));
+            at += n;
+            s.grew(static_cast<int64_t>(at));
             if (restart_midway && at >= bytes.size() / 2) {
                 s.restarted();
                 restart_midway = false;
@@ -585,56 +560,4 @@ TEST_CASE("a streamed layer whose diff_id is wrong is refused, and one whose dow
     size_t left = 0;
     for (const auto& e : fs::directory_iterator(t.path + "/root/layers")) left += e.path().filename().string().size() > 0;
     CHECK(left == 0);  // no layer and no temporary directory left
-}
-
-TEST_CASE("a streamed layer takes passed bytes from memory; a resumed one reads its kept prefix from the file first") {
-    TempDir t;
-    std::string big(400000, 'z');
-    for (size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>('a' + i % 26);
-    write_tar(t.path + "/l.tar", {{"d", AE_IFDIR}, {"d/big", AE_IFREG, big}});
-    write_tar(t.path + "/l.tar.gz", {{"d", AE_IFDIR}, {"d/big", AE_IFREG, big}}, true);
-    int64_t blob = static_cast<int64_t>(fs::file_size(t.path + "/l.tar.gz"));
-    std::string id = diff_id_of(t.path + "/l.tar");
-    for (size_t kept : {size_t{0}, static_cast<size_t>(blob / 3)}) {
-        CAPTURE(kept);
-        Store store(t.path + "/root" + std::to_string(kept));
-        {
-            LayerStream s(store, id, "layer test");
-            feed(s, t.path + "/l.tar.gz", t.path + "/ingest", false, Feed::Memory, kept).join();
-            CHECK(s.finish());
-            CHECK(s.bytes_from_file() == static_cast<int64_t>(kept));
-            CHECK(s.bytes_from_memory() == blob - static_cast<int64_t>(kept));
-        }
-        CHECK(slurp(store.layer_dir(id) + "/d/big") == big);
-    }
-}
-
-TEST_CASE("a layer passed from memory whose diff_id is wrong, found only at its end, leaves nothing in the store") {
-    TempDir t;
-    write_tar(t.path + "/l.tar.gz", {{"f", AE_IFREG, std::string(300000, 'q')}}, true);
-    Store store(t.path + "/root");
-    std::string wrong = "sha256:" + std::string(64, 'c');
-    {
-        LayerStream s(store, wrong, "layer test");
-        feed(s, t.path + "/l.tar.gz", t.path + "/ingest", false, Feed::Memory).join();
-        CHECK(s.bytes_from_memory() == static_cast<int64_t>(fs::file_size(t.path + "/l.tar.gz")));
-        CHECK_THROWS_WITH_AS(s.finish(), doctest::Contains("decompresses to"), berth::Error);
-    }
-    CHECK(fs::is_empty(t.path + "/root/layers"));  // neither the layer nor its temporary directory
-}
-
-TEST_CASE("taking a layer's lock removes the temporary directories a killed extraction of it left") {
-    TempDir t;
-    Store store(t.path + "/root");
-    std::string id = "sha256:" + std::string(64, 'd');
-    std::string layers = fs::path(store.layer_dir(id)).parent_path().string();
-    fs::create_directories(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d/etc");
-    fs::create_directories(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d");
-    {
-        berth::UniqueFd lock(store.lock_layer(id, false));
-        REQUIRE(lock);
-        CHECK_FALSE(fs::exists(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d"));
-        CHECK(fs::exists(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d"));  // another layer's: not this lock's
-        CHECK(store.lock_layer(id, false) < 0);  // held: a second taker gets nothing, and removes nothing
-    }
 }

@@ -244,20 +244,15 @@ void Client::download(images::Store& store, const std::string& digest, int64_t s
             bool too_big = false;
             req.sink = [&](const char* p, size_t n) {
                 if (size > 0 && have + static_cast<int64_t>(n) > size) return !(too_big = true);
-                auto keep = [&] {
-                    for (size_t off = 0; off < n;) {
-                        ssize_t w = ::write(fd.get(), p + off, n - off);
-                        if (w < 0 && errno == EINTR) continue;
-                        if (w < 0) throw Error::sys(errno, "write " + path);
-                        off += static_cast<size_t>(w);
-                    }
-                    hash->update(p, n);
-                };
-                // The layer's extractor works on these same bytes while they are written
-                // and hashed here (images::LayerStream), instead of reading them back.
-                if (follow) follow->pass(p, n, have, keep);
-                else keep();
+                for (size_t off = 0; off < n;) {
+                    ssize_t w = ::write(fd.get(), p + off, n - off);
+                    if (w < 0 && errno == EINTR) continue;
+                    if (w < 0) throw Error::sys(errno, "write " + path);
+                    off += static_cast<size_t>(w);
+                }
+                hash->update(p, n);
                 have += static_cast<int64_t>(n);
+                if (follow) follow->grew(have);
                 // Start writing back every few MiB, so the fsync before the blob is stored
                 // (Store::commit_blob) waits for the last few only.
                 if (have - flushed >= kWriteBack) {

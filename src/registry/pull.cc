@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
-#include <future>
 #include <cstdio>
 #include <optional>
 #include <mutex>
@@ -156,19 +155,8 @@ struct Puller {
             }
             json mj = json::parse(m.bytes);
             json config = mj.value("config", json::object());
-            std::string config_digest = config.value("digest", "");
-            if (config_digest.rfind("sha256:", 0) != 0)
-                throw Error("image " + name + " names its config by \"" + config_digest + "\": berth checks sha256 digests only");
-            // The config is read in memory (verified): its diff_ids are all the layers wait
-            // for. It and the manifest are stored and synced while the layers download.
-            std::string config_bytes = store.has_blob(config_digest)
-                                           ? images::detail::read_all(store.blob_path(config_digest))
-                                           : c.fetch_small_blob(config_digest, config.value("size", int64_t{0}));
-            auto stored = std::async(std::launch::async, [&] {
-                if (store.put_blob_bytes(config_bytes) != config_digest) throw Error("the config of " + name + " changed while stored");
-                if (store.put_blob_bytes(m.bytes) != m.digest) throw Error("the manifest of " + name + " changed while stored");
-            });
-            json cfg = json::parse(config_bytes, nullptr, false);
+            fetch_all(c, name, {config}, {});
+            json cfg = json::parse(images::detail::read_all(store.blob_path(config.value("digest", ""))), nullptr, false);
             json diff_ids = cfg.is_object() ? cfg.value("rootfs", json::object()).value("diff_ids", json::array()) : json::array();
             std::vector<json> layers;
             for (const auto& l : mj.value("layers", json::array())) {
@@ -180,7 +168,7 @@ struct Puller {
                 throw Error("image " + name + ": the manifest has " + std::to_string(layers.size()) + " layers but its config lists " +
                             std::to_string(diff_ids.size()) + " diff_ids");
             fetch_all(c, name, layers, diff_ids.get<std::vector<std::string>>());
-            stored.get();
+            if (store.put_blob_bytes(m.bytes) != m.digest) throw Error("the manifest of " + name + " changed while stored");
             say(name, "", "Extracting");
             store.add_pulled(req.ref, m.digest, m.media_type, target);
             res.ok = res.updated = true;
