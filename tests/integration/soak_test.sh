@@ -4,7 +4,8 @@
 # through SOAK_CYCLES `up -d`/`down` cycles (30 in CI; bench/soak.sh: 200).
 # Prints the supervisor's open fds and RSS at the start and the end; fails
 # when the fds grow, when RSS grows by more than SOAK_RSS_KB (2048 KiB), when
-# a zombie remains, or when anything leaked (the leak checker).
+# a zombie remains, or when anything leaked (the leak checker). Under the sanitizers
+# (BERTH_SANITIZED=1) RSS is printed, not judged.
 . "$(dirname "$0")/lib/common.sh"
 
 restarts=${SOAK_RESTARTS:-200}
@@ -36,6 +37,12 @@ judge() {  # judge WHAT "FDS0 RSS0" "FDS1 RSS1"
     set -- "$1" $2 $3 0 0 0 0
     echo "figure: $1: supervisor fds $2 → $4, RSS $3 KiB → $5 KiB ($(($5 - $3)) KiB)"
     [ "$4" -le "$2" ] && ok "$1: fds stay flat ($2 → $4)" || fail "$1: fds grew ($2 → $4)"
+    if [ "${BERTH_SANITIZED:-0}" = 1 ]; then
+        # ASan holds freed memory in a quarantine of up to 256 MiB before reusing it: RSS grows
+        # by design. The release run of this suite (scripts/test.sh) judges it.
+        echo "skip $1: RSS not judged under the sanitizers (their quarantine keeps freed memory)"
+        return
+    fi
     [ "$(($5 - $3))" -le "$rss_bound" ] && ok "$1: RSS grows by at most $rss_bound KiB ($3 → $5)" ||
         fail "$1: RSS grew by $(($5 - $3)) KiB ($3 → $5)"
 }

@@ -36,6 +36,9 @@ leak_procs() {  # this script's supervisors (berth with its state root), and pro
         d=${exe%/exe}
         pid=${d#/proc/}
         [ "$pid" = $$ ] && continue
+        # A container's PID 1 under `init: true` is berth's own init, a fork of the supervisor
+        # (the same exe and environment): it is in a container's cgroup, where the loop below names it.
+        grep -q "/berth/" "$d/cgroup" 2>/dev/null && continue
         if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "BERTH_ROOT=$BERTH_ROOT"; then
             echo "process $pid berth $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
             ours="$ours $pid "
