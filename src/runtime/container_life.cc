@@ -67,6 +67,7 @@ Container Container::adopt(const ContainerSpec& spec, pid_t pid, UniqueFd pidfd,
     Container c;
     c.id_ = spec.id;
     c.state_dir_ = spec.state_dir;
+    c.run_dir_ = spec.run_dir;
     c.pid_ = pid;
     c.pidfd_ = std::move(pidfd);
     c.adopted_ = true;
@@ -149,11 +150,13 @@ void Container::teardown(bool remove_files) {
         wait();
     }
     if (cgroup_ && cgroup_->group) cgroup_->group->destroy();
-    if (remove_files && !state_dir_.empty()) {
+    auto remove = [this](const std::string& dir) {
         std::error_code ec;
-        fs::remove_all(state_dir_, ec);
-        if (ec) spdlog::warn("container {}: remove {}: {}", id_, state_dir_, ec.message());
-    }
+        fs::remove_all(dir, ec);
+        if (ec) spdlog::warn("container {}: remove {}: {}", id_, dir, ec.message());
+    };
+    if (!run_dir_.empty()) remove(run_dir_);
+    if (remove_files && !state_dir_.empty()) remove(state_dir_);
     torn_down_ = true;
 }
 
