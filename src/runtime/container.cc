@@ -53,7 +53,8 @@ struct RunDirGuard {
 }  // namespace
 
 Container::Container(Container&& o) noexcept
-    : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), run_dir_(std::move(o.run_dir_)), pid_(std::exchange(o.pid_, -1)),
+    : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), run_dir_(std::move(o.run_dir_)),
+      spare_dir_(std::move(o.spare_dir_)), pid_(std::exchange(o.pid_, -1)),
       pidfd_(std::move(o.pidfd_)), pty_(std::move(o.pty_)), cgroup_(std::move(o.cgroup_)),
       status_(std::move(o.status_)), torn_down_(std::exchange(o.torn_down_, true)),
       capabilities_(o.capabilities_), seccomp_(o.seccomp_), no_new_privileges_(o.no_new_privileges_),
@@ -90,7 +91,7 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     // Files and directories of this container: upper and work on the disk, the
     // rest, made again at every start, in the run dir (a tmpfs); removed again
     // when the start fails before the container exists.
-    make_dir(spec.state_dir);
+    if (!take_spare(spec.spare_dir, spec.state_dir)) make_dir(spec.state_dir);
     const std::string& run_dir = run_dir_of(spec);
     const std::string upper = spec.state_dir + "/upper", work = spec.state_dir + "/work", rootfs = run_dir + "/rootfs";
     make_dir(upper);
@@ -133,6 +134,7 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     c.id_ = spec.id;
     c.state_dir_ = spec.state_dir;
     c.run_dir_ = spec.run_dir;
+    c.spare_dir_ = spec.spare_dir;
     guard.dir.clear();  // the container's teardown removes it from here on
     c.capabilities_ = p.plan.capabilities;
     c.seccomp_ = p.plan.seccomp != nullptr;

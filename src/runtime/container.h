@@ -133,6 +133,7 @@ private:
     std::string id_;
     std::string state_dir_;
     std::string run_dir_;  // removed at every teardown: made again at every start
+    std::string spare_dir_;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     UniqueFd pty_;

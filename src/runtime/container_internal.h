@@ -82,6 +82,14 @@ std::optional<Error> read_child_error(int fd);
 // image's /etc, /proc, /dev or /sys is not a directory (a symlinked /etc): the
 // child then makes the mount points in the upper dir, as it always did.
 std::optional<std::string> init_layer(const ContainerSpec& spec);
+// ---- spare.cc ----
+// Renames a spare state dir (an empty upper/ and work/) to `state_dir` when there is
+// one and `state_dir` does not exist yet; false: the caller makes the dirs.
+bool take_spare(const std::string& spare_dir, const std::string& state_dir);
+// Empties a removed container's `state_dir` down to an empty upper/ and work/ and keeps
+// it in `spare_dir` for the next container, when there is room; else removes it.
+void recycle_state_dir(const std::string& spare_dir, const std::string& state_dir, const std::string& id);
+
 // Where the container's per-start files and root mount point live.
 inline const std::string& run_dir_of(const ContainerSpec& spec) {
     return spec.run_dir.empty() ? spec.state_dir : spec.run_dir;

@@ -66,6 +66,11 @@ struct ContainerSpec {
     // /sys), so that nothing is written into its upper dir at start. Empty: the
     // mount points are made in the upper dir.
     std::string init_layers_dir;
+    // Where a removed container's state dir, emptied to an empty upper/ and work/,
+    // waits for the next container to take it by a rename (a few at most; see
+    // spare.cc): fewer directories made on the disk. On the state dir's file
+    // system. Empty: none kept, none taken.
+    std::string spare_dir;
     bool read_only = false;
 
     std::vector<std::string> argv;  // argv[0] is looked up in the container's PATH

@@ -186,6 +186,7 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
     spec.state_dir = state_root + "/containers/" + name;
     spec.run_dir = state::container_run_dir(state::runtime_dir(), project.name, name);
     spec.init_layers_dir = state_root + "/init";
+    spec.spare_dir = state_root + "/spare";
     spec.layers = image.layer_dirs;
     const auto& ic = image.config;
 

@@ -71,6 +71,14 @@ out=$("$BERTH" run -T --name itest-quiet2 quiet sh -c 'echo x > /etc/new; cat /e
 check "a write to /etc still works, beside the image's files" "root:x:0:0:root:/root:/bin/sh" "$out"
 check "… and is all there is in its upper dir" "/etc /etc/new" \
     "$(cd "$BERTH_ROOT/containers/itest-quiet2/upper" && find . -mindepth 1 | sed 's/^\.//' | sort | tr '\n' ' ' | sed 's/ $//')"
+# A removed container's state dir is kept, emptied, for the next one to take (a few at most),
+# and nothing of what it wrote reaches the next.
+"$BERTH" run --rm -T --name itest-writer quiet sh -c 'echo secret > /leak; mkdir -p /d/e; echo x > /d/e/f' </dev/null
+out=$("$BERTH" run --rm -T --name itest-reader quiet sh -c 'cat /leak /d/e/f 2>/dev/null; ls /d 2>/dev/null; echo end' </dev/null 2>&1)
+check "a spare state dir brings nothing of the container before" "end" "$out"
+n=$(ls "$BERTH_ROOT/spare" | wc -l)
+[ "$n" -ge 1 ] && [ "$n" -le 4 ] && ok "removed containers' dirs kept as spares ($n)" || fail "spares: want 1 to 4, got $n"
+check "… each an empty upper/ and work/" "" "$(find "$BERTH_ROOT/spare" -mindepth 2 ! -path '*/upper' ! -path '*/work' 2>&1)"
 # An image whose /etc is a symlink: the init layer would hide it, so the mount points are
 # made in the upper dir as before, through the link.
 mkdir -p "$work/linked" && tar -C "$work/linked" -xf "$work/busybox.tar.gz"
