@@ -1,4 +1,5 @@
 #include "base/error.h"
+#include "base/fd.h"
 #include "images/extract.h"
 #include "images/reference.h"
 #include "images/store.h"
@@ -560,4 +561,20 @@ TEST_CASE("a streamed layer whose diff_id is wrong is refused, and one whose dow
     size_t left = 0;
     for (const auto& e : fs::directory_iterator(t.path + "/root/layers")) left += e.path().filename().string().size() > 0;
     CHECK(left == 0);  // no layer and no temporary directory left
+}
+
+TEST_CASE("taking a layer's lock removes the temporary directories a killed extraction of it left") {
+    TempDir t;
+    Store store(t.path + "/root");
+    std::string id = "sha256:" + std::string(64, 'd');
+    std::string layers = fs::path(store.layer_dir(id)).parent_path().string();
+    fs::create_directories(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d/etc");
+    fs::create_directories(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d");
+    {
+        berth::UniqueFd lock(store.lock_layer(id, false));
+        REQUIRE(lock);
+        CHECK_FALSE(fs::exists(layers + "/" + std::string(64, 'd') + ".tmp-0badf00d"));
+        CHECK(fs::exists(layers + "/" + std::string(64, 'e') + ".tmp-0badf00d"));  // another layer's: not this lock's
+        CHECK(store.lock_layer(id, false) < 0);  // held: a second taker gets nothing, and removes nothing
+    }
 }

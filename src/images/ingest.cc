@@ -77,7 +77,13 @@ int Store::lock_layer(const std::string& diff_id, bool wait) const {
     fs::create_directories(images_ + "/ingest");
     mark_top_directory(layers_);  // for stores made before Store() marked it
     std::string path = images_ + "/ingest/layer-" + hex_of(diff_id) + ".lock";
-    return wait ? lock_file(path) : try_lock_file(path);
+    int fd = wait ? lock_file(path) : try_lock_file(path);
+    if (fd < 0) return fd;
+    std::string stale = hex_of(diff_id) + ".tmp-";  // extract.cc's temp_sibling()
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(layers_, ec))
+        if (e.path().filename().string().rfind(stale, 0) == 0) fs::remove_all(e.path(), ec);
+    return fd;
 }
 
 void Store::ensure_layer_checked(const std::string& blob_digest, const std::string& diff_id) {

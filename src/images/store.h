@@ -118,6 +118,8 @@ public:
     // An flock'd fd; close to unlock. Without wait, -1 when another holds it.
     int lock_blob(const std::string& digest, bool wait = true) const;
     // The flock'd fd that keeps others from extracting a layer; without wait, -1 when held.
+    // Whoever holds it first removes the layer's temporary directories that an extraction
+    // killed midway (kill -9) left: only the holder of this lock extracts that layer.
     int lock_layer(const std::string& diff_id, bool wait) const;
     void commit_blob(const std::string& tmp, const std::string& digest);
     std::string put_blob_bytes(const std::string& bytes);      // returns its digest

@@ -198,20 +198,41 @@ tar -C "$work/big" -cf "$work/big.tar" .
 "$here/lib/make-oci-layout.sh" "$work/bigl" 1 amd64 big "$work/bb.tar" "$work/big.tar" > /dev/null
 push bigl:1 big:1
 rm -rf "$BERTH_ROOT/images" "$BERTH_ROOT/layers"
-BERTH_PULL_RATE_LIMIT=4000000 "$BERTH" image pull -q "$reg/big:1" > /dev/null 2>&1 &
-kp=$!
-i=0
-while [ $i -lt 100 ]; do
-    s=$(stat -c %s "$BERTH_ROOT"/images/ingest/*.partial 2>/dev/null | sort -n | tail -1)
-    [ "${s:-0}" -gt 2000000 ] && break
-    i=$((i + 1))
-    sleep 0.1
-done
-kill -9 $kp
-wait $kp 2>/dev/null
-left=$(stat -c %s "$BERTH_ROOT"/images/ingest/*.partial 2>/dev/null | sort -n | tail -1)
+pull_and_kill() {  # a slow pull of big:1, killed once more than 2 MB of its big blob arrived
+    BERTH_PULL_RATE_LIMIT=4000000 "$BERTH" image pull -q "$reg/big:1" > /dev/null 2>&1 &
+    kp=$!
+    i=0
+    while [ $i -lt 100 ]; do
+        s=$(stat -c %s "$BERTH_ROOT"/images/ingest/*.partial 2>/dev/null | sort -n | tail -1)
+        [ "${s:-0}" -gt 2000000 ] && break
+        i=$((i + 1))
+        sleep 0.1
+    done
+    kill -9 $kp
+    wait $kp 2>/dev/null
+    left=$(stat -c %s "$BERTH_ROOT"/images/ingest/*.partial 2>/dev/null | sort -n | tail -1)
+}
+pull_and_kill
 [ "${left:-0}" -gt 2000000 ] && ok "kill -9 left a partial download ($left bytes)" || fail "no partial download after kill -9"
 check "the killed pull named no image" "" "$("$BERTH" image ls -q)"
+# A resumed download is verified from its first byte: a kept prefix altered on disk makes the
+# blob's digest wrong, though every byte fetched after it is right. The layer, streamed from
+# that prefix then from the download, is not put in place either.
+partial=$(ls -S "$BERTH_ROOT"/images/ingest/*.partial | head -1)
+bigblob=$(basename "$partial" .partial)
+printf 'XXXX' | dd of="$partial" bs=1 seek=1000000 conv=notrunc 2>/dev/null
+out=$("$BERTH" image pull -q "$reg/big:1" 2>&1)
+check "a resumed blob whose kept prefix was altered fails the pull" 1 $?
+contains "the error names the resumed blob" "blob sha256:$bigblob" "$out"
+contains "the error says its digest is wrong" "does not match" "$out"
+check "the altered blob is not stored" "" "$(ls "$BERTH_ROOT/images/blobs/sha256" | grep "$bigblob")"
+check "the altered partial download is removed" "" "$(ls "$BERTH_ROOT/images/ingest" | grep "$bigblob.partial")"
+bigdiff=$(sha256sum < "$work/big.tar" | cut -d' ' -f1)
+check "its layer is not in place" "" "$(ls -A "$BERTH_ROOT/layers" | grep "$bigdiff")"
+check "no temporary layer directory is left (the killed pull's is removed too)" "" "$(ls -A "$BERTH_ROOT/layers" | grep tmp)"
+check "the failed pull named no image" "" "$("$BERTH" image ls -q)"
+pull_and_kill
+[ "${left:-0}" -gt 2000000 ] && ok "a second kill -9 left a partial download" || fail "no partial download after the second kill -9"
 "$BERTH" image pull -q "$reg/big:1" > /dev/null 2>"$work/resume.err"
 check "pulling again finishes the job" 0 $?
 contains "the resumed image is whole" "rand.bin" "$(ls "$BERTH_ROOT"/layers/*/)"
