@@ -68,6 +68,10 @@ std::vector<double> bench_berth(const std::string& root, const std::string& laye
         ContainerSpec s;
         s.id = "bench-" + std::to_string(i);
         s.state_dir = root + "/c/" + s.id;
+        // As berth's containers: the mount points from a shared init layer, the generated
+        // files and the root's mount point in a run dir (all on this tmpfs here).
+        s.run_dir = root + "/run/" + s.id;
+        s.init_layers_dir = root + "/init";
         s.layers = {layer};
         s.argv = {"/bin/true"};
         s.hostname = s.id;

@@ -161,9 +161,9 @@ void mount_root(const ChildPlan& p) {
 void mount_one(const ChildMount& m) {
     if (m.is_file) {
         make_parent_dirs(m.target);
-        int fd = open(m.target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd >= 0) close(fd);
-        else if (errno != EEXIST && errno != ELOOP && errno != EISDIR) fail("create mount point", m.target);
+        // mknod, not open(O_CREAT): opening a lower layer's file for writing would copy
+        // it up into the upper dir. Whatever is there already (a symlink too) is kept.
+        if (mknod(m.target, S_IFREG | 0644, 0) < 0 && errno != EEXIST) fail("create mount point", m.target);
     } else {
         make_dirs(m.target, 0755);
     }

@@ -25,8 +25,36 @@ namespace berth::runtime {
 
 using namespace detail;
 
+namespace {
+
+// mkdir -p of a container's run dir; its parent may be going at this moment (the
+// last one-off of a project prunes the project's empty dirs): tried again then.
+void make_run_dir(const std::string& dir) {
+    if (dir.empty()) return;
+    for (int attempt = 0;; ++attempt) {
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (!ec) return;
+        if (ec != std::errc::no_such_file_or_directory || attempt == 3)
+            throw Error::sys(ec.value(), "create " + dir);
+    }
+}
+
+// Removes a container's run dir when its start fails before the container exists.
+struct RunDirGuard {
+    std::string dir;
+    ~RunDirGuard() {
+        if (dir.empty()) return;
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+};
+
+}  // namespace
+
 Container::Container(Container&& o) noexcept
-    : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), pid_(std::exchange(o.pid_, -1)),
+    : id_(std::move(o.id_)), state_dir_(std::move(o.state_dir_)), run_dir_(std::move(o.run_dir_)),
+      spare_dir_(std::move(o.spare_dir_)), pid_(std::exchange(o.pid_, -1)),
       pidfd_(std::move(o.pidfd_)), pty_(std::move(o.pty_)), cgroup_(std::move(o.cgroup_)),
       status_(std::move(o.status_)), torn_down_(std::exchange(o.torn_down_, true)),
       capabilities_(o.capabilities_), seccomp_(o.seccomp_), no_new_privileges_(o.no_new_privileges_),
@@ -60,20 +88,24 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     cgroups::Limits limits = spec.limits;
     limits.devices = prepare_devices(spec, p);
 
-    // Files and directories of this container.
-    make_dir(spec.state_dir);
-    const std::string upper = spec.state_dir + "/upper", work = spec.state_dir + "/work",
-                      rootfs = spec.state_dir + "/rootfs";
+    // Files and directories of this container: upper and work on the disk, the
+    // rest, made again at every start, in the run dir (a tmpfs); removed again
+    // when the start fails before the container exists.
+    if (!take_spare(spec.spare_dir, spec.state_dir)) make_dir(spec.state_dir);
+    const std::string& run_dir = run_dir_of(spec);
+    const std::string upper = spec.state_dir + "/upper", work = spec.state_dir + "/work", rootfs = run_dir + "/rootfs";
     make_dir(upper);
     make_dir(work);
+    RunDirGuard guard{spec.run_dir};
+    make_run_dir(spec.run_dir);
     make_dir(rootfs);
-    write_file(spec.state_dir + "/hostname", spec.hostname + "\n");
-    write_file(spec.state_dir + "/hosts",
+    write_file(run_dir + "/hostname", spec.hostname + "\n");
+    write_file(run_dir + "/hosts",
                spec.etc_hosts.empty() ? "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                       : spec.etc_hosts);
-    if (!spec.etc_resolv_conf.empty()) write_file(spec.state_dir + "/resolv.conf", spec.etc_resolv_conf);
+    if (!spec.etc_resolv_conf.empty()) write_file(run_dir + "/resolv.conf", spec.etc_resolv_conf);
 
-    std::string lower;
+    std::string lower = init_layer(spec).value_or("");  // above the image's: its mount points
     for (const auto& l : spec.layers) lower += (lower.empty() ? "" : ":") + l;
     std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
     // The writable layer is scratch space: mount it `volatile`, so that the
@@ -101,6 +133,9 @@ Container Container::start(const ContainerSpec& spec, const Stdio& stdio, const 
     Container c;
     c.id_ = spec.id;
     c.state_dir_ = spec.state_dir;
+    c.run_dir_ = spec.run_dir;
+    c.spare_dir_ = spec.spare_dir;
+    guard.dir.clear();  // the container's teardown removes it from here on
     c.capabilities_ = p.plan.capabilities;
     c.seccomp_ = p.plan.seccomp != nullptr;
     c.no_new_privileges_ = spec.no_new_privileges;

@@ -122,8 +122,8 @@ public:
     void freeze();  // every process of the container stops (cgroup freezer)
     void thaw();
 
-    // Removes the cgroup (killing any process left in it) and, when
-    // remove_files, the container's upper and work dirs. Idempotent.
+    // Removes the cgroup (killing any process left in it), the run dir and,
+    // when remove_files, the container's upper and work dirs. Idempotent.
     void teardown(bool remove_files = true);
 
 private:
@@ -132,6 +132,8 @@ private:
 
     std::string id_;
     std::string state_dir_;
+    std::string run_dir_;  // removed at every teardown: made again at every start
+    std::string spare_dir_;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     UniqueFd pty_;

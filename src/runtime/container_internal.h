@@ -76,6 +76,25 @@ std::vector<UniqueFd> place_in_group(cgroups::Group& group, clone_args& args, Ch
 // nothing, i.e. it reached exec), as the error berth shows.
 std::optional<Error> read_child_error(int fd);
 
+// ---- init_layer.cc ----
+// The shared init layer for `spec`, made on first use under spec.init_layers_dir,
+// to go above the image's layers; nullopt without an init_layers_dir, or when the
+// image's /etc, /proc, /dev or /sys is not a directory (a symlinked /etc): the
+// child then makes the mount points in the upper dir, as it always did.
+std::optional<std::string> init_layer(const ContainerSpec& spec);
+// ---- spare.cc ----
+// Renames a spare state dir (an empty upper/ and work/) to `state_dir` when there is
+// one and `state_dir` does not exist yet; false: the caller makes the dirs.
+bool take_spare(const std::string& spare_dir, const std::string& state_dir);
+// Empties a removed container's `state_dir` down to an empty upper/ and work/ and keeps
+// it in `spare_dir` for the next container, when there is room; else removes it.
+void recycle_state_dir(const std::string& spare_dir, const std::string& state_dir, const std::string& id);
+
+// Where the container's per-start files and root mount point live.
+inline const std::string& run_dir_of(const ContainerSpec& spec) {
+    return spec.run_dir.empty() ? spec.state_dir : spec.run_dir;
+}
+
 // ---- container_life.cc: waiting ----
 // Blocks until the child behind `pidfd` has exited and reaps it (EAGAIN of a non-blocking pidfd
 // handled); false on another error (errno says which).

@@ -67,6 +67,8 @@ Container Container::adopt(const ContainerSpec& spec, pid_t pid, UniqueFd pidfd,
     Container c;
     c.id_ = spec.id;
     c.state_dir_ = spec.state_dir;
+    c.run_dir_ = spec.run_dir;
+    c.spare_dir_ = spec.spare_dir;
     c.pid_ = pid;
     c.pidfd_ = std::move(pidfd);
     c.adopted_ = true;
@@ -149,11 +151,12 @@ void Container::teardown(bool remove_files) {
         wait();
     }
     if (cgroup_ && cgroup_->group) cgroup_->group->destroy();
-    if (remove_files && !state_dir_.empty()) {
+    if (!run_dir_.empty()) {
         std::error_code ec;
-        fs::remove_all(state_dir_, ec);
-        if (ec) spdlog::warn("container {}: remove {}: {}", id_, state_dir_, ec.message());
+        fs::remove_all(run_dir_, ec);
+        if (ec) spdlog::warn("container {}: remove {}: {}", id_, run_dir_, ec.message());
     }
+    if (remove_files && !state_dir_.empty()) recycle_state_dir(spare_dir_, state_dir_, id_);
     torn_down_ = true;
 }
 

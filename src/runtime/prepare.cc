@@ -130,10 +130,10 @@ void prepare_mounts(const ContainerSpec& spec, Prepared& p) {
         cm.propagation = propagation;
         m.push_back(cm);
     };
-    bind(spec.state_dir + "/hostname", "/etc/hostname", true, false, 0, false);
-    bind(spec.state_dir + "/hosts", "/etc/hosts", true, false, 0, false);
-    if (!spec.etc_resolv_conf.empty())
-        bind(spec.state_dir + "/resolv.conf", "/etc/resolv.conf", true, false, 0, false);
+    const std::string& generated = run_dir_of(spec);
+    bind(generated + "/hostname", "/etc/hostname", true, false, 0, false);
+    bind(generated + "/hosts", "/etc/hosts", true, false, 0, false);
+    if (!spec.etc_resolv_conf.empty()) bind(generated + "/resolv.conf", "/etc/resolv.conf", true, false, 0, false);
 
     int files = 0;
     for (const auto& ms : spec.mounts) {

@@ -54,8 +54,23 @@ using ResourceLimits = cgroups::Limits;
 
 struct ContainerSpec {
     std::string id;          // unique; names the state directory and the cgroup
-    std::string state_dir;   // per-container dir: upper/, work/, rootfs/, etc/ live here
+    std::string state_dir;   // per-container dir on disk: upper/ and work/ live here
+    // Per-container dir for what is made again at every start: the root's mount
+    // point (rootfs/) and the generated hostname, hosts and resolv.conf. Best on
+    // a tmpfs (the runtime dir); removed at every teardown. Empty: state_dir.
+    std::string run_dir;
     std::vector<std::string> layers;  // image layer dirs, top-most first
+    // Where the runtime keeps its shared, read-only "init" layers (made once,
+    // then reused by every container; see init_layer.cc): the mount points a
+    // container needs (/etc/hostname, /etc/hosts, /etc/resolv.conf, /proc, /dev,
+    // /sys), so that nothing is written into its upper dir at start. Empty: the
+    // mount points are made in the upper dir.
+    std::string init_layers_dir;
+    // Where a removed container's state dir, emptied to an empty upper/ and work/,
+    // waits for the next container to take it by a rename (a few at most; see
+    // spare.cc): fewer directories made on the disk. On the state dir's file
+    // system. Empty: none kept, none taken.
+    std::string spare_dir;
     bool read_only = false;
 
     std::vector<std::string> argv;  // argv[0] is looked up in the container's PATH

@@ -220,7 +220,7 @@ void prune_empty_project(const std::string& runtime_dir, const std::string& proj
     // rmdir removes only empty directories: a supervisor's lock or any record
     // keeps them (and an `up` starting at this moment keeps its own).
     std::string dir = runtime_dir + "/" + project;
-    for (const std::string& d : {dir + "/runs/containers", dir + "/runs", dir + "/containers", dir})
+    for (const std::string& d : {dir + "/runs/containers", dir + "/runs", dir + "/containers", dir + "/ctr", dir})
         if (::rmdir(d.c_str()) < 0 && errno != ENOENT) return;
 }
 

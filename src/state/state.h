@@ -6,6 +6,9 @@
 //       control.sock       its control socket
 //       project.json       the resolved project the supervisor runs (canonical JSON)
 //       containers/<name>.json   one record per container, rewritten atomically
+//       ctr/<name>/        a container's files made at each start: the root's
+//                          mount point and the generated hostname, hosts and
+//                          resolv.conf (runtime::ContainerSpec::run_dir)
 //
 // Any command can read these whether a supervisor runs or not; `down` after a
 // kill -9 of the supervisor finds everything it must clean up here. Writes are
@@ -99,6 +102,12 @@ private:
 // Removes the project's runtime directory when nothing is left in it (after the
 // last one-off container of a project that is not up): `ls` no longer lists it.
 void prune_empty_project(const std::string& runtime_dir, const std::string& project);
+
+// A container's run dir (runtime::ContainerSpec::run_dir): <runtime_dir>/<project>/ctr/<name>.
+inline std::string container_run_dir(const std::string& runtime_dir, const std::string& project,
+                                     const std::string& name) {
+    return runtime_dir + "/" + project + "/ctr/" + name;
+}
 
 // Projects with a directory under the runtime dir.
 std::vector<std::string> list_projects(const std::string& runtime_dir);

@@ -117,6 +117,7 @@ std::vector<std::string> cleanup(const std::string& project, bool remove_volumes
         // where make_container_spec puts it.
         std::error_code ec;
         fs::remove_all(r.bundle_dir.empty() ? state::state_root() + "/containers/" + r.name : r.bundle_dir, ec);
+        fs::remove_all(state::container_run_dir(state::runtime_dir(), project, r.name), ec);
         for (const auto& v : r.volumes)
             if (v.rfind(r.name + "-anon-", 0) == 0) anonymous.push_back(v);
         from->remove(r.name);

@@ -6,6 +6,7 @@
 #include "netns/netns.h"
 #include "plan/brief.h"
 #include "runtime/user.h"
+#include "state/state.h"
 #include "volumes/volume.h"
 
 #include <algorithm>
@@ -183,6 +184,9 @@ runtime::ContainerSpec translate(const compose::Project& project, const compose:
     runtime::ContainerSpec spec;
     spec.id = name;
     spec.state_dir = state_root + "/containers/" + name;
+    spec.run_dir = state::container_run_dir(state::runtime_dir(), project.name, name);
+    spec.init_layers_dir = state_root + "/init";
+    spec.spare_dir = state_root + "/spare";
     spec.layers = image.layer_dirs;
     const auto& ic = image.config;
 

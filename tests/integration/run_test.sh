@@ -22,6 +22,10 @@ services:
     mem_limit: 16m
     memswap_limit: 16m
     command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]
+  quiet:
+    image: berth-test/busybox:1
+  linked:
+    image: berth-test/linked-etc:1
 YAML
 cd "$work/proj"
 
@@ -51,6 +55,42 @@ contains "OOM kill is reported" "OOMKilled" "$out"
 
 out=$(echo piped | "$BERTH" run --rm -T --name itest-stdin app cat)
 check "stdin is attached" "piped" "$out"
+
+# A container that writes nothing leaves nothing in its upper dir: the mount points of
+# /etc/hostname, /etc/hosts, /proc, /dev and /sys come from a shared read-only init layer,
+# the generated files and the root's mount point live in the runtime dir while it runs.
+out=$("$BERTH" run -T --name itest-quiet quiet sh -c 'cat /etc/hostname; grep localhost /etc/hosts | head -1' </dev/null 2>&1)
+check "/etc/hostname and /etc/hosts inside" "itest-quiet
+127.0.0.1	localhost" "$out"
+check "a container that wrote nothing has an empty upper dir" "" \
+    "$(find "$BERTH_ROOT/containers/itest-quiet/upper" -mindepth 1 2>&1)"
+check "… and its generated files are not in its state dir" "" \
+    "$(ls "$BERTH_ROOT/containers/itest-quiet" | grep -E '^(hostname|hosts|resolv.conf|rootfs)$')"
+check "… nor left in the runtime dir once it ended" "" "$(ls "$BERTH_RUNTIME_DIR/proj/ctr" 2>/dev/null)"
+out=$("$BERTH" run -T --name itest-quiet2 quiet sh -c 'echo x > /etc/new; cat /etc/passwd | head -1' </dev/null 2>&1)
+check "a write to /etc still works, beside the image's files" "root:x:0:0:root:/root:/bin/sh" "$out"
+check "… and is all there is in its upper dir" "/etc /etc/new" \
+    "$(cd "$BERTH_ROOT/containers/itest-quiet2/upper" && find . -mindepth 1 | sed 's/^\.//' | sort | tr '\n' ' ' | sed 's/ $//')"
+# A removed container's state dir is kept, emptied, for the next one to take (a few at most),
+# and nothing of what it wrote reaches the next.
+"$BERTH" run --rm -T --name itest-writer quiet sh -c 'echo secret > /leak; mkdir -p /d/e; echo x > /d/e/f' </dev/null
+out=$("$BERTH" run --rm -T --name itest-reader quiet sh -c 'cat /leak /d/e/f 2>/dev/null; ls /d 2>/dev/null; echo end' </dev/null 2>&1)
+check "a spare state dir brings nothing of the container before" "end" "$out"
+n=$(ls "$BERTH_ROOT/spare" | wc -l)
+[ "$n" -ge 1 ] && [ "$n" -le 4 ] && ok "removed containers' dirs kept as spares ($n)" || fail "spares: want 1 to 4, got $n"
+check "… each an empty upper/ and work/" "" "$(find "$BERTH_ROOT/spare" -mindepth 2 ! -path '*/upper' ! -path '*/work' 2>&1)"
+# An image whose /etc is a symlink: the init layer would hide it, so the mount points are
+# made in the upper dir as before, through the link.
+mkdir -p "$work/linked" && tar -C "$work/linked" -xf "$work/busybox.tar.gz"
+mkdir -p "$work/linked/usr" && mv "$work/linked/etc" "$work/linked/usr/etc" && ln -s usr/etc "$work/linked/etc"
+tar -C "$work/linked" -czf "$work/linked.tar.gz" .
+"$BERTH" image import "$work/linked.tar.gz" berth-test/linked-etc:1 >/dev/null
+out=$("$BERTH" run --rm -T --name itest-linked linked sh -c 'readlink /etc; cat /etc/hostname; head -1 /etc/passwd' </dev/null 2>&1)
+check "an image with /etc a symlink keeps it, and gets its hostname" "usr/etc
+itest-linked
+root:x:0:0:root:/root:/bin/sh" "$out"
+"$BERTH" down >/dev/null 2>&1
+"$BERTH" image rm berth-test/linked-etc:1 >/dev/null
 
 check_no_leaks itest-
 
