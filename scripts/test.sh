@@ -1,13 +1,14 @@
 #!/bin/sh
 # Sets up a fresh Debian 12 machine (as root) and runs berth's whole test suite:
 #   1. the build; the unit, CLI and packaging tests; and, with the release berth, the root
-#      integration suites that measure a figure the sanitizers distort (soak: the supervisor's
-#      fds and RSS; logs: 1M lines and 1 GiB without loss) or run what a user runs (readme: the
-#      README's commands, demo.sh's build and the installed binary);
+#      integration suites that measure what the sanitizers distort (soak: the supervisor's fds
+#      and RSS; logs: 1M lines and 1 GiB without loss; escape_exe: 400 execs racing an
+#      attacker, at a real exec's speed) or run what a user runs (readme: the README's
+#      commands, demo.sh's build and the installed binary);
 #   2. the unit tests again under AddressSanitizer + UBSan, then every integration suite but
 #      readme with the sanitized berth (any sanitizer report, leaks at exit included, fails the
-#      run). soak and logs run there too, with BERTH_SANITIZED=1: RSS printed but not judged,
-#      bursts of 200,000 lines and 128 MiB;
+#      run). soak, logs and escape_exe run there too, smaller (BERTH_SANITIZED=1): RSS printed
+#      but not judged, bursts of 200,000 lines and 128 MiB, 80 execs;
 #   3. every libFuzzer target (tests/fuzz/run.sh) for 60 s each, two at once (FUZZ_SECONDS).
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 echo "== build"
 ./scripts/build.sh
 echo "== tests"
-release_suites='^integration_(soak|logs|readme)_test$'
+release_suites='^integration_(soak|logs|escape_exe|readme)_test$'
 (cd build && ctest --output-on-failure -j2 --timeout 300 -LE integration)
 (cd build && ctest --output-on-failure -j2 --timeout 300 -R "$release_suites")
 echo "== unit tests under ASan/UBSan"
