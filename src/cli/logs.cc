@@ -2,6 +2,7 @@
 // Reads the containers' json-file logs; with -f, follows them (inotify) until
 // every container of the selection has stopped.
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/follow.h"
 #include "cli/project.h"
@@ -23,6 +24,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace berth::cli {
@@ -306,24 +308,44 @@ int attach_command(const GlobalOptions& g, const std::string& service, int index
         auto r = ps.read(src.name);
         return r && r->pid == rec->pid && state::process_alive(r->pid, r->pid_start_time);
     };
+    auto show_new = [&] {
+        for (auto& e : read_new(src)) print(src, e, o, 0);
+        std::fflush(stdout);
+        std::fflush(stderr);
+    };
+    // Woken by the log's directory (a line written, or the file rotated) and by the container's
+    // pidfd (its exit); a signal interrupts the wait. The timeout is only a safety net.
+    UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (in) inotify_add_watch(in.get(), rec->bundle_dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec->pid, 0)));
     for (;;) {
-        ::poll(nullptr, 0, 100);
+        pollfd p[2] = {{in.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+        ::poll(p, 2, 1000);  // a negative fd (no inotify, no pidfd) is skipped
+        if (in) {
+            char buf[4096];
+            while (::read(in.get(), buf, sizeof buf) > 0) {
+            }
+        }
         if (int sig = g_signal) {
             g_signal = 0;
             if (auto c = control::Client::connect(ps.control_socket()))
                 c->call({{"op", "kill"}, {"containers", {src.name}}, {"signal", sig}});
         }
         bool running = alive();
-        for (auto& e : read_new(src)) print(src, e, o, 0);
-        std::fflush(stdout);
-        std::fflush(stderr);
+        show_new();
         if (!running) break;
     }
-    for (int i = 0; i < 50; ++i) {  // its exit code, once the supervisor has written it
+    // Its exit code, once the supervisor has written it; by then it has also written the last
+    // lines it read from the container's pipes, which may have come after the exit was seen.
+    for (int i = 0; i < 50; ++i) {
         auto r = ps.read(src.name);
-        if (!r || r->state != "running") return r && r->exit_code ? *r->exit_code : 0;
+        if (!r || r->state != "running") {
+            show_new();
+            return r && r->exit_code ? *r->exit_code : 0;
+        }
         ::poll(nullptr, 0, 100);
     }
+    show_new();
     return 0;
 }
 
