@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -305,6 +306,19 @@ private:
     sigset_t old_{};
 };
 
+// Reads the rest of a pipe to its end. The reading side of a copy stops at the archive's end
+// marker, but the writer's last block (end marker and padding, 10 KiB) is more than a pipe
+// takes at once: the writer may still be writing it. Closing the pipe then would kill it
+// (SIGPIPE) or fail it (EPIPE), and the copy that had worked would be reported as failed.
+void drain(int fd) {
+    char sink[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, sink, sizeof sink);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        return;
+    }
+}
+
 }  // namespace
 
 namespace {
@@ -331,6 +345,7 @@ void copy_out_of(pid_t pid, const std::string& src, const std::string& dest) {
         w.finish_after_failure();
         throw;
     }
+    drain(p.read.get());
     p.read.reset();
     w.finish();
 }
@@ -340,7 +355,10 @@ void copy_into(pid_t pid, const std::string& src, const std::string& dest, bool 
     UniqueFd proc = open_host_proc();
     Pipe p = make_pipe();
     int rfd = p.read.get();
-    Worker w(pid, p.write.get(), proc.get(), [&] { read_tar(rfd, dest, keep_owner, true); });
+    Worker w(pid, p.write.get(), proc.get(), [&] {
+        read_tar(rfd, dest, keep_owner, true);
+        drain(rfd);
+    });
     p.read.reset();
     try {
         NoSigpipe guard;  // the worker failing first closes the pipe: EPIPE here, then its error below

@@ -6,8 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/berth-it-XXXXXX)
 export BERTH_ROOT="$work/root" BERTH_RUNTIME_DIR="$work/run"
 # Should this script be killed from outside (ctest's timeout), lib/guard.sh, in a session of
-# its own, ends the supervisors and containers it left and removes $work.
-setsid sh "$here/lib/guard.sh" $$ "$work" </dev/null >/dev/null 2>&1 &
+# its own, ends the supervisors and containers it left and removes $work. It finds them by
+# BERTH_ROOT in their environment: its own environment goes without.
+env -u BERTH_ROOT -u BERTH_RUNTIME_DIR setsid sh "$here/lib/guard.sh" $$ "$work" </dev/null >/dev/null 2>&1 &
 fails=0
 ok() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; fails=$((fails + 1)); }

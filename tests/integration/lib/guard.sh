@@ -21,7 +21,6 @@ ours() {  # ours [keepers]: pids of this state root's processes, keepers only wi
     for f in $(grep -lzx "BERTH_ROOT=$work/root" /proc/[0-9]*/environ 2>/dev/null); do
         d=${f%/environ}
         p=${d#/proc/}
-        [ "$p" = $$ ] && continue
         if [ -z "${1:-}" ] && { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q '__keeper'; then continue; fi
         echo "$p"
     done
