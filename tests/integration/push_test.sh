@@ -121,14 +121,16 @@ start_registry token "$kport" "auth:
 out=$("$BERTH" image push "$kreg/tok/app:1" 2>&1)
 check "an anonymous token does not allow push" 1 $?
 contains "the refusal says berth login" "berth login $kreg" "$out"
-contains "the token service was asked for push" "- repository:tok/app:pull,push" "$(cat "$work/issuer.log")"
+# The registry's challenge names the actions in either order (a Go map's): "push,pull" is the same scope.
+issued() { sed 's/:push,pull$/:pull,push/' "$work/issuer.log"; }
+contains "the token service was asked for push" "- repository:tok/app:pull,push" "$(issued)"
 out=$(echo wrong | "$BERTH" login "$kreg" -u alice --password-stdin 2>&1)
 check "login with a wrong password (token service) fails" 1 $?
 out=$(echo t0ken | "$BERTH" login "$kreg" -u alice --password-stdin 2>&1)
 check "login to the token registry" "Login Succeeded" "$out"
 out=$("$BERTH" image push "$kreg/tok/app:1" 2>&1)
 check "push with a token" 0 $?
-contains "alice's token was asked for push" "alice repository:tok/app:pull,push" "$(cat "$work/issuer.log")"
+contains "alice's token was asked for push" "alice repository:tok/app:pull,push" "$(issued)"
 "$BERTH" logout "$kreg" > /dev/null
 out=$(BERTH_ROOT="$work/root-tok" "$BERTH" image pull "$kreg/tok/app:1" 2>&1)
 check "an anonymous pull with a token" 0 $?
