@@ -331,7 +331,8 @@ int attach_command(const GlobalOptions& g, const std::string& service, int index
             if (auto c = control::Client::connect(ps.control_socket()))
                 c->call({{"op", "kill"}, {"containers", {src.name}}, {"signal", sig}});
         }
-        bool running = alive();
+        // Its pidfd says when it exits; only without one is the record read at each wake.
+        bool running = pidfd ? !(p[1].revents & POLLIN) : alive();
         show_new();
         if (!running) break;
     }
