@@ -94,22 +94,50 @@ if [ -n "$crun" ]; then
     fi
     mkdir -p "$work/bundle/rootfs" "$work/crun-state"
     tar -xf "$work/bb.tar" -C "$work/bundle/rootfs"
+    # The same container as berth's: docker's default capabilities, berth's seccomp policy
+    # (src/runtime/seccomp.cc: default allow, these calls refused with EPERM, new user
+    # namespaces refused through clone/unshare/setns flags, clone3 with ENOSYS), docker's
+    # masked and read-only paths, the mounts berth makes (mqueue and the generated hostname,
+    # hosts and resolv.conf bound from files) and a writable root.
+    printf 'crun\n' > "$work/bundle/hostname"
+    printf '127.0.0.1\tlocalhost\n' > "$work/bundle/hosts"
+    printf 'nameserver 127.0.0.11\n' > "$work/bundle/resolv.conf"
+    refused='"acct","add_key","bpf","clock_adjtime","clock_settime","create_module","delete_module",
+      "fanotify_init","finit_module","fsconfig","fsmount","fsopen","fspick","get_kernel_syms","get_mempolicy",
+      "init_module","ioperm","iopl","kcmp","kexec_file_load","kexec_load","keyctl","lookup_dcookie","mbind",
+      "mount","mount_setattr","move_mount","move_pages","name_to_handle_at","nfsservctl","open_by_handle_at",
+      "open_tree","perf_event_open","pivot_root","query_module","quotactl","quotactl_fd","reboot","request_key",
+      "set_mempolicy","settimeofday","stime","swapoff","swapon","sysfs","_sysctl","syslog","umount","umount2",
+      "uselib","userfaultfd","ustat","vhangup","vm86","vm86old"'
+    caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FSETID","CAP_FOWNER","CAP_MKNOD","CAP_NET_RAW","CAP_SETGID",
+      "CAP_SETUID","CAP_SETFCAP","CAP_SETPCAP","CAP_NET_BIND_SERVICE","CAP_SYS_CHROOT","CAP_KILL","CAP_AUDIT_WRITE"'
+    newuser='{"index": %s, "value": 268435456, "valueTwo": 268435456, "op": "SCMP_CMP_MASKED_EQ"}'
     cat > "$work/bundle/config.json" <<EOF
 {"ociVersion": "1.0.2",
  "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"], "env": ["PATH=/bin"], "cwd": "/",
-   "capabilities": {"bounding": ["CAP_CHOWN","CAP_KILL"], "effective": ["CAP_CHOWN","CAP_KILL"], "permitted": ["CAP_CHOWN","CAP_KILL"]}},
- "root": {"path": "rootfs", "readonly": true},
+   "capabilities": {"bounding": [$caps], "effective": [$caps], "permitted": [$caps]}},
+ "root": {"path": "rootfs", "readonly": false},
  "hostname": "crun",
  "mounts": [
-  {"destination": "/proc", "type": "proc", "source": "proc"},
+  {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid","noexec","nodev"]},
   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid","strictatime","mode=755","size=65536k"]},
-  {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+  {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},
   {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid","noexec","nodev","mode=1777","size=65536k"]},
-  {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid","noexec","nodev","ro"]}],
+  {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid","noexec","nodev"]},
+  {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid","noexec","nodev","ro"]},
+  {"destination": "/etc/hostname", "type": "bind", "source": "$work/bundle/hostname", "options": ["bind","rprivate"]},
+  {"destination": "/etc/hosts", "type": "bind", "source": "$work/bundle/hosts", "options": ["bind","rprivate"]},
+  {"destination": "/etc/resolv.conf", "type": "bind", "source": "$work/bundle/resolv.conf", "options": ["bind","rprivate"]}],
  "linux": {
   "resources": {"pids": {"limit": 100}},
   "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-  "maskedPaths": ["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],
+  "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+    {"names": [$refused], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+    {"names": ["clone", "unshare"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [$(printf "$newuser" 0)]},
+    {"names": ["setns"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [$(printf "$newuser" 1)]},
+    {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]},
+  "maskedPaths": ["/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats",
+    "/proc/sched_debug","/proc/asound","/proc/acpi","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap"],
   "readonlyPaths": ["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
 EOF
     crun_cmd="$crun --root $work/crun-state run --bundle $work/bundle $project-crun"

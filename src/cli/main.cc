@@ -65,6 +65,23 @@ Registrar command_file(CLI::App& app, int argc, char** argv) {
     return nullptr;
 }
 
+// The command, with berth's errors printed for a person.
+int run_action(Cli& cli) {
+    auto& g = cli.global;
+    try {
+        return cli.action();
+    } catch (const berth::Error& e) {
+        bool color = use_color(g, 2);
+        std::fprintf(stderr, "%serror:%s %s\n", color ? "\033[31m" : "", color ? "\033[0m" : "",
+                     e.what());
+        if (!e.hint().empty()) std::fprintf(stderr, "%s\n", e.hint().c_str());
+        return e.exit_status();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
+
 }  // namespace
 
 }  // namespace berth::cli
@@ -128,16 +145,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!cli.action) return 0;
-    try {
-        return cli.action();
-    } catch (const berth::Error& e) {
-        bool color = use_color(g, 2);
-        std::fprintf(stderr, "%serror:%s %s\n", color ? "\033[31m" : "", color ? "\033[0m" : "",
-                     e.what());
-        if (!e.hint().empty()) std::fprintf(stderr, "%s\n", e.hint().c_str());
-        return e.exit_status();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
+    // The command's result leaves through std::exit: stdio is flushed and static objects
+    // (spdlog's registry) are destroyed, but the parse tree on this stack is not taken apart
+    // piece by piece, which cost more than parsing (0.2 ms of a `run --rm`).
+    std::exit(run_action(cli));
 }
+
