@@ -216,12 +216,23 @@ void confine(int host_proc) {
 // `parents_end` (the parent's end of their data pipe: else, the parent
 // killed, it would wait forever for an EOF or a reader) and dies with the
 // parent.
+//
+// It also dies with the container. Its mount namespace holds the container's
+// root, so a copy that outlived the container would go on reading and writing
+// the container's upper dir after the container's teardown, when that dir may
+// be a new container's (a spare dir, runtime/spare.cc). So the worker runs in
+// the container's pid namespace, forked by a go-between that joined it: when
+// the container's PID 1 dies, the kernel kills every process of the namespace,
+// and PID 1 is reaped only after the go-between has reaped the worker.
+// (`pid: host` has no namespace of its own: there, this does not hold.)
 class Worker {
 public:
     template <class F>
     Worker(pid_t pid, int parents_end, int host_proc, F fn) {
         UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
         if (!ns) throw Error::sys(errno, "open the container's mount namespace");
+        UniqueFd pid_ns(::open(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!pid_ns) throw Error::sys(errno, "open the container's pid namespace");
         Pipe err = make_pipe();
         pid_t parent = ::getpid();
         child_ = ::fork();
@@ -232,6 +243,7 @@ public:
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != parent) ::_exit(1);  // (already gone)
             ::signal(SIGPIPE, SIG_DFL);  // the parent gave up reading: its error is the one to report
             try {
+                go_between(pid_ns.get(), ns.get(), err.write.get());
                 if (::setns(ns.get(), CLONE_NEWNS) < 0) throw Error::sys(errno, "join the container's mount namespace");
                 confine(host_proc);
                 fn();
@@ -266,6 +278,32 @@ public:
     }
 
 private:
+    // In the forked child: joins the pid namespace `pid_ns` and forks the worker into it, which
+    // returns; this process stays outside, waits for the worker and leaves with its status.
+    // The worker's parent is outside its namespace, so it sees 0 as its parent's pid (the
+    // go-between's own under `pid: host`; another once orphaned: then it leaves). Killed
+    // (SIGKILL), the worker was most likely ended with its container: that is the message.
+    // It keeps no hold on the container's namespaces while it waits (`mnt_ns`: closed).
+    static void go_between(int pid_ns, int mnt_ns, int err_fd) {
+        if (::setns(pid_ns, CLONE_NEWPID) < 0) throw Error::sys(errno, "join the container's pid namespace");
+        pid_t self = ::getpid();
+        pid_t worker = ::fork();
+        if (worker < 0) throw Error::sys(errno, "fork");
+        if (worker == 0) {
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) ::_exit(1);
+            if (pid_t ppid = ::getppid(); ppid != 0 && ppid != self) ::_exit(1);
+            return;
+        }
+        ::close(mnt_ns);
+        ::close(pid_ns);
+        int st = 0;
+        while (::waitpid(worker, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(st)) ::_exit(WEXITSTATUS(st));
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) write_all(err_fd, "the container stopped during the copy");
+        ::_exit(1);
+    }
+
     int wait() {
         int st = 0;
         while (::waitpid(child_, &st, 0) < 0 && errno == EINTR) {

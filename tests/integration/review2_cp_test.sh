@@ -35,6 +35,10 @@ services:
           rm -f /race; ln -s / /race
         done &
         wait
+  box:
+    image: rely/bb:1
+    init: true
+    command: ["sleep", "1000"]
 YAML
 "$BERTH" up -d >/dev/null 2>&1 || fail "up -d"
 inside=$("$BERTH" exec -T web cat /etc/hostname </dev/null)
@@ -99,6 +103,32 @@ if "$BERTH" exec -T web test -c /tmp/mem </dev/null; then
 else
     fail "the container could not make its device node (mknod)"
 fi
+
+# A copy ends with its container. The copy's worker holds the container's root (its mount
+# namespace): one that outlived the container would go on reading and writing the container's
+# upper dir after `down`, when a new container may have taken that dir (a spare dir). Here the
+# CLI of a copy out of `box` is stopped (SIGSTOP) while its worker writes 256 MiB into the pipe
+# between them, so the worker waits on the full pipe; then `down` removes the container.
+"$BERTH" exec -T box sh -c 'head -c 268435456 /dev/zero > /tmp/big' </dev/null || fail "make /tmp/big in box"
+rm -rf "$work/out/big"
+"$BERTH" cp box:/tmp/big "$work/out/big" >"$work/out/stopped.err" 2>&1 &
+cppid=$!
+i=0
+until ps -o pid= --ppid "$cppid" >/dev/null || [ $i -ge 400 ]; do i=$((i + 1)); done
+kill -STOP "$cppid"
+stopped_mid_copy=0
+ps -o stat= --ppid "$cppid" | grep -qv '^Z' && stopped_mid_copy=1
+check "the copy's CLI stopped while its worker runs" 1 "$stopped_mid_copy"
+"$BERTH" down -t 1 >/dev/null 2>&1 || fail "down while a copy runs"
+# The CLI is stopped and reaps nothing: a worker that died stays a zombie; one alive is not.
+sleep 0.2
+check "after down, no process of the copy is alive (the CLI's children: $(ps -o pid=,stat=,args= --ppid "$cppid" | tr '\n' ';'))" \
+    "" "$(ps -o stat= --ppid "$cppid" | grep -v '^Z')"
+kill -CONT "$cppid"
+wait "$cppid"
+rc=$?
+check "the copy fails, saying why" "1 the container stopped during the copy" \
+    "$rc $(grep -o 'the container stopped during the copy' "$work/out/stopped.err")"
 
 "$BERTH" down -t 1 >/dev/null 2>&1 || fail "down"
 check_no_leaks rely-cp
