@@ -290,7 +290,8 @@ private:
         pid_t worker = ::fork();
         if (worker < 0) throw Error::sys(errno, "fork");
         if (worker == 0) {
-            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) ::_exit(1);
+            // Seen by the container's processes now: none may ptrace it or read its /proc files.
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::prctl(PR_SET_DUMPABLE, 0) < 0) ::_exit(1);
             if (pid_t ppid = ::getppid(); ppid != 0 && ppid != self) ::_exit(1);
             return;
         }

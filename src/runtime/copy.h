@@ -1,7 +1,8 @@
 // Copying files between the host and a running container (`berth cp`), as a
 // tar stream over a pipe. The container's side runs in a forked worker that
 // joined the container's mount namespace, so its paths (and symlinks) resolve
-// inside the container and never on the host; extraction on either side
+// inside the container and never on the host, and its pid namespace, so it
+// ends with the container; extraction on either side
 // refuses "..", absolute names and links that point out of the destination.
 #pragma once
 
