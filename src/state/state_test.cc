@@ -3,10 +3,14 @@
 #include "base/error.h"
 
 #include <doctest/doctest.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace berth::state;
@@ -71,6 +75,35 @@ TEST_CASE("process liveness guards against pid reuse") {
     if (child == 0) ::_exit(0);
     ::waitpid(child, nullptr, 0);
     CHECK_FALSE(process_alive(child, 0));
+}
+
+TEST_CASE("a process's start time is found past a command holding spaces and parentheses") {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_NAME, "a) 1 2 (b", 0, 0, 0);
+        char c = 1;
+        (void)!::write(ready[1], &c, 1);
+        ::pause();
+        ::_exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    // The same process seen from here: its start time is that of a fork of this one, not 0,
+    // and neither field 22 counted from the first ')' (the name's) nor garbage.
+    std::ifstream f("/proc/" + std::to_string(child) + "/stat");
+    std::string line((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    CHECK(line.find("(a) 1 2 (b)") != std::string::npos);
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 22; ++i) rest >> field;
+    CHECK(process_start_time(child) == std::stoull(field));
+    CHECK(process_start_time(child) >= process_start_time(::getpid()));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
 }
 
 TEST_CASE("one supervisor per project") {
