@@ -39,6 +39,11 @@ services:
     image: rely/bb:1
     init: true
     command: ["sleep", "1000"]
+  hostpid:
+    image: rely/bb:1
+    init: true
+    pid: host
+    command: ["sleep", "1000"]
 YAML
 "$BERTH" up -d >/dev/null 2>&1 || fail "up -d"
 inside=$("$BERTH" exec -T web cat /etc/hostname </dev/null)
@@ -103,6 +108,12 @@ if "$BERTH" exec -T web test -c /tmp/mem </dev/null; then
 else
     fail "the container could not make its device node (mknod)"
 fi
+
+# Under `pid: host` the copy's worker runs in the host's pid namespace (it has no other to join).
+rm -f "$work/out/hp"
+"$BERTH" cp "$work/payload" hostpid:/tmp/payload >/dev/null 2>&1 &&
+    "$BERTH" cp hostpid:/tmp/payload "$work/out/hp" >/dev/null 2>&1
+check "cp in and out of a pid: host container" PAYLOAD "$(cat "$work/out/hp" 2>/dev/null)"
 
 # A copy ends with its container. The copy's worker holds the container's root (its mount
 # namespace): one that outlived the container would go on reading and writing the container's
