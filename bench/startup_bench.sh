@@ -92,7 +92,7 @@ if [ -n "$crun" ]; then
     if [ "$(stat -f -c %T /sys/fs/cgroup/hugetlb)" != cgroupfs ]; then
         mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb && mounted_hugetlb=1
     fi
-    mkdir -p "$work/bundle/rootfs" "$work/crun-state"
+    mkdir -p "$work/bundle/rootfs" "$BERTH_RUNTIME_DIR/crun-state"
     tar -xf "$work/bb.tar" -C "$work/bundle/rootfs"
     # The same container as berth's: docker's default capabilities, berth's seccomp policy
     # (src/runtime/seccomp.cc: default allow, these calls refused with EPERM, new user
@@ -140,7 +140,7 @@ if [ -n "$crun" ]; then
     "/proc/sched_debug","/proc/asound","/proc/acpi","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap"],
   "readonlyPaths": ["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
 EOF
-    crun_cmd="$crun --root $work/crun-state run --bundle $work/bundle $project-crun"
+    crun_cmd="$crun --root $BERTH_RUNTIME_DIR/crun-state run --bundle $work/bundle $project-crun"
     if ! $crun_cmd >/dev/null 2>&1; then
         echo "crun: failed to run, no comparison" >&2
         crun=""
