@@ -314,13 +314,14 @@ int attach_command(const GlobalOptions& g, const std::string& service, int index
         std::fflush(stderr);
     };
     // Woken by the log's directory (a line written, or the file rotated) and by the container's
-    // pidfd (its exit); a signal interrupts the wait. The timeout is only a safety net.
+    // pidfd (its exit); a signal interrupts the wait. The timeout is only a safety net, but
+    // without inotify (out of watches) it is what shows new lines: then every 100 ms.
     UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (in) inotify_add_watch(in.get(), rec->bundle_dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec->pid, 0)));
     for (;;) {
         pollfd p[2] = {{in.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
-        ::poll(p, 2, 1000);  // a negative fd (no inotify, no pidfd) is skipped
+        ::poll(p, 2, in ? 1000 : 100);  // a negative fd (no inotify, no pidfd) is skipped
         if (in) {
             char buf[4096];
             while (::read(in.get(), buf, sizeof buf) > 0) {

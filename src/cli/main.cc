@@ -147,7 +147,6 @@ int main(int argc, char** argv) {
     if (!cli.action) return 0;
     // The command's result leaves through std::exit: stdio is flushed and static objects
     // (spdlog's registry) are destroyed, but the parse tree on this stack is not taken apart
-    // piece by piece, which cost more than parsing (0.2 ms of a `run --rm`).
+    // piece by piece (CLI11's destructors were 3 % of a `run --rm`'s samples).
     std::exit(run_action(cli));
 }
-

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -87,21 +86,13 @@ ContainerRecord record_from_json(const nlohmann::json& j) {
 
 uint64_t process_start_time(int pid) {
     if (pid <= 0) return 0;
-    // Read with plain calls: every start and end of a container asks (a `run --rm` twice), and
-    // an ifstream and istringstream cost more than the kernel's making of the file.
-    char path[32];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return 0;
-    char buf[1024];
-    ssize_t n;
-    do n = ::read(fd.get(), buf, sizeof buf - 1); while (n < 0 && errno == EINTR);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char* close = std::strrchr(buf, ')');  // the command may hold spaces and parentheses
-    if (!close || close[1] != ' ') return 0;
+    std::string s = read_all(fd.get(), 4096);
+    size_t close = s.rfind(')');  // the command may hold spaces and parentheses
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ' ') return 0;
     // Fields after the command start at 3 (state); starttime is field 22.
-    const char* field = close + 2;
+    const char* field = s.c_str() + close + 2;
     for (int i = 3; i < 22; ++i) {
         field = std::strchr(field, ' ');
         if (!field) return 0;

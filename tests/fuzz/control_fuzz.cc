@@ -56,11 +56,11 @@ struct Fixture {
         path = dir + "/control.sock";
         // The fixture lives as long as the process: its socket and directory go at exit, as
         // libFuzzer ends a timed run (each CI run left a /tmp/berth-control-fuzz-* behind).
-        static std::string made;
-        made = dir;
+        static const Fixture* self;
+        self = this;
         std::atexit([] {
-            ::unlink((made + "/control.sock").c_str());
-            ::rmdir(made.c_str());
+            ::unlink(self->path.c_str());
+            ::rmdir(self->dir.c_str());
         });
         server = std::make_unique<Server>(&loop, path, [](const Json& req, const std::shared_ptr<Peer>& peer) {
             std::string op = req.value("op", "");  // throws on a non-string op: the server answers the error
